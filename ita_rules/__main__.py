@@ -1,0 +1,3 @@
+from ita_rules.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Normalise, then hash: RFC 8785 (JSON Canonicalization Scheme) + SHA-256.
+
+``params_hash = "sha256:" + hex(sha256(JCS(content)))`` where ``content`` holds the semantic
+fields of a rule (SPEC §2.2). The data must already be JSON-compatible: the YAML loader turns
+dates into ISO strings and refuses NaN, infinities and integers beyond 2**53.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+from ita_rules.errors import ItaRulesError
+
+HASHED_FIELDS = ("components", "rules", "params", "targets")
+PREFIX = "sha256:"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 canonical form of a JSON-compatible value."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise ItaRulesError(f"cannot canonicalise value: {exc}") from None
+
+
+def sha256_of(data: bytes) -> str:
+    return PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def hashed_content(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a rule that ``params_hash`` covers: the semantic fields that are present."""
+    return {k: rule[k] for k in HASHED_FIELDS if k in rule}
+
+
+def params_hash(rule: Mapping[str, Any]) -> str:
+    """``sha256:<64 hex>`` of the canonical JSON of the rule's semantic fields."""
+    return sha256_of(canonical_json(hashed_content(rule)))

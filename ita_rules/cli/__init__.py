@@ -1,0 +1,54 @@
+"""The command line: the only place that imports typer, prints, or exits.
+
+Each verb parses its options, calls one library function and renders the result. Errors are
+rendered in one place (:func:`main`): ``ItaRulesError`` -> one line, exit 1; usage errors ->
+exit 2; an unexpected exception -> one line (traceback with ``--debug``), exit 3.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+import typer
+
+from ita_rules.cli.app import app
+from ita_rules.errors import ItaRulesError
+
+# Importing the command modules registers their verbs on ``app``.
+from ita_rules.cli import rules as _rules  # noqa: E402,F401  isort: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("ITA_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="ita-rules", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        print("ita-rules: interrupted", file=sys.stderr)
+        code = 130
+    except ItaRulesError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"ita-rules: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"ita-rules: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        code = 3
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,215 @@
+"""``ita.toml`` + ``ITA_*`` environment variables -> :class:`Settings`.
+
+Parsing is strict: an unknown key or a value of the wrong type is a :class:`ConfigError`
+naming the key (``ita.toml: store.databse: unknown key``), never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from ita_rules.errors import ConfigError, Location
+
+CONFIG_NAME = "ita.toml"
+
+DEFAULT_FOLDERS: dict[str, str] = {
+    "candles": "archive/raw",
+    "result": "archive/results",
+    "provenance": "archive/provenance",
+    "screenshot": "to_vision",
+    "annotation": "annotated",
+    "model": "archive/models",
+    "embedding": "archive/embeddings",
+}
+
+# section -> key -> (expected python type(s), default, environment variable or None)
+_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str | None]]] = {
+    "store": {
+        "root": (str, "exchange", "ITA_STORE_ROOT"),
+        "database": (str, "sqlite:///.ita/ita.sqlite", "ITA_DATABASE_URL"),
+        "folders": (dict, {}, None),
+    },
+    "rules": {
+        "dir": (str, "rules", "ITA_RULES_DIR"),
+        "protected_ref": (str, "", "ITA_PROTECTED_REF"),
+    },
+    "retention": {
+        "policy": (str, "retention.yaml", "ITA_RETENTION_POLICY"),
+    },
+    "remote": {
+        "name": (str, "", "ITA_REMOTE"),
+    },
+    "runs": {
+        "flow_types": (list, ["backtest_flow", "live_flow", "train_flow"], None),
+        "env_allowlist": (list, [], None),
+    },
+    "notify.telegram": {
+        "token_env": (str, "ITA_TELEGRAM_TOKEN", None),
+        "chat_id": (str, "", "ITA_TELEGRAM_CHAT_ID"),
+        "base_url": (str, "https://api.telegram.org", "ITA_TELEGRAM_BASE_URL"),
+    },
+}
+
+_TYPE_NAMES = {str: "a string", dict: "a table", list: "an array", bool: "a boolean", int: "an integer"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one workspace. Paths are absolute."""
+
+    root: Path
+    store_root: Path
+    database_url: str
+    folders: Mapping[str, str]
+    rules_dir: Path
+    protected_ref: str
+    retention_policy: Path
+    remote_name: str
+    flow_types: tuple[str, ...]
+    env_allowlist: tuple[str, ...]
+    telegram_token_env: str
+    telegram_chat_id: str
+    telegram_base_url: str
+    raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+
+    def folder_for(self, type_: str) -> str:
+        """The store folder (relative to the store root, ``/``-separated) for a file type."""
+        return self.folders.get(type_, f"archive/{type_}")
+
+
+def is_absolute_any(path: str) -> bool:
+    """True for absolute POSIX paths and Windows paths with a drive or UNC (``D:/ITA``)."""
+    return PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive)
+
+
+def resolve_path(root: Path, value: str) -> Path:
+    return Path(value) if is_absolute_any(value) else (root / value)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a database URL: ``postgresql://u:***@host/db``."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _flatten(doc: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    """Turn the TOML document into ``{"store": {...}, "notify.telegram": {...}}``, refusing
+    unknown sections and keys."""
+    out: dict[str, dict[str, Any]] = {}
+    loc = Location(str(path))
+
+    def walk(prefix: str, table: Mapping[str, Any]) -> None:
+        for key, value in table.items():
+            dotted = f"{prefix}.{key}" if prefix else key
+            if dotted in _SCHEMA:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{dotted}: expected a table [{dotted}]", loc)
+                section = _SCHEMA[dotted]
+                values: dict[str, Any] = {}
+                for k, v in value.items():
+                    full = f"{dotted}.{k}"
+                    if k not in section:
+                        known = ", ".join(sorted(section))
+                        raise ConfigError(f"{full}: unknown key (known keys: {known})", loc)
+                    expected = section[k][0]
+                    if not isinstance(v, expected) or isinstance(v, bool) and expected is not bool:
+                        want = _TYPE_NAMES.get(expected if isinstance(expected, type) else str, "?")
+                        raise ConfigError(
+                            f"{full}: expected {want}, got {type(v).__name__} {v!r}", loc
+                        )
+                    values[k] = v
+                out[dotted] = values
+            elif isinstance(value, dict) and any(s.startswith(dotted + ".") for s in _SCHEMA):
+                walk(dotted, value)
+            else:
+                known = ", ".join(sorted({s.split(".")[0] for s in _SCHEMA}))
+                raise ConfigError(f"{dotted}: unknown section or key (known: {known})", loc)
+
+    walk("", doc)
+    return out
+
+
+def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``root/ita.toml`` (optional) and the ``ITA_*`` environment into :class:`Settings`."""
+    env = os.environ if environ is None else environ
+    path = root / CONFIG_NAME
+    doc: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 ({exc.reason})", Location(str(path))) from None
+        except tomllib.TOMLDecodeError as exc:
+            line, col = _toml_pos(str(exc))
+            raise ConfigError(str(exc).split(" (at")[0], Location(str(path), line, col)) from None
+    given = _flatten(doc, path)
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in _SCHEMA.items():
+        values[section] = {}
+        for key, (_typ, default, var) in keys.items():
+            value = given.get(section, {}).get(key, default)
+            if var and env.get(var):
+                value = env[var]
+            values[section][key] = value
+    folders = dict(DEFAULT_FOLDERS)
+    for type_, folder in values["store"]["folders"].items():
+        if not isinstance(folder, str) or not folder or is_absolute_any(folder) or ".." in folder:
+            raise ConfigError(
+                f"store.folders.{type_}: expected a relative folder inside the store root, "
+                f"got {folder!r}",
+                Location(str(path)),
+            )
+        folders[type_] = folder.strip("/")
+    for section, key in (("runs", "flow_types"), ("runs", "env_allowlist")):
+        if not all(isinstance(x, str) for x in values[section][key]):
+            raise ConfigError(f"{section}.{key}: expected an array of strings", Location(str(path)))
+    return Settings(
+        root=root,
+        store_root=resolve_path(root, values["store"]["root"]),
+        database_url=values["store"]["database"],
+        folders=folders,
+        rules_dir=resolve_path(root, values["rules"]["dir"]),
+        protected_ref=values["rules"]["protected_ref"],
+        retention_policy=resolve_path(root, values["retention"]["policy"]),
+        remote_name=values["remote"]["name"],
+        flow_types=tuple(values["runs"]["flow_types"]),
+        env_allowlist=tuple(values["runs"]["env_allowlist"]),
+        telegram_token_env=values["notify.telegram"]["token_env"],
+        telegram_chat_id=values["notify.telegram"]["chat_id"],
+        telegram_base_url=values["notify.telegram"]["base_url"],
+        raw=values,
+    )
+
+
+def _toml_pos(message: str) -> tuple[int | None, int | None]:
+    m = re.search(r"at line (\d+), column (\d+)", message)
+    return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+DEFAULT_TOML = """\
+# ita-rules workspace configuration. Every key is optional; the defaults are shown.
+# Environment variables override it: ITA_DATABASE_URL, ITA_STORE_ROOT, ITA_RULES_DIR, ...
+
+[store]
+root = "exchange"                        # archive root; absolute paths allowed ("D:/ITA/ITA_1.0/exchange")
+database = "sqlite:///.ita/ita.sqlite"   # or "postgresql://user@host/db" for a team
+
+[rules]
+dir = "rules"
+protected_ref = ""                       # "" = released once committed; or e.g. "origin/main"
+
+[retention]
+policy = "retention.yaml"
+
+[remote]
+name = ""                                # an rclone remote path, e.g. "s3backup:ita-archive"
+
+[notify.telegram]
+token_env = "ITA_TELEGRAM_TOKEN"         # the token is read from this variable, never stored here
+chat_id = ""
+"""

@@ -1,0 +1,159 @@
+"""The registry: every rule version under ``rules/``, found by walking the folder."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ita_rules.errors import NotFound, RuleError
+from ita_rules.findings import Finding
+from ita_rules.fsutil import display_path
+from ita_rules.rules.load import Checked, check_file
+from ita_rules.rules.model import FILE_RE, Rule, Version, check_setup_id
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Discovery:
+    """Rule files found under some paths, and the problems met while finding them."""
+
+    files: list[Path] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def discover(paths: Iterable[Path], root: Path | None) -> Discovery:
+    """Expand files and folders into rule files. Symbolic links are refused, not followed."""
+    out = Discovery()
+    for path in paths:
+        shown = display_path(path, root)
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            out.findings.append(Finding(shown, "no such file or folder", code="missing"))
+            continue
+        if stat.S_ISLNK(mode):
+            out.findings.append(
+                Finding(shown, "is a symbolic link; rule files must be regular files", code="symlink")
+            )
+        elif stat.S_ISDIR(mode):
+            _walk(path, root, out)
+        else:
+            out.files.append(path)
+    return out
+
+
+def _walk(folder: Path, root: Path | None, out: Discovery) -> None:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in list(dirnames):
+            if (base / name).is_symlink():
+                dirnames.remove(name)
+                out.findings.append(
+                    Finding(
+                        display_path(base / name, root),
+                        "is a symbolic link; rule folders must be real folders",
+                        code="symlink",
+                    )
+                )
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+                continue
+            path = base / name
+            if path.is_symlink():
+                out.findings.append(
+                    Finding(display_path(path, root), "is a symbolic link; rule files must be regular files", code="symlink")
+                )
+            else:
+                out.files.append(path)
+
+
+class Registry:
+    """Read access to ``rules/{setup_id}/v{X}.yaml``. Loaded rules are cached per instance."""
+
+    def __init__(self, rules_dir: Path, root: Path | None = None) -> None:
+        self.rules_dir = rules_dir
+        self.root = root
+        self._cache: dict[Path, Checked] = {}
+
+    def display(self, path: Path) -> str:
+        return display_path(path, self.root)
+
+    def path_of(self, setup_id: str, version: Version) -> Path:
+        return self.rules_dir / check_setup_id(setup_id) / version.filename
+
+    def check(self, path: Path) -> Checked:
+        if path not in self._cache:
+            self._cache[path] = check_file(path, self.display(path))
+        return self._cache[path]
+
+    def forget(self, path: Path) -> None:
+        """Drop a cached check after the file was rewritten."""
+        self._cache.pop(path, None)
+
+    def setups(self) -> list[str]:
+        if not self.rules_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.rules_dir.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+        )
+
+    def versions(self, setup_id: str) -> list[Version]:
+        """The versions of a setup, by file name, in ascending order."""
+        folder = self.rules_dir / check_setup_id(setup_id)
+        if not folder.is_dir() or folder.is_symlink():
+            return []
+        found = []
+        for p in folder.iterdir():
+            m = FILE_RE.fullmatch(p.name)
+            if m and not p.is_symlink():
+                found.append(Version.parse(m.group(1)))
+        return sorted(found)
+
+    def load(self, setup_id: str, version: Version) -> Rule:
+        """One version; :class:`RuleError` listing every finding when the file is invalid."""
+        path = self.path_of(setup_id, version)
+        if not path.exists() and not path.is_symlink():
+            known = ", ".join(str(v) for v in self.versions(setup_id)) or "none"
+            raise NotFound(f"no rule {setup_id}@{version} (versions: {known})")
+        checked = self.check(path)
+        if checked.rule is None:
+            raise RuleError("; ".join(str(f) for f in checked.findings) or f"{path}: invalid")
+        return checked.rule
+
+    def get(self, setup_id: str, version: str | Version | None = None, active_only: bool = False) -> Rule:
+        """A rule version; the latest (active, with ``active_only``) when ``version`` is None."""
+        if version is not None:
+            v = version if isinstance(version, Version) else Version.parse(version)
+            rule = self.load(setup_id, v)
+            if active_only and not rule.active:
+                raise RuleError(
+                    f"{setup_id}@{v} is deprecated ({rule.deprecation_reason}); "
+                    "only active versions may be used here"
+                )
+            return rule
+        versions = self.versions(setup_id)
+        if not versions:
+            raise NotFound(f"no setup {setup_id!r} in {self.display(self.rules_dir)}")
+        for v in reversed(versions):
+            rule = self.load(setup_id, v)
+            if rule.active or not active_only:
+                return rule
+        raise NotFound(f"{setup_id} has no active version (all {len(versions)} are deprecated)")
+
+    def scan(self) -> tuple[list[Rule], list[Finding]]:
+        """Every valid rule version (sorted) and the findings of every invalid file."""
+        found = discover([self.rules_dir], self.root) if self.rules_dir.exists() else Discovery()
+        rules: list[Rule] = []
+        findings = list(found.findings)
+        for path in found.files:
+            checked = self.check(path)
+            if checked.rule is not None:
+                rules.append(checked.rule)
+            findings.extend(checked.findings)
+        rules.sort(key=lambda r: (r.setup_id, r.version))
+        return rules, findings

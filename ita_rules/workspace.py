@@ -1,0 +1,109 @@
+"""A workspace: a git repository with ``ita.toml`` and ``rules/`` at its root."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from ita_rules.config import CONFIG_NAME, Settings, load_settings
+from ita_rules.errors import WorkspaceNotFound
+from ita_rules.rules.registry import Registry
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds ``ita.toml``."""
+    here = start.absolute()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise WorkspaceNotFound(
+        f"no ita-rules workspace at {here} or above (no {CONFIG_NAME}); "
+        "run `ita-rules init` or pass --workspace DIR"
+    )
+
+
+class Workspace:
+    """Entry point of the Python API: ``ws = Workspace.open(); ws.registry.get("IB_raid_v1")``."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Workspace:
+        """Open the workspace containing ``path`` (default: the current directory).
+
+        With an explicit ``path`` that holds no ``ita.toml`` the search walks up from it too.
+        """
+        root = find_root(Path(path) if path is not None else Path.cwd())
+        return cls(root, load_settings(root))
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.settings.rules_dir, self.root)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+
+GITIGNORE_LINES = (".ita/", "/exchange/", "/logs/")
+
+PRE_COMMIT_CONFIG = """\
+# Hooks that keep this rule registry trustworthy (ita-rules). Install them with:
+#   pre-commit install --hook-type pre-commit --hook-type pre-push
+# They call the ita-rules that is installed in this environment; to pin a release instead,
+# use `repo: <ita-rules git URL>` with `rev: <tag>` and the hook ids below.
+repos:
+  - repo: local
+    hooks:
+      - id: ita-rules-validate
+        name: ita-rules validate (schema, naming, params_hash)
+        entry: ita-rules-hook-validate
+        language: system
+        files: ^rules/[^/]+/[^/]+\\.ya?ml$
+"""
+
+
+def init_workspace(directory: Path) -> list[str]:
+    """Create (or complete) a workspace in ``directory``; return what was created.
+
+    Existing files are kept: running it twice changes nothing.
+    """
+    from importlib import resources
+
+    from ita_rules import gitio
+    from ita_rules.config import DEFAULT_TOML
+    from ita_rules.fsutil import atomic_write_text
+
+    directory = directory.absolute()
+    created: list[str] = []
+    directory.mkdir(parents=True, exist_ok=True)
+    if gitio.toplevel(directory) is None:
+        gitio.init(directory)
+        created.append("git repository")
+    for name, content in (
+        ("ita.toml", DEFAULT_TOML),
+        (".pre-commit-config.yaml", PRE_COMMIT_CONFIG),
+    ):
+        path = directory / name
+        if not path.exists():
+            atomic_write_text(path, content)
+            created.append(name)
+    schema = directory / "schemas" / "rule.schema.json"
+    if not schema.exists():
+        text = resources.files("ita_rules.schemas").joinpath("rule.schema.json").read_text("utf-8")
+        atomic_write_text(schema, text)
+        created.append("schemas/rule.schema.json")
+    rules = directory / "rules"
+    if not rules.exists():
+        rules.mkdir()
+        (rules / ".gitkeep").touch()
+        created.append("rules/")
+    ignore = directory / ".gitignore"
+    existing = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    missing = [line for line in GITIGNORE_LINES if line not in existing]
+    if missing:
+        lines = [*existing, "# ita-rules sidecar, store and logs", *missing]
+        atomic_write_text(ignore, "\n".join(lines) + "\n")
+        created.append(".gitignore entries " + " ".join(missing))
+    return created

@@ -1,0 +1,109 @@
+"""Shared fixtures: real git repositories in tmp dirs, an isolated git identity, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_RULES = REPO / "rules"
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real $HOME or git config; pin a git identity and the date."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test Trader\n\temail = trader@example.test\n"
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("ITA_TODAY", "2026-01-15")
+    for var in list(os.environ):
+        if var.startswith("ITA_") and var != "ITA_TODAY":
+            monkeypatch.delenv(var)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+@pytest.fixture
+def in_git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace (git repository + ita.toml + rules/) as the current directory."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "ita.toml").write_text("")
+    (root / "rules").mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def sample_ws(in_git_repo: Path) -> Path:
+    """A workspace holding a copy of the bundled sample registry, committed."""
+    shutil.copytree(SAMPLE_RULES, in_git_repo / "rules", dirs_exist_ok=True)
+    shutil.copytree(REPO / "schemas", in_git_repo / "schemas", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    git(in_git_repo, "add", "-A")
+    git(in_git_repo, "commit", "-q", "-m", "sample rules")
+    return in_git_repo
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
+    """Run ``ita-rules ARGS`` in-process through the real entry point (error handling included)."""
+    from ita_rules.cli import main
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        else:  # pragma: no cover - main always exits
+            code = 0
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    yield run
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (except .git) with its bytes: to assert nothing was written."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+__all__: Sequence[str] = ["REPO", "Result", "git", "snapshot", "write"]
