@@ -56,7 +56,13 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str | None]]] =
     },
 }
 
-_TYPE_NAMES = {str: "a string", dict: "a table", list: "an array", bool: "a boolean", int: "an integer"}
+_TYPE_NAMES = {
+    str: "a string",
+    dict: "a table",
+    list: "an array",
+    bool: "a boolean",
+    int: "an integer",
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ def _flatten(doc: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
                         known = ", ".join(sorted(section))
                         raise ConfigError(f"{full}: unknown key (known keys: {known})", loc)
                     expected = section[k][0]
-                    if not isinstance(v, expected) or isinstance(v, bool) and expected is not bool:
+                    wrong_bool = isinstance(v, bool) and expected is not bool
+                    if not isinstance(v, expected) or wrong_bool:
                         want = _TYPE_NAMES.get(expected if isinstance(expected, type) else str, "?")
                         raise ConfigError(
                             f"{full}: expected {want}, got {type(v).__name__} {v!r}", loc
@@ -196,7 +203,8 @@ DEFAULT_TOML = """\
 # Environment variables override it: ITA_DATABASE_URL, ITA_STORE_ROOT, ITA_RULES_DIR, ...
 
 [store]
-root = "exchange"                        # archive root; absolute paths allowed ("D:/ITA/ITA_1.0/exchange")
+# archive root; absolute paths allowed, e.g. "D:/ITA/ITA_1.0/exchange"
+root = "exchange"
 database = "sqlite:///.ita/ita.sqlite"   # or "postgresql://user@host/db" for a team
 
 [rules]

@@ -68,7 +68,22 @@ def _valid_date(value: str) -> bool:
         _dt.date.fromisoformat(value)
     except ValueError:
         return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII))  # as jsonschema checks it
+
+
+def _unique_key(value: Any) -> str:
+    """Equal keys for JSON-equal values: 1 and 1.0 are the same number, true is not 1."""
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, list):
+            return [norm(i) for i in v]
+        if isinstance(v, dict):
+            return {k: norm(i) for k, i in v.items()}
+        return v
+
+    return json.dumps(norm(value), sort_keys=True)
 
 
 def _json_equal(a: Any, b: Any) -> bool:
@@ -118,12 +133,15 @@ def quick_valid(schema: dict[str, Any] | bool, value: Any) -> bool:
         elif key == "minLength":
             if isinstance(value, str) and len(value) < arg:
                 return False
+        elif key == "maxLength":
+            if isinstance(value, str) and len(value) > arg:
+                return False
         elif key == "minItems":
             if isinstance(value, list) and len(value) < arg:
                 return False
         elif key == "uniqueItems":
             if arg and isinstance(value, list):
-                seen = [json.dumps(v, sort_keys=True) for v in value]
+                seen = [_unique_key(v) for v in value]
                 if len(set(seen)) != len(seen):
                     return False
         elif key == "exclusiveMinimum":
@@ -162,7 +180,24 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the string {shown!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
     return f"{type(value).__name__} {value!r}"
+
+
+def _expects(schema: Any) -> str:
+    """What a (property) schema expects, in words: its x-expected, else its type."""
+    if not isinstance(schema, dict):
+        return "a value"
+    if "x-expected" in schema:
+        return str(schema["x-expected"])
+    types = schema.get("type", [])
+    types = types if isinstance(types, list) else [types]
+    words = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types) or "a value"
+    items = schema.get("items")
+    if types == ["array"] and isinstance(items, dict) and items.get("type") == "string":
+        words = "a list of strings"
+    return words
 
 
 def validate(doc: Document, schema_name: str) -> list[Finding]:
@@ -175,49 +210,144 @@ def validate(doc: Document, schema_name: str) -> list[Finding]:
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     findings: list[Finding] = []
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
-        findings.extend(_explain(doc, error))
-    findings.sort(key=lambda f: (f.line or 0, f.col or 0, f.field))
-    return findings
+        findings.extend(_explain(doc, error, schema))
+    # One line per problem: e.g. "pattern" and "format" of a bad date say the same thing.
+    unique = {(f.line, f.col, f.field, f.message): f for f in findings}
+    return sorted(unique.values(), key=lambda f: (f.line or 0, f.col or 0, f.field))
 
 
-def _explain(doc: Document, error: Any) -> list[Finding]:
+def _condition(schema: dict[str, Any]) -> tuple[str, list[str]]:
+    """``if``: its condition in words ("active is false") and the fields it tests."""
+    cond = schema.get("if", {})
+    props = cond.get("properties", {}) if isinstance(cond, dict) else {}
+    words = [f"{k} is {json.dumps(v['const'])}" for k, v in props.items() if "const" in v]
+    return " and ".join(words) or "the condition holds", list(props)
+
+
+def _explain(doc: Document, error: Any, root: dict[str, Any]) -> list[Finding]:
     path: FieldPath = tuple(error.absolute_path)
     keyword = error.validator
     sub = error.schema if isinstance(error.schema, dict) else {}
     value = error.instance
     hint = sub.get("x-expected")
+    if "then" in error.absolute_schema_path:  # e.g. deprecation_reason when active is false
+        return _explain_then(doc, error, root)
     if keyword == "required":
         missing = [name for name in error.validator_value if name not in (value or {})]
-        out = []
-        for name in missing:
-            msg = f"expected {hint}" if hint else "required field is missing"
-            out.append(doc.finding((*path, name), msg, code="required"))
-        return out
-    if keyword == "additionalProperties":
-        allowed = ", ".join(sub.get("properties", {}))
+        props = sub.get("properties", {})
         return [
-            doc.finding((*path, name), f"unknown field (allowed: {allowed})", key=True, code="unknown-field")
-            for name in value
-            if name not in sub.get("properties", {})
+            doc.finding(
+                (*path, name),
+                f"required field is missing; expected {_expects(props.get(name))}",
+                code="required",
+            )
+            for name in missing
         ]
+    if keyword == "additionalProperties":
+        import difflib
+
+        known = list(sub.get("properties", {}))
+        out = []
+        for name in value:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(str(name), known, n=1)
+            guess = f"; did you mean '{close[0]}'?" if close else ""
+            msg = f"unknown field{guess} (allowed: {', '.join(known)})"
+            out.append(doc.finding((*path, name), msg, key=True, code="unknown-field"))
+        return out
     if keyword == "type":
-        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        want = _expects(sub)
         return [doc.finding(path, f"expected {want}, got {describe(value)}", code="type")]
-    if keyword in ("pattern", "format"):
+    if keyword in ("pattern", "format") or (keyword == "maxLength" and hint):
         want = hint or f"text matching {error.validator_value}"
         return [doc.finding(path, f"expected {want}, got {describe(value)}", code=keyword)]
+    if keyword == "maxLength":
+        return [
+            doc.finding(path, f"must be at most {error.validator_value} characters", code="range")
+        ]
     if keyword == "exclusiveMinimum":
-        return [doc.finding(path, f"expected a number > {error.validator_value}, got {value!r}", code="range")]
+        return [
+            doc.finding(
+                path, f"expected a number > {error.validator_value}, got {value!r}", code="range"
+            )
+        ]
     if keyword == "minimum":
-        return [doc.finding(path, f"expected a number >= {error.validator_value}, got {value!r}", code="range")]
+        return [
+            doc.finding(
+                path, f"expected a number >= {error.validator_value}, got {value!r}", code="range"
+            )
+        ]
     if keyword == "minLength":
         return [doc.finding(path, "must not be empty", code="empty")]
     if keyword == "minItems":
-        return [doc.finding(path, f"expected at least {error.validator_value} item(s)", code="empty")]
+        return [
+            doc.finding(
+                path,
+                f"expected at least {error.validator_value} item(s), "
+                f"got {len(value) or 'an empty list'}",
+                code="empty",
+            )
+        ]
     if keyword == "uniqueItems":
-        return [doc.finding(path, f"items must be unique, got {value!r}", code="duplicate")]
+        seen: dict[str, int] = {}
+        for i, item in enumerate(value):
+            key = _unique_key(item)
+            if key in seen:
+                first = dotted((*path, seen[key]))
+                msg = f"{describe(item)} is listed twice (first as {first}); items must be unique"
+                return [doc.finding((*path, i), msg, code="duplicate")]
+            seen[key] = i
+        return [doc.finding(path, "items must be unique", code="duplicate")]
+    if keyword == "enum":
+        options = ", ".join(str(o) for o in error.validator_value)
+        return [doc.finding(path, f"expected one of {options}, got {describe(value)}", code="enum")]
+    if keyword == "minProperties":
+        n = error.validator_value
+        return [
+            doc.finding(
+                path,
+                f"expected at least {n} entr{'y' if n == 1 else 'ies'}, got none",
+                code="empty",
+            )
+        ]
     return [doc.finding(path, f"{error.message}", code=str(keyword))]
+
+
+def _explain_then(doc: Document, error: Any, root: dict[str, Any]) -> list[Finding]:
+    """An error of a conditional requirement: say which condition made the field required."""
+    schema_path = list(error.absolute_schema_path)
+    at_then = len(schema_path) - 1 - schema_path[::-1].index("then")
+    owner: Any = root  # the (sub)schema holding this if/then
+    for part in schema_path[:at_then]:
+        owner = owner[part]
+    when, tested = _condition(owner)
+    then = owner.get("then", {})
+    why = f"; {then['x-expected']}" if isinstance(then, dict) and "x-expected" in then else ""
+    path: FieldPath = tuple(error.absolute_path)
+    if error.validator == "required":
+        value = error.instance if isinstance(error.instance, dict) else {}
+        out = []
+        for name in error.validator_value:
+            if name in value:
+                continue
+            at = next(((*path, t) for t in tested if t in value), (*path, name))
+            line, col = doc.position(at, key=True)
+            msg = f"required when {when}{why}"
+            out.append(Finding(doc.path, msg, line, col, dotted((*path, name)), "required"))
+        return out
+    if error.validator == "minLength":
+        return [doc.finding(path, f"must not be empty when {when}{why}", code="empty")]
+    if error.validator == "type":
+        types = (
+            error.validator_value
+            if isinstance(error.validator_value, list)
+            else [error.validator_value]
+        )
+        want = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
+        msg = f"expected {want} when {when}, got {describe(error.instance)}{why}"
+        return [doc.finding(path, msg, code="type")]
+    return [doc.finding(path, f"{error.message} (when {when})", code=str(error.validator))]
 
 
 __all__ = ["describe", "dotted", "load_schema", "quick_valid", "validate"]

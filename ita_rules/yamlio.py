@@ -8,7 +8,7 @@ the nodes ourselves so that we can:
 * bound alias expansion (a "billion laughs" file is an error, not a hang) and nesting depth;
 * read selected scalars as written (``version: 1.10`` is ``"1.10"``, never the float 1.1);
 * turn dates and timestamps into ISO-8601 strings and refuse values JSON cannot hold exactly
-  (NaN, infinities, integers beyond 2**53), so that what we load can be hashed canonically;
+  (NaN, infinities, integers beyond 2**53 - 1), so that what we load can be hashed canonically;
 * remember the mark of every value and key, so a JSON Schema error maps back to ``line:col``.
 
 Files over :data:`MAX_BYTES`, non-UTF-8 files and symbolic links are refused before parsing.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,12 +33,25 @@ from ita_rules.findings import FieldPath, Finding, dotted
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
-SAFE_INT = 2**53
+SAFE_INT = 2**53 - 1  # the largest integer JSON numbers (IEEE doubles) hold exactly
 
 _T = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_KIND = {  # what a plain key was read as, for "quote it" messages
+    "int": "a number",
+    "float": "a number",
+    "bool": "true/false",
+    "null": "null",
+    "timestamp": "a date",
+}
 
 
 @dataclass
@@ -63,7 +77,9 @@ class Document:
             p = p[:-1]
             key = False
 
-    def finding(self, path: FieldPath, message: str, *, key: bool = False, code: str = "invalid") -> Finding:
+    def finding(
+        self, path: FieldPath, message: str, *, key: bool = False, code: str = "invalid"
+    ) -> Finding:
         line, col = self.position(path, key=key)
         return Finding(self.path, message, line, col, dotted(path), code)
 
@@ -73,7 +89,9 @@ class _Stop(Exception):
         self.finding = finding
 
 
-def read_text(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Finding]]:
+def read_text(
+    path: Path, display: str, *, max_bytes: int = MAX_BYTES
+) -> tuple[str | None, list[Finding]]:
     """Read a file as UTF-8 text, refusing links, non-files, huge files and bad encodings."""
     try:
         st = path.lstat()
@@ -82,7 +100,9 @@ def read_text(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[
     except OSError as exc:
         return None, [Finding(display, f"cannot read: {exc.strerror}", code="unreadable")]
     if stat.S_ISLNK(st.st_mode):
-        return None, [Finding(display, "is a symbolic link; rule files must be regular files", code="symlink")]
+        return None, [
+            Finding(display, "is a symbolic link; rule files must be regular files", code="symlink")
+        ]
     if not stat.S_ISREG(st.st_mode):
         return None, [Finding(display, "is not a regular file", code="not-a-file")]
     if st.st_size > max_bytes:
@@ -97,6 +117,32 @@ def read_text(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> tuple[
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Finding(display, f"cannot read: {exc.strerror}", code="unreadable")]
+    return decode(raw, display, max_bytes=max_bytes)
+
+
+def decode(
+    raw: bytes, display: str, *, max_bytes: int = MAX_BYTES
+) -> tuple[str | None, list[Finding]]:
+    """File contents (from disk or a git blob) as text: the size limit, UTF-16/32, bad UTF-8."""
+    if len(raw) > max_bytes:
+        return None, [
+            Finding(
+                display,
+                f"file is {len(raw)} bytes; the limit is {max_bytes} bytes (1 MiB)",
+                code="too-large",
+            )
+        ]
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            return None, [
+                Finding(
+                    display,
+                    f"file is {name} (it starts with a {name} byte-order mark); save it as UTF-8",
+                    1,
+                    1,
+                    code="encoding",
+                )
+            ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -130,23 +176,26 @@ def load(
     return loads(text, shown, raw_scalars=raw_scalars)
 
 
-def loads(text: str, display: str, *, raw_scalars: Iterable[str] = ()) -> tuple[Document | None, list[Finding]]:
+def loads(
+    text: str, display: str, *, raw_scalars: Iterable[str] = ()
+) -> tuple[Document | None, list[Finding]]:
     """Load YAML text (see :func:`load`)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        if exc.context and exc.context not in problem:
-            problem = f"{problem} ({exc.context})"
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        return None, [Finding(display, f"invalid YAML: {problem}", line, col, code="yaml")]
-    except yaml.YAMLError as exc:
-        return None, [Finding(display, f"invalid YAML: {exc}", code="yaml")]
+        return None, [_syntax_finding(exc, text, display)]
+    except yaml.reader.ReaderError as exc:
+        return None, [_reader_finding(exc, text, display)]
+    except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
+        return None, [Finding(display, f"invalid YAML: {exc}".replace("\n", " "), code="yaml")]
     except RecursionError:
         return None, [Finding(display, f"nesting deeper than {MAX_DEPTH} levels", code="too-deep")]
-    if node is None:
-        return None, [Finding(display, "file is empty; expected a mapping of fields", 1, 1, code="empty")]
+    if node is None or (
+        isinstance(node, yaml.ScalarNode) and node.tag == _T + "null" and not node.value
+    ):
+        return None, [
+            Finding(display, "file is empty; expected a mapping of fields", 1, 1, code="empty")
+        ]
     doc = Document(display, None, text=text)
     builder = _Builder(doc, frozenset(raw_scalars))
     try:
@@ -156,6 +205,76 @@ def loads(text: str, display: str, *, raw_scalars: Iterable[str] = ()) -> tuple[
     if builder.findings:
         return None, builder.findings
     return doc, []
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def _reader_finding(exc: yaml.reader.ReaderError, text: str, display: str) -> Finding:
+    """A character YAML does not allow (NUL, other control characters): where and which."""
+    index = exc.position
+    if _Loader is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
+        index = len(text.encode("utf-8")[:index].decode("utf-8", "ignore"))
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    line, col = _line_col(text, index)
+    utf16 = code == 0 and text.count("\x00") * 4 >= len(text)  # every other byte is NUL
+    hint = "; is it UTF-16 without a byte-order mark? save it as UTF-8" if utf16 else ""
+    return Finding(
+        display,
+        f"invalid YAML: character U+{code:04X} is not allowed in a YAML file "
+        f"(control characters must be written as escapes in a double-quoted string){hint}",
+        line,
+        col,
+        code="yaml",
+    )
+
+
+_NOISE_CONTEXTS = ("while scanning for the next token",)
+
+
+def _syntax_finding(exc: yaml.MarkedYAMLError, text: str, display: str) -> Finding:
+    """A YAML syntax error as one line: what was found, where the open construct started, a hint."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    problem = exc.problem or "invalid YAML"
+    if "maximum nesting depth" in problem:
+        return Finding(
+            display, f"nesting deeper than {MAX_DEPTH} levels", line, col, code="too-deep"
+        )
+    rest = text[mark.index :] if mark is not None else ""  # marks count characters
+    hint = ""
+    if "cannot start any token" in problem and rest:
+        problem = f"found character {rest[0]!r} that cannot start any token"
+        hint = "indent with spaces, not tabs" if rest[0] == "\t" else "quote the value"
+    elif "undefined alias" in problem:
+        m = re.match(r"\*([^\s,\[\]{}]+)", rest)
+        name = m.group(1) if m else "?"
+        problem = f"found undefined alias *{name}"
+        hint = f"no anchor &{name} is defined before it"
+    elif problem.startswith("mapping values are not allowed"):
+        problem = "mapping values are not allowed here"
+        hint = "quote a value that contains ': '"
+    elif problem == "did not find expected key" or problem.startswith("expected <block end>"):
+        problem = "did not find expected key"
+        hint = "check the indentation of this line, and for an unclosed quote above it"
+    context = exc.context if exc.context not in (None, *_NOISE_CONTEXTS) else None
+    if context and problem.startswith("but "):  # "expected a single document ..., but found ..."
+        message = f"{context}, {problem}"
+        if "another document" in problem:
+            hint = "a rule file holds exactly one YAML document"
+    elif context:
+        cm = exc.context_mark
+        where = ""
+        if cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
+            where = f" that starts at line {cm.line + 1}, column {cm.column + 1}"
+        message = f"{problem} ({context}{where})"
+    else:
+        message = problem
+    if hint:
+        message = f"{message}; {hint}"
+    return Finding(display, f"invalid YAML: {message}", line, col, code="yaml")
 
 
 class _Builder:
@@ -169,18 +288,27 @@ class _Builder:
     def _at(self, node: yaml.Node) -> tuple[int, int]:
         return (node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def _stop(self, node: yaml.Node, path: FieldPath, message: str, code: str) -> _Stop:
+    def _stop(
+        self, node: yaml.Node, path: FieldPath, message: str, code: str, *, field: str | None = None
+    ) -> _Stop:
         line, col = self._at(node)
-        return _Stop(Finding(self.doc.path, message, line, col, dotted(path), code))
+        shown = dotted(path) if field is None else field
+        return _Stop(Finding(self.doc.path, message, line, col, shown, code))
 
     def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
+            # An alias's mark is its anchor's, deep inside the bomb: name the field it blew up in.
+            top = path[:2]
+            line, col = self.doc.key_marks.get(top, self._at(node))
+            message = f"anchors/aliases expand to more than {MAX_NODES} values (an alias bomb?)"
+            field = dotted(top) + ("..." if len(path) > len(top) else "")
+            raise _Stop(Finding(self.doc.path, message, line, col, field, "alias-bomb"))
+        if depth > MAX_DEPTH:  # the field path would be MAX_DEPTH parts long: show its start
+            field = dotted(path[:3]) + "..."
             raise self._stop(
-                node, path, f"anchors/aliases expand to more than {MAX_NODES} values (an alias bomb?)", "alias-bomb"
+                node, path, f"nesting deeper than {MAX_DEPTH} levels", "too-deep", field=field
             )
-        if depth > MAX_DEPTH:
-            raise self._stop(node, path, f"nesting deeper than {MAX_DEPTH} levels", "too-deep")
         if id(node) in self.active:
             raise self._stop(node, path, "recursive alias: a value contains itself", "recursive")
         if path not in self.doc.marks:
@@ -192,7 +320,9 @@ class _Builder:
             if isinstance(node, yaml.SequenceNode):
                 if node.tag != _T + "seq":
                     raise self._tag(node, path)
-                return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+                return [
+                    self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)
+                ]
             if isinstance(node, yaml.MappingNode):
                 if node.tag != _T + "map":
                     raise self._tag(node, path)
@@ -203,44 +333,71 @@ class _Builder:
 
     def _tag(self, node: yaml.Node, path: FieldPath) -> _Stop:
         tag = node.tag.replace(_T, "!!")
-        return self._stop(node, path, f"tag {tag} is not allowed; only plain YAML data is accepted", "tag")
+        return self._stop(
+            node, path, f"tag {tag} is not allowed; only plain YAML data is accepted", "tag"
+        )
 
     def _scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
             raise self._tag(node, path)
-        if len(path) == 1 and path[0] in self.raw:
-            return node.value
-        value = _constructor.construct_object(node)
+        kind = node.tag[len(_T) :]
+        if kind in ("int", "float") and len(path) == 1 and path[0] in self.raw:
+            return node.value  # version: 1.10 is "1.10", never the float 1.1
+        try:
+            value = _constructor.construct_object(node)
+        except (ValueError, KeyError, AttributeError, TypeError, yaml.YAMLError) as exc:
+            raise self._stop(node, path, _bad_scalar(node.value, kind, exc), "value") from None
+        finally:  # the shared constructor caches every node it built: keep nothing alive
+            _constructor.constructed_objects.clear()
+            _constructor.recursive_objects.clear()
+        if kind in ("int", "float") and not node.style and ":" in node.value:  # plain scalar
+            raise self._stop(
+                node,
+                path,
+                f"{node.value} is read by YAML 1.1 as the base-60 number {value}; "
+                f'quote it ("{node.value}") if it is a time or a ratio',
+                "number",
+            )
         if isinstance(value, _dt.datetime | _dt.date):
             return value.isoformat()
         if isinstance(value, float) and not math.isfinite(value):
-            raise self._stop(node, path, f"{node.value} is not a finite number; JSON cannot hold it", "number")
+            raise self._stop(
+                node, path, f"{node.value} is not a finite number; JSON cannot hold it", "number"
+            )
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INT:
             raise self._stop(
                 node,
                 path,
-                f"integer {value} is beyond 2**53 and cannot be hashed exactly; quote it as a string",
+                f"integer {value} is beyond 2**53 - 1 and cannot be hashed exactly; "
+                "quote it as a string",
                 "number",
             )
         return value
 
     def _key(self, node: yaml.Node, path: FieldPath) -> str:
-        if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TAGS:
-            raise self._stop(node, path, "mapping keys must be plain strings", "key")
-        value = _constructor.construct_object(node)
-        if not isinstance(value, str):
+        if not isinstance(node, yaml.ScalarNode):
             raise self._stop(
-                node, path, f"key {node.value} is a {type(value).__name__}; quote it to make it a string: \"{node.value}\"", "key"
+                node, path, "mapping keys must be plain strings, not lists or mappings", "key"
             )
-        return value
+        if node.tag not in _SCALAR_TAGS:
+            raise self._tag(node, path)
+        if node.tag == _T + "str":
+            return str(node.value)
+        kind = _KIND.get(node.tag[len(_T) :], node.tag)
+        raise self._stop(
+            node,
+            (*path, node.value),
+            f'key {node.value} is read as {kind}; keys must be strings: quote it ("{node.value}")',
+            "key",
+        )
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        merges: list[yaml.Node] = []
+        merges: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _T + "merge":
-                merges.append(value_node)
+                merges.append((key_node, value_node))
                 continue
             key = self._key(key_node, path)
             sub = (*path, key)
@@ -258,14 +415,34 @@ class _Builder:
                 )
                 continue
             first_line[key] = key_node.start_mark.line + 1
-            self.doc.key_marks[sub] = self._at(key_node)
+            self.doc.key_marks.setdefault(sub, self._at(key_node))  # explicit keys beat merged ones
             out[key] = self.build(value_node, sub, depth + 1)
-        for merge in merges:
+        for merge_key, merge in merges:
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
                 value = self.build(source, path, depth + 1)
-                if not isinstance(value, dict):
-                    raise self._stop(source, path, "a merge key (<<) needs a mapping", "merge")
+                if not isinstance(value, dict):  # an alias's mark is its anchor's: point at <<
+                    got = "a list" if isinstance(value, list) else f"{node_text(source)!r}"
+                    raise self._stop(
+                        merge_key,
+                        path,
+                        f"a merge key (<<) needs a mapping or a list of mappings, got {got}",
+                        "merge",
+                    )
                 for k, v in value.items():
                     out.setdefault(k, v)
         return out
+
+
+def node_text(node: yaml.Node) -> str:
+    """The text of a scalar node as written (for messages)."""
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag.replace(_T, "!!")
+
+
+def _bad_scalar(text: str, kind: str, exc: BaseException) -> str:
+    if kind == "timestamp":
+        reason = f" ({exc})" if isinstance(exc, ValueError) else ""
+        return (
+            f"{text} is not a valid date{reason}; write YYYY-MM-DD, or quote it if it is not a date"
+        )
+    return f"{text!r} is not a valid !!{kind} value"

@@ -32,6 +32,11 @@ def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
         if var.startswith("ITA_") and var != "ITA_TODAY":
             monkeypatch.delenv(var)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    # Running the suite from inside a git hook (or with a custom index) must not let the
+    # tests' own git commands read or write the outer repository.
+    for var in list(os.environ):
+        if var.startswith("GIT_") and var not in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"):
+            monkeypatch.delenv(var)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -12,7 +12,6 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
 
 from ita_rules.cli.app import app
@@ -28,27 +27,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="ita-rules", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        print("ita-rules: interrupted", file=sys.stderr)
-        code = 130
     except ItaRulesError as exc:
         if debug:
             traceback.print_exc()
         print(f"ita-rules: {exc}", file=sys.stderr)
         code = exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        print("ita-rules: interrupted", file=sys.stderr)
+        code = 130
     except BrokenPipeError:
         code = 0
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        print(
-            f"ita-rules: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        code = 3
+        code = _click_exit(exc)
+        if code is None:
+            if debug:
+                traceback.print_exc()
+            print(
+                f"ita-rules: internal error: {type(exc).__name__}: {exc} "
+                "(run with --debug for the traceback)",
+                file=sys.stderr,
+            )
+            code = 3
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exit(exc: Exception) -> int | None:
+    """The exit code of click's own exceptions (typer may vendor click: matched by shape)."""
+    if isinstance(exc, typer.Exit) or type(exc).__name__ == "Exit":
+        return int(getattr(exc, "exit_code", 0))
+    if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exc.show()
+        return int(exc.exit_code)
+    return None

@@ -29,7 +29,9 @@ def _today() -> _dt.date:
 
 
 @app.command()
-def init(directory: Path = typer.Argument(Path("."), help="Where to create the workspace.")) -> None:
+def init(
+    directory: Path = typer.Argument(Path("."), help="Where to create the workspace."),
+) -> None:
     """Create a workspace: git repository, ita.toml, rules/, .gitignore, pre-commit config.
 
     \b
@@ -62,9 +64,15 @@ def new(
 
     ws = open_workspace(ctx)
     check_setup_id(setup_id)
-    schema_ref = os.path.relpath(ws.root / "schemas" / "rule.schema.json", ws.settings.rules_dir / setup_id)
+    schema_ref = os.path.relpath(
+        ws.root / "schemas" / "rule.schema.json", ws.settings.rules_dir / setup_id
+    )
     path = new_rule(
-        ws.registry, setup_id, author=_author(ws.root, author), today=_today(), schema_ref=Path(schema_ref).as_posix()
+        ws.registry,
+        setup_id,
+        author=_author(ws.root, author),
+        today=_today(),
+        schema_ref=Path(schema_ref).as_posix(),
     )
     echo(display_path(path, ws.root))
 
@@ -73,8 +81,12 @@ def new(
 def new_version(
     ctx: typer.Context,
     setup_id: str = typer.Argument(..., help="The setup to version, e.g. Frank_raid_v1."),
-    major: bool = typer.Option(False, "--major", help="Bump the major version (keys or components change)."),
-    from_: str | None = typer.Option(None, "--from", help="Copy this version instead of the latest."),
+    major: bool = typer.Option(
+        False, "--major", help="Bump the major version (keys or components change)."
+    ),
+    from_: str | None = typer.Option(
+        None, "--from", help="Copy this version instead of the latest."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Edit a field: PATH=VALUE (VALUE is YAML)."),
     author: str | None = typer.Option(None, help="Author (default: git config user.name)."),
     json_: bool = JSON_OPTION,
@@ -124,7 +136,9 @@ def new_version(
 @app.command()
 def validate(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(None, help="Rule files or folders (default: the whole registry)."),
+    paths: list[Path] = typer.Argument(
+        None, help="Rule files or folders (default: the whole registry)."
+    ),
     fix: bool = typer.Option(False, "--fix", help="Write the correct params_hash into files."),
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -154,7 +168,10 @@ def validate(
             echo(f"{path}: params_hash written")
         report.text(result.findings, typer.get_text_stream("stdout"))
         n = len(result.findings)
-        warn(f"{result.files} file(s) checked, {n} problem(s)" + (f", {len(result.fixed)} fixed" if result.fixed else ""))
+        warn(
+            f"{result.files} file(s) checked, {n} problem(s)"
+            + (f", {len(result.fixed)} fixed" if result.fixed else "")
+        )
     raise typer.Exit(1 if result.findings else 0)
 
 
@@ -169,6 +186,7 @@ def list_(
     ctx: typer.Context,
     active: bool = typer.Option(False, "--active", help="Only active versions."),
     setup: str | None = typer.Option(None, "--setup", help="Only this setup."),
+    at: str | None = typer.Option(None, "--at", help="As it was at DATE (from git history)."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List rule versions with their state, author, date and params_hash.
@@ -177,21 +195,39 @@ def list_(
     Example:
       ita-rules list --active
       ita-rules list --setup IB_raid_v1 --json
+      ita-rules list --active --at 2025-09-01
     """
+    if at is not None:
+        from ita_rules.cli.registry import list_at
+
+        list_at(ctx, at, active=active, setup=setup, json_=json_)
+        return
     ws = open_workspace(ctx)
     rules, findings = ws.registry.scan()
-    rules = [r for r in rules if (not active or r.active) and (setup is None or r.setup_id == setup)]
+    rules = [
+        r for r in rules if (not active or r.active) and (setup is None or r.setup_id == setup)
+    ]
     if json_:
-        emit_json({"rules": [r.summary() for r in rules], "problems": [f.as_dict() for f in findings]})
+        emit_json(
+            {"rules": [r.summary() for r in rules], "problems": [f.as_dict() for f in findings]}
+        )
     else:
         rows = [["SETUP", "VERSION", "ACTIVE", "AUTHOR", "CREATED", "PARAMS_HASH"]]
         rows += [
-            [r.setup_id, str(r.version), "yes" if r.active else "no", r.author, r.created, r.params_hash[:19]]
+            [
+                r.setup_id,
+                str(r.version),
+                "yes" if r.active else "no",
+                r.author,
+                r.created,
+                r.params_hash[:19],
+            ]
             for r in rules
         ]
         _table(rows)
         if findings:
-            warn(f"{len(findings)} invalid file(s) not listed; run `ita-rules validate`:")
+            files = len({f.path for f in findings})
+            warn(f"{files} invalid file(s) not listed; run `ita-rules validate`:")
             report.text(findings, typer.get_text_stream("stderr"))
     raise typer.Exit(1 if findings else 0)
 
@@ -258,8 +294,15 @@ def diff(
     )
     bump, _ = required_bump(old.data, new.data)
     if json_:
-        emit_json({"setup_id": setup_id, "from": str(old.version), "to": str(new.version),
-                   "semantic_change": bump, "changes": [c.as_dict() for c in changes]})
+        emit_json(
+            {
+                "setup_id": setup_id,
+                "from": str(old.version),
+                "to": str(new.version),
+                "semantic_change": bump,
+                "changes": [c.as_dict() for c in changes],
+            }
+        )
         return
     echo(f"{setup_id} {old.version} -> {new.version}  (semantic change: {bump})")
     for change in changes:

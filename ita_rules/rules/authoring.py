@@ -201,7 +201,9 @@ def new_version(
     rt, data = _yaml(src_path.read_text(encoding="utf-8"))
     data["version"] = _like(data.get("version"), str(target))
     old_created = data.get("created")
-    data["created"] = _like(old_created, today.isoformat()) if isinstance(old_created, str) else today
+    data["created"] = (
+        _like(old_created, today.isoformat()) if isinstance(old_created, str) else today
+    )
     data["author"] = _like(data.get("author"), author)
     if "active" in data:
         data["active"] = True
@@ -250,7 +252,9 @@ tags: []
     )
 
 
-def new_rule(registry: Registry, setup_id: str, *, author: str, today: _dt.date, schema_ref: str) -> Path:
+def new_rule(
+    registry: Registry, setup_id: str, *, author: str, today: _dt.date, schema_ref: str
+) -> Path:
     """Create ``rules/{setup_id}/v1.0.yaml`` from the template."""
     check_setup_id(setup_id)
     folder = registry.rules_dir / setup_id
@@ -270,7 +274,9 @@ def new_rule(registry: Registry, setup_id: str, *, author: str, today: _dt.date,
     return path
 
 
-def set_lifecycle(registry: Registry, setup_id: str, version: Version, *, active: bool, reason: str | None) -> Path:
+def set_lifecycle(
+    registry: Registry, setup_id: str, version: Version, *, active: bool, reason: str | None
+) -> Path:
     """Deprecate (``active=False`` with a reason) or re-activate a version in place."""
     path = registry.path_of(setup_id, version)
     if not path.exists():

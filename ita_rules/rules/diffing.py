@@ -33,9 +33,13 @@ class Change:
         return f"~ {where}: {_show(self.old)} -> {_show(self.new)}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"change": {"+": "added", "-": "removed", "~": "changed"}[self.kind],
-                "path": dotted(self.path), "old": self.old, "new": self.new,
-                "structural": self.structural}
+        return {
+            "change": {"+": "added", "-": "removed", "~": "changed"}[self.kind],
+            "path": dotted(self.path),
+            "old": self.old,
+            "new": self.new,
+            "structural": self.structural,
+        }
 
 
 def _show(value: Any) -> str:
@@ -45,7 +49,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def diff(old: dict[str, Any], new: dict[str, Any], fields: tuple[str, ...] | None = None) -> list[Change]:
+def diff(
+    old: dict[str, Any], new: dict[str, Any], fields: tuple[str, ...] | None = None
+) -> list[Change]:
     """Every difference between two rule documents (all fields, or only ``fields``)."""
     keys = fields or tuple(dict.fromkeys([*old, *new]))
     a = {k: old[k] for k in keys if k in old}
@@ -66,9 +72,10 @@ def diff(old: dict[str, Any], new: dict[str, Any], fields: tuple[str, ...] | Non
             elif report == "iterable_item_removed":
                 changes.append(Change("-", path, old=item.t1, structural=top == "components"))
             else:  # values_changed, type_changes
-                structural = hashed and (isinstance(item.t1, dict) != isinstance(item.t2, dict) or (
-                    top == "components" and len(path) > 1
-                ))
+                structural = hashed and (
+                    isinstance(item.t1, dict) != isinstance(item.t2, dict)
+                    or (top == "components" and len(path) > 1)
+                )
                 changes.append(Change("~", path, old=item.t1, new=item.t2, structural=structural))
     changes.sort(key=lambda c: [str(p) for p in c.path])
     return changes

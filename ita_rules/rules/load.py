@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ita_rules import canonical, schemacheck, yamlio
+from ita_rules.errors import ItaRulesError
 from ita_rules.findings import Finding
 from ita_rules.rules.model import FILE_RE, Rule
 
@@ -34,19 +35,44 @@ class Checked:
 def check_file(path: Path, display: str | None = None) -> Checked:
     """Check one rule file and return every problem found (not only the first)."""
     shown = display if display is not None else str(path)
+    # A file named through a linked setup folder: discovery skips such folders, naming one
+    # explicitly (`ita-rules validate rules/Link/v1.0.yaml`) must not get around that.
+    if path.parent.is_symlink():
+        folder = shown.rsplit("/", 1)[0] if "/" in shown else str(path.parent)
+        message = f"the folder {folder} is a symbolic link; rule folders must be real folders"
+        return Checked(shown, None, [Finding(shown, message, code="symlink")])
     doc, findings = yamlio.load(path, shown, raw_scalars=("version",))
     if doc is None:
         return Checked(shown, None, findings)
+    findings, computed = check_document(doc, path)
+    rule = Rule.from_data(doc.data, shown) if not findings else None
+    return Checked(shown, rule, findings, doc, computed)
+
+
+def check_document(doc: yamlio.Document, path: Path) -> tuple[list[Finding], str | None]:
+    """Schema, naming and params_hash of a loaded rule file (on disk, or a git blob at ``path``):
+    the findings, sorted by position, and the computed params_hash (None when not computable)."""
     findings = schemacheck.validate(doc, RULE_SCHEMA)
     data: Any = doc.data
     if not isinstance(data, dict):
-        return Checked(shown, None, findings, doc)
+        return findings, None
     findings.extend(_naming(doc, path))
-    computed = canonical.params_hash(data)
-    findings.extend(_hash(doc, computed))
-    rule = Rule.from_data(data, shown) if not findings else None
+    try:
+        computed: str | None = canonical.params_hash(data)
+    except ItaRulesError as exc:  # the loader refuses what JSON cannot hold; this is a backstop
+        findings.append(doc.finding((), f"cannot compute params_hash: {exc}", code="hash"))
+        computed = None
+    if computed is not None:
+        if data.get("params_hash", "") is None:  # "params_hash:" left empty: one line, fixable
+            findings = [f for f in findings if f.field != "params_hash"]
+        findings.extend(_hash(doc, computed))
     findings.sort(key=lambda f: (f.line or 0, f.col or 0))
-    return Checked(shown, rule, findings, doc, computed)
+    return findings, computed
+
+
+def _valid_field(name: str, value: Any) -> bool:
+    """True when ``value`` passes the schema of top-level field ``name`` (else already reported)."""
+    return schemacheck.quick_valid(schemacheck.load_schema(RULE_SCHEMA)["properties"][name], value)
 
 
 def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
@@ -54,7 +80,7 @@ def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
     data = doc.data
     setup_id, version = data.get("setup_id"), data.get("version")
     folder = path.parent.name
-    if isinstance(setup_id, str) and setup_id != folder:
+    if _valid_field("setup_id", setup_id) and setup_id != folder:
         out.append(
             doc.finding(
                 ("setup_id",),
@@ -64,14 +90,17 @@ def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
         )
     m = FILE_RE.fullmatch(path.name)
     if m is None:
+        ok = _valid_field("version", version)
+        example = f"v{version}.yaml for version {version}" if ok else "v1.2.yaml"
         out.append(
-            doc.finding(
-                (),
-                f"file name {path.name!r} must be v{{MAJOR}}.{{MINOR}}.yaml, e.g. v1.2.yaml",
+            Finding(
+                doc.path,
+                f"file name {path.name!r} must be v{{MAJOR}}.{{MINOR}}.yaml without leading zeros, "
+                f"e.g. {example}",
                 code="naming",
             )
         )
-    elif isinstance(version, str) and version != m.group(1):
+    elif _valid_field("version", version) and version != m.group(1):
         out.append(
             doc.finding(
                 ("version",),
@@ -85,16 +114,15 @@ def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
 def _hash(doc: yamlio.Document, computed: str) -> list[Finding]:
     stated = doc.data.get("params_hash")
     if stated is None:
+        state = "missing" if "params_hash" not in doc.data else "empty"
         return [
             doc.finding(
                 ("params_hash",),
-                f"missing; expected {computed} (run `ita-rules validate --fix` to write it)",
+                f"{state}; expected {computed} (run `ita-rules validate --fix` to write it)",
                 code="hash-missing",
             )
         ]
-    if isinstance(stated, str) and stated != computed and schemacheck.quick_valid(
-        schemacheck.load_schema(RULE_SCHEMA)["properties"]["params_hash"], stated
-    ):
+    if isinstance(stated, str) and stated != computed and _valid_field("params_hash", stated):
         return [
             doc.finding(
                 ("params_hash",),

@@ -36,9 +36,12 @@ def discover(paths: Iterable[Path], root: Path | None) -> Discovery:
             out.findings.append(Finding(shown, "no such file or folder", code="missing"))
             continue
         if stat.S_ISLNK(mode):
-            out.findings.append(
-                Finding(shown, "is a symbolic link; rule files must be regular files", code="symlink")
+            what = (
+                "rule folders must be real folders"
+                if path.is_dir()
+                else "rule files must be regular files"
             )
+            out.findings.append(Finding(shown, f"is a symbolic link; {what}", code="symlink"))
         elif stat.S_ISDIR(mode):
             _walk(path, root, out)
         else:
@@ -66,7 +69,11 @@ def _walk(folder: Path, root: Path | None, out: Discovery) -> None:
             path = base / name
             if path.is_symlink():
                 out.findings.append(
-                    Finding(display_path(path, root), "is a symbolic link; rule files must be regular files", code="symlink")
+                    Finding(
+                        display_path(path, root),
+                        "is a symbolic link; rule files must be regular files",
+                        code="symlink",
+                    )
                 )
             else:
                 out.files.append(path)
@@ -99,7 +106,9 @@ class Registry:
         if not self.rules_dir.is_dir():
             return []
         return sorted(
-            p.name for p in self.rules_dir.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+            p.name
+            for p in self.rules_dir.iterdir()
+            if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
         )
 
     def versions(self, setup_id: str) -> list[Version]:
@@ -125,7 +134,9 @@ class Registry:
             raise RuleError("; ".join(str(f) for f in checked.findings) or f"{path}: invalid")
         return checked.rule
 
-    def get(self, setup_id: str, version: str | Version | None = None, active_only: bool = False) -> Rule:
+    def get(
+        self, setup_id: str, version: str | Version | None = None, active_only: bool = False
+    ) -> Rule:
         """A rule version; the latest (active, with ``active_only``) when ``version`` is None."""
         if version is not None:
             v = version if isinstance(version, Version) else Version.parse(version)

@@ -35,13 +35,16 @@ class ValidationReport:
         }
 
 
-def validate_paths(registry: Registry, paths: Sequence[Path] = (), *, fix: bool = False) -> ValidationReport:
+def validate_paths(
+    registry: Registry, paths: Sequence[Path] = (), *, fix: bool = False
+) -> ValidationReport:
     """Validate rule files (default: the whole registry); with ``fix`` write correct hashes."""
     found = discover(paths or [registry.rules_dir], registry.root)
     report = ValidationReport(files=len(found.files), findings=list(found.findings))
     for path in found.files:
         checked = registry.check(path)
-        fixable = [f for f in checked.findings if f.code in _FIXABLE]
+        # Write a hash only into a file whose sole problem is its hash: never into a broken one.
+        fixable = bool(checked.findings) and all(f.code in _FIXABLE for f in checked.findings)
         if fix and fixable:
             from ita_rules.rules.authoring import write_hash
 

@@ -1,0 +1,99 @@
+"""ita.toml is parsed strictly; environment variables override it; init creates a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ita_rules.config import load_settings, redact_url
+from ita_rules.errors import ConfigError
+from tests.conftest import git, snapshot
+
+
+def _settings(root: Path, text: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    (root / "ita.toml").write_text(text)
+    return load_settings(root, env or {})
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = _settings(tmp_path, "")
+    assert s.store_root == tmp_path / "exchange"
+    assert s.database_url == "sqlite:///.ita/ita.sqlite"
+    assert s.rules_dir == tmp_path / "rules"
+    assert s.protected_ref == ""
+    assert s.folder_for("candles") == "archive/raw" and s.folder_for("screenshot") == "to_vision"
+    assert s.folder_for("weird") == "archive/weird"
+    assert s.telegram_token_env == "ITA_TELEGRAM_TOKEN"
+
+
+def test_values_absolute_windows_paths_and_env_override(tmp_path: Path) -> None:
+    s = _settings(
+        tmp_path,
+        '[store]\nroot = "D:/ITA/ITA_1.0/exchange"\n[rules]\nprotected_ref = "origin/main"\n'
+        '[store.folders]\nscreenshot = "pngs/raw"\n',
+        {"ITA_DATABASE_URL": "postgresql://u:secret@db/ita"},
+    )
+    assert str(s.store_root) == "D:/ITA/ITA_1.0/exchange"
+    assert s.protected_ref == "origin/main"
+    assert s.folder_for("screenshot") == "pngs/raw"
+    assert s.database_url == "postgresql://u:secret@db/ita"
+    assert redact_url(s.database_url) == "postgresql://u:***@db/ita"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[store]\ndatabse = "x"\n', "store.databse: unknown key (known keys: database, folders, root)"),
+        ('[stor]\nroot = "x"\n', "stor: unknown section or key (known: notify, remote, retention, rules, runs, store)"),
+        ("[store]\nroot = 5\n", "store.root: expected a string, got int 5"),
+        ("[rules]\nprotected_ref = true\n", "rules.protected_ref: expected a string, got bool True"),
+        ('store = "x"\n', "store: expected a table [store]"),
+        ('[notify.telegram]\ntoken = "123:abc"\n', "notify.telegram.token: unknown key (known keys: base_url, chat_id, token_env)"),
+        ('[store.folders]\nscreenshot = "../out"\n', "store.folders.screenshot: expected a relative folder inside the store root, got '../out'"),
+        ("[runs]\nflow_types = [1]\n", "runs.flow_types: expected an array of strings"),
+    ],
+)
+def test_wrong_keys_and_types_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _settings(tmp_path, text)
+    assert str(info.value) == f"{tmp_path / 'ita.toml'}: {message}"
+    assert info.value.exit_code == 2
+
+
+def test_toml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _settings(tmp_path, "[store]\nroot = \n")
+    assert str(info.value).startswith(f"{tmp_path / 'ita.toml'}:2:8: ")
+
+
+def test_bad_config_from_the_cli_is_exit_2_and_writes_nothing(in_git_repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    (in_git_repo / "ita.toml").write_text("[store]\nroot = 5\n")
+    before = snapshot(in_git_repo)
+    r = cli("list")
+    assert (r.code, r.err) == (2, "ita-rules: ita.toml: store.root: expected a string, got int 5\n".replace(
+        "ita.toml", str(in_git_repo / "ita.toml"), 1))
+    assert snapshot(in_git_repo) == before
+
+
+def test_init_creates_a_workspace_and_is_idempotent(tmp_path: Path, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "desk"
+    r = cli("init", str(target))
+    assert r.code == 0, r.err
+    assert r.out.splitlines() == [
+        "created git repository",
+        "created ita.toml",
+        "created .pre-commit-config.yaml",
+        "created schemas/rule.schema.json",
+        "created rules/",
+        "created .gitignore entries .ita/ /exchange/ /logs/",
+    ]
+    assert git(target, "rev-parse", "--is-inside-work-tree") == "true"
+    assert load_settings(target, {}).rules_dir == target / "rules"
+    before = snapshot(target)
+    r = cli("init", str(target))
+    assert r.out == f"{target} is already a workspace; nothing to do\n"
+    assert snapshot(target) == before
+    monkeypatch.chdir(target)
+    assert cli("new", "Asia_range_v1").code == 0
+    assert cli("validate").code == 0
