@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ita_rules.errors import GitError
@@ -88,9 +88,10 @@ def run(
     return proc
 
 
-def text(args: Sequence[str], cwd: Path | str, **kwargs: bool) -> str:
+def text(args: Sequence[str], cwd: Path | str, *, keep_quarantine: bool = False) -> str:
     """stdout of a git command as text, stripped."""
-    return run(args, cwd, **kwargs).stdout.decode("utf-8", "replace").strip()
+    out = run(args, cwd, keep_quarantine=keep_quarantine).stdout
+    return out.decode("utf-8", "replace").strip()
 
 
 def toplevel(path: Path) -> Path | None:
@@ -110,3 +111,190 @@ def config_get(key: str, cwd: Path) -> str | None:
     proc = run(["config", "--get", key], cwd, check=False)
     value = proc.stdout.decode("utf-8", "replace").strip()
     return value or None
+
+
+# --- reading trees, the index and history (check, pre-receive, the registry index) ---------
+
+SHALLOW_HINT = (
+    "this clone is shallow and lacks that commit: fetch with depth 0 "
+    "(`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout) or fetch the base "
+    "(`git fetch origin BRANCH`)"
+)
+
+
+class Git:
+    """git in one repository. ``keep_quarantine`` keeps the variables a pre-receive hook needs
+    to see the objects being pushed."""
+
+    def __init__(self, cwd: Path, *, keep_quarantine: bool = False) -> None:
+        self.cwd = cwd
+        self.keep_quarantine = keep_quarantine
+
+    def run(
+        self, args: Sequence[str], *, input: bytes | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        return run(args, self.cwd, input=input, check=check, keep_quarantine=self.keep_quarantine)
+
+    def out(self, args: Sequence[str]) -> bytes:
+        return self.run(args).stdout
+
+    def commit_id(self, ref: str) -> str | None:
+        """The full id of the commit ``ref`` names, or None when there is none."""
+        proc = self.run(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            check=False,
+        )
+        out = proc.stdout.decode("ascii", "replace").strip()
+        return out if proc.returncode == 0 and out else None
+
+    def is_shallow(self) -> bool:
+        return self.run(["rev-parse", "--is-shallow-repository"]).stdout.strip() == b"true"
+
+    def require_commit(self, ref: str, what: str = "ref") -> str:
+        """The commit id of ``ref``; a :class:`UsageError` (exit 2) that says how to fetch it."""
+        from ita_rules.errors import UsageError
+
+        found = self.commit_id(ref)
+        if found is not None:
+            return found
+        if self.is_shallow():
+            raise UsageError(f"{what} {ref!r} is not in this repository: {SHALLOW_HINT}")
+        raise UsageError(
+            f"{what} {ref!r} is not a commit in this repository "
+            "(a typo, or not fetched yet: git fetch origin)"
+        )
+
+    def has_head(self) -> bool:
+        return self.commit_id("HEAD") is not None
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.run(["merge-base", "--is-ancestor", older, newer], check=False).returncode == 0
+
+    def empty_tree(self) -> str:
+        return self.run(["hash-object", "-t", "tree", "--stdin"], input=b"").stdout.decode().strip()
+
+    def tree_entries(self, ref: str | None, path: str) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob id)}`` under ``path`` in commit ``ref`` (None: the index)."""
+        if ref is None:
+            raw = self.out(["ls-files", "-s", "-z", "--", path])
+            out = {}
+            for item in raw.split(b"\0"):
+                if item:
+                    meta, name = item.split(b"\t", 1)
+                    mode, blob, _stage = meta.split(b" ")
+                    out[name.decode("utf-8", "surrogateescape")] = (mode.decode(), blob.decode())
+            return out
+        raw = self.out(["ls-tree", "-r", "-z", "--full-tree", ref, "--", path])
+        out = {}
+        for item in raw.split(b"\0"):
+            if item:
+                meta, name = item.split(b"\t", 1)
+                mode, _type, blob = meta.split(b" ")
+                out[name.decode("utf-8", "surrogateescape")] = (mode.decode(), blob.decode())
+        return out
+
+    def name_status(self, base: str, head: str | None, path: str) -> list[tuple[str, str, str]]:
+        """``[(status letter, old path, new path)]`` from ``git diff -M --name-status`` between
+        ``base`` and ``head`` (None: the staged index)."""
+        args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv"]
+        args += ["--cached", base] if head is None else [base, head]
+        fields = self.out([*args, "--", path]).split(b"\0")
+        out: list[tuple[str, str, str]] = []
+        i = 0
+        while i < len(fields) and fields[i]:
+            status = fields[i].decode()[0]
+            if status in "RC":
+                old, new = fields[i + 1], fields[i + 2]
+                i += 3
+            else:
+                old = new = fields[i + 1]
+                i += 2
+            old_s = old.decode("utf-8", "surrogateescape")
+            out.append((status, old_s, new.decode("utf-8", "surrogateescape")))
+        return out
+
+    def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
+        """The contents of many blobs in one ``git cat-file --batch`` process."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        request = "".join(f"{i}\n" for i in wanted).encode()
+        data = self.run(["cat-file", "--batch"], input=request).stdout
+        out: dict[str, bytes] = {}
+        pos = 0
+        for oid in wanted:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            out[oid] = data[pos : pos + size]
+            pos += size + 1
+        return out
+
+    def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
+        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads."""
+        return subprocess.Popen(
+            [git_exe(), *args],
+            cwd=self.cwd,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=git_env(keep_quarantine=self.keep_quarantine),
+        )
+
+
+class BlobReader:
+    """One ``git cat-file --batch`` that takes blob ids while the caller is still finding them
+    (e.g. while ``git log`` streams), so that both git processes work at the same time."""
+
+    def __init__(self, git: Git) -> None:
+        import threading
+
+        self.proc = git.popen(["cat-file", "--batch"], stdin=True)
+        self.order: list[str] = []
+        self._seen: set[str] = set()
+        self._out = b""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        self._out = self.proc.stdout.read()
+
+    def request(self, oid: str) -> None:
+        if oid in self._seen:
+            return
+        self._seen.add(oid)
+        self.order.append(oid)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{oid}\n".encode())
+
+    def close(self) -> None:
+        """Stop the process and close its pipes (idempotent)."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        self._reader.join()
+        self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    def finish(self) -> dict[str, bytes]:
+        """Every requested blob's contents (missing ones are left out)."""
+        self.close()
+        if self.proc.returncode != 0:
+            raise GitError(f"git cat-file failed: exit {self.proc.returncode}")
+        out: dict[str, bytes] = {}
+        data, pos = self._out, 0
+        for oid in self.order:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split(b" ")
+            pos = end + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            out[oid] = data[pos : pos + size]
+            pos += size + 1
+        return out

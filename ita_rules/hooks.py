@@ -40,3 +40,61 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
         print(f"{path}: params_hash written; review and stage the file again")
     report.text(result.findings, sys.stdout)
     return 1 if (result.findings or result.fixed) else 0
+
+
+def check_main(argv: Sequence[str] | None = None) -> int:
+    """``ita-rules-hook-check``: the immutability and version rules against git.
+
+    As a pre-commit hook it checks the staged index against the released ref (it reads
+    ``git diff --cached --name-status -M`` itself, so deletions and renames are seen); at the
+    pre-push stage it checks ``PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF``; with ``--pre-receive``
+    it is a git server hook reading ``old new ref`` lines on stdin.
+    """
+    import os
+
+    parser = argparse.ArgumentParser(
+        prog="ita-rules-hook-check",
+        description="Refuse changes to released rule versions and wrong new versions.",
+    )
+    parser.add_argument("--base", help="check BASE..HEAD instead of the staged changes")
+    parser.add_argument("--head", help="with --base: the commit to check (default HEAD)")
+    parser.add_argument("--pre-receive", action="store_true", help="run as a git pre-receive hook")
+    args = parser.parse_args(argv)
+
+    from ita_rules import gitio, report
+    from ita_rules.errors import ItaRulesError
+    from ita_rules.rules import check
+
+    try:
+        if args.pre_receive:
+            git = gitio.Git(Path.cwd(), keep_quarantine=True)
+            updates = check.pre_receive(git, sys.stdin.read().splitlines())
+            failed = False
+            for upd in updates:
+                if upd.refused:
+                    print(f"ita-rules: push refused: {upd.refused}", file=sys.stderr)
+                    failed = True
+                elif upd.result is not None and upd.result.findings:
+                    why = "released rule versions are immutable"
+                    print(f"ita-rules: push to {upd.ref} refused: {why}", file=sys.stderr)
+                    report.text(upd.result.findings, sys.stderr)
+                    failed = True
+            return 1 if failed else 0
+        from ita_rules.config import load_settings
+        from ita_rules.workspace import find_root
+
+        root = find_root(Path.cwd())
+        settings = load_settings(root)
+        base, head = args.base, args.head
+        from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
+        to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+        if base is None and from_ref and to_ref:  # the pre-push stage: the pushed range
+            base, head = from_ref, to_ref
+        result = check.run_check(
+            root, settings.rules_dir, settings.protected_ref, base=base, head=head
+        )
+    except ItaRulesError as exc:
+        print(f"ita-rules: {exc}", file=sys.stderr)
+        return exc.exit_code
+    report.text(result.findings, sys.stdout)
+    return 1 if result.findings else 0

@@ -19,6 +19,7 @@ from ita_rules.errors import ItaRulesError
 
 # Importing the command modules registers their verbs on ``app``.
 from ita_rules.cli import rules as _rules  # noqa: E402,F401  isort: skip
+from ita_rules.cli import registry as _registry  # noqa: E402,F401  isort: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -52,33 +52,49 @@ def _show(value: Any) -> str:
 def diff(
     old: dict[str, Any], new: dict[str, Any], fields: tuple[str, ...] | None = None
 ) -> list[Change]:
-    """Every difference between two rule documents (all fields, or only ``fields``)."""
+    """Every difference between two rule documents (all fields, or only ``fields``).
+
+    Fields are compared one by one, so every change has a path that starts with its field
+    (deepdiff may otherwise report a wholesale change of the root).
+    """
     keys = fields or tuple(dict.fromkeys([*old, *new]))
-    a = {k: old[k] for k in keys if k in old}
-    b = {k: new[k] for k in keys if k in new}
     changes: list[Change] = []
-    tree = DeepDiff(a, b, view="tree", verbose_level=2)
+    for key in keys:
+        hashed = key in HASHED_FIELDS
+        if key not in old and key not in new:
+            continue
+        if key not in old:
+            changes.append(Change("+", (key,), new=new[key], structural=hashed))
+        elif key not in new:
+            changes.append(Change("-", (key,), old=old[key], structural=hashed))
+        elif old[key] != new[key] or type(old[key]) is not type(new[key]):
+            changes.extend(_field_changes(key, old[key], new[key]))
+    changes.sort(key=lambda c: [str(p) for p in c.path])
+    return changes
+
+
+def _field_changes(key: str, old: Any, new: Any) -> list[Change]:
+    hashed = key in HASHED_FIELDS
+    out: list[Change] = []
+    tree = DeepDiff(old, new, view="tree", verbose_level=2)
     for report, items in tree.items():
         for item in items:
-            path = tuple(item.path(output_format="list"))
-            top = path[0] if path else ""
-            hashed = top in HASHED_FIELDS
+            path = (key, *item.path(output_format="list"))
             if report == "dictionary_item_added":
-                changes.append(Change("+", path, new=item.t2, structural=hashed))
+                out.append(Change("+", path, new=item.t2, structural=hashed))
             elif report == "dictionary_item_removed":
-                changes.append(Change("-", path, old=item.t1, structural=hashed))
+                out.append(Change("-", path, old=item.t1, structural=hashed))
             elif report == "iterable_item_added":
-                changes.append(Change("+", path, new=item.t2, structural=top == "components"))
+                out.append(Change("+", path, new=item.t2, structural=key == "components"))
             elif report == "iterable_item_removed":
-                changes.append(Change("-", path, old=item.t1, structural=top == "components"))
+                out.append(Change("-", path, old=item.t1, structural=key == "components"))
             else:  # values_changed, type_changes
                 structural = hashed and (
                     isinstance(item.t1, dict) != isinstance(item.t2, dict)
-                    or (top == "components" and len(path) > 1)
+                    or (key == "components" and len(path) > 1)
                 )
-                changes.append(Change("~", path, old=item.t1, new=item.t2, structural=structural))
-    changes.sort(key=lambda c: [str(p) for p in c.path])
-    return changes
+                out.append(Change("~", path, old=item.t1, new=item.t2, structural=structural))
+    return out
 
 
 def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[Change]]:

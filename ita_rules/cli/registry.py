@@ -1,0 +1,270 @@
+"""Registry commands backed by git: check, log, index, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ita_rules import report
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.errors import UsageError
+
+
+def index_source(ctx: typer.Context) -> Any:
+    from ita_rules.rules.index import source
+
+    ws = open_workspace(ctx)
+    return source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
+
+
+@contextmanager
+def indexed(ctx: typer.Context) -> Iterator[Any]:
+    """The refreshed registry index, with a progress bar (on a terminal) while it refreshes."""
+    from ita_rules.rules.index import opened
+
+    bar = progress_bar("indexing history")
+    try:
+        with opened(index_source(ctx), bar) as conn:
+            bar.close()
+            yield conn
+    finally:
+        bar.close()
+
+
+def progress_bar(label: str) -> Any:
+    from ita_rules.progress import Bar
+
+    return Bar(label, sys.stderr)
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    base: str | None = typer.Option(
+        None, "--base", help="Check BASE..HEAD (CI): versions in BASE are released."
+    ),
+    head: str | None = typer.Option(
+        None, "--head", help="With --base: the commit to check (default HEAD)."
+    ),
+    history: bool = typer.Option(False, "--history", help="Audit the whole history instead."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Refuse changes to released rule versions and wrong new versions (SPEC 2.3).
+
+    Default: the staged changes against the released ref (rules.protected_ref, or HEAD).
+    Every problem is printed as `path:line:col: field: message`, with the diff; exit 1 when any.
+
+    \b
+    Example:
+      ita-rules check
+      ita-rules check --base origin/main
+      ita-rules check --history
+    """
+    ws = open_workspace(ctx)
+    if history:
+        if base or head:
+            raise UsageError("--history audits the whole history; it takes no --base/--head")
+        from ita_rules.rules.index import history_check, source
+
+        bar = progress_bar("indexing history")
+        try:
+            src = source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
+            result = history_check(src, bar)
+        finally:
+            bar.close()
+    else:
+        from ita_rules.rules.check import run_check
+
+        result = run_check(
+            ws.root, ws.settings.rules_dir, ws.settings.protected_ref, base=base, head=head
+        )
+    if json_:
+        emit_json(result.as_dict())
+    else:
+        report.text(result.findings, typer.get_text_stream("stdout"))
+        what = {
+            "staged": "staged change(s)",
+            "range": "changed file(s)",
+            "history": "version file(s)",
+        }
+        warn(
+            f"{result.files} {what.get(result.mode, 'file(s)')} checked against {result.released}, "
+            f"{len(result.findings)} problem(s)"
+        )
+    raise typer.Exit(1 if result.findings else 0)
+
+
+@app.command()
+def index(
+    ctx: typer.Context,
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Rebuild from scratch instead of refreshing."
+    ),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Refresh the registry index (.ita/index.sqlite) from git history.
+
+    Other commands refresh it too; it is derived from git, so deleting .ita/ loses nothing.
+
+    \b
+    Example:
+      ita-rules index
+      ita-rules index --rebuild
+    """
+    from ita_rules.rules.index import refresh
+
+    bar = progress_bar("indexing history")
+    try:
+        stats = refresh(index_source(ctx), rebuild=rebuild, progress=bar)
+    finally:
+        bar.close()
+    if json_:
+        emit_json(stats.as_dict())
+        return
+    why = f" ({stats.reason})" if stats.reason else ""
+    echo(
+        f"index {stats.action}{why}: {stats.commits} commit(s) read, {stats.versions} version(s), "
+        f"{stats.findings} audit finding(s)"
+    )
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    setup_id: str = typer.Argument(..., help="The setup, e.g. IB_raid_v1."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Each version of a setup with the commit, git author and date that introduced it, and its
+    lifecycle changes.
+
+    \b
+    Example:
+      ita-rules log IB_raid_v1
+    """
+    from ita_rules.rules.index import setup_log
+    from ita_rules.rules.model import check_setup_id
+
+    check_setup_id(setup_id)
+    with indexed(ctx) as conn:
+        entries = setup_log(conn, setup_id)
+    if not entries:
+        from ita_rules.errors import NotFound
+
+        raise NotFound(f"no setup {setup_id!r} in the history")
+    if json_:
+        emit_json({"setup_id": setup_id, "versions": entries})
+        return
+    for e in entries:
+        state = "active" if e["active"] else f"deprecated: {e['deprecation_reason']}"
+        gone = f", deleted in {e['deleted_commit'][:12]}" if e["deleted_commit"] else ""
+        echo(
+            f"{e['rule_version']}  {e['introduced_commit'][:12]}  {e['introduced_at']}  "
+            f"{e['git_author']}  {state}{gone}"
+        )
+        for ev in e["events"]:
+            if ev["kind"] != "introduced":
+                detail = f" ({ev['detail']})" if ev["detail"] else ""
+                echo(
+                    f"    {ev['kind']}{detail}  {ev['commit'][:12]}  {ev['at']}  {ev['git_author']}"
+                )
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+EXPORT_COLUMNS = (
+    "setup_id",
+    "version",
+    "rule_version",
+    "file_path",
+    "author",
+    "git_author",
+    "created",
+    "introduced_commit",
+    "introduced_at",
+    "params_hash",
+    "active",
+    "deprecation_reason",
+    "active_changed_commit",
+    "active_changed_at",
+)
+
+
+def render_manifest(rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        import json
+
+        doc = {"versions": [{k: r.get(k) for k in EXPORT_COLUMNS} for r in rows]}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, EXPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**r, "active": "true" if r["active"] else "false"})
+    return buf.getvalue()
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    format_: ExportFormat = typer.Option(ExportFormat.json, "--format", help="json or csv."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to FILE instead of stdout."
+    ),
+) -> None:
+    """Write the registry manifest (every version, its commit, author, state and params_hash).
+
+    CSV imports into a spreadsheet or a Notion table.
+
+    \b
+    Example:
+      ita-rules export --format csv -o registry.csv
+    """
+    from ita_rules.rules.index import manifest
+
+    with indexed(ctx) as conn:
+        text = render_manifest(manifest(conn), format_.value)
+    if output is None:
+        typer.get_text_stream("stdout").write(text)
+    else:
+        from ita_rules.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+        warn(f"wrote {output}")
+
+
+def list_at(ctx: typer.Context, at: str, *, active: bool, setup: str | None, json_: bool) -> None:
+    """``list --at DATE``: the versions that existed (and were active) at a past moment."""
+    from ita_rules.rules.index import parse_when, present_at
+
+    when = parse_when(at)
+    with indexed(ctx) as conn:
+        rows = present_at(conn, when, active_only=active)
+    rows = [r for r in rows if setup is None or r["setup_id"] == setup]
+    if json_:
+        emit_json({"at": when.isoformat(), "rules": rows})
+        return
+    table = [["SETUP", "VERSION", "INTRODUCED", "COMMIT", "PARAMS_HASH"]]
+    table += [
+        [
+            r["setup_id"],
+            r["version"],
+            r["introduced_at"],
+            r["introduced_commit"][:12],
+            (r["params_hash"] or "")[:19],
+        ]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,562 @@
+"""``check``: the immutability and versioning rules of SPEC §2.3, against git.
+
+Three inputs, one code path: the staged index vs the released ref (pre-commit), a commit range
+``--base REF [--head REF]`` (CI, pre-push, the pre-receive server hook), and the whole history
+(``--history``, via the registry index in :mod:`ita_rules.rules.history`).
+
+A version file is *released* once it is in the released ref (``rules.protected_ref``, by
+default HEAD; ``--base`` in a range). The check compares the released tree with the new one:
+
+* a released file deleted or renamed -> error;
+* a released file changed outside ``active``, ``deprecation_reason`` and ``tags`` -> error
+  with the diff;
+* a new version must be greater than every released version of its setup, follow its
+  predecessor without a skip, differ from it (``params_hash``) and use a major bump when a key
+  or a component is added or removed;
+* every new or changed file is validated like ``ita-rules validate`` (schema, naming, hash).
+
+The contents are read from git (``git cat-file --batch``), never from the work tree, so what is
+checked is what is committed or staged. On the hook path: no typer, and deepdiff only when a
+readable diff has to be shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ita_rules import canonical, gitio
+from ita_rules.findings import Finding, dotted
+from ita_rules.rules.model import FILE_RE, LIFECYCLE_FIELDS, Version
+
+if TYPE_CHECKING:
+    from ita_rules import yamlio
+
+
+MAX_DIFF_LINES = 8
+SYMLINK_MODE = "120000"
+
+
+@dataclass
+class CheckResult:
+    """What one check looked at and every problem it found."""
+
+    mode: str  # "staged", "range" or "history"
+    released: str  # the ref whose versions count as released, as the user named it
+    head: str  # "the index" or a ref
+    files: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "mode": self.mode,
+            "released": self.released,
+            "head": self.head,
+            "files": self.files,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Parsed:
+    """One rule file read from git: its document (when it is YAML) and its validation findings."""
+
+    path: str
+    doc: yamlio.Document | None
+    findings: list[Finding]
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        d = self.doc.data if self.doc is not None else None
+        return d if isinstance(d, dict) else None
+
+
+def parse_blob(raw: bytes, display: str) -> Parsed:
+    """Validate rule file contents read from git, like ``validate`` does for a file on disk."""
+    from ita_rules import schemacheck, yamlio
+    from ita_rules.rules.load import RULE_SCHEMA, _hash, _naming
+
+    if len(raw) > yamlio.MAX_BYTES:
+        msg = f"file is {len(raw)} bytes; the limit is {yamlio.MAX_BYTES} bytes (1 MiB)"
+        return Parsed(display, None, [Finding(display, msg, code="too-large")])
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        msg = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        return Parsed(display, None, [Finding(display, msg, line, col, code="encoding")])
+    doc, findings = yamlio.loads(text, display, raw_scalars=("version",))
+    if doc is None:
+        return Parsed(display, None, findings)
+    findings = schemacheck.validate(doc, RULE_SCHEMA)
+    if isinstance(doc.data, dict):
+        findings.extend(_naming(doc, Path(display)))
+        findings.extend(_hash(doc, canonical.params_hash(doc.data)))
+    findings.sort(key=lambda f: (f.line or 0, f.col or 0))
+    return Parsed(display, doc, findings)
+
+
+def is_rule_path(path: str, rules_path: str) -> bool:
+    """True for YAML files under the rules folder (what ``validate`` would look at)."""
+    prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
+    name = path.rpartition("/")[2]
+    return path.startswith(prefix) and name.endswith((".yaml", ".yml")) and not name.startswith(".")
+
+
+@lru_cache(maxsize=65536)
+def version_of(path: str) -> tuple[str, Version] | None:
+    """``rules/X/v1.2.yaml`` -> ``("X", 1.2)``; None when the name is not a version file."""
+    folder, _, name = path.rpartition("/")
+    m = FILE_RE.fullmatch(name)
+    if m is None or not folder:
+        return None
+    return folder.rpartition("/")[2], Version.parse(m.group(1))
+
+
+def diff_lines(changes: Iterable[Any]) -> str:
+    """A few readable diff lines (``~ params.x: 1 -> 2``) to append to a message."""
+    items = [str(c) for c in changes]
+    shown = items[:MAX_DIFF_LINES]
+    if len(items) > MAX_DIFF_LINES:
+        shown.append(f"... and {len(items) - MAX_DIFF_LINES} more")
+    return "".join(f"\n    {line}" for line in shown)
+
+
+def _strip(data: Mapping[str, Any], drop: Iterable[str]) -> bytes:
+    dropped = set(drop)
+    return canonical.canonical_json({k: v for k, v in data.items() if k not in dropped})
+
+
+def mutation(old: dict[str, Any], new: dict[str, Any]) -> list[Any]:
+    """The changes of a released version outside its lifecycle fields (empty: allowed)."""
+    if _strip(old, LIFECYCLE_FIELDS) == _strip(new, LIFECYCLE_FIELDS):
+        return []
+    from ita_rules.rules.diffing import diff
+
+    return [c for c in diff(old, new) if c.path and c.path[0] not in LIFECYCLE_FIELDS]
+
+
+def _walk_bump(a: Any, b: Any) -> str | None:
+    """ "major" when a key is added/removed anywhere, "minor" for values only, None: unsure."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return "major"
+        verdict = "minor"
+        for key in a:
+            sub = _walk_bump(a[key], b[key])
+            if sub is None or sub == "major":
+                return sub
+        return verdict
+    if isinstance(a, dict) or isinstance(b, dict):
+        return "major"
+    if isinstance(a, list) and isinstance(b, list):
+        nested = any(isinstance(x, (dict, list)) for x in (*a, *b))
+        return None if nested else "minor"
+    if isinstance(a, list) or isinstance(b, list):
+        return None
+    return "minor"
+
+
+def bump_needed(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The bump ``new`` needs over ``old`` (``none``/``minor``/``major``) and the deciding
+    changes. A quick structural walk answers the common cases; deepdiff (via
+    :func:`ita_rules.rules.diffing.required_bump`) decides the rest and renders the diff."""
+    a, b = canonical.hashed_content(old), canonical.hashed_content(new)
+    if canonical.canonical_json(a) == canonical.canonical_json(b):
+        return "none", []
+    quick: str | None
+    if set(a.get("components") or []) != set(b.get("components") or []):
+        quick = "major"
+    else:
+        rest_a = {k: v for k, v in a.items() if k != "components"}
+        rest_b = {k: v for k, v in b.items() if k != "components"}
+        quick = _walk_bump(rest_a, rest_b)
+    if quick == "minor":
+        return "minor", []
+    from ita_rules.rules.diffing import required_bump
+
+    level, changes = required_bump(old, new)
+    return level, list(changes)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One tree (a commit's or the index's) restricted to the rules folder."""
+
+    label: str
+    entries: dict[str, tuple[str, str]]  # path -> (mode, blob)
+
+
+def compare(
+    git: gitio.Git,
+    rules_path: str,
+    released_commit: str | None,
+    head_commit: str | None,
+    *,
+    released_label: str,
+    head_label: str,
+    mode: str,
+) -> CheckResult:
+    """Check the rules folder of ``head_commit`` (None: the staged index) against the
+    versions released in ``released_commit`` (None: nothing released yet)."""
+    result = CheckResult(mode, released_label, head_label)
+    released = _Side(
+        released_label, git.tree_entries(released_commit, rules_path) if released_commit else {}
+    )
+    head = _Side(head_label, git.tree_entries(head_commit, rules_path))
+    statuses = git.name_status(released_commit or git.empty_tree(), head_commit, rules_path)
+    changed: list[str] = []  # new paths to validate
+    added: list[str] = []
+    modified: list[str] = []
+    for status, old, new in statuses:
+        if status == "D" and is_rule_path(old, rules_path) and old in released.entries:
+            result.findings.append(_deleted(old, released_label))
+        elif status == "R":
+            if is_rule_path(old, rules_path) and old in released.entries:
+                result.findings.append(_renamed(old, new, released_label))
+            if is_rule_path(new, rules_path):
+                changed.append(new)
+                added.append(new)
+        elif status in "MT" and is_rule_path(new, rules_path):
+            changed.append(new)
+            modified.append(new)
+        elif status in "AC" and is_rule_path(new, rules_path):
+            changed.append(new)
+            added.append(new)
+        elif status == "U" and is_rule_path(new, rules_path):
+            result.findings.append(
+                Finding(new, "is unmerged; resolve the conflict first", code="unmerged")
+            )
+    result.files = len(changed)
+    if not changed:
+        return result
+    new_blobs = {p: head.entries[p][1] for p in changed if p in head.entries}
+    old_blobs = {p: released.entries[p][1] for p in modified if p in released.entries}
+    preds = _predecessors(added, released, head)
+    pred_blobs = {p: (head.entries.get(p) or released.entries[p])[1] for p in preds.values() if p}
+    contents = git.blobs([*new_blobs.values(), *old_blobs.values(), *pred_blobs.values()])
+    parsed: dict[str, Parsed] = {}
+    for path in changed:
+        mode_, blob = head.entries.get(path, ("", ""))
+        if mode_ == SYMLINK_MODE:
+            result.findings.append(
+                Finding(
+                    path, "is a symbolic link; rule files must be regular files", code="symlink"
+                )
+            )
+            continue
+        parsed[path] = parse_blob(contents.get(blob, b""), path)
+        result.findings.extend(parsed[path].findings)
+    for path in modified:
+        if path in parsed and path in old_blobs:
+            before = parse_blob(contents.get(old_blobs[path], b""), path)
+            result.findings.extend(_mutation_findings(before, parsed[path], released_label))
+    result.findings.extend(_order_findings(added, parsed, preds, pred_blobs, contents, released))
+    result.findings.sort(key=lambda f: (f.path, f.line or 0, f.col or 0))
+    return result
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _predecessors(added: list[str], released: _Side, head: _Side) -> dict[str, str | None]:
+    """For each added version file, the file of the version just below it (None: the first)."""
+    folders = {_folder(p) for p in added}
+    known: dict[str, dict[Version, str]] = {}
+    for path in (*released.entries, *head.entries):
+        folder = _folder(path)
+        sv = version_of(path) if folder in folders else None
+        if sv is not None:
+            known.setdefault(folder, {}).setdefault(sv[1], path)
+    out: dict[str, str | None] = {}
+    for path in added:
+        sv = version_of(path)
+        if sv is None:
+            continue
+        versions = known.get(_folder(path), {})
+        lower = [v for v in versions if v < sv[1]]
+        out[path] = versions[max(lower)] if lower else None
+    return out
+
+
+def _deleted(path: str, label: str) -> Finding:
+    sv = version_of(path)
+    ref = f"{sv[0]}@{sv[1]}" if sv else "SETUP@VERSION"
+    return Finding(
+        path,
+        f"is released (in {label}) and was deleted; a released version is never deleted: "
+        f"restore it and deprecate it instead (ita-rules deprecate {ref} --reason TEXT)",
+        code="released-deleted",
+    )
+
+
+def _renamed(old: str, new: str, label: str) -> Finding:
+    return Finding(
+        old,
+        f"is released (in {label}) and was renamed to {new}; a released version is never "
+        "renamed: restore it and add a new version instead",
+        code="released-renamed",
+    )
+
+
+def _mutation_findings(old: Parsed, new: Parsed, label: str) -> list[Finding]:
+    if old.data is None or new.data is None or new.doc is None:
+        return []
+    changes = mutation(old.data, new.data)
+    if not changes:
+        return []
+    first = changes[0].path
+    line, col = new.doc.position(first)
+    setup = old.data.get("setup_id", "SETUP")
+    return [
+        Finding(
+            new.path,
+            f"is released (in {label}): only active, deprecation_reason and tags may change; "
+            f"make a new version for this change (ita-rules new-version {setup}):"
+            + diff_lines(changes),
+            line,
+            col,
+            dotted(first),
+            code="released-changed",
+        )
+    ]
+
+
+def _order_findings(
+    added: list[str],
+    parsed: Mapping[str, Parsed],
+    preds: Mapping[str, str | None],
+    pred_blobs: Mapping[str, str],
+    contents: Mapping[str, bytes],
+    released: _Side,
+) -> list[Finding]:
+    out: list[Finding] = []
+    released_versions: dict[str, list[Version]] = {}
+    folders = {_folder(p) for p in added}
+    for path in released.entries:
+        sv = version_of(path) if _folder(path) in folders else None
+        if sv is not None:
+            released_versions.setdefault(_folder(path), []).append(sv[1])
+    for path in sorted(added, key=lambda p: (_folder(p), version_of(p) or ("", Version(0, 0)))):
+        sv = version_of(path)
+        if sv is None or path not in parsed:
+            continue
+        setup, version = sv
+        new = parsed[path]
+        line, col = new.doc.position(("version",)) if new.doc is not None else (None, None)
+        latest = max(released_versions.get(_folder(path), []), default=None)
+        pred_path = preds.get(path)
+        if latest is not None and version < latest:
+            out.append(
+                Finding(
+                    path,
+                    f"version {version} is lower than {latest}, the latest released version of "
+                    f"{setup}; a new version must be greater than every existing version",
+                    line,
+                    col,
+                    "version",
+                    code="version-order",
+                )
+            )
+            continue
+        if pred_path is None:
+            if version not in (Version(1, 0), Version(0, 1)):
+                out.append(
+                    Finding(
+                        path,
+                        f"version {version} is the first version of {setup}; "
+                        "the first version must be 1.0",
+                        line,
+                        col,
+                        "version",
+                        code="version-skip",
+                    )
+                )
+            continue
+        pred_version = version_of(pred_path)
+        assert pred_version is not None
+        pv = pred_version[1]
+        if not version.follows(pv):
+            out.append(
+                Finding(
+                    path,
+                    f"version {version} skips versions: after {pv} comes {pv.next()} or "
+                    f"{pv.next(major=True)}",
+                    line,
+                    col,
+                    "version",
+                    code="version-skip",
+                )
+            )
+            continue
+        pred = parse_blob(contents.get(pred_blobs.get(pred_path, ""), b""), pred_path)
+        if new.data is None or pred.data is None or new.findings:
+            continue
+        level, changes = bump_needed(pred.data, new.data)
+        if level == "none":
+            h = canonical.params_hash(new.data)
+            hl, hc = new.doc.position(("params_hash",)) if new.doc is not None else (line, col)
+            out.append(
+                Finding(
+                    path,
+                    f"has the same params_hash as {pv} ({h}); a new version must change "
+                    "components, rules, params or targets",
+                    hl,
+                    hc,
+                    "params_hash",
+                    code="version-unchanged",
+                )
+            )
+        elif level == "major" and version.major == pv.major:
+            out.append(
+                Finding(
+                    path,
+                    f"adds or removes a key or a component, which needs a major bump: "
+                    f"{pv.next(major=True)}, not {version}:" + diff_lines(changes),
+                    line,
+                    col,
+                    "version",
+                    code="version-bump",
+                )
+            )
+    return out
+
+
+def staged(git: gitio.Git, rules_path: str, protected_ref: str = "") -> CheckResult:
+    """The staged index against the released ref (``protected_ref``, or HEAD)."""
+    released: str | None
+    if protected_ref:
+        released = git.require_commit(protected_ref, "protected ref (rules.protected_ref)")
+        label = protected_ref
+    else:
+        released = git.commit_id("HEAD")
+        label = "HEAD"
+    return compare(
+        git, rules_path, released, None, released_label=label, head_label="the index", mode="staged"
+    )
+
+
+def commit_range(git: gitio.Git, rules_path: str, base: str, head: str = "HEAD") -> CheckResult:
+    """Commit ``head`` against the versions released in ``base``."""
+    base_id = git.require_commit(base, "base")
+    head_id = git.require_commit(head, "head")
+    return compare(
+        git, rules_path, base_id, head_id, released_label=base, head_label=head, mode="range"
+    )
+
+
+def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
+    """The rules folder relative to the repository root, ``/``-separated."""
+    try:
+        return rules_dir.resolve().relative_to(git_root.resolve()).as_posix()
+    except ValueError:
+        from ita_rules.errors import UsageError
+
+        raise UsageError(
+            f"the rules folder {rules_dir} is outside the git repository {git_root}"
+        ) from None
+
+
+def run_check(
+    root: Path,
+    rules_dir: Path,
+    protected_ref: str = "",
+    *,
+    base: str | None = None,
+    head: str | None = None,
+) -> CheckResult:
+    """``ita-rules check`` for the workspace at ``root``: staged changes, or ``base..head``."""
+    from ita_rules.errors import UsageError
+
+    top = gitio.toplevel(root)
+    if top is None:
+        raise UsageError(f"{root} is not inside a git repository; `check` compares against git")
+    git = gitio.Git(top)
+    rules_path = rules_path_in_repo(top, rules_dir)
+    if head is not None and base is None:
+        raise UsageError("--head needs --base (the ref whose versions count as released)")
+    if base is not None:
+        return commit_range(git, rules_path, base, head or "HEAD")
+    return staged(git, rules_path, protected_ref)
+
+
+ZERO = "0" * 40
+
+
+@dataclass
+class RefUpdate:
+    """One line of a pre-receive hook's input and its outcome."""
+
+    ref: str
+    old: str
+    new: str
+    result: CheckResult | None = None
+    refused: str = ""
+
+
+def _rules_dir_at(git: gitio.Git, commit: str) -> str:
+    """``rules.dir`` from ``ita.toml`` in ``commit`` (default ``rules``)."""
+    import tomllib
+
+    proc = git.run(["cat-file", "blob", f"{commit}:ita.toml"], check=False)
+    if proc.returncode != 0:
+        return "rules"
+    try:
+        doc = tomllib.loads(proc.stdout.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return "rules"
+    section = doc.get("rules")
+    value = section.get("dir", "rules") if isinstance(section, dict) else "rules"
+    return value.strip("/") if isinstance(value, str) and value.strip("/") else "rules"
+
+
+def pre_receive(git: gitio.Git, lines: Iterable[str]) -> list[RefUpdate]:
+    """Check every pushed branch update (``old new ref`` lines on a pre-receive hook's stdin).
+
+    An update is compared with what the branch held before (a force-push too); a new branch
+    with its merge base on the default branch; deleting the default branch is refused,
+    deleting another branch is allowed (its released versions stay on the default branch).
+    """
+    default = git.run(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+    updates: list[RefUpdate] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].startswith("refs/heads/"):
+            continue
+        old, new, ref = parts
+        upd = RefUpdate(ref, old, new)
+        updates.append(upd)
+        if set(new) == {"0"}:
+            if ref == default:
+                upd.refused = (
+                    f"{ref} is the default branch; deleting it would delete released versions"
+                )
+            continue
+        base: str | None = old
+        label = f"{ref} before this push"
+        if set(old) == {"0"}:
+            base, label = None, "the default branch"
+            if default and git.commit_id(default) is not None:
+                mb = git.run(["merge-base", new, default], check=False).stdout.decode().strip()
+                base = mb or None
+        upd.result = compare(
+            git,
+            _rules_dir_at(git, new),
+            base,
+            new,
+            released_label=label,
+            head_label=new[:12],
+            mode="push",
+        )
+    return updates

@@ -1,0 +1,548 @@
+"""The history audit: replay the commits that touched ``rules/`` and derive, for every version
+file, who introduced it and how its lifecycle changed, plus every past violation of SPEC §2.3
+(a released version changed, deleted or renamed; a version out of order or skipping one).
+
+History is read in one batch (``git log --raw -z``) and blob contents in one
+``git cat-file --batch``: never one git process per commit. Blobs are not fully parsed when a
+cheap reading is exact: the top-level scalar fields are read line by line, and a change that
+only touches lifecycle lines is recognised without YAML; anything unusual falls back to the
+safe loader. The state lives in :mod:`ita_rules.rules.index` (SQLite) between refreshes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ita_rules import gitio
+from ita_rules.errors import GitError
+from ita_rules.findings import Finding
+from ita_rules.rules.check import diff_lines, is_rule_path, mutation, version_of
+from ita_rules.rules.model import LIFECYCLE_FIELDS, Version
+
+FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
+LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%cI"
+ZERO_BLOB = "0" * 40
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: str  # A, M, D, R, T, C
+    old_blob: str
+    new_blob: str
+    old_path: str
+    new_path: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    parents: tuple[str, ...]
+    author: str
+    at: str
+    entries: tuple[Entry, ...]
+
+
+def read_log(git: gitio.Git, revs: list[str], rules_path: str) -> list[Commit]:
+    """Every commit of ``revs`` that touched ``rules_path``, oldest first, with its raw diff
+    against its first parent (merges included), in one ``git log`` process."""
+    return read_history(git, revs, rules_path)[0]
+
+
+def read_history(
+    git: gitio.Git, revs: list[str], rules_path: str
+) -> tuple[list[Commit], dict[str, bytes]]:
+    """:func:`read_log` plus the contents of every blob the replay needs, read by one
+    ``git cat-file --batch`` that runs while ``git log`` streams."""
+    proc = git.popen(
+        [
+            "log",
+            "--reverse",
+            "--topo-order",
+            "--full-history",
+            "--diff-merges=first-parent",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "-M",
+            f"--format={LOG_FORMAT}",
+            *revs,
+            "--",
+            rules_path,
+        ]
+    )
+    blobs = gitio.BlobReader(git)
+    commits: list[Commit] = []
+    try:
+        with proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            pending = b""
+            while True:
+                chunk = proc.stdout.read(1 << 16)
+                if chunk:
+                    pending += chunk
+                    cut = pending.rfind(b"\x01")
+                    if cut <= 0:
+                        continue
+                    done, pending = pending[:cut], pending[cut:]
+                else:
+                    done, pending = pending, b""
+                for c in parse_log(done):
+                    commits.append(c)
+                    for e in c.entries:
+                        if e.status != "D" and is_rule_path(e.new_path, rules_path):
+                            blobs.request(e.new_blob)
+                        if e.status in "MT" and is_rule_path(e.old_path, rules_path):
+                            blobs.request(e.old_blob)
+                if not chunk:
+                    break
+            err = proc.stderr.read()
+    except BaseException:
+        blobs.close()
+        raise
+    if proc.returncode != 0:
+        blobs.close()
+        msg = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git log failed: {msg[-1] if msg else proc.returncode}")
+    return commits, blobs.finish()
+
+
+def parse_log(raw: bytes) -> list[Commit]:
+    """Commits from ``git log --raw -z --format=`` :data:`LOG_FORMAT` output."""
+    commits: list[Commit] = []
+    for chunk in raw.split(b"\x01")[1:]:
+        tokens = chunk.split(b"\0")
+        cid, parents, author, at = (t.decode("utf-8", "replace") for t in tokens[:4])
+        entries: list[Entry] = []
+        i = 4
+        while i < len(tokens):
+            tok = tokens[i].lstrip(b"\n")
+            i += 1
+            if not tok.startswith(b":"):
+                continue
+            meta = tok[1:].decode().split(" ")
+            status = meta[4][0]
+            old = tokens[i].decode("utf-8", "surrogateescape")
+            i += 1
+            new = old
+            if status in "RC":
+                new = tokens[i].decode("utf-8", "surrogateescape")
+                i += 1
+            entries.append(Entry(status, meta[2], meta[3], old, new))
+        commits.append(Commit(cid, tuple(parents.split()), author, at, tuple(entries)))
+    return commits
+
+
+# --- cheap, exact-or-refuse reading of top-level scalars -----------------------------------
+
+_TOP = re.compile(r"([A-Za-z_$][A-Za-z0-9_$-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*\r?$")
+_BOOL = {
+    **dict.fromkeys(("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"), False),
+}
+_NULL = ("", "~", "null", "Null", "NULL")
+_FAIL = object()
+_PLAIN_BAD = re.compile(r"^[\[\]{}&*!|>@`%\"',#?:-]|: | #|^[-+.0-9]")
+
+
+@lru_cache(maxsize=4096)
+def _scalar(raw: str) -> Any:
+    if raw.startswith('"'):
+        end = raw.find('"', 1)
+        if end < 0 or "\\" in raw[:end]:
+            return _FAIL
+        rest = raw[end + 1 :].strip()
+        return raw[1:end] if not rest or rest.startswith("#") else _FAIL
+    if raw.startswith("'"):
+        body = raw[1:]
+        j, out = 0, []
+        while True:
+            k = body.find("'", j)
+            if k < 0:
+                return _FAIL
+            if body[k + 1 : k + 2] == "'":
+                out.append(body[j : k + 1])
+                j = k + 2
+                continue
+            out.append(body[j:k])
+            rest = body[k + 1 :].strip()
+            return "".join(out) if rest == "" or rest.startswith("#") else _FAIL
+    value = raw.split(" #", 1)[0].rstrip()
+    if value in _NULL:
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+        return value
+    if _PLAIN_BAD.search(value):
+        return _FAIL
+    return value
+
+
+_FIELD_LINE = re.compile(
+    r"^(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)", re.MULTILINE
+)
+_LIFECYCLE_BLOCK = re.compile(
+    r"^(?:" + "|".join(LIFECYCLE_FIELDS) + r")[ \t]*:.*(?:\n(?:[ \t]|-(?!--)|#|\r?$).*)*\n?",
+    re.MULTILINE,
+)
+
+
+def scan(text: str) -> dict[str, Any] | None:
+    """The top-level scalar :data:`FIELDS` of a rule file read with one regular expression,
+    exactly as the YAML loader reads them, or None when the file is not in the simple block
+    layout that allows it (flow style, directives, tags, anchors, block or continued values)."""
+    head = text.lstrip()
+    if head[:1] in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
+        return None
+    out: dict[str, Any] = {}
+    for m in _FIELD_LINE.finditer(text):
+        key = m.group(1)
+        if key in out:
+            return None
+        value = _scalar((m.group(2) or "").strip(" \t\r"))
+        if value is _FAIL:
+            return None
+        pos = m.end() + 1
+        first = text[pos : pos + 1]
+        if first in (" ", "\t", "-"):
+            return None  # a block value or a continued plain scalar
+        while first in ("\n", "\r", "#") and pos < len(text):  # blank or comment lines follow
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            line = text[pos:end]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                if line[:1] in (" ", "\t", "-"):
+                    return None  # a block value or a continued plain scalar
+                break
+            pos = end + 1
+        out[key] = value
+    if "active" in out and not isinstance(out["active"], bool):
+        return None
+    return out
+
+
+def strip_lifecycle(text: str) -> str | None:
+    """The text without its top-level lifecycle entries (and their continuation lines); None
+    when a removed part holds an anchor that other values might use."""
+    removed: list[str] = []
+
+    def cut(m: re.Match[str]) -> str:
+        removed.append(m.group(0))
+        return ""
+
+    kept = _LIFECYCLE_BLOCK.sub(cut, text)
+    return None if any("&" in r for r in removed) else kept
+
+
+def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(fields, full data): fields from :func:`scan` when possible (data then None), else both
+    from the safe loader (None, None when the file does not load)."""
+    text = raw.decode("utf-8", "replace")
+    fields = scan(text)
+    if fields is not None:
+        return fields, None
+    from ita_rules import yamlio
+
+    doc, _ = yamlio.loads(text, path, raw_scalars=("version",))
+    if doc is None or not isinstance(doc.data, dict):
+        return None, None
+    return {k: doc.data.get(k) for k in FIELDS if k in doc.data}, doc.data
+
+
+def full_data(raw: bytes, path: str) -> dict[str, Any] | None:
+    from ita_rules import yamlio
+
+    doc, _ = yamlio.loads(raw.decode("utf-8", "replace"), path, raw_scalars=("version",))
+    return doc.data if doc is not None and isinstance(doc.data, dict) else None
+
+
+# --- the replay -------------------------------------------------------------------------------
+
+
+@dataclass
+class VersionRow:
+    """One version file as the index records it (the ``versions`` table)."""
+
+    file_path: str
+    setup_id: str
+    version: str
+    author: str | None
+    git_author: str
+    created: str | None
+    introduced_commit: str
+    introduced_at: str
+    params_hash: str | None
+    active: bool
+    deprecation_reason: str | None
+    active_changed_commit: str | None
+    active_changed_at: str | None
+    blob: str
+    deleted_commit: str | None = None
+    deleted_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    file_path: str
+    kind: str  # introduced, deprecated, activated, deleted, renamed, restored, changed
+    commit: str
+    at: str
+    git_author: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    finding: Finding
+    commit: str
+    at: str
+
+
+@dataclass
+class Replay:
+    """The audit state: every version file seen so far, and what the replay produced."""
+
+    rows: dict[str, VersionRow] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    findings: list[AuditFinding] = field(default_factory=list)
+    _missing: _Lazy | None = field(default=None, repr=False)
+    _folders: dict[str, dict[Version, VersionRow]] | None = field(default=None, repr=False)
+    dirty: set[str] = field(default_factory=set)  # rows created or touched by this replay
+
+    def apply(
+        self,
+        git: gitio.Git,
+        commits: list[Commit],
+        rules_path: str,
+        progress: Callable[[int, int], None] | None = None,
+        blobs: dict[str, bytes] | None = None,
+    ) -> None:
+        """Replay ``commits`` (oldest first) on top of the current state. ``blobs``: the
+        contents already read (see :func:`read_history`); anything else is read on demand."""
+        self._missing = _Lazy(git, dict(blobs or {}))
+        total = len(commits)
+        for n, c in enumerate(commits, 1):
+            for e in c.entries:
+                self._entry(c, e, rules_path)
+            if progress is not None:
+                progress(n, total)
+
+    def _folder(self, path: str) -> dict[Version, VersionRow]:
+        """The version files already seen in ``path``'s folder, by version."""
+        if self._folders is None:
+            self._folders = {}
+            for row in self.rows.values():
+                sv = version_of(row.file_path)
+                if sv is not None:
+                    self._folders.setdefault(row.file_path.rpartition("/")[0], {})[sv[1]] = row
+        return self._folders.setdefault(path.rpartition("/")[0], {})
+
+    def _blobs(self) -> _Lazy:
+        assert self._missing is not None
+        return self._missing
+
+    def _entry(self, c: Commit, e: Entry, rules_path: str) -> None:
+        self.dirty.update((e.old_path, e.new_path))
+        if e.status == "D":
+            if is_rule_path(e.old_path, rules_path):
+                self._delete(c, e.old_path, None)
+            return
+        if e.status == "R" and is_rule_path(e.old_path, rules_path):
+            self._delete(c, e.old_path, e.new_path)
+        if not is_rule_path(e.new_path, rules_path) or version_of(e.new_path) is None:
+            return
+        row = self.rows.get(e.new_path)
+        if row is None:
+            self._introduce(c, e.new_path, e.new_blob)
+        elif row.deleted_commit is not None:
+            self._change(c, row, row.blob, e.new_blob, readded=True)
+        elif e.new_blob == row.blob:
+            return  # already there: a merge bringing in a branch's version or change
+        elif e.status in "MT":
+            self._change(c, row, e.old_blob, e.new_blob, readded=False)
+        else:  # added again while present: two branches made this version differently
+            self._change(c, row, row.blob, e.new_blob, readded=False, again=True)
+
+    def _find(self, c: Commit, path: str, message: str, code: str, field_: str = "") -> None:
+        self.findings.append(
+            AuditFinding(Finding(path, message, field=field_, code=code), c.id, c.at)
+        )
+
+    def _introduce(self, c: Commit, path: str, blob: str) -> None:
+        sv = version_of(path)
+        assert sv is not None
+        setup, version = sv
+        folder = self._folder(path)
+        fields, _ = load_fields(self._blobs().get(blob), path)
+        f = fields or {}
+        short = c.id[:12]
+        if folder:
+            latest = max(folder)
+            lrow = folder[latest]
+            if version < latest:
+                self._find(
+                    c,
+                    path,
+                    f"version {version} was added in commit {short} after version {latest} "
+                    f"(commit {lrow.introduced_commit[:12]}); a new version must be greater than "
+                    "every existing version",
+                    "history-order",
+                    "version",
+                )
+            elif not version.follows(latest):
+                self._find(
+                    c,
+                    path,
+                    f"version {version} was added in commit {short} and skips versions: after "
+                    f"{latest} comes {latest.next()} or {latest.next(major=True)}",
+                    "history-skip",
+                    "version",
+                )
+        elif version not in (Version(1, 0), Version(0, 1)):
+            self._find(
+                c,
+                path,
+                f"version {version} was added in commit {short} as the first version of {setup}; "
+                "the first version must be 1.0",
+                "history-skip",
+                "version",
+            )
+        active = f.get("active", True) is not False
+        self.rows[path] = VersionRow(
+            path,
+            setup,
+            str(version),
+            _text(f.get("author")),
+            c.author,
+            _text(f.get("created")),
+            c.id,
+            c.at,
+            _text(f.get("params_hash")),
+            active,
+            _text(f.get("deprecation_reason")),
+            None,
+            None,
+            blob,
+        )
+        folder[version] = self.rows[path]
+        self.events.append(
+            Event(path, "introduced", c.id, c.at, c.author, "" if active else "inactive")
+        )
+        if not active and not f.get("deprecation_reason"):
+            self._no_reason(c, path)
+
+    def _no_reason(self, c: Commit, path: str) -> None:
+        self._find(
+            c,
+            path,
+            f"deactivated in commit {c.id[:12]} without a deprecation_reason "
+            "(say why this version was retired)",
+            "history-no-reason",
+            "deprecation_reason",
+        )
+
+    def _delete(self, c: Commit, path: str, renamed_to: str | None) -> None:
+        row = self.rows.get(path)
+        if row is None or row.deleted_commit is not None:
+            return
+        row.deleted_commit, row.deleted_at = c.id, c.at
+        intro = row.introduced_commit[:12]
+        if renamed_to is None:
+            msg = (
+                f"released version deleted in commit {c.id[:12]} (introduced in commit {intro}); "
+                "a released version is never deleted"
+            )
+            self._find(c, path, msg, "history-deleted")
+            self.events.append(Event(path, "deleted", c.id, c.at, c.author))
+        else:
+            msg = (
+                f"released version renamed to {renamed_to} in commit {c.id[:12]} (introduced "
+                f"in commit {intro}); a released version is never renamed"
+            )
+            self._find(c, path, msg, "history-renamed")
+            self.events.append(Event(path, "renamed", c.id, c.at, c.author, renamed_to))
+
+    def _change(
+        self,
+        c: Commit,
+        row: VersionRow,
+        old_blob: str,
+        new_blob: str,
+        *,
+        readded: bool,
+        again: bool = False,
+    ) -> None:
+        if readded:
+            self.events.append(Event(row.file_path, "restored", c.id, c.at, c.author))
+            row.deleted_commit = row.deleted_at = None
+        if old_blob == new_blob:
+            return
+        old_raw, new_raw = self._blobs().get(old_blob), self._blobs().get(new_blob)
+        changes = self._mutation(old_raw, new_raw, row.file_path)
+        if changes is None or changes:
+            what = "re-added with different content" if readded or again else "changed"
+            self._find(
+                c,
+                row.file_path,
+                f"released version {what} in commit {c.id[:12]} (introduced in commit "
+                f"{row.introduced_commit[:12]}); only active, deprecation_reason and tags may "
+                "change"
+                + (":" + diff_lines(changes) if changes else " (the file no longer loads)"),
+                "history-changed",
+            )
+            self.events.append(Event(row.file_path, "changed", c.id, c.at, c.author))
+        fields, _ = load_fields(new_raw, row.file_path)
+        if fields is None:
+            row.blob = new_blob
+            return
+        active = fields.get("active", True) is not False
+        reason = _text(fields.get("deprecation_reason"))
+        if active != row.active:
+            kind = "activated" if active else "deprecated"
+            self.events.append(Event(row.file_path, kind, c.id, c.at, c.author, reason or ""))
+            row.active_changed_commit, row.active_changed_at = c.id, c.at
+            if not active and not reason:
+                self._no_reason(c, row.file_path)
+        row.active, row.deprecation_reason, row.blob = active, reason, new_blob
+        row.params_hash = _text(fields.get("params_hash")) or row.params_hash
+
+    def _mutation(self, old_raw: bytes, new_raw: bytes, path: str) -> list[Any] | None:
+        """[] when only lifecycle fields changed; the changes otherwise (None: unreadable)."""
+        a = strip_lifecycle(old_raw.decode("utf-8", "replace"))
+        b = strip_lifecycle(new_raw.decode("utf-8", "replace"))
+        if a is not None and a == b:
+            return []
+        old, new = full_data(old_raw, path), full_data(new_raw, path)
+        if old is None or new is None:
+            return [] if old is None and new is None else None
+        return mutation(old, new)
+
+
+class _Lazy:
+    """Blob contents read in one batch up front; anything missed is read on demand."""
+
+    def __init__(self, git: gitio.Git, blobs: dict[str, bytes]) -> None:
+        self.git = git
+        self.blobs = blobs
+
+    def get(self, blob: str) -> bytes:
+        if blob not in self.blobs:
+            self.blobs.update(self.git.blobs([blob]))
+        return self.blobs.get(blob, b"")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def findings_of(items: Iterable[AuditFinding]) -> list[Finding]:
+    return [a.finding for a in items]

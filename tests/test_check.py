@@ -1,0 +1,372 @@
+"""``ita-rules check`` against real git repositories: staged changes, ranges, shallow clones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ita_rules import canonical
+from tests.conftest import git, write
+
+
+@pytest.fixture(autouse=True)
+def _no_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as if outside any git hook: a ``GIT_DIR``/``GIT_INDEX_FILE`` inherited from a hook
+    that runs the test suite would make every git call below act on the outer repository."""
+    from ita_rules.gitio import git_env
+
+    kept = git_env()
+    for var in list(os.environ):
+        if var.startswith("GIT_") and var not in kept:
+            monkeypatch.delenv(var)
+
+
+def rule_yaml(
+    setup: str = "S1",
+    version: str = "1.0",
+    *,
+    params: dict[str, Any] | None = None,
+    components: list[str] | None = None,
+    targets: dict[str, Any] | None = None,
+    active: bool = True,
+    reason: str | None = None,
+    tags: list[str] | None = None,
+    author: str = "trader",
+    bad_hash: bool = False,
+) -> str:
+    """A valid rule file (with its params_hash) as text."""
+    data: dict[str, Any] = {
+        "setup_id": setup,
+        "version": version,
+        "author": author,
+        "created": "2025-01-01",
+        "components": components or ["Detect_Sessions"],
+        "rules": {"market": "GER40"},
+        "params": {"atr_mult": 1.0} if params is None else params,
+        "targets": targets or {"tp": 2.0, "sl": 1.0},
+        "active": active,
+    }
+    if reason is not None:
+        data["deprecation_reason"] = reason
+    if tags is not None:
+        data["tags"] = tags
+    data["params_hash"] = canonical.params_hash(data)
+    if bad_hash:
+        data["params_hash"] = "sha256:" + "0" * 64
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def put(root: Path, setup: str, version: str, **kw: Any) -> Path:
+    return write(root / "rules" / setup / f"v{version}.yaml", rule_yaml(setup, version, **kw))
+
+
+def commit(root: Path, message: str = "change") -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def ws(in_git_repo: Path) -> Path:
+    """A workspace with S1 v1.0, v1.1 and S2 v1.0 committed."""
+    put(in_git_repo, "S1", "1.0")
+    put(in_git_repo, "S1", "1.1", params={"atr_mult": 1.5})
+    put(in_git_repo, "S2", "1.0")
+    commit(in_git_repo, "first versions")
+    return in_git_repo
+
+
+def staged_check(cli: Any, *args: str) -> Any:
+    git(Path.cwd(), "add", "-A")
+    return cli("check", *args)
+
+
+def test_clean_new_version_passes(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    r = staged_check(cli)
+    assert (r.code, r.out) == (0, "")
+    assert "1 staged change(s) checked against HEAD, 0 problem(s)" in r.err
+
+
+def test_nothing_staged_passes(ws: Path, cli: Any) -> None:
+    r = cli("check")
+    assert (r.code, r.out) == (0, "")
+
+
+def test_edit_of_released_version_is_refused_with_its_diff(ws: Path, cli: Any) -> None:
+    (ws / "rules/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0", params={"atr_mult": 1.2}))
+    r = staged_check(cli)
+    assert r.code == 1
+    lines = r.out.splitlines()
+    assert lines[0] == (
+        "rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in HEAD): only active, "
+        "deprecation_reason and tags may change; make a new version for this change "
+        "(ita-rules new-version S1):"
+    )
+    assert lines[1] == "    ~ params.atr_mult: 1.0 -> 1.2"
+    assert lines[2].startswith('    ~ params_hash: "sha256:')
+    assert len(lines) == 3
+
+
+def test_lifecycle_changes_are_allowed(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "1.0", active=False, reason="replaced by 1.1", tags=["old"])
+    r = staged_check(cli)
+    assert (r.code, r.out) == (0, "")
+
+
+def test_deactivation_needs_a_reason(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "1.0", active=False)
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out.startswith("rules/S1/v1.0.yaml:")
+    assert "deprecation_reason" in r.out
+
+
+def test_identity_fields_of_a_released_version_are_frozen(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "1.0", author="someone else")
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        "rules/S1/v1.0.yaml:3:9: author: is released (in HEAD): only active, deprecation_reason "
+        "and tags may change; make a new version for this change (ita-rules new-version S1):",
+        '    ~ author: "trader" -> "someone else"',
+    ]
+
+
+def test_deleting_a_released_version_is_refused(ws: Path, cli: Any) -> None:
+    (ws / "rules/S2/v1.0.yaml").unlink()
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out == (
+        "rules/S2/v1.0.yaml: is released (in HEAD) and was deleted; a released version is never "
+        "deleted: restore it and deprecate it instead (ita-rules deprecate S2@1.0 --reason TEXT)\n"
+    )
+
+
+def test_renaming_a_released_version_is_refused(ws: Path, cli: Any) -> None:
+    git(ws, "mv", "rules/S2/v1.0.yaml", "rules/S2/v9.0.yaml")
+    r = cli("check")
+    assert r.code == 1
+    assert (
+        "rules/S2/v1.0.yaml: is released (in HEAD) and was renamed to rules/S2/v9.0.yaml; "
+        "a released version is never renamed: restore it and add a new version instead\n"
+    ) in r.out
+    assert "rules/S2/v9.0.yaml:2:10: version: is '1.0' but the file name says '9.0'" in r.out
+
+
+@pytest.mark.parametrize(
+    ("version", "kw", "expected"),
+    [
+        (
+            "1.3",
+            {"params": {"atr_mult": 2.0}},
+            "rules/S1/v1.3.yaml:2:10: version: version 1.3 skips versions: "
+            "after 1.1 comes 1.2 or 2.0",
+        ),
+        (
+            "1.2",
+            {"params": {"atr_mult": 1.5}},
+            "rules/S1/v1.2.yaml:15:14: params_hash: has the same params_hash as 1.1 ({h}); a new "
+            "version must change components, rules, params or targets",
+        ),
+        (
+            "1.2",
+            {"params": {"atr_mult": 1.5, "max_trades": 2}},
+            "rules/S1/v1.2.yaml:2:10: version: adds or removes a key or a component, which needs a "
+            "major bump: 2.0, not 1.2:\n    + params.max_trades: 2",
+        ),
+        (
+            "1.2",
+            {"components": ["Detect_Sessions", "Detect_FVG"]},
+            "rules/S1/v1.2.yaml:2:10: version: adds or removes a key or a component, which needs a "
+            'major bump: 2.0, not 1.2:\n    + components[1]: "Detect_FVG"',
+        ),
+    ],
+)
+def test_wrong_new_versions(
+    ws: Path, cli: Any, version: str, kw: dict[str, Any], expected: str
+) -> None:
+    put(ws, "S1", version, **kw)
+    r = staged_check(cli)
+    h = canonical.params_hash(yaml.safe_load(rule_yaml("S1", "1.1", params={"atr_mult": 1.5})))
+    assert r.code == 1
+    assert r.out == expected.format(h=h) + "\n"
+
+
+def test_major_bump_allowed_for_values_or_keys(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "2.0", params={"atr_mult": 1.5, "max_trades": 2})
+    put(ws, "S2", "2.0", params={"atr_mult": 3.0})
+    r = staged_check(cli)
+    assert (r.code, r.out) == (0, "")
+
+
+def test_version_lower_than_the_latest_released(ws: Path, cli: Any) -> None:
+    put(ws, "S2", "2.0", params={"atr_mult": 3.0})
+    commit(ws)
+    put(ws, "S2", "1.1", params={"atr_mult": 4.0})
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out == (
+        "rules/S2/v1.1.yaml:2:10: version: version 1.1 is lower than 2.0, the latest released "
+        "version of S2; a new version must be greater than every existing version\n"
+    )
+
+
+def test_first_version_of_a_setup_must_be_1_0(ws: Path, cli: Any) -> None:
+    put(ws, "S3", "2.0")
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out == (
+        "rules/S3/v2.0.yaml:2:10: version: version 2.0 is the first version of S3; the first "
+        "version must be 1.0\n"
+    )
+
+
+def test_wrong_hash_is_reported(ws: Path, cli: Any) -> None:
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8}, bad_hash=True)
+    r = staged_check(cli)
+    assert r.code == 1
+    assert "rules/S1/v1.2.yaml:15:14: params_hash: is sha256:000" in r.out
+
+
+def test_initial_commit_has_nothing_released(in_git_repo: Path, cli: Any) -> None:
+    put(in_git_repo, "S1", "1.0")
+    r = staged_check(cli)
+    assert (r.code, r.out) == (0, "")
+
+
+def test_checks_the_staged_content_not_the_work_tree(ws: Path, cli: Any) -> None:
+    (ws / "rules/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0", params={"atr_mult": 9.0}))
+    r = cli("check")  # not staged: the index still equals HEAD
+    assert (r.code, r.out) == (0, "")
+
+
+def test_json_output(ws: Path, cli: Any) -> None:
+    (ws / "rules/S2/v1.0.yaml").unlink()
+    git(ws, "add", "-A")
+    r = cli("check", "--json")
+    doc = json.loads(r.out)
+    assert r.code == 1
+    assert doc["ok"] is False and doc["mode"] == "staged" and doc["released"] == "HEAD"
+    assert [f["code"] for f in doc["findings"]] == ["released-deleted"]
+
+
+def test_github_annotations(ws: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    (ws / "rules/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0", params={"atr_mult": 1.2}))
+    r = staged_check(cli)
+    assert r.code == 1
+    assert (
+        "::error file=rules/S1/v1.0.yaml,line=10,col=13,title=params.atr_mult::"
+        "params.atr_mult: is released" in r.out
+    )
+
+
+def test_protected_ref_decides_what_is_released(ws: Path, cli: Any) -> None:
+    (ws / "ita.toml").write_text('[rules]\nprotected_ref = "released"\n')
+    commit(ws)
+    git(ws, "branch", "released")
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(ws, "1.2, committed but not in the protected ref")
+    put(ws, "S1", "1.2", params={"atr_mult": 1.9})  # not released yet: may still change
+    assert staged_check(cli).code == 0
+    put(ws, "S1", "1.1", params={"atr_mult": 1.6})  # released in the protected ref
+    r = staged_check(cli)
+    assert r.code == 1
+    assert r.out.startswith("rules/S1/v1.1.yaml:10:13: params.atr_mult: is released (in released)")
+
+
+def test_missing_protected_ref_is_a_usage_error(ws: Path, cli: Any) -> None:
+    (ws / "ita.toml").write_text('[rules]\nprotected_ref = "origin/main"\n')
+    r = cli("check")
+    assert r.code == 2
+    assert "protected ref (rules.protected_ref) 'origin/main' is not a commit" in r.err
+
+
+def test_range_with_branches_and_merges(ws: Path, cli: Any) -> None:
+    base = git(ws, "rev-parse", "HEAD")
+    git(ws, "checkout", "-q", "-b", "feature")
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(ws, "new version")
+    git(ws, "checkout", "-q", "main")
+    put(ws, "S2", "1.1", params={"atr_mult": 2.5})
+    commit(ws, "S2 1.1")
+    git(ws, "merge", "-q", "--no-edit", "feature")
+    assert cli("check", "--base", base).code == 0
+    git(ws, "checkout", "-q", "-b", "bad")
+    put(ws, "S2", "1.1", params={"atr_mult": 2.6})
+    commit(ws, "edit S2 1.1")
+    r = cli("check", "--base", "main", "--head", "bad")
+    assert r.code == 1
+    assert r.out.startswith("rules/S2/v1.1.yaml:10:13: params.atr_mult: is released (in main)")
+    assert cli("check", "--base", base, "--head", "bad").code == 0  # 1.1 was not in base
+
+
+def test_bad_refs_are_usage_errors(ws: Path, cli: Any) -> None:
+    r = cli("check", "--base", "nope")
+    assert r.code == 2
+    assert "base 'nope' is not a commit in this repository" in r.err
+    r = cli("check", "--head", "HEAD")
+    assert r.code == 2 and "--head needs --base" in r.err
+
+
+def test_missing_workspace_is_a_usage_error(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli("check").code == 2
+
+
+def test_shallow_clone_missing_base(
+    ws: Path, tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = git(ws, "rev-parse", "HEAD")
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(ws)
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{ws}", str(clone))
+    monkeypatch.chdir(clone)
+    r = cli("check", "--base", first)
+    assert r.code == 2
+    assert f"base '{first}' is not in this repository: this clone is shallow" in r.err
+    assert "fetch with depth 0" in r.err and "fetch the base" in r.err
+    git(clone, "fetch", "-q", "--unshallow")
+    assert cli("check", "--base", first).code == 0
+
+
+def test_hook_entry_point(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ita_rules.hooks import check_main
+
+    (ws / "rules/S2/v1.0.yaml").unlink()
+    git(ws, "add", "-A")
+    assert check_main([]) == 1
+    assert "rules/S2/v1.0.yaml: is released (in HEAD) and was deleted" in capsys.readouterr().out
+    git(ws, "reset", "-q", "--hard")
+    base = git(ws, "rev-parse", "HEAD")
+    put(ws, "S1", "1.1", params={"atr_mult": 7.0})
+    to = commit(ws)
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)  # as pre-commit sets it at pre-push
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", to)
+    assert check_main([]) == 1
+    assert "rules/S1/v1.1.yaml:10:13: params.atr_mult: is released" in capsys.readouterr().out
+
+
+def test_hook_path_does_not_import_typer(ws: Path) -> None:
+    code = (
+        "import sys; from ita_rules.hooks import check_main; rc = check_main([]); "
+        "heavy = ('typer', 'rich', 'sqlalchemy', 'git', 'deepdiff'); "
+        "bad = [m for m in heavy if m in sys.modules]; "
+        "print(rc, bad)"
+    )
+    out = subprocess.run(
+        [__import__("sys").executable, "-c", code], cwd=ws, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "0 []", out.stderr

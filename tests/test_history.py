@@ -1,0 +1,460 @@
+"""The history audit and the registry index (.ita/index.sqlite) over real git histories."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import git
+from tests.test_check import (
+    _no_git_env,  # noqa: F401 (an autouse fixture)
+    commit,
+    put,
+    rule_yaml,
+)
+
+BIN = Path(sys.executable).parent
+
+
+def short(root: Path, rev: str = "HEAD") -> str:
+    return git(root, "rev-parse", rev)[:12]
+
+
+def history(cli: Any) -> Any:
+    return cli("check", "--history")
+
+
+def test_history_audit_reports_every_past_violation(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    put(ws, "S2", "1.0")
+    c1 = commit(ws, "first")[:12]
+    git(ws, "checkout", "-q", "-b", "feature")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    c2 = commit(ws, "S1 1.1")[:12]
+    git(ws, "checkout", "-q", "main")
+    put(ws, "S2", "1.0", active=False, reason="replaced")  # lifecycle: allowed
+    commit(ws, "deprecate S2 1.0")
+    git(ws, "merge", "-q", "--no-edit", "feature")
+    put(ws, "S1", "1.0", params={"atr_mult": 1.2})
+    c5 = commit(ws, "mutate S1 1.0")[:12]
+    (ws / "rules/S2/v1.0.yaml").unlink()
+    c6 = commit(ws, "delete S2 1.0")[:12]
+    git(ws, "mv", "rules/S1/v1.1.yaml", "rules/S1/v2.0.yaml")
+    c7 = commit(ws, "rename S1 1.1")[:12]
+    put(ws, "S2", "1.3", params={"atr_mult": 3.0})
+    c8 = commit(ws, "skip")[:12]
+    put(ws, "S2", "1.2", params={"atr_mult": 2.0})
+    c9 = commit(ws, "out of order")[:12]
+
+    r = history(cli)
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        f"rules/S1/v1.0.yaml: released version changed in commit {c5} (introduced in commit "
+        f"{c1}); only active, deprecation_reason and tags may change:",
+        "    ~ params.atr_mult: 1.0 -> 1.2",
+        f'    ~ params_hash: "{canonical_hash()}" -> "{canonical_hash(params={"atr_mult": 1.2})}"',
+        f"rules/S2/v1.0.yaml: released version deleted in commit {c6} (introduced in commit "
+        f"{c1}); a released version is never deleted",
+        f"rules/S1/v1.1.yaml: released version renamed to rules/S1/v2.0.yaml in commit {c7} "
+        f"(introduced in commit {c2}); a released version is never renamed",
+        f"rules/S2/v1.3.yaml: version: version 1.3 was added in commit {c8} and skips versions: "
+        "after 1.0 comes 1.1 or 2.0",
+        f"rules/S2/v1.2.yaml: version: version 1.2 was added in commit {c9} after version 1.3 "
+        f"(commit {c8}); a new version must be greater than every existing version",
+    ]
+    assert "version file(s) checked against HEAD, 5 problem(s)" in r.err
+
+
+def canonical_hash(**kw: Any) -> str:
+    return str(yaml.safe_load(rule_yaml("S1", "1.0", **kw))["params_hash"])
+
+
+def test_clean_history_with_branches_merges_and_lifecycle(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    c1 = commit(ws, "first")
+    git(ws, "checkout", "-q", "-b", "feature")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    c2 = commit(ws, "S1 1.1")
+    git(ws, "checkout", "-q", "main")
+    put(ws, "S2", "1.0")
+    commit(ws, "S2")
+    git(ws, "merge", "-q", "--no-edit", "feature")
+    put(ws, "S1", "1.0", active=False, reason="replaced by 1.1", tags=["old"])
+    c4 = commit(ws, "deprecate")
+    put(ws, "S1", "1.0", active=True, tags=["old"])
+    c5 = commit(ws, "activate again")
+    r = history(cli)
+    assert (r.code, r.out) == (0, "")
+    r = cli("log", "S1")
+    assert r.code == 0
+    lines = r.out.splitlines()
+    assert lines[0].startswith(f"v1.0  {c1[:12]}  ") and lines[0].endswith(
+        "Test Trader <trader@example.test>  active"
+    )
+    assert lines[1].startswith(f"    deprecated (replaced by 1.1)  {c4[:12]}  ")
+    assert lines[2].startswith(f"    activated  {c5[:12]}  ")
+    assert lines[3].startswith(f"v1.1  {c2[:12]}  ")
+    assert len(lines) == 4  # 1.1: no event from the merge that brought it to main
+    doc = json.loads(cli("log", "S1", "--json").out)
+    assert [v["version"] for v in doc["versions"]] == ["1.0", "1.1"]
+    assert doc["versions"][0]["active_changed_commit"] == c5
+    assert [e["kind"] for e in doc["versions"][0]["events"]] == [
+        "introduced",
+        "deprecated",
+        "activated",
+    ]
+
+
+def test_log_of_unknown_setup(in_git_repo: Path, cli: Any) -> None:
+    put(in_git_repo, "S1", "1.0")
+    commit(in_git_repo)
+    r = cli("log", "Nope")
+    assert r.code == 1 and "no setup 'Nope' in the history" in r.err
+
+
+def test_incremental_refresh_and_rebuild(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws)
+    assert (
+        cli("index").out
+        == "index rebuilt (no index yet): 1 commit(s) read, 1 version(s), 0 audit finding(s)\n"
+    )
+    assert (
+        cli("index").out == "index up to date: 0 commit(s) read, 1 version(s), 0 audit finding(s)\n"
+    )
+    put(ws, "S1", "1.1", params={"atr_mult": 2.0})
+    commit(ws)
+    commit(ws, "an empty commit: not read")
+    assert cli("index").out == (
+        "index refreshed (1 new commit(s) touching the rules): 1 commit(s) read, 2 version(s), "
+        "0 audit finding(s)\n"
+    )
+    assert (
+        cli("index", "--rebuild").out
+        == "index rebuilt (asked): 2 commit(s) read, 2 version(s), 0 audit finding(s)\n"
+    )
+    stats = json.loads(cli("index", "--json").out)
+    assert stats["action"] == "up to date" and stats["head"] == git(ws, "rev-parse", "HEAD")
+
+
+def test_incremental_refreshes_equal_a_rebuild(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    put(ws, "S2", "1.0")
+    commit(ws)
+    steps = [
+        lambda: put(ws, "S1", "1.0", active=False, reason="old"),
+        lambda: put(ws, "S1", "1.1", params={"atr_mult": 2.0}),
+        lambda: (ws / "rules/S2/v1.0.yaml").unlink(),
+        lambda: put(ws, "S2", "1.0"),
+        lambda: put(ws, "S1", "1.0", active=True),
+        lambda: put(ws, "S1", "1.3", params={"atr_mult": 3.0}),
+    ]
+    for step in steps:
+        assert cli("index").code == 0
+        step()
+        commit(ws)
+    incremental = [cli("log", s, "--json").out for s in ("S1", "S2")]
+    audit = history(cli).out
+    assert cli("index", "--rebuild").code == 0
+    assert [cli("log", s, "--json").out for s in ("S1", "S2")] == incremental
+    assert history(cli).out == audit
+    assert "rules/S2/v1.0.yaml: released version deleted in commit" in audit
+    assert "rules/S1/v1.3.yaml: version: version 1.3 was added" in audit
+
+
+def test_force_push_rewrite_triggers_a_rebuild_and_is_reported(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    c1 = commit(ws)
+    put(ws, "S1", "1.1", params={"atr_mult": 2.0})
+    c2 = commit(ws)
+    assert cli("index").code == 0
+    old_hash = canonical_hash(params={"atr_mult": 2.0})
+    git(ws, "reset", "-q", "--hard", c1)  # rewrite: 1.1 is made again with other params
+    put(ws, "S1", "1.1", params={"atr_mult": 2.5})
+    c2b = commit(ws, "rewritten")
+    new_hash = canonical_hash(params={"atr_mult": 2.5})
+    r = cli("index")
+    assert r.out.startswith(
+        f"index rebuilt (history rewritten: {c2} is no longer an ancestor of HEAD)"
+    )
+    r = history(cli)
+    assert r.code == 1
+    assert r.out == (
+        f"rules/S1/v1.1.yaml: history rewritten: params_hash was {old_hash} (introduced in commit "
+        f"{c2[:12]}), now {new_hash} (commit {c2b[:12]})\n"
+    )
+    put(ws, "S2", "1.0")
+    commit(ws)
+    assert history(cli).out == r.out  # kept by later refreshes
+
+
+def test_deleting_the_index_loses_nothing(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws)
+    put(ws, "S1", "1.0", active=False, reason="bad")
+    put(ws, "S1", "1.1", params={"atr_mult": 2.0})
+    commit(ws)
+    before = cli("export", "--format", "json").out
+    csv_before = cli("export", "--format", "csv").out
+    shutil.rmtree(ws / ".ita")
+    assert cli("export", "--format", "json").out == before
+    assert cli("export", "--format", "csv").out == csv_before
+    rows = json.loads(before)["versions"]
+    assert [(r["version"], r["active"], r["deprecation_reason"]) for r in rows] == [
+        ("1.0", False, "bad"),
+        ("1.1", True, None),
+    ]
+    assert csv_before.splitlines()[0].startswith(
+        "setup_id,version,rule_version,file_path,author,git_author"
+    )
+    assert cli("export", "--format", "csv", "-o", "m.csv").code == 0
+    assert (ws / "m.csv").read_text() == csv_before
+
+
+def test_list_active_at_a_past_date(
+    in_git_repo: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = in_git_repo
+
+    def at(date: str) -> None:
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"{date}T12:00:00+00:00")
+        monkeypatch.setenv("GIT_AUTHOR_DATE", f"{date}T12:00:00+00:00")
+
+    at("2025-01-10")
+    put(ws, "S1", "1.0")
+    commit(ws)
+    at("2025-03-10")
+    put(ws, "S1", "1.1", params={"atr_mult": 2.0})
+    commit(ws)
+    at("2025-05-10")
+    put(ws, "S1", "1.0", active=False, reason="superseded")
+    commit(ws)
+
+    def versions(date: str, *extra: str) -> list[tuple[str, bool]]:
+        doc = json.loads(cli("list", "--at", date, "--json", *extra).out)
+        return [(r["version"], r["active"]) for r in doc["rules"]]
+
+    assert versions("2025-01-01", "--active") == []
+    assert versions("2025-02-01", "--active") == [("1.0", True)]
+    assert versions("2025-04-01", "--active") == [("1.0", True), ("1.1", True)]
+    assert versions("2025-06-01", "--active") == [("1.1", True)]
+    assert versions("2025-06-01") == [("1.0", False), ("1.1", True)]
+    r = cli("list", "--active", "--at", "2025-04-01")
+    assert r.out.splitlines()[0].split() == [
+        "SETUP",
+        "VERSION",
+        "INTRODUCED",
+        "COMMIT",
+        "PARAMS_HASH",
+    ]
+    assert cli("list", "--at", "yesterday").code == 2
+
+
+def test_shallow_clone_can_be_indexed(
+    in_git_repo: Path, tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(in_git_repo, "S1", "1.0")
+    commit(in_git_repo)
+    put(in_git_repo, "S1", "1.0", active=False, reason="x")
+    commit(in_git_repo)
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{in_git_repo}", str(clone))
+    monkeypatch.chdir(clone)
+    r = history(cli)
+    assert (r.code, r.out) == (0, "")
+    rows = json.loads(cli("export").out)["versions"]
+    assert rows[0]["introduced_commit"] == git(clone, "rev-parse", "HEAD")
+
+
+def fast_history(root: Path, commits: int) -> None:
+    """``commits`` commits adding one version each (setups of 20 versions), via fast-import."""
+    out = []
+    for n in range(commits):
+        setup, minor = f"S{n // 20}", n % 20
+        text = rule_yaml(setup, f"1.{minor}", params={"atr_mult": 1.0 + minor})
+        data = text.encode()
+        out.append(
+            f"commit refs/heads/main\ncommitter T <t@example.test> {1700000000 + n} +0000\n"
+            "data 1\nx\n"
+            f"M 100644 inline rules/{setup}/v1.{minor}.yaml\ndata {len(data)}\n{text}\n"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=root, input="".join(out).encode(), check=True
+    )
+    git(root, "reset", "-q", "--hard", "main")
+
+
+def test_progress_bar_on_a_terminal_only(in_git_repo: Path) -> None:
+    fast_history(in_git_repo, 220)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    piped = subprocess.run(
+        ["ita-rules", "index", "--rebuild"],
+        cwd=in_git_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert piped.returncode == 0 and piped.stderr == ""
+    assert "220 commit(s) read, 220 version(s), 0 audit finding(s)" in piped.stdout
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            ["ita-rules", "index", "--rebuild"],
+            cwd=in_git_repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=120,
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0
+    assert b"indexing history [" in seen and b"] 220/220" in seen
+
+
+# --- the cheap paths agree with the full ones --------------------------------------------------
+
+_word = st.text(alphabet="abcXYZ_ -:#'\"0123456789.", min_size=0, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    author=_word,
+    reason=st.one_of(st.none(), _word),
+    active=st.sampled_from(["true", "false", "yes", "no", "True", "'true'", "1"]),
+    quote=st.sampled_from(['"{}"', "'{}'", "{}"]),
+)
+def test_scan_agrees_with_the_yaml_loader(
+    author: str, reason: str | None, active: str, quote: str
+) -> None:
+    from ita_rules import yamlio
+    from ita_rules.rules.history import FIELDS, scan
+
+    text = (
+        f'setup_id: S1\nversion: "1.0"\nauthor: {quote.format(author)}\ncreated: 2025-01-01\n'
+        f"components: [A]\nactive: {active}\n"
+        + (f"deprecation_reason: {quote.format(reason)}\n" if reason is not None else "")
+        + "params_hash: sha256:abc\n"
+    )
+    fast = scan(text)
+    doc, _ = yamlio.loads(text, "x", raw_scalars=("version",))
+    if fast is None or doc is None:
+        return
+    assert fast == {k: doc.data[k] for k in FIELDS if k in doc.data}
+
+
+_leaf = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b"]), st.booleans())
+_value = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+_section = st.dictionaries(st.sampled_from("pqr"), _value, max_size=3).map(lambda d: {"k": 1, **d})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.fixed_dictionaries(
+        {"rules": _section, "targets": _section}, optional={"params": _section}
+    ),
+    b=st.fixed_dictionaries(
+        {"rules": _section, "targets": _section}, optional={"params": _section}
+    ),
+    ca=st.lists(st.sampled_from(["C1", "C2", "C3"]), min_size=1, max_size=3),
+    cb=st.lists(st.sampled_from(["C1", "C2", "C3"]), min_size=1, max_size=3),
+)
+def test_quick_bump_agrees_with_deepdiff(
+    a: dict[str, Any], b: dict[str, Any], ca: list[str], cb: list[str]
+) -> None:
+    from ita_rules.rules.check import bump_needed
+    from ita_rules.rules.diffing import required_bump
+
+    old, new = {**a, "components": ca}, {**b, "components": cb}
+    level, _ = bump_needed(old, new)
+    expected, _ = required_bump(old, new)
+    if level == "none":
+        assert expected in ("none", "minor")  # equal under RFC 8785 (1 == 1.0), not to deepdiff
+    elif level == "minor" and expected == "none":
+        # deepdiff takes True == 1; RFC 8785 (and so params_hash) tells them apart
+        from ita_rules import canonical
+
+        assert canonical.canonical_json(old) != canonical.canonical_json(new)
+    else:
+        assert level == expected
+
+
+def test_scan_reads_the_usual_layouts_without_the_yaml_loader() -> None:
+    from ita_rules import yamlio
+    from ita_rules.rules.history import FIELDS, scan, strip_lifecycle
+    from tests.conftest import SAMPLE_RULES
+
+    texts = [p.read_text() for p in sorted(SAMPLE_RULES.glob("*/*.yaml"))]
+    texts.append(rule_yaml(reason="retired", tags=["a", "b"], active=False))
+    for text in texts:
+        doc, _ = yamlio.loads(text, "x", raw_scalars=("version",))
+        assert doc is not None
+        assert scan(text) == {k: doc.data[k] for k in FIELDS if k in doc.data}
+    deprecated = rule_yaml(active=False, reason="retired", tags=["x"])
+    assert strip_lifecycle(rule_yaml()) == strip_lifecycle(deprecated)
+    assert strip_lifecycle(rule_yaml()) != strip_lifecycle(rule_yaml(params={"atr_mult": 2.0}))
+    assert scan("rules: {a: 1}\nactive: |\n  no\n") is None
+    assert strip_lifecycle("tags: &t [a]\nrules: {x: *t}\n") is None
+
+
+def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, cli: Any) -> None:
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws)
+    git(ws, "checkout", "-q", "-b", "a")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    a = commit(ws, "1.1 on a")[:12]
+    git(ws, "checkout", "-q", "-b", "b", "main")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.7})
+    b = commit(ws, "1.1 on b")[:12]
+    git(ws, "checkout", "-q", "a")
+    subprocess.run(["git", "merge", "-q", "b"], cwd=ws, capture_output=True)  # conflicts
+    git(ws, "checkout", "--ours", "rules/S1/v1.1.yaml")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-q", "--no-edit")
+    r = history(cli)
+    assert r.code == 1
+    first, second = (a, b) if f"introduced in commit {a}" in r.out else (b, a)
+    assert r.out.splitlines()[0] == (
+        f"rules/S1/v1.1.yaml: released version re-added with different content in commit "
+        f"{second} (introduced in commit {first}); only active, deprecation_reason and tags may "
+        "change:"
+    )
+    assert (
+        "    ~ params.atr_mult: 1.5 -> 1.7" in r.out or "    ~ params.atr_mult: 1.7 -> 1.5" in r.out
+    )
