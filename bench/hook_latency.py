@@ -32,7 +32,9 @@ def make_registry(root: Path, n_files: int) -> Path:
     per_setup = 10
     for i in range(n_files):
         setup, minor = f"Setup_{i // per_setup:05d}", i % per_setup
-        text = TEMPLATE.replace("IB_raid_v1", setup).replace('version: "1.2"', f'version: "1.{minor}"')
+        text = TEMPLATE.replace("IB_raid_v1", setup).replace(
+            'version: "1.2"', f'version: "1.{minor}"'
+        )
         text = text.replace("max_trades_per_day: 1", f"max_trades_per_day: {minor + 1}")
         body = text.rsplit("params_hash:", 1)[0]
         doc, _ = loads(body, "x", raw_scalars=("version",))
@@ -40,7 +42,12 @@ def make_registry(root: Path, n_files: int) -> Path:
         path = root / "rules" / setup / f"v1.{minor}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body + f'params_hash: "{params_hash(doc.data)}"\n')
-    return root / "rules" / f"Setup_{(n_files - 1) // per_setup:05d}" / f"v1.{(n_files - 1) % per_setup}.yaml"
+    return (
+        root
+        / "rules"
+        / f"Setup_{(n_files - 1) // per_setup:05d}"
+        / f"v1.{(n_files - 1) % per_setup}.yaml"
+    )
 
 
 def timed(cmd: list[str], cwd: Path) -> float:

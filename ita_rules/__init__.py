@@ -19,14 +19,20 @@ _LAZY = {
     "Rule": "ita_rules.rules.model",
     "Version": "ita_rules.rules.model",
     "Registry": "ita_rules.rules.registry",
+    "Run": "ita_rules.provenance.runs",
+    "Store": "ita_rules.store.core",
+    "Record": "ita_rules.store.records",
     "ItaRulesError": "ita_rules.errors",
     "UsageError": "ita_rules.errors",
 }
 
 if TYPE_CHECKING:
     from ita_rules.errors import ItaRulesError, UsageError
+    from ita_rules.provenance.runs import Run
     from ita_rules.rules.model import Rule, Version
     from ita_rules.rules.registry import Registry
+    from ita_rules.store.core import Store
+    from ita_rules.store.records import Record
     from ita_rules.workspace import Workspace
 
 
@@ -39,4 +45,15 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["ItaRulesError", "Registry", "Rule", "UsageError", "Version", "Workspace", "__version__"]
+__all__ = [
+    "ItaRulesError",
+    "Record",
+    "Registry",
+    "Rule",
+    "Run",
+    "Store",
+    "UsageError",
+    "Version",
+    "Workspace",
+    "__version__",
+]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ita_rules.config import CONFIG_NAME, Settings, load_settings
 from ita_rules.errors import WorkspaceNotFound
 from ita_rules.rules.registry import Registry
+
+if TYPE_CHECKING:
+    from ita_rules.provenance.runs import Run
+    from ita_rules.store.core import Store
 
 
 def find_root(start: Path) -> Path:
@@ -41,6 +46,21 @@ class Workspace:
     @cached_property
     def registry(self) -> Registry:
         return Registry(self.settings.rules_dir, self.root)
+
+    @cached_property
+    def store(self) -> Store:
+        """The persistent store (opened on first use): ``ws.store.put(path, type="candles")``."""
+        from ita_rules.store import open_store
+
+        return open_store(self)
+
+    def start_run(self, flow_type: str, **options: Any) -> Run:
+        """A run with a provenance snapshot: ``with ws.start_run("backtest_flow", rule=rule,
+        symbol=..., timeframe=..., inputs=[...], data_range=(...), strict=False) as run:``
+        (see :class:`ita_rules.provenance.runs.Run`)."""
+        from ita_rules.provenance.runs import Run
+
+        return Run(self, flow_type, **options)
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +62,11 @@ def in_git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def sample_ws(in_git_repo: Path) -> Path:
     """A workspace holding a copy of the bundled sample registry, committed."""
     shutil.copytree(SAMPLE_RULES, in_git_repo / "rules", dirs_exist_ok=True)
-    shutil.copytree(REPO / "schemas", in_git_repo / "schemas", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        REPO / "schemas",
+        in_git_repo / "schemas",
+        ignore=shutil.ignore_patterns("*.py", "__pycache__"),
+    )
     git(in_git_repo, "add", "-A")
     git(in_git_repo, "commit", "-q", "-m", "sample rules")
     return in_git_repo
@@ -111,4 +117,65 @@ def write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-__all__: Sequence[str] = ["REPO", "Result", "git", "snapshot", "write"]
+# -- the real Postgres, shared by the store, provenance, remote and retention tests -------------
+# ``ITA_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``). One fresh
+# database per test session (dropped at its end), a fresh schema per test. Unreachable: the
+# Postgres cases are skipped, except under ``CI=true`` where they fail: CI never skips a database.
+
+PG_URL = os.environ.get("ITA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_admin(url: str) -> Any:
+    import psycopg
+
+    from ita_rules.db.engine import engine_url
+
+    u = engine_url(url, Path("."))
+    return psycopg.connect(
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        dbname=u.database,
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh Postgres database for this test session (dropped afterwards); its URL."""
+    try:
+        admin = pg_admin(PG_URL)
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Postgres at {PG_URL} is unreachable in CI: {exc}")
+        pytest.skip(f"Postgres at {PG_URL} is unreachable: {exc}")
+    name = f"ita_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with pg_admin(PG_URL) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database URL for one test: the default SQLite file, or a fresh Postgres schema."""
+    if request.param == "sqlite":
+        yield "sqlite:///.ita/ita.sqlite"
+        return
+    database = request.getfixturevalue("pg_database")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_admin(database) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{database}?options=-csearch_path%3D{schema}"
+    finally:
+        with pg_admin(database) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+__all__: Sequence[str] = ["PG_URL", "REPO", "Result", "git", "pg_admin", "snapshot", "write"]

@@ -97,9 +97,13 @@ def test_list_show_diff(sample_ws: Path, cli) -> None:  # type: ignore[no-untype
     ]
     d = json.loads(cli("diff", "Frank_raid_v1", "1.1", "2.0", "--json").out)
     assert d["semantic_change"] == "major"
-    assert {"change": "added", "path": "components[2]", "old": None, "new": "Detect_FVG", "structural": True} in d[
-        "changes"
-    ]
+    assert {
+        "change": "added",
+        "path": "components[2]",
+        "old": None,
+        "new": "Detect_FVG",
+        "structural": True,
+    } in d["changes"]
     r = cli("show", "Nope_v1")
     assert (r.code, r.err) == (1, "ita-rules: no setup 'Nope_v1' in rules\n")
 
@@ -154,14 +158,21 @@ def test_unexpected_errors_are_one_line_unless_debug(sample_ws: Path, cli, monke
 
     monkeypatch.setattr(registry.Registry, "scan", boom)
     r = cli("list")
-    assert (r.code, r.err) == (3, "ita-rules: internal error: RuntimeError: disk on fire (run with --debug for the traceback)\n")
+    assert (r.code, r.err) == (
+        3,
+        "ita-rules: internal error: RuntimeError: disk on fire (run with --debug for the traceback)\n",
+    )
     r = cli("--debug", "list")
     assert r.code == 3 and "Traceback (most recent call last)" in r.err
 
 
 def test_python_dash_m_and_console_script() -> None:
-    r = subprocess.run([sys.executable, "-m", "ita_rules", "--help"], capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "ita_rules", "--help"], capture_output=True, text=True, check=False
+    )
     assert r.returncode == 0 and "Example:" in r.stdout
     exe = Path(sys.executable).parent / "ita-rules"
-    r = subprocess.run([str(exe), "validate"], capture_output=True, text=True, cwd=REPO, check=False)
+    r = subprocess.run(
+        [str(exe), "validate"], capture_output=True, text=True, cwd=REPO, check=False
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -44,13 +44,28 @@ def test_values_absolute_windows_paths_and_env_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[store]\ndatabse = "x"\n', "store.databse: unknown key (known keys: database, folders, root)"),
-        ('[stor]\nroot = "x"\n', "stor: unknown section or key (known: notify, remote, retention, rules, runs, store)"),
+        (
+            '[store]\ndatabse = "x"\n',
+            "store.databse: unknown key (known keys: database, folders, root)",
+        ),
+        (
+            '[stor]\nroot = "x"\n',
+            "stor: unknown section or key (known: notify, remote, retention, rules, runs, store)",
+        ),
         ("[store]\nroot = 5\n", "store.root: expected a string, got int 5"),
-        ("[rules]\nprotected_ref = true\n", "rules.protected_ref: expected a string, got bool True"),
+        (
+            "[rules]\nprotected_ref = true\n",
+            "rules.protected_ref: expected a string, got bool True",
+        ),
         ('store = "x"\n', "store: expected a table [store]"),
-        ('[notify.telegram]\ntoken = "123:abc"\n', "notify.telegram.token: unknown key (known keys: base_url, chat_id, token_env)"),
-        ('[store.folders]\nscreenshot = "../out"\n', "store.folders.screenshot: expected a relative folder inside the store root, got '../out'"),
+        (
+            '[notify.telegram]\ntoken = "123:abc"\n',
+            "notify.telegram.token: unknown key (known keys: base_url, chat_id, token_env)",
+        ),
+        (
+            '[store.folders]\nscreenshot = "../out"\n',
+            "store.folders.screenshot: expected a relative folder inside the store root, got '../out'",
+        ),
         ("[runs]\nflow_types = [1]\n", "runs.flow_types: expected an array of strings"),
     ],
 )
@@ -71,8 +86,12 @@ def test_bad_config_from_the_cli_is_exit_2_and_writes_nothing(in_git_repo: Path,
     (in_git_repo / "ita.toml").write_text("[store]\nroot = 5\n")
     before = snapshot(in_git_repo)
     r = cli("list")
-    assert (r.code, r.err) == (2, "ita-rules: ita.toml: store.root: expected a string, got int 5\n".replace(
-        "ita.toml", str(in_git_repo / "ita.toml"), 1))
+    assert (r.code, r.err) == (
+        2,
+        "ita-rules: ita.toml: store.root: expected a string, got int 5\n".replace(
+            "ita.toml", str(in_git_repo / "ita.toml"), 1
+        ),
+    )
     assert snapshot(in_git_repo) == before
 
 

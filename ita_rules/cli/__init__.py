@@ -18,8 +18,11 @@ from ita_rules.cli.app import app
 from ita_rules.errors import ItaRulesError
 
 # Importing the command modules registers their verbs on ``app``.
-from ita_rules.cli import rules as _rules  # noqa: E402,F401  isort: skip
-from ita_rules.cli import registry as _registry  # noqa: E402,F401  isort: skip
+from ita_rules.cli import rules as _rules  # noqa: F401  isort: skip
+from ita_rules.cli import registry as _registry  # noqa: F401  isort: skip
+from ita_rules.cli import store as _store  # noqa: F401  isort: skip
+from ita_rules.cli import runs as _runs  # noqa: F401  isort: skip
+from ita_rules.cli import remote as _remote  # noqa: F401  isort: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -56,7 +59,12 @@ def _click_exit(exc: Exception) -> int | None:
     """The exit code of click's own exceptions (typer may vendor click: matched by shape)."""
     if isinstance(exc, typer.Exit) or type(exc).__name__ == "Exit":
         return int(getattr(exc, "exit_code", 0))
-    if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-        exc.show()
-        return int(exc.exit_code)
+    code = getattr(exc, "exit_code", None)
+    show = getattr(exc, "show", None)
+    if callable(show) and isinstance(code, int):
+        show()
+        return code
     return None
+
+
+from ita_rules.cli import retention as _retention  # noqa: E402,F401  isort: skip

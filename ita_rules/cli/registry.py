@@ -126,14 +126,30 @@ def index(
         stats = refresh(index_source(ctx), rebuild=rebuild, progress=bar)
     finally:
         bar.close()
+    restored = _restore_store_records(ctx) if rebuild else None
     if json_:
-        emit_json(stats.as_dict())
+        emit_json({**stats.as_dict(), "store_records_restored": restored})
         return
     why = f" ({stats.reason})" if stats.reason else ""
     echo(
         f"index {stats.action}{why}: {stats.commits} commit(s) read, {stats.versions} version(s), "
         f"{stats.findings} audit finding(s)"
     )
+    if restored is not None:
+        echo(f"store: {restored} record(s) restored from the journal")
+
+
+def _restore_store_records(ctx: typer.Context) -> int | None:
+    """``index --rebuild`` also restores the store's records from its journal (SPEC §4) when
+    the workspace has a store; None when it has none."""
+    from ita_rules.store.core import HOUSEKEEPING
+
+    ws = open_workspace(ctx)
+    if not (ws.settings.store_root / HOUSEKEEPING / "journal.jsonl").exists():
+        return None
+    from ita_rules.store import rebuild_from_journal
+
+    return rebuild_from_journal(ws)
 
 
 @app.command()

@@ -182,9 +182,7 @@ def _scalar(raw: str) -> Any:
     return value
 
 
-_FIELD_LINE = re.compile(
-    r"^(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)", re.MULTILINE
-)
+_FIELD_LINE = re.compile(r"^(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)", re.MULTILINE)
 _LIFECYCLE_BLOCK = re.compile(
     r"^(?:" + "|".join(LIFECYCLE_FIELDS) + r")[ \t]*:.*(?:\n(?:[ \t]|-(?!--)|#|\r?$).*)*\n?",
     re.MULTILINE,

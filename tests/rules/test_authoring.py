@@ -52,7 +52,9 @@ def _changed_lines(a: str, b: str) -> list[str]:
     return [x for x in lines if x[0] == "-"] + [x for x in lines if x[0] == "+"]
 
 
-def test_new_version_round_trip_keeps_comments_flow_style_and_quotes(in_git_repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_new_version_round_trip_keeps_comments_flow_style_and_quotes(
+    in_git_repo: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
     src = _setup(in_git_repo, cli)
     before = src.read_text()
     r = cli("new-version", "Frank_raid_v1")
@@ -85,7 +87,13 @@ def test_new_version_set_changes_value_and_hash(in_git_repo: Path, cli) -> None:
     out = json.loads(r.out)
     assert out["version"] == "1.3" and out["bump"] == "minor"
     assert out["changes"] == [
-        {"change": "changed", "path": "params.atr_period", "old": 14, "new": 21, "structural": False}
+        {
+            "change": "changed",
+            "path": "params.atr_period",
+            "old": 14,
+            "new": 21,
+            "structural": False,
+        }
     ]
     text = (in_git_repo / out["path"]).read_text()
     assert "  atr_period: 21        # Wilder" in text
@@ -131,7 +139,10 @@ def test_new_version_bad_inputs_write_nothing(in_git_repo: Path, cli) -> None:  
     _setup(in_git_repo, cli)
     before = snapshot(in_git_repo)
     cases = {
-        ("new-version", "Nope_v1"): (2, "ita-rules: no setup 'Nope_v1'; create it with `ita-rules new Nope_v1`\n"),
+        ("new-version", "Nope_v1"): (
+            2,
+            "ita-rules: no setup 'Nope_v1'; create it with `ita-rules new Nope_v1`\n",
+        ),
         ("new-version", "../etc"): (
             2,
             "ita-rules: not a setup id: '../etc' (a letter, then up to 63 letters, digits, '_' or '-')\n",
@@ -177,9 +188,15 @@ def test_new_version_without_author_is_a_usage_error(in_git_repo: Path, cli, mon
     empty.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     r = cli("new-version", "Frank_raid_v1")
-    assert (r.code, r.err) == (2, "ita-rules: no author: set `git config user.name` or pass --author NAME\n")
+    assert (r.code, r.err) == (
+        2,
+        "ita-rules: no author: set `git config user.name` or pass --author NAME\n",
+    )
     r = cli("new-version", "Frank_raid_v1", "--author", "desk")
-    assert r.code == 0 and "author: 'desk'" in (in_git_repo / "rules/Frank_raid_v1/v1.3.yaml").read_text()
+    assert (
+        r.code == 0
+        and "author: 'desk'" in (in_git_repo / "rules/Frank_raid_v1/v1.3.yaml").read_text()
+    )
 
 
 def test_new_creates_a_valid_first_version(in_git_repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +223,10 @@ def test_deprecate_and_activate_touch_only_lifecycle(in_git_repo: Path, cli) -> 
     r = cli("deprecate", "Frank_raid_v1@v1.2", "--reason", "broke after the spread change")
     assert r.code == 0, r.err
     text = path.read_text()
-    assert 'active: false\ndeprecation_reason: "broke after the spread change"\ntags: ["london"]' in text
+    assert (
+        'active: false\ndeprecation_reason: "broke after the spread change"\ntags: ["london"]'
+        in text
+    )
     assert _changed_lines(after_activate, text) == [
         "-active: true",
         "+active: false",

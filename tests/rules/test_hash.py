@@ -43,7 +43,12 @@ def test_every_sample_file_is_pinned() -> None:
 
 def test_hash_is_rfc8785_of_semantic_fields() -> None:
     # Independent of our code path: JCS of this content is this exact byte string.
-    rule = {"targets": {"tp": 2.0, "sl": 1}, "components": ["B", "A"], "rules": {}, "version": "9.9"}
+    rule = {
+        "targets": {"tp": 2.0, "sl": 1},
+        "components": ["B", "A"],
+        "rules": {},
+        "version": "9.9",
+    }
     import hashlib
 
     canonical = b'{"components":["B","A"],"rules":{},"targets":{"sl":1,"tp":2}}'
@@ -57,17 +62,23 @@ def test_yaml_dates_hash_as_iso_strings() -> None:
     assert params_hash(a.data) == params_hash(b.data)
 
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(max_size=8)
+json_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(max_size=8)
+)
 json_values = st.recursive(
     json_scalars | st.floats(allow_nan=False, allow_infinity=False, width=64),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 semantic = st.fixed_dictionaries(
     {
         "components": st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=4),
         "rules": st.dictionaries(st.text(max_size=6), json_values, max_size=4),
-        "targets": st.dictionaries(st.sampled_from(["tp", "sl", "be"]), st.floats(0.1, 10), max_size=3),
+        "targets": st.dictionaries(
+            st.sampled_from(["tp", "sl", "be"]), st.floats(0.1, 10), max_size=3
+        ),
     },
     optional={"params": st.dictionaries(st.text(max_size=6), json_values, max_size=4)},
 )
@@ -106,7 +117,9 @@ def _ints_as_floats(value: Any) -> Any:
 
 @settings(max_examples=100, deadline=None)
 @given(semantic, lifecycle)
-def test_hash_invariant_under_key_order_number_form_and_lifecycle(sem: dict[str, Any], life: dict[str, Any]) -> None:
+def test_hash_invariant_under_key_order_number_form_and_lifecycle(
+    sem: dict[str, Any], life: dict[str, Any]
+) -> None:
     h = params_hash(sem)
     assert h == params_hash(_reverse_keys(sem))
     assert h == params_hash(_ints_as_floats(sem))  # 2 and 2.0 hash the same
@@ -115,8 +128,12 @@ def test_hash_invariant_under_key_order_number_form_and_lifecycle(sem: dict[str,
 
 @settings(max_examples=100, deadline=None)
 @given(semantic, semantic)
-def test_different_semantic_content_gives_different_hash(a: dict[str, Any], b: dict[str, Any]) -> None:
-    same = json.dumps(_ints_as_floats(a), sort_keys=True) == json.dumps(_ints_as_floats(b), sort_keys=True)
+def test_different_semantic_content_gives_different_hash(
+    a: dict[str, Any], b: dict[str, Any]
+) -> None:
+    same = json.dumps(_ints_as_floats(a), sort_keys=True) == json.dumps(
+        _ints_as_floats(b), sort_keys=True
+    )
     assert (params_hash(a) == params_hash(b)) == same
 
 

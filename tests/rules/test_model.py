@@ -37,7 +37,9 @@ def test_version_examples() -> None:
     assert not Version(1, 4).follows(Version(1, 2)) and not Version(3, 0).follows(Version(1, 2))
 
 
-@pytest.mark.parametrize("text", ["1", "1.", ".1", "01.2", "1.02", "1.2.3", "v", "1.-1", " 1.2", "1,2", "١.٢"])
+@pytest.mark.parametrize(
+    "text", ["1", "1.", ".1", "01.2", "1.02", "1.2.3", "v", "1.-1", " 1.2", "1,2", "١.٢"]
+)
 def test_bad_versions_are_refused(text: str) -> None:
     with pytest.raises(UsageError, match="not a version"):
         Version.parse(text)
@@ -53,7 +55,11 @@ def test_registry_get(sample_ws: Path) -> None:
     ws = Workspace.open()
     latest = ws.registry.get("IB_raid_v1")
     assert isinstance(latest, Rule)
-    assert (latest.setup_id, str(latest.version), latest.rule_version) == ("IB_raid_v1", "1.2", "v1.2")
+    assert (latest.setup_id, str(latest.version), latest.rule_version) == (
+        "IB_raid_v1",
+        "1.2",
+        "v1.2",
+    )
     assert latest.params == {"ib_range_atr_mult": 1.2, "max_trades_per_day": 1}
     assert latest.targets == {"tp": 2.0, "sl": 1.0}
     assert latest.components == ("Detect_Sessions", "Detect_Initial_Balance")

@@ -1,0 +1,246 @@
+"""Retention commands: plan, apply, sweep, run, restore, purge --admin."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.errors import UsageError
+
+retention_app = typer.Typer(
+    name="retention",
+    help=(
+        "Retention: soft delete by policy (retention.yaml), a safety window, protections that\n"
+        "never fail, an audit log in logs/.\n\n"
+        "\b\nExample:\n  ita-rules retention plan --json\n"
+        "  ita-rules retention run          # the daily job: apply + sweep"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(retention_app, name="retention")
+
+AS_OF = typer.Option(None, "--as-of", help="Act as if it were this date/time (ISO; default now).")
+MAX_DELETE = typer.Option(
+    None, "--max-delete", min=0, help="At most N files this run, oldest first."
+)
+
+
+def _as_of(text: str | None) -> _dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of: not a date or ISO time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
+
+
+@contextmanager
+def _retention(ctx: typer.Context, as_of: str | None) -> Iterator[Any]:
+    from ita_rules.retention.engine import Retention
+    from ita_rules.store import open_store
+
+    ws = open_workspace(ctx)
+    store = open_store(ws)
+    try:
+        retention = Retention.open(ws, store, _as_of(as_of))
+        retention.remote_copy = _remote_copy(ws)
+        yield retention
+    finally:
+        store.db.dispose()
+
+
+def _remote_copy(ws: Any) -> Any:
+    """The verified-copy check retention needs before deleting archive_to_remote files."""
+    if not ws.settings.remote_name:
+        return None
+    from ita_rules.remote import ensure_remote_copy
+
+    return ensure_remote_copy
+
+
+def _telegram(ws: Any) -> Any:
+    from ita_rules.retention.notify import Telegram
+
+    s = ws.settings
+    return Telegram(s.telegram_base_url, s.telegram_token_env, s.telegram_chat_id)
+
+
+def _print_report(report: Any, json_: bool, retention: Any) -> None:
+    from ita_rules.retention.engine import write_report
+
+    doc = report.as_dict()
+    if report.affected:
+        path = write_report(retention.workspace.root / "logs", report)
+        doc["report_path"] = path.relative_to(retention.workspace.root).as_posix()
+    if json_:
+        emit_json(doc)
+        return
+    verb = {"apply": "soft-deleted", "sweep": "removed from disk", "purge": "purged"}.get(
+        report.phase, report.phase
+    )
+    echo(
+        f"{report.phase}: {doc['total_files_purged']} file(s) {verb}, "
+        f"{doc['freed_space_gb']:.3f} GB; audit log {doc['audit_log_path']}"
+    )
+    for type_, n in doc["by_type"].items():
+        echo(f"  {type_}: {n}")
+
+
+@retention_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    as_of: str | None = AS_OF,
+    max_delete: int | None = MAX_DELETE,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show what apply would do: every file selected or kept, with its reason. Changes nothing.
+
+    \b
+    Example:
+      ita-rules retention plan --as-of 2026-06-30 --json
+    """
+    with _retention(ctx, as_of) as retention:
+        result = retention.plan(max_delete=max_delete)
+    if json_:
+        emit_json(result.as_dict())
+        return
+    for d in result.decisions:
+        echo(f"{d.action:<7} {d.file_id}  {d.type:<11} {d.size:>12}  {d.reason}")
+    gb = result.bytes_selected / 1024**3
+    echo(
+        f"plan {result.plan_id}: {len(result.selected)} selected ({gb:.3f} GB), "
+        f"{len(result.kept)} kept"
+    )
+
+
+@retention_app.command("apply")
+def apply(
+    ctx: typer.Context,
+    as_of: str | None = AS_OF,
+    confirm: str | None = typer.Option(None, "--confirm", help="The plan id of a large purge."),
+    max_delete: int | None = MAX_DELETE,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Soft-delete what the policy selects (files stay on disk, restorable in the window).
+
+    \b
+    Example:
+      ita-rules retention apply
+      ita-rules retention apply --confirm plan_3f9a0c1d2e4b5a69
+    """
+    with _retention(ctx, as_of) as retention:
+        report = retention.apply(
+            confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
+        )
+        _print_report(report, json_, retention)
+
+
+@retention_app.command("sweep")
+def sweep(
+    ctx: typer.Context,
+    as_of: str | None = AS_OF,
+    max_delete: int | None = MAX_DELETE,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Remove from disk files soft-deleted longer than the safety window (protections rechecked).
+
+    \b
+    Example:
+      ita-rules retention sweep --max-delete 1000
+    """
+    with _retention(ctx, as_of) as retention:
+        _print_report(retention.sweep(max_delete=max_delete), json_, retention)
+
+
+@retention_app.command("run")
+def run(
+    ctx: typer.Context,
+    as_of: str | None = AS_OF,
+    confirm: str | None = typer.Option(None, "--confirm", help="The plan id of a large purge."),
+    max_delete: int | None = MAX_DELETE,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """The daily job: apply, then sweep (cron: `15 3 * * * cd /desk && ita-rules retention run`).
+
+    \b
+    Example:
+      ita-rules retention run --json
+    """
+    with _retention(ctx, as_of) as retention:
+        applied = retention.apply(
+            confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
+        )
+        swept = retention.sweep(max_delete=max_delete)
+        if json_:
+            emit_json({"apply": applied.as_dict(), "sweep": swept.as_dict()})
+            return
+        _print_report(applied, False, retention)
+        _print_report(swept, False, retention)
+
+
+@retention_app.command("restore")
+def restore(
+    ctx: typer.Context,
+    file_ids: list[str] = typer.Argument(None, help="File ids to restore."),
+    run_id: str | None = typer.Option(None, "--run", help="Restore every file of this run."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Undo a soft delete (before sweep removed the file).
+
+    \b
+    Example:
+      ita-rules retention restore --run run_2026_01_15_003
+    """
+    if bool(file_ids) == bool(run_id):
+        raise UsageError("name FILE_ID... or --run RUN_ID (one of them)")
+    with _retention(ctx, None) as retention:
+        ids = retention.restore(file_ids=file_ids or [], run_id=run_id)
+    if json_:
+        emit_json({"restored": ids})
+    else:
+        echo(f"restored {len(ids)} file(s)")
+
+
+@retention_app.command("purge")
+def purge(
+    ctx: typer.Context,
+    admin: bool = typer.Option(False, "--admin", help="Required: this deletes for good."),
+    type_: str = typer.Option(..., "--type", help="The type to purge, e.g. result."),
+    before: str = typer.Option(..., "--before", help="Only files created before this date."),
+    confirm: str | None = typer.Option(None, "--confirm", help="The plan id printed by a dry run."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Administrator purge (the only way backtest results are deleted). Without --confirm it
+    prints the plan and its id; protected tags still hold.
+
+    \b
+    Example:
+      ita-rules retention purge --admin --type result --before 2024-01-01
+      ita-rules retention purge --admin --type result --before 2024-01-01 --confirm plan_…
+    """
+    if not admin:
+        raise UsageError("purge deletes for good: pass --admin to say you mean it")
+    cutoff = _as_of(before)
+    assert cutoff is not None
+    with _retention(ctx, None) as retention:
+        plan, report = retention.admin_purge(type_=type_, before=cutoff, confirm=confirm)
+        if report is None:
+            if json_:
+                emit_json(plan.as_dict())
+            else:
+                for d in plan.decisions:
+                    echo(f"{d.action:<7} {d.file_id}  {d.reason}")
+                warn(
+                    f"{len(plan.selected)} file(s) would be purged; to do it: "
+                    f"ita-rules retention purge --admin --type {type_} --before {before} "
+                    f"--confirm {plan.plan_id}"
+                )
+            return
+        _print_report(report, json_, retention)

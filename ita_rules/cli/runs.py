@@ -1,0 +1,271 @@
+"""Run commands: ``runs start/finish/heartbeat/list/show/verify`` (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace
+
+runs_app = typer.Typer(
+    name="runs",
+    help=(
+        "Run provenance: a snapshot of data, code, rule and libraries for every run, and its "
+        "verification.\n\n\b\nExample:\n  ita-rules runs list --status running\n"
+        "  ita-rules runs verify run_2026_01_15_001"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(runs_app, name="runs")
+
+CLI_LEASE_S = 24 * 3600.0
+
+
+@runs_app.command("start")
+def start(
+    ctx: typer.Context,
+    flow_type: str = typer.Argument(
+        ..., help="backtest_flow, live_flow, train_flow or configured."
+    ),
+    rule: str | None = typer.Option(
+        None, "--rule", help="SETUP_ID@VERSION (or SETUP_ID: latest active)."
+    ),
+    symbol: str | None = typer.Option(None, "--symbol"),
+    timeframe: str | None = typer.Option(None, "--timeframe"),
+    inputs: list[str] = typer.Option([], "--input", help="An input file (repeat for more)."),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="Time column of candle inputs."
+    ),
+    start_: str | None = typer.Option(
+        None, "--from", help="First day (or ISO time) of the data range."
+    ),
+    end: str | None = typer.Option(None, "--to", help="Last day (or ISO time) of the data range."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a dirty work tree."),
+    lease: float = typer.Option(
+        CLI_LEASE_S,
+        "--lease",
+        help="Seconds until the run counts as abandoned unless finished or renewed.",
+    ),
+    flow_run_id: str | None = typer.Option(None, "--flow-run-id", help="An orchestrator's run id."),
+    flow_name: str | None = typer.Option(None, "--flow-name", help="An orchestrator's flow name."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Start a run for a flow that is not written in Python; print its run id.
+
+    The snapshot (inputs, data hash, rule, git state, packages) is written now with status
+    running; finish the run with `runs finish`.
+
+    \b
+    Example:
+      RUN=$(ita-rules runs start backtest_flow --rule IB_raid_v1@1.2 --symbol GER40 \\
+            --timeframe M15 --input data/GER40_M15.csv --from 2025-05-01 --to 2025-10-31)
+      ita-rules runs finish "$RUN" --status succeeded
+    """
+    from ita_rules.errors import UsageError
+    from ita_rules.provenance.runs import Run
+
+    if (start_ is None) != (end is None):
+        raise UsageError("--from and --to go together")
+    ws = open_workspace(ctx)
+    specs = [{"path": p, "time_column": time_column} for p in inputs]
+    run = Run(
+        ws,
+        flow_type,
+        rule=rule,
+        symbol=symbol,
+        timeframe=timeframe,
+        inputs=specs,
+        data_range=(start_, end) if start_ is not None and end is not None else None,
+        strict=strict,
+        flow_run_id=flow_run_id,
+        flow_name=flow_name,
+        heartbeat=0,
+        lease=lease,
+        track_process=False,
+    )
+    snapshot = run.start().detach()
+    if json_:
+        emit_json(snapshot)
+    else:
+        echo(snapshot["run_id"])
+
+
+@runs_app.command("finish")
+def finish(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    status: str = typer.Option(..., "--status", help="succeeded or failed."),
+    error: str | None = typer.Option(None, "--error", help="Why it failed."),
+    outputs: list[str] = typer.Option([], "--output", help="A file_id the run stored (repeat)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Finish a running run as succeeded or failed.
+
+    \b
+    Example:
+      ita-rules runs finish run_2026_01_15_001 --status failed --error "broker timeout"
+    """
+    from ita_rules.provenance import finish_run
+
+    snapshot = finish_run(open_workspace(ctx), run_id, status, error, outputs or None)
+    if json_:
+        emit_json(snapshot)
+    else:
+        echo(f"{run_id} {snapshot['status']}")
+
+
+@runs_app.command("heartbeat")
+def heartbeat(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    lease: float = typer.Option(CLI_LEASE_S, "--lease", help="Seconds from now."),
+) -> None:
+    """Renew the lease of a running run (for long runs started with `runs start`).
+
+    \b
+    Example:
+      ita-rules runs heartbeat run_2026_01_15_001 --lease 3600
+    """
+    from ita_rules.errors import ItaRulesError
+    from ita_rules.provenance.runstore import RunStore, check_run_id
+
+    runs = RunStore.open(open_workspace(ctx).settings)
+    try:
+        if not runs.heartbeat(check_run_id(run_id), lease):
+            raise ItaRulesError(f"run {run_id} is not running")
+    finally:
+        runs.close()
+
+
+@runs_app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: str | None = typer.Option(
+        None, "--status", help="running, succeeded, failed, abandoned."
+    ),
+    flow_type: str | None = typer.Option(None, "--flow-type"),
+    setup: str | None = typer.Option(None, "--setup", help="Only runs of this setup."),
+    symbol: str | None = typer.Option(None, "--symbol"),
+    limit: int | None = typer.Option(None, "--limit", help="At most this many (newest first)."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """List runs, newest first, with status, rule, symbol and commit.
+
+    \b
+    Example:
+      ita-rules runs list --setup IB_raid_v1 --limit 20
+    """
+    from ita_rules.provenance import list_runs
+
+    rows = list_runs(
+        open_workspace(ctx),
+        status=status,
+        flow_type=flow_type,
+        setup_id=setup,
+        symbol=symbol,
+        limit=limit,
+    )
+    if json_:
+        emit_json({"runs": rows})
+        return
+    table = [["RUN_ID", "FLOW", "STATUS", "RULE", "SYMBOL", "TF", "COMMIT", "STARTED"]]
+    for r in rows:
+        rule = f"{r['setup_id']}@{r['rule_version']}" if r["setup_id"] else "-"
+        commit = (r["git_commit"] or "-")[:10] + ("+dirty" if r["git_dirty"] else "")
+        table.append(
+            [
+                r["run_id"],
+                r["flow_type"],
+                r["status"],
+                rule,
+                r["symbol"] or "-",
+                r["timeframe"] or "-",
+                commit,
+                r["started_at"][:19],
+            ]
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _show_text(s: dict[str, Any]) -> None:
+    echo(f"{s['run_id']}  {s['flow_type']}  {s['status']}")
+    if s.get("error"):
+        echo(f"  error:       {s['error']}")
+    echo(f"  started:     {s['started_at']}  finished: {s.get('finished_at') or '-'}")
+    if s.get("rule_id"):
+        echo(f"  rule:        {s['rule_id']}@{s['rule_version']}  {s['params_hash']}")
+    echo(f"  symbol:      {s.get('symbol') or '-'}  timeframe: {s.get('timeframe') or '-'}")
+    dirty = f"  dirty (diff {s.get('git_diff_hash')})" if s.get("git_dirty") else ""
+    echo(f"  git:         {s.get('git_commit') or '-'} on {s.get('git_branch') or '-'}{dirty}")
+    rng = s.get("data_range")
+    echo(f"  data:        {s['data_hash']}" + (f"  range {rng[0]} .. {rng[1]}" if rng else ""))
+    for entry in s.get("inputs", []):
+        extra = (
+            f"  {entry['rows']} candles {entry['first']} .. {entry['last']}"
+            if "rows" in entry
+            else ""
+        )
+        echo(f"    {entry['path']}  {entry.get('range_hash') or entry['hash']}{extra}")
+    env = s.get("env", {})
+    echo(
+        f"  python:      {env.get('python')} on {env.get('platform')}, "
+        f"{len(env.get('packages', {}))} packages"
+    )
+    if s.get("flow_run_id"):
+        echo(f"  flow run:    {s.get('flow_name')} {s['flow_run_id']}")
+    echo(f"  outputs:     {', '.join(s.get('outputs', [])) or '-'}")
+
+
+@runs_app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show a run's snapshot: data, rule, code, environment, outputs.
+
+    \b
+    Example:
+      ita-rules runs show run_2026_01_15_001 --json
+    """
+    from ita_rules.provenance import show_run
+
+    snapshot = show_run(open_workspace(ctx), run_id)
+    if json_:
+        emit_json(snapshot)
+    else:
+        _show_text(snapshot)
+
+
+@runs_app.command("verify")
+def verify(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Recompute every part of a run's snapshot; print "reproducible" or each difference.
+
+    Compares the data (range hash over the same range), the rule version's params_hash, the
+    commit (present and reachable), the dirty state and every package version. Exit 1 when
+    the run is not reproducible.
+
+    \b
+    Example:
+      ita-rules runs verify run_2026_01_15_001
+    """
+    from ita_rules.provenance import verify_run
+
+    result = verify_run(open_workspace(ctx), run_id)
+    if json_:
+        emit_json(result.as_dict())
+    elif result.reproducible:
+        echo(f"{run_id}: reproducible")
+    else:
+        for difference in result.differences:
+            echo(f"{run_id}: {difference}")
+        echo(f"{run_id}: not reproducible ({len(result.differences)} difference(s))")
+    raise typer.Exit(0 if result.reproducible else 1)

@@ -1,0 +1,21 @@
+"""The metadata database: SQLite by default, Postgres for teams (SPEC §8).
+
+``open_database(url, root)`` returns a :class:`Database` whose schema is current; an older
+schema is refused until ``ita-rules db upgrade`` (:func:`upgrade`) migrates it.
+"""
+
+from __future__ import annotations
+
+from ita_rules.db.engine import Database, DatabaseError, DatabaseUnavailable, connect, open_database
+from ita_rules.db.migrations import CURRENT_VERSION, SchemaOutdated, upgrade
+
+__all__ = [
+    "CURRENT_VERSION",
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "SchemaOutdated",
+    "connect",
+    "open_database",
+    "upgrade",
+]

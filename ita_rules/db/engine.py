@@ -1,0 +1,183 @@
+"""Connect to the metadata database: a SQLite file (WAL, busy timeout) or Postgres (psycopg 3).
+
+The same code runs on both. Write transactions use :meth:`Database.write`; on SQLite that is
+``BEGIN IMMEDIATE`` so that concurrent writers wait for each other (busy timeout) instead of
+failing when a read transaction tries to become a write transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from ita_rules.config import redact_url
+from ita_rules.errors import ItaRulesError, UsageError
+
+BUSY_TIMEOUT_MS = 60_000
+CONNECT_TIMEOUT_S = 5
+
+
+class DatabaseError(ItaRulesError):
+    """A database operation failed."""
+
+
+class DatabaseUnavailable(UsageError):
+    """The configured database cannot be reached or opened (a configuration problem, exit 2)."""
+
+
+def _one_line(text: str, secrets: tuple[str, ...]) -> str:
+    line = " ".join(str(text).split())
+    for secret in secrets:
+        if secret:
+            line = line.replace(secret, "***")
+    return line
+
+
+def engine_url(url: str, root: Path) -> URL:
+    """The SQLAlchemy URL for a configured one: relative SQLite paths are resolved against the
+    workspace root, ``postgresql://`` uses the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise DatabaseUnavailable(
+            f"store.database: not a database URL: {redact_url(url)}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:":
+            raise DatabaseUnavailable(
+                "store.database: a SQLite URL needs a file path (sqlite:///.ita/ita.sqlite)"
+            )
+        path = Path(database)
+        if not path.is_absolute():
+            path = root / path
+        return parsed.set(drivername="sqlite+pysqlite", database=str(path))
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise DatabaseUnavailable(
+        f"store.database: unsupported database {backend!r} in {redact_url(url)} "
+        "(use sqlite:///PATH or postgresql://USER@HOST/DB)"
+    )
+
+
+class Database:
+    """An engine plus the conventions we use on it. Create with :func:`open_database`."""
+
+    def __init__(self, engine: sa.Engine, shown_url: str, secrets: tuple[str, ...] = ()) -> None:
+        self.engine = engine
+        self.shown_url = shown_url  # password redacted: safe to print
+        self._secrets = secrets
+
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
+    def error(self, exc: BaseException, doing: str) -> DatabaseError:
+        """A one-line error for a failed database operation, credentials removed."""
+        detail = getattr(exc, "orig", None) or exc
+        return DatabaseError(
+            f"database {self.shown_url}: {doing} failed: {_one_line(str(detail), self._secrets)}"
+        )
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); committed on success."""
+        try:
+            with self.engine.connect().execution_options(ita_write=True) as conn, conn.begin():
+                yield conn
+        except sa.exc.IntegrityError as exc:
+            # only possible when writers do not share the store lock (e.g. a store on a network
+            # file system whose locks do not work): nothing was committed
+            raise self.error(exc, "write (a concurrent writer; retry)") from None
+        except sa.exc.DBAPIError as exc:
+            raise self.error(exc, "write") from None
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            raise self.error(exc, "read") from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: URL) -> sa.Engine:
+    path = Path(url.database or "")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DatabaseUnavailable(
+            f"cannot open the SQLite database {path}: a parent is not a directory"
+        ) from None
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot open the SQLite database {path}: {exc.strerror}"
+        ) from None
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("ita_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def open_database(url: str, root: Path) -> Database:
+    """Connect, check that the database answers, and make sure the schema exists and is current.
+
+    Raises :class:`DatabaseUnavailable` (one line, no credentials) when it cannot be reached,
+    and :class:`~ita_rules.db.migrations.SchemaOutdated` when ``db upgrade`` is needed.
+    """
+    from ita_rules.db.migrations import ensure_schema
+
+    db = connect(url, root)
+    try:
+        ensure_schema(db)
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+def connect(url: str, root: Path) -> Database:
+    """Connect and check that the database answers; the schema is not looked at."""
+    target = engine_url(url, root)
+    shown = redact_url(url)
+    secrets = tuple(s for s in (target.password,) if isinstance(s, str))
+    if target.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(target)
+    else:
+        engine = sa.create_engine(
+            target, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, pool_pre_ping=True
+        )
+    db = Database(engine, shown, secrets)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DatabaseError) as exc:
+        engine.dispose()
+        detail = _one_line(str(getattr(exc, "orig", exc)), secrets)
+        detail = re.sub(r"\s*\(Background on this error.*$", "", detail)
+        raise DatabaseUnavailable(f"cannot connect to the database {shown}: {detail}") from None
+    return db

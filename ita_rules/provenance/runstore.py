@@ -1,0 +1,360 @@
+"""Runs in the metadata database and their snapshot files under the store root.
+
+* :meth:`RunStore.allocate` gives the next ``run_YYYY_MM_DD_NNN`` and inserts the run (status
+  ``running``) in one transaction.
+* The snapshot file ``archive/provenance/{run_id}_snapshot.json`` is written atomically (temp
+  file + fsync + ``os.replace``) at the start, at every change and at the end.
+* A running run renews its lease (heartbeat). :meth:`RunStore.reap` marks ``abandoned`` every
+  running run whose lease ran out or whose process (on this host) is gone; the completion of a
+  run only changes a run that is still ``running``, so an abandoned run never becomes
+  ``succeeded``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import json
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ita_rules.canonical import canonical_json
+from ita_rules.config import Settings
+from ita_rules.db import Database
+from ita_rules.errors import ItaRulesError, NotFound, UsageError
+from ita_rules.fsutil import atomic_write_text
+from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
+
+RUN_ID_FORMAT = "run_{day}_{seq:03d}"
+STATUSES = ("running", "succeeded", "failed", "abandoned")
+FINAL = ("succeeded", "failed")
+ALLOCATE_TRIES = 100
+
+
+class RunStateError(ItaRulesError):
+    """A run is not in the state the operation needs (e.g. finishing an abandoned run)."""
+
+
+def now_utc() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def iso(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def check_run_id(run_id: str) -> str:
+    import re
+
+    if not re.fullmatch(r"run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}", run_id):
+        raise UsageError(f"not a run id: {run_id!r} (expected run_YYYY_MM_DD_NNN)")
+    return run_id
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still exists (always True where we cannot tell)."""
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate it there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_CACHE: OrderedDict[tuple[int, str, str], Database] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_SIZE = 4
+
+
+def _database(settings: Settings) -> Database:
+    """One connected database per (process, URL, workspace), its schemas checked once: a flow
+    that starts many runs does not reconnect each time. The least recently used is closed."""
+    from ita_rules.db import open_database
+
+    key = (os.getpid(), settings.database_url, str(settings.root))
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    db = open_database(settings.database_url, settings.root)
+    try:
+        ensure_runs_schema(db)
+    except BaseException:
+        db.dispose()
+        raise
+    with _CACHE_LOCK:
+        _CACHE[key] = db
+        while len(_CACHE) > CACHE_SIZE:
+            _key, old = _CACHE.popitem(last=False)
+            old.dispose()
+    return db
+
+
+@atexit.register
+def _dispose_all() -> None:
+    with _CACHE_LOCK:
+        while _CACHE:
+            _key, db = _CACHE.popitem()
+            db.dispose()
+
+
+class RunStore:
+    """The runs of one workspace: database rows plus snapshot files."""
+
+    def __init__(self, settings: Settings, db: Database, *, owned: bool = True) -> None:
+        self.settings = settings
+        self.db = db
+        self._owned = owned
+        if owned:
+            ensure_runs_schema(db)
+
+    @classmethod
+    def open(cls, settings: Settings) -> RunStore:
+        return cls(settings, _database(settings), owned=False)
+
+    def close(self) -> None:
+        if self._owned:
+            self.db.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self.db.write() as conn:
+            lock(conn)
+            yield conn
+
+    # -- files ---------------------------------------------------------------------------
+    def snapshot_path(self, run_id: str) -> Path:
+        folder = self.settings.folder_for("provenance")
+        return self.settings.store_root / folder / f"{check_run_id(run_id)}_snapshot.json"
+
+    def write_file(self, snapshot: Mapping[str, Any]) -> Path:
+        path = self.snapshot_path(str(snapshot["run_id"]))
+        atomic_write_text(path, json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+        return path
+
+    # -- allocate ------------------------------------------------------------------------
+    def allocate(
+        self, snapshot: dict[str, Any], *, pid: int | None, lease_s: float
+    ) -> dict[str, Any]:
+        """Insert a new running run with the next free id of the day; return its snapshot."""
+        for _ in range(ALLOCATE_TRIES):
+            now = now_utc()
+            day = now.strftime("%Y_%m_%d")
+            try:
+                with self._write() as conn:
+                    top = conn.execute(
+                        sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
+                    ).scalar()
+                    seq = int(top or 0) + 1
+                    run_id = RUN_ID_FORMAT.format(day=day, seq=seq)
+                    snap = {
+                        **snapshot,
+                        "run_id": run_id,
+                        "status": "running",
+                        "started_at": iso(now),
+                        "finished_at": None,
+                    }
+                    row = _row(snap)
+                    row.update(
+                        day=day,
+                        seq=seq,
+                        pid=pid,
+                        heartbeat_at=iso(now),
+                        lease_until=iso(now + _dt.timedelta(seconds=lease_s)),
+                    )
+                    conn.execute(runs.insert().values(**row))
+                return snap
+            except sa.exc.IntegrityError:
+                continue  # another process took that number between our read and insert
+        raise ItaRulesError(f"could not allocate a run id after {ALLOCATE_TRIES} tries")
+
+    # -- change --------------------------------------------------------------------------
+    def heartbeat(self, run_id: str, lease_s: float) -> bool:
+        """Renew the lease of a running run; False when it is no longer running."""
+        now = now_utc()
+        with self.db.write() as conn:
+            result = conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status == "running")
+                .values(
+                    heartbeat_at=iso(now), lease_until=iso(now + _dt.timedelta(seconds=lease_s))
+                )
+            )
+        return bool(result.rowcount)
+
+    def update_running(self, snapshot: dict[str, Any]) -> None:
+        """Store a changed snapshot (new outputs) of a run that is still running."""
+        with self.db.write() as conn:
+            result = conn.execute(
+                runs.update()
+                .where(runs.c.run_id == snapshot["run_id"], runs.c.status == "running")
+                .values(snapshot=_dump(snapshot))
+            )
+        if not result.rowcount:
+            raise RunStateError(f"run {snapshot['run_id']} is no longer running")
+        self.write_file(snapshot)
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """``succeeded`` or ``failed``: only a run that is still running changes."""
+        if status not in FINAL:
+            raise UsageError(f"--status: expected succeeded or failed, got {status!r}")
+        now = iso(now_utc())
+        with self._write() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                raise NotFound(f"no run {run_id}")
+            if row.status != "running":
+                raise RunStateError(
+                    f"run {run_id} is {row.status}; only a running run can be finished"
+                    + (f" ({row.error})" if row.error else "")
+                )
+            snap: dict[str, Any] = json.loads(row.snapshot)
+            if outputs is not None:
+                snap["outputs"] = list(dict.fromkeys([*snap.get("outputs", []), *outputs]))
+            snap.update(status=status, finished_at=now, error=error)
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status == "running")
+                .values(status=status, finished_at=now, error=error, snapshot=_dump(snap))
+            )
+        self.write_file(snap)
+        return snap
+
+    def reap(self, host: str | None = None) -> list[str]:
+        """Mark ``abandoned`` the running runs whose lease expired or whose process is gone."""
+        from ita_rules.provenance.capture import host as this_host
+
+        here = host or this_host()
+        now = now_utc()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.run_id, runs.c.host, runs.c.pid, runs.c.lease_until).where(
+                    runs.c.status == "running"
+                )
+            ).all()
+        dead = []
+        for run_id, run_host, pid, lease_until in rows:
+            if lease_until is not None and lease_until < iso(now):
+                dead.append((run_id, f"no heartbeat since its lease ended at {lease_until}"))
+            elif run_host == here and pid and pid != os.getpid() and not pid_alive(pid):
+                dead.append((run_id, f"its process {pid} on {here} is gone"))
+        reaped = []
+        for run_id, why in dead:
+            stamp = iso(now_utc())
+            with self._write() as conn:
+                row = conn.execute(
+                    sa.select(runs.c.snapshot).where(
+                        runs.c.run_id == run_id, runs.c.status == "running"
+                    )
+                ).first()
+                if row is None:
+                    continue
+                snap = json.loads(row.snapshot)
+                error = f"abandoned: {why}"
+                snap.update(status="abandoned", finished_at=stamp, error=error)
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.run_id == run_id, runs.c.status == "running")
+                    .values(
+                        status="abandoned", finished_at=stamp, error=error, snapshot=_dump(snap)
+                    )
+                )
+            self.write_file(snap)
+            reaped.append(run_id)
+        return reaped
+
+    # -- read ----------------------------------------------------------------------------
+    def get(self, run_id: str) -> dict[str, Any]:
+        check_run_id(run_id)
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(runs.c.snapshot).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFound(f"no run {run_id}")
+        snap: dict[str, Any] = json.loads(row.snapshot)
+        return snap
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        flow_type: str | None = None,
+        setup_id: str | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Summaries of runs, newest first."""
+        c = runs.c
+        query = sa.select(
+            c.run_id,
+            c.flow_type,
+            c.status,
+            c.setup_id,
+            c.rule_version,
+            c.symbol,
+            c.timeframe,
+            c.git_commit,
+            c.git_dirty,
+            c.data_hash,
+            c.started_at,
+            c.finished_at,
+            c.error,
+            c.flow_run_id,
+        )
+        for column, value in (
+            (c.status, status),
+            (c.flow_type, flow_type),
+            (c.setup_id, setup_id),
+            (c.symbol, symbol),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(c.day.desc(), c.seq.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _dump(snapshot: Mapping[str, Any]) -> str:
+    return canonical_json(dict(snapshot)).decode("utf-8")
+
+
+def _row(snap: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": snap["run_id"],
+        "flow_type": snap["flow_type"],
+        "status": snap["status"],
+        "setup_id": snap.get("rule_id"),
+        "rule_version": snap.get("rule_version"),
+        "params_hash": snap.get("params_hash"),
+        "symbol": snap.get("symbol"),
+        "timeframe": snap.get("timeframe"),
+        "git_commit": snap.get("git_commit"),
+        "git_dirty": bool(snap.get("git_dirty")),
+        "data_hash": snap.get("data_hash"),
+        "flow_run_id": snap.get("flow_run_id"),
+        "host": snap.get("host"),
+        "started_at": snap["started_at"],
+        "finished_at": snap.get("finished_at"),
+        "error": snap.get("error"),
+        "snapshot": _dump(snap),
+    }

@@ -1,0 +1,78 @@
+"""The ``runs`` table of the metadata database, as the component ``runs`` (own schema version in
+``ita_schema_version``, beside the store's). Created on first use, same code on SQLite and
+Postgres.
+
+A run id ``run_YYYY_MM_DD_NNN`` is ``(day, seq)`` with a unique constraint: allocation takes
+the next ``seq`` of the day inside a write transaction (``BEGIN IMMEDIATE`` on SQLite, an
+advisory lock on Postgres) and retries on a unique violation, so concurrent runs never collide.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ita_rules.db import Database
+from ita_rules.db import tables as store_tables
+from ita_rules.errors import UsageError
+
+COMPONENT = "runs"
+CURRENT_VERSION = 1
+PG_LOCK_KEY = 0x17A5_7014  # pg_advisory_xact_lock: run id allocation and schema creation
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("day", sa.String(10), nullable=False),  # YYYY_MM_DD (UTC)
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("flow_type", sa.String(64), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("setup_id", sa.String(64), index=True),
+    sa.Column("rule_version", sa.String(32)),
+    sa.Column("params_hash", sa.String(71)),
+    sa.Column("symbol", sa.String(100), index=True),
+    sa.Column("timeframe", sa.String(16)),
+    sa.Column("git_commit", sa.String(64)),
+    sa.Column("git_dirty", sa.Boolean, nullable=False),
+    sa.Column("data_hash", sa.String(71)),
+    sa.Column("flow_run_id", sa.String(64), index=True),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started_at", sa.String(32), nullable=False, index=True),
+    sa.Column("finished_at", sa.String(32)),
+    sa.Column("heartbeat_at", sa.String(32)),
+    sa.Column("lease_until", sa.String(32)),  # a running run not renewed by then is abandoned
+    sa.Column("error", sa.Text),
+    sa.Column("snapshot", sa.Text, nullable=False),  # canonical JSON of the whole snapshot
+    sa.UniqueConstraint("day", "seq", name="runs_day_seq"),
+)
+
+
+class RunsSchemaOutdated(UsageError):
+    """The runs table was made by a newer ita-rules."""
+
+
+def lock(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+
+
+def ensure_runs_schema(db: Database) -> None:
+    """Create the runs table in a database that lacks it; refuse a newer one."""
+    sv = store_tables.schema_version
+    with db.write() as conn:
+        lock(conn)
+        sv.create(conn, checkfirst=True)
+        row = conn.execute(sa.select(sv.c.version).where(sv.c.component == COMPONENT)).first()
+        if row is None:
+            metadata.create_all(conn)
+            conn.execute(sv.insert().values(component=COMPONENT, version=CURRENT_VERSION))
+            return
+        version = int(row[0])
+    if version > CURRENT_VERSION:
+        raise RunsSchemaOutdated(
+            f"the database {db.shown_url} has runs schema version {version}, newer than this "
+            f"ita-rules ({CURRENT_VERSION}): upgrade ita-rules"
+        )

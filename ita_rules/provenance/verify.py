@@ -1,0 +1,229 @@
+"""``runs verify``: recompute every part of a snapshot and list what differs (SPEC §5).
+
+Compared: each input (its canonical range hash over the same range, or its plain hash when it
+has no range) and the ``data_hash``; the rule version (still present, same ``params_hash``);
+the commit (present and reachable from a branch or tag); the dirty state of the run (code that
+was never committed cannot be reproduced from the commit); the Python version and every
+installed distribution (deepdiff of ``{name: version}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ita_rules.errors import ItaRulesError
+from ita_rules.provenance import capture
+from ita_rules.provenance.datahash import DataRange, InputSpec, data_hash, input_entry
+
+if TYPE_CHECKING:
+    from ita_rules.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Difference:
+    part: str  # data | rule | git | env
+    what: str  # the field, e.g. "inputs[data/GER40.csv].range_hash", "packages.numpy"
+    message: str
+    recorded: Any = None
+    now: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "what": self.what,
+            "message": self.message,
+            "recorded": self.recorded,
+            "now": self.now,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.part}: {self.what}: {self.message}"
+
+
+@dataclass
+class Verification:
+    run_id: str
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def reproducible(self) -> bool:
+        return not self.differences
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "reproducible": self.reproducible,
+            "differences": [d.as_dict() for d in self.differences],
+        }
+
+
+def verify_snapshot(workspace: Workspace, snap: Mapping[str, Any]) -> Verification:
+    out = Verification(str(snap["run_id"]))
+    out.differences += _data(workspace, snap)
+    out.differences += _rule(workspace, snap)
+    out.differences += _git(workspace, snap)
+    out.differences += _env(snap)
+    return out
+
+
+def _data(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+    found: list[Difference] = []
+    rng = DataRange.parse(snap["data_range"]) if snap.get("data_range") else None
+    entries = []
+    for old in snap.get("inputs", []):
+        path = old["path"]
+        spec = InputSpec(path, old.get("time_column"), "range_hash" in old)
+        try:
+            new = input_entry(spec, workspace.root, rng if "range_hash" in old else None)
+        except ItaRulesError as exc:
+            found.append(Difference("data", f"inputs[{path}]", f"cannot be read: {exc.message}"))
+            continue
+        entries.append(new)
+        if "range_hash" in old:
+            if new.get("range_hash") != old["range_hash"]:
+                what = "candles inside the range differ"
+                counts = [
+                    f"{k} {old.get(k)} -> {new.get(k)}"
+                    for k in ("rows", "first", "last")
+                    if old.get(k) != new.get(k)
+                ]
+                found.append(
+                    Difference(
+                        "data",
+                        f"inputs[{path}].range_hash",
+                        what
+                        + (f" ({', '.join(counts)})" if counts else " (same count, other values)"),
+                        old["range_hash"],
+                        new.get("range_hash"),
+                    )
+                )
+        elif new["hash"] != old["hash"]:
+            found.append(
+                Difference(
+                    "data", f"inputs[{path}].hash", "file content differs", old["hash"], new["hash"]
+                )
+            )
+    if len(entries) == len(snap.get("inputs", [])):
+        now = data_hash(entries, rng)
+        if now != snap.get("data_hash"):
+            found.append(
+                Difference(
+                    "data", "data_hash", "recomputed data hash differs", snap.get("data_hash"), now
+                )
+            )
+    return found
+
+
+def _rule(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+    setup_id, version = snap.get("rule_id"), snap.get("rule_version")
+    if not setup_id or not version:
+        return []
+    ref = f"{setup_id}@{version}"
+    try:
+        rule = workspace.registry.get(setup_id, version)
+    except ItaRulesError as exc:
+        return [Difference("rule", ref, f"no longer available: {exc.message}")]
+    if rule.params_hash != snap.get("params_hash"):
+        return [
+            Difference(
+                "rule",
+                f"{ref}.params_hash",
+                "params_hash differs",
+                snap.get("params_hash"),
+                rule.params_hash,
+            )
+        ]
+    return []
+
+
+def _git(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+    found: list[Difference] = []
+    commit = snap.get("git_commit")
+    root = workspace.root
+    if not commit:
+        found.append(Difference("git", "git_commit", "the run had no commit to reproduce from"))
+    elif not capture.commit_exists(root, commit):
+        found.append(
+            Difference(
+                "git", "git_commit", f"commit {commit} is not in this repository", commit, None
+            )
+        )
+    elif not capture.commit_reachable(root, commit):
+        found.append(
+            Difference(
+                "git",
+                "git_commit",
+                f"commit {commit} is not reachable from any branch or tag (git gc may delete it)",
+                commit,
+                None,
+            )
+        )
+    if snap.get("git_dirty"):
+        changed = [*snap.get("git_changed", []), *snap.get("git_untracked", {})]
+        stored = snap.get("git_diff_file_id")
+        found.append(
+            Difference(
+                "git",
+                "git_dirty",
+                "the run used uncommitted changes ("
+                + ", ".join(changed[:10])
+                + (f"; diff {snap.get('git_diff_hash')} stored as {stored}" if stored else "")
+                + "): the commit alone does not reproduce it",
+                True,
+                None,
+            )
+        )
+    return found
+
+
+def _env(snap: Mapping[str, Any]) -> list[Difference]:
+    from deepdiff import DeepDiff
+
+    env = snap.get("env") or {}
+    found: list[Difference] = []
+    now_python = capture.environment()["python"]
+    if env.get("python") != now_python:
+        found.append(
+            Difference("env", "python", "Python version differs", env.get("python"), now_python)
+        )
+    old = dict(env.get("packages") or {})
+    new = capture.packages()
+    diff = DeepDiff(old, new, verbose_level=2)
+    for path, change in diff.get("values_changed", {}).items():
+        name = _key(path)
+        found.append(
+            Difference(
+                "env",
+                f"packages.{name}",
+                f"{name} {change['old_value']} -> {change['new_value']}",
+                change["old_value"],
+                change["new_value"],
+            )
+        )
+    for path, value in diff.get("dictionary_item_removed", {}).items():
+        name = _key(path)
+        found.append(
+            Difference(
+                "env", f"packages.{name}", f"{name} {value} is not installed now", value, None
+            )
+        )
+    for path, value in diff.get("dictionary_item_added", {}).items():
+        name = _key(path)
+        found.append(
+            Difference(
+                "env",
+                f"packages.{name}",
+                f"{name} {value} is installed now, not at the run",
+                None,
+                value,
+            )
+        )
+    found.sort(key=lambda d: d.what)
+    return found
+
+
+def _key(path: str) -> str:
+    """``root['numpy']`` -> ``numpy``."""
+    return path.removeprefix("root[").removesuffix("]").strip("'\"")

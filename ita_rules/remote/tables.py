@@ -1,0 +1,153 @@
+"""The ``remote_copies`` table, as the component ``remote`` (own schema version in
+``ita_schema_version``, beside the store's). Created on first use; same code on SQLite and
+Postgres.
+
+One row per (stored content, remote): where the copy is (``remote_path`` under the remote),
+what was checked (``size`` and ``remote_hash``, e.g. ``md5:...`` or ``sha256:...``; None when
+the copy was verified by downloading it and re-computing its SHA-256) and when it was last found
+intact (``verified_at``). ``verified_at`` is None while a copy is not known to be intact: never
+verified, or found missing or different by a later check (``problem`` says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ita_rules.db import Database
+from ita_rules.db import tables as store_tables
+from ita_rules.errors import UsageError
+
+COMPONENT = "remote"
+CURRENT_VERSION = 1
+PG_LOCK_KEY = 0x17A5_7015  # pg_advisory_xact_lock: schema creation
+
+metadata = sa.MetaData()
+
+remote_copies = sa.Table(
+    "remote_copies",
+    metadata,
+    sa.Column("hash", sa.String(71), primary_key=True),  # the stored content: "sha256:" + hex
+    sa.Column("remote", sa.String(512), primary_key=True),  # remote.name (secrets redacted)
+    sa.Column("remote_path", sa.String(1024), nullable=False),  # relative to the remote
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("remote_hash", sa.String(160)),  # "md5:..." as the remote reported and we matched
+    sa.Column("verified_at", sa.String(32), index=True),
+    sa.Column("checked_at", sa.String(32), nullable=False),
+    sa.Column("problem", sa.String(500)),
+)
+
+
+class RemoteSchemaOutdated(UsageError):
+    """The remote_copies table was made by a newer ita-rules."""
+
+
+@dataclass(frozen=True)
+class RemoteCopy:
+    hash: str
+    remote: str
+    remote_path: str
+    size: int
+    remote_hash: str | None
+    verified_at: str | None
+    checked_at: str
+    problem: str | None
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash,
+            "remote": self.remote,
+            "remote_path": self.remote_path,
+            "size": self.size,
+            "remote_hash": self.remote_hash,
+            "remote_verified_at": self.verified_at,
+            "checked_at": self.checked_at,
+            "problem": self.problem,
+        }
+
+
+def ensure_remote_schema(db: Database) -> None:
+    """Create the remote_copies table in a database that lacks it; refuse a newer one."""
+    sv = store_tables.schema_version
+    with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+        sv.create(conn, checkfirst=True)
+        row = conn.execute(sa.select(sv.c.version).where(sv.c.component == COMPONENT)).first()
+        if row is None:
+            metadata.create_all(conn)
+            conn.execute(sv.insert().values(component=COMPONENT, version=CURRENT_VERSION))
+            return
+        version = int(row[0])
+    if version > CURRENT_VERSION:
+        raise RemoteSchemaOutdated(
+            f"the database {db.shown_url} has remote schema version {version}, newer than this "
+            f"ita-rules ({CURRENT_VERSION}): upgrade ita-rules"
+        )
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def copies(
+    db: Database, hashes: Sequence[str], remote: str | None = None
+) -> dict[str, list[RemoteCopy]]:
+    """The remote copies of each content hash (on ``remote`` only, when given)."""
+    c = remote_copies.c
+    out: dict[str, list[RemoteCopy]] = {}
+    with db.read() as conn:
+        if not sa.inspect(conn).has_table(remote_copies.name):
+            return out  # nothing was ever pushed from this database
+        for chunk in _chunks(sorted(set(hashes))):
+            query = sa.select(remote_copies).where(c.hash.in_(list(chunk)))
+            if remote is not None:
+                query = query.where(c.remote == remote)
+            for row in conn.execute(query):
+                copy = RemoteCopy(**dict(row._mapping))
+                out.setdefault(copy.hash, []).append(copy)
+    return out
+
+
+def all_copies(db: Database, remote: str) -> list[RemoteCopy]:
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(remote_copies)
+            .where(remote_copies.c.remote == remote)
+            .order_by(remote_copies.c.remote_path)
+        )
+        return [RemoteCopy(**dict(row._mapping)) for row in rows]
+
+
+def save(db: Database, rows: Sequence[RemoteCopy]) -> None:
+    """Insert or replace rows (one transaction)."""
+    if not rows:
+        return
+    c = remote_copies.c
+    with db.write() as conn:
+        for row in rows:
+            conn.execute(remote_copies.delete().where(c.hash == row.hash, c.remote == row.remote))
+        conn.execute(
+            remote_copies.insert(),
+            [
+                {
+                    "hash": r.hash,
+                    "remote": r.remote,
+                    "remote_path": r.remote_path,
+                    "size": r.size,
+                    "remote_hash": r.remote_hash,
+                    "verified_at": r.verified_at,
+                    "checked_at": r.checked_at,
+                    "problem": r.problem,
+                }
+                for r in rows
+            ],
+        )

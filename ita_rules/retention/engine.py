@@ -1,0 +1,419 @@
+"""Apply, sweep, restore and the admin purge: the retention plan acted on, under a lock.
+
+Mark and sweep, like ``pre-commit gc``: ``apply`` only marks records ``deleted`` (files stay on
+disk, restorable); ``sweep`` removes files soft-deleted longer than the safety window, checking
+every protection again first, and only after a verified remote copy where the policy asks for
+one. Every decision is appended to ``logs/purge_YYYY_MM_DD.log`` before it is acted on, and a
+crash at any point leaves a state that the next run completes.
+
+The inputs of the delete decision are read completely or not at all: an invalid registry, a run
+whose rule version cannot be found, or a selected file missing from disk aborts the run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ita_rules.db import tables as t
+from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.retention import audit
+from ita_rules.retention.notify import Telegram
+from ita_rules.retention.plan import KEEP, Item, Plan, make_plan
+from ita_rules.retention.policy import Policy, load_policy
+from ita_rules.store.core import Store
+from ita_rules.workspace import Workspace
+
+GB = 1024**3
+LOCK_TIMEOUT_S = 30.0
+
+
+class RetentionAborted(ItaRulesError):
+    """The inputs of the delete decision are incomplete or disagree: nothing was changed."""
+
+
+class ConfirmationNeeded(ItaRulesError):
+    """A large purge waits for ``--confirm PLAN_ID``."""
+
+
+@dataclass
+class Retention:
+    """Retention of one workspace at one moment (``as_of``, injectable for tests and replays)."""
+
+    workspace: Workspace
+    store: Store
+    policy: Policy
+    as_of: _dt.datetime
+    remote_copy: Callable[[Store, str, str], bool] | None = None  # (store, hash, path) -> verified
+
+    @classmethod
+    def open(
+        cls, workspace: Workspace, store: Store, as_of: _dt.datetime | None = None
+    ) -> Retention:
+        settings = workspace.settings
+        known = [*settings.folders, *_types_in_store(store)]
+        policy = load_policy(
+            settings.retention_policy, known, _shown(settings.retention_policy, settings.root)
+        )
+        moment = as_of or _dt.datetime.now(_dt.UTC)
+        return cls(
+            workspace, store, policy, moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
+        )
+
+    # -- inputs ------------------------------------------------------------------------
+    def _items(self, statuses: Sequence[str] = ("live",)) -> list[tuple[Item, dict[str, Any]]]:
+        r = t.records
+        with self.store.db.read() as conn:
+            rows = conn.execute(sa.select(r).where(r.c.status.in_(list(statuses)))).mappings().all()
+            tag_rows = conn.execute(sa.select(t.tags.c.file_id, t.tags.c.tag)).all()
+        tags: dict[str, set[str]] = {}
+        for file_id, tag in tag_rows:
+            tags.setdefault(file_id, set()).add(tag)
+        out = []
+        for row in rows:
+            item = Item(
+                file_id=row["file_id"],
+                type=row["type"],
+                size=int(row["size"]),
+                created_at=_parse(row["created_at"]),
+                hash=row["hash"],
+                tags=frozenset(tags.get(row["file_id"], ())),
+                run_id=row["run_id"],
+                symbol=row["symbol"],
+                timeframe=row["timeframe"],
+            )
+            out.append((item, dict(row)))
+        return out
+
+    def _active_runs(self) -> dict[str, str]:
+        """Run ids whose rule version is active -> ``setup@version``. Aborts when a run's rule
+        version cannot be resolved, or the registry cannot be read completely."""
+        rules, findings = self.workspace.registry.scan()
+        if findings:
+            raise RetentionAborted(
+                f"the rule registry has {len(findings)} problem(s) (first: {findings[0]}); "
+                "retention needs every rule's lifecycle: fix them (`ita-rules validate`)"
+            )
+        lifecycle = {(r.setup_id, r.rule_version): r.active for r in rules}
+        with self.store.db.read() as conn:
+            if not sa.inspect(conn).has_table("runs"):
+                return {}
+            runs = sa.table(
+                "runs", sa.column("run_id"), sa.column("setup_id"), sa.column("rule_version")
+            )
+            rows = conn.execute(
+                sa.select(runs.c.run_id, runs.c.setup_id, runs.c.rule_version)
+            ).all()
+        active: dict[str, str] = {}
+        for run_id, setup_id, version in rows:
+            if not setup_id:
+                continue
+            key = (setup_id, version if str(version).startswith("v") else f"v{version}")
+            if key not in lifecycle:
+                raise RetentionAborted(
+                    f"run {run_id} used {setup_id} {key[1]}, which is not in the registry: "
+                    "its lifecycle is unknown, so no file can be judged safe to delete"
+                )
+            if lifecycle[key]:
+                active[run_id] = f"{setup_id}@{key[1][1:]}"
+        return active
+
+    def plan(self, *, max_delete: int | None = None) -> Plan:
+        """What apply would do now, every file with its reason. Changes nothing."""
+        items = [item for item, _ in self._items()]
+        return make_plan(items, self.policy, self.as_of, self._active_runs(), max_delete=max_delete)
+
+    # -- acting ------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        path = self.workspace.root / ".ita" / "retention.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(path), timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise UsageError(
+                "another retention run holds the lock (.ita/retention.lock); try again later"
+            ) from None
+
+    def _logs(self) -> Path:
+        return self.workspace.root / "logs"
+
+    def _report(self, phase: str, plan_id: str | None) -> audit.Report:
+        log = audit.log_path(self._logs(), self.as_of)
+        return audit.Report(
+            self.as_of.date().isoformat(), phase, _shown(log, self.workspace.root), plan_id
+        )
+
+    def _check_on_disk(self, rows: Sequence[dict[str, Any]]) -> None:
+        missing = [r["path"] for r in rows if not self.store.abspath(r["path"]).is_file()]
+        if missing:
+            raise RetentionAborted(
+                f"{len(missing)} file(s) in the records are missing on disk (first: {missing[0]}); "
+                "the records and the disk disagree: run `ita-rules store fsck` first"
+            )
+
+    def apply(
+        self,
+        *,
+        confirm: str | None = None,
+        max_delete: int | None = None,
+        telegram: Telegram | None = None,
+    ) -> audit.Report:
+        """Soft-delete what the plan selects. A plan over ``large_purge_gb`` sends a Telegram
+        notice and stops until confirmed with its plan id."""
+        with self._locked():
+            plan = self.plan(max_delete=max_delete)
+            report = self._report("apply", plan.plan_id)
+            selected = plan.selected
+            if not selected:
+                return report
+            if confirm is not None and confirm != plan.plan_id:
+                raise ConfirmationNeeded(
+                    f"--confirm {confirm} does not match the current plan {plan.plan_id}: the "
+                    "set of files changed; review `ita-rules retention plan` and confirm again"
+                )
+            size_gb = plan.bytes_selected / GB
+            if size_gb > self.policy.large_purge_gb and confirm != plan.plan_id:
+                notice = (
+                    f"ita-rules: a purge of {len(selected)} file(s), {size_gb:.2f} GB, waits for "
+                    f"confirmation in {self.workspace.root.name}: "
+                    f"ita-rules retention apply --confirm {plan.plan_id}"
+                )
+                if telegram is not None:
+                    telegram.send(notice)
+                raise ConfirmationNeeded(
+                    f"this plan frees {size_gb:.2f} GB "
+                    f"(> large_purge_gb {self.policy.large_purge_gb:g}); "
+                    f"{'a Telegram notice was sent; ' if telegram else ''}"
+                    f"confirm with `ita-rules retention apply --confirm {plan.plan_id}`"
+                )
+            rows = {row["file_id"]: row for _, row in self._items()}
+            self._check_on_disk([rows[d.file_id] for d in selected])
+            at = _iso(self.as_of)
+            audit.append(
+                self._logs(),
+                self.as_of,
+                (
+                    {
+                        "at": at,
+                        "phase": "apply",
+                        "plan_id": plan.plan_id,
+                        "file_id": d.file_id,
+                        "type": d.type,
+                        "path": rows[d.file_id]["path"],
+                        "size": d.size,
+                        "action": d.action,
+                        "reason": d.reason,
+                    }
+                    for d in selected
+                ),
+            )
+            self.store.set_status([d.file_id for d in selected], "deleted", at=at)
+            report.affected = [(d.file_id, d.type, d.size) for d in selected]
+            return report
+
+    def sweep(self, *, max_delete: int | None = None) -> audit.Report:
+        """Remove from disk what was soft-deleted longer than the safety window ago."""
+        with self._locked():
+            report = self._report("sweep", None)
+            cutoff = self.as_of - _dt.timedelta(days=self.policy.safety_window_days)
+            deleted = [
+                (item, row)
+                for item, row in self._items(("deleted",))
+                if row["deleted_at"] and _parse(row["deleted_at"]) <= cutoff
+            ]
+            deleted.sort(key=lambda pair: (pair[1]["deleted_at"], pair[0].file_id))
+            if max_delete is not None:
+                deleted = deleted[:max_delete]
+            active = self._active_runs()
+            live = self._items(("live",))
+            protected_hashes = {
+                item.hash
+                for item, _ in live
+                if make_plan([item], self.policy, self.as_of, active).decisions[0].protected
+            }
+            entries: list[dict[str, Any]] = []
+            to_remove: list[tuple[Item, dict[str, Any]]] = []
+            for item, row in deleted:
+                decision = make_plan([item], self.policy, self.as_of, active).decisions[0]
+                reason = None
+                if decision.protected:
+                    reason = f"now protected: {decision.reason}"
+                elif item.hash in protected_hashes:
+                    reason = "content shared with a protected live record"
+                elif self._needs_remote(item) and not self._remote_ok(item, row):
+                    reason = "no verified remote copy (upload failed or unverified): not deleted"
+                entry = {
+                    "at": _iso(self.as_of),
+                    "phase": "sweep",
+                    "file_id": item.file_id,
+                    "type": item.type,
+                    "path": row["path"],
+                    "size": item.size,
+                    "action": "kept" if reason else "purge",
+                    "reason": reason
+                    or f"soft-deleted at {row['deleted_at']}, past the safety window",
+                }
+                entries.append(entry)
+                if reason is None:
+                    to_remove.append((item, row))
+            if entries:
+                audit.append(self._logs(), self.as_of, entries)
+            for item, _row in to_remove:
+                self.store.remove(item.file_id)
+                report.affected.append((item.file_id, item.type, item.size))
+            self._finish_interrupted_removals()
+            return report
+
+    def _needs_remote(self, item: Item) -> bool:
+        rule = self.policy.types.get(item.type)
+        archive = rule is not None and rule.strategy == "archive_to_remote"
+        return archive or self.policy.backup_before_delete
+
+    def _remote_ok(self, item: Item, row: dict[str, Any]) -> bool:
+        if self.remote_copy is None:
+            return False
+        try:
+            return self.remote_copy(self.store, item.hash, row["path"])
+        except ItaRulesError:
+            return False
+
+    def _finish_interrupted_removals(self) -> None:
+        """A sweep killed between marking a record purged and unlinking its file leaves a
+        stored file no live record needs: remove it now (the purge was already decided)."""
+        with self.store.db.read() as conn:
+            live = sa.select(t.records.c.hash).where(t.records.c.status.in_(("live", "deleted")))
+            rows = conn.execute(
+                sa.select(t.records.c.hash, t.records.c.path)
+                .where(t.records.c.status == "purged", t.records.c.hash.not_in(live))
+                .distinct()
+            ).all()
+        for _hash, path in rows:
+            self.store.abspath(path).unlink(missing_ok=True)
+
+    def restore(self, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
+        """Undo a soft delete: the records become live again (their files are still on disk)."""
+        with self._locked():
+            r = t.records
+            query = sa.select(r.c.file_id, r.c.path, r.c.status)
+            if run_id is not None:
+                query = query.where(r.c.run_id == run_id)
+            else:
+                query = query.where(r.c.file_id.in_(list(file_ids)))
+            with self.store.db.read() as conn:
+                rows = conn.execute(query).all()
+            if run_id is None:
+                unknown = sorted(set(file_ids) - {row[0] for row in rows})
+                if unknown:
+                    raise UsageError(f"no such file_id: {unknown[0]}")
+            purged = [row[0] for row in rows if row[2] == "purged"]
+            if purged:
+                raise RetentionAborted(
+                    f"{purged[0]} was already swept from disk; restore it from the remote "
+                    "(`ita-rules remote pull`)"
+                )
+            ids = [row[0] for row in rows if row[2] == "deleted"]
+            if ids:
+                self._check_on_disk([{"path": row[1]} for row in rows if row[0] in ids])
+                audit.append(
+                    self._logs(),
+                    self.as_of,
+                    ({"at": _iso(self.as_of), "phase": "restore", "file_id": i} for i in ids),
+                )
+                self.store.set_status(ids, "live", at=_iso(self.as_of))
+            return ids
+
+    def admin_purge(
+        self, *, type_: str, before: _dt.datetime, confirm: str | None
+    ) -> tuple[Plan, audit.Report | None]:
+        """The only way a backtest result leaves the store: an administrator names the type and
+        a cut-off, reviews the plan, and confirms its id. Protected tags still hold."""
+        with self._locked():
+            items = [
+                item for item, _ in self._items() if item.type == type_ and item.created_at < before
+            ]
+            plan = Plan(_iso(self.as_of))
+            for item in items:
+                hit = sorted(item.tags & self.policy.protect_tags)
+                plan.decisions.append(
+                    _decision(item, KEEP, f"protected tag '{hit[0]}'", True)
+                    if hit
+                    else _decision(
+                        item, "delete", f"admin purge of {type_} created before {before:%Y-%m-%d}"
+                    )
+                )
+            if confirm != plan.plan_id:
+                return plan, None
+            report = self._report("purge", plan.plan_id)
+            rows = {row["file_id"]: row for _, row in self._items()}
+            audit.append(
+                self._logs(),
+                self.as_of,
+                (
+                    {
+                        "at": _iso(self.as_of),
+                        "phase": "purge",
+                        "plan_id": plan.plan_id,
+                        **d.as_dict(),
+                        "path": rows[d.file_id]["path"],
+                    }
+                    for d in plan.selected
+                ),
+            )
+            for d in plan.selected:
+                self.store.remove(d.file_id)
+                report.affected.append((d.file_id, d.type, d.size))
+            return plan, report
+
+
+def _decision(item: Item, action: str, reason: str, protected: bool = False) -> Any:
+    from ita_rules.retention.plan import Decision
+
+    return Decision(
+        item.file_id, item.type, item.size, item.created_at.isoformat(), action, reason, protected
+    )
+
+
+def _types_in_store(store: Store) -> list[str]:
+    with store.db.read() as conn:
+        return [row[0] for row in conn.execute(sa.select(t.records.c.type).distinct())]
+
+
+def _parse(text: str) -> _dt.datetime:
+    moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def write_report(logs_dir: Path, report: audit.Report) -> Path:
+    """Save a report beside the audit log: ``logs/purge_YYYY_MM_DD_<phase>.json`` (appended runs
+    of the same day and phase keep one file per run: a counter is added)."""
+    base = logs_dir / f"purge_{report.purge_date.replace('-', '_')}_{report.phase}"
+    path = base.with_suffix(".json")
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}_{n}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,71 @@
+"""Telegram notice before a large purge: Bot API ``sendMessage`` over HTTPS (stdlib only).
+
+The token is read from the environment variable named in ``ita.toml``
+(``notify.telegram.token_env``), never stored in files and never printed: error messages name
+the variable, not its value. The base URL is configurable so tests speak to a local server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ita_rules.errors import ItaRulesError, UsageError
+
+
+class NotifyError(ItaRulesError):
+    """The notice could not be delivered: the purge does not proceed."""
+
+
+@dataclass(frozen=True)
+class Telegram:
+    base_url: str
+    token_env: str
+    chat_id: str
+    timeout: float = 10.0
+
+    def send(self, text: str, environ: Mapping[str, str] | None = None) -> int:
+        """Send ``text``; return the Telegram message id. Raise on any failure."""
+        env = os.environ if environ is None else environ
+        token = env.get(self.token_env, "")
+        if not token:
+            raise UsageError(
+                f"a large purge needs a Telegram notice, but ${self.token_env} is not set "
+                "(the bot token is read from that variable)"
+            )
+        if not self.chat_id:
+            raise UsageError(
+                "a large purge needs a Telegram notice: set notify.telegram.chat_id in ita.toml"
+            )
+        url = f"{self.base_url.rstrip('/')}/bot{token}/sendMessage"
+        body = json.dumps({"chat_id": self.chat_id, "text": text, "disable_web_page_preview": True})
+        request = urllib.request.Request(
+            url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.loads(response.read().decode("utf-8") or "{}")
+        except urllib.error.HTTPError as exc:
+            detail = _description(exc.read())
+            raise NotifyError(
+                f"Telegram refused the notice: HTTP {exc.code} {detail}".strip()
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise NotifyError(f"Telegram is unreachable at {self.base_url}: {reason}") from None
+        except ValueError:
+            raise NotifyError("Telegram answered with something that is not JSON") from None
+        if not answer.get("ok"):
+            raise NotifyError(f"Telegram refused the notice: {answer.get('description', 'not ok')}")
+        return int(answer.get("result", {}).get("message_id", 0))
+
+
+def _description(raw: bytes) -> str:
+    try:
+        return str(json.loads(raw.decode("utf-8")).get("description", ""))
+    except (ValueError, AttributeError):
+        return ""

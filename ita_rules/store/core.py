@@ -1,0 +1,416 @@
+"""The store: put, get, find, tag and remove, over stored files plus the metadata database.
+
+Order of a put (SPEC §4): stage (temp file in the target folder, hash while copying, fsync)
+-> under the store lock: database transaction [look the hash up; if new, ``os.replace`` the
+temp file to its name; insert blob, record, tags] -> commit -> journal append -> unlock.
+A record therefore never points to a missing or partial file; a crash leaves at most a temp
+file or a file without a record, which ``store fsck`` finds.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ita_rules.config import Settings
+from ita_rules.db import Database
+from ita_rules.db import tables as t
+from ita_rules.errors import NotFound, UsageError
+from ita_rules.rules.registry import Registry
+from ita_rules.store import blobs, naming
+from ita_rules.store.errors import SourceError, StoreBusy, StoreError
+from ita_rules.store.journal import Journal
+from ita_rules.store.records import LIVE, STATUSES, Record
+from ita_rules.store.sources import Source, stage_all
+
+HOUSEKEEPING = ".ita-store"  # journal, lock, lost+found: under the store root
+LOCK_TIMEOUT_S = 600.0
+Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.progress
+
+
+@dataclass(frozen=True)
+class PutSpec:
+    """What to record with a put, checked once for a whole batch."""
+
+    type: str
+    symbol: str | None = None
+    timeframe: str | None = None
+    run_id: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] | None = None
+
+    def checked(self) -> PutSpec:
+        naming.check_type(self.type)
+        if self.symbol is not None:
+            naming.check_part("symbol", self.symbol)
+        if self.run_id is not None:
+            naming.check_part("run_id", self.run_id)
+        if self.timeframe is not None:
+            naming.check_timeframe(self.timeframe)
+        tags = tuple(sorted({naming.check_tag(tag) for tag in self.tags}))
+        metadata = dict(self.metadata or {})
+        for key in metadata:
+            if not isinstance(key, str) or not key:
+                raise UsageError(f"metadata: keys must be non-empty strings, got {key!r}")
+        return replace(self, tags=tags, metadata=metadata)
+
+
+def now_utc() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+class Store:
+    """The persistent store of one workspace. Open it with :func:`ita_rules.store.open_store`."""
+
+    def __init__(self, settings: Settings, db: Database, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.root = settings.store_root
+        self.db = db
+        self.registry = (
+            registry if registry is not None else Registry(settings.rules_dir, settings.root)
+        )
+        self.housekeeping = self.root / HOUSEKEEPING
+        self.journal = Journal(self.housekeeping / "journal.jsonl")
+
+    # -- locking -------------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The store lock: held while files are placed, the DB changes and the journal grows."""
+        from filelock import FileLock, Timeout
+
+        self.housekeeping.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.housekeeping / "lock"), timeout=LOCK_TIMEOUT_S)
+        try:
+            with lock:
+                yield
+        except Timeout:
+            raise StoreBusy(
+                f"the store {self.root} stayed locked for {LOCK_TIMEOUT_S:.0f} s"
+            ) from None
+
+    # -- paths ---------------------------------------------------------------------------
+    def folder(self, type_: str) -> str:
+        return naming.check_folder(self.settings.folder_for(type_))
+
+    def abspath(self, relative: str) -> Path:
+        return naming.inside(self.root, relative)
+
+    # -- put -----------------------------------------------------------------------------
+    def put(
+        self,
+        path: str | Path,
+        *,
+        type: str,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        run_id: str | None = None,
+        tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Record:
+        """Store one file; return its new record (deduplicated when the bytes are stored)."""
+        spec = PutSpec(type, symbol, timeframe, run_id, tuple(tags), metadata)
+        return self.put_many([Path(path)], spec)[0]
+
+    def put_bytes(self, data: bytes, *, ext: str, spec: PutSpec) -> Record:
+        """Store bytes (e.g. a result document a flow built in memory)."""
+        if ext and naming.extension(f"x.{ext}") != ext:
+            raise UsageError(f"ext: {ext!r} is not a plain file extension")
+        return self._put_sources([Source(f"<bytes>.{ext}", ext, data=data)], spec.checked(), None)[
+            0
+        ]
+
+    def put_many(
+        self, paths: Sequence[Path], spec: PutSpec, progress: Progress | None = None
+    ) -> list[Record]:
+        """Store many files in one transaction (a bulk put); all are checked before any write."""
+        spec = spec.checked()
+        if not paths:
+            raise UsageError("no files to store")
+        sources = [Source(str(p), naming.extension(p.name), path=p) for p in paths]
+        return self._put_sources(sources, spec, progress)
+
+    def _put_sources(
+        self, sources: list[Source], spec: PutSpec, progress: Progress | None
+    ) -> list[Record]:
+        folder_rel = self.folder(spec.type)
+        folder = self.abspath(folder_rel)
+        if spec.type == "result":
+            for src in sources:
+                src.load_result(self.registry)
+        else:  # check every source first: a bad one refuses the batch before any write
+            for src in sources:
+                src.check()
+        bulk = len(sources) > 1
+        staged: list[blobs.Staged] = []
+        moved: set[Path] = set()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if bulk:
+                staged = stage_all(sources, folder, progress)
+            else:
+                staged.append(sources[0].stage(folder, sync=True))
+                if progress:
+                    progress(1, 1)
+            if bulk:
+                blobs.sync_all([s.tmp for s in staged])
+            return self._commit(staged, spec, folder_rel, folder, moved)
+        finally:
+            for src in sources:
+                src.close()
+            for s in staged:
+                if s.tmp not in moved:  # duplicates, or everything when the commit failed
+                    s.tmp.unlink(missing_ok=True)
+
+    def _commit(
+        self,
+        staged: list[blobs.Staged],
+        spec: PutSpec,
+        folder_rel: str,
+        folder: Path,
+        moved: set[Path],
+    ) -> list[Record]:
+        """Under the lock, in one transaction: place new bytes, insert blobs, records, tags.
+
+        ``moved`` receives the temp files that were renamed into place."""
+        now = now_utc()
+        stamp, created = naming.timestamp(now), naming.iso(now)
+        out: list[Record] = []
+        placed: list[Path] = []
+        with self.locked():
+            try:
+                with self.db.write() as conn:
+                    stored = self._stored_paths(conn, sorted({s.hash for s in staged}))
+                    new_blobs: list[dict[str, Any]] = []
+                    taken: set[str] = set()
+                    for s in staged:
+                        rel = stored.get(s.hash)
+                        dedup = rel is not None
+                        if rel is None:
+                            name = naming.file_name(
+                                spec.symbol, spec.run_id, stamp, naming.extension(s.source)
+                            )
+                            used = blobs.place(s, folder, name, taken)
+                            moved.add(s.tmp)
+                            placed.append(folder / used)
+                            rel = stored[s.hash] = f"{folder_rel}/{used}"
+                            new_blobs.append(
+                                {"hash": s.hash, "path": rel, "size": s.size, "created_at": created}
+                            )
+                        elif not os.path.lexists(self.root / rel) and s.tmp.exists():
+                            # stored before and removed since: store the bytes again at their path
+                            target = self.abspath(rel)
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            os.replace(s.tmp, target)
+                            moved.add(s.tmp)
+                            placed.append(target)
+                            dedup = False
+                        out.append(
+                            Record(
+                                str(uuid.uuid4()),
+                                rel,
+                                s.hash,
+                                s.size,
+                                spec.type,
+                                spec.symbol,
+                                spec.timeframe,
+                                spec.run_id,
+                                spec.tags,
+                                dict(spec.metadata or {}),
+                                created,
+                                deduplicated=dedup,
+                            )
+                        )
+                    if new_blobs:
+                        conn.execute(t.blobs.insert(), new_blobs)
+                    conn.execute(t.records.insert(), [r.row() for r in out])
+                    tag_rows = [{"file_id": r.file_id, "tag": tag} for r in out for tag in r.tags]
+                    if tag_rows:
+                        conn.execute(t.tags.insert(), tag_rows)
+                    for parent in {p.parent for p in placed}:
+                        blobs.sync_dir(parent)
+            except BaseException:
+                for p in placed:  # the transaction did not commit: nothing may point to them
+                    p.unlink(missing_ok=True)
+                raise
+            self.journal.append(
+                {
+                    "op": "put",
+                    "at": created,
+                    "record": r.as_dict(),
+                    "blob": {"path": r.path, "size": r.size},
+                }
+                for r in out
+            )
+        return out
+
+    @staticmethod
+    def _stored_paths(conn: sa.Connection, hashes: list[str]) -> dict[str, str]:
+        """The stored path of each hash that is already stored."""
+        found: dict[str, str] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            query = sa.select(t.blobs.c.hash, t.blobs.c.path).where(t.blobs.c.hash.in_(chunk))
+            found.update({h: p for h, p in conn.execute(query)})
+        return found
+
+    # -- read ----------------------------------------------------------------------------
+    def get(self, file_id: str) -> Record:
+        found = self.find(file_id=file_id)
+        if not found:
+            raise NotFound(f"no record {file_id!r} in the store")
+        return found[0]
+
+    def find(
+        self,
+        *,
+        file_id: str | None = None,
+        type: str | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        run_id: str | None = None,
+        tag: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        hash: str | None = None,
+        status: Sequence[str] | None = ("live",),
+        limit: int | None = None,
+    ) -> list[Record]:
+        """Records matching every given filter, oldest first."""
+        r = t.records.c
+        query = sa.select(t.records)
+        for column, value in (
+            (r.file_id, file_id),
+            (r.type, type),
+            (r.symbol, symbol),
+            (r.timeframe, timeframe),
+            (r.run_id, run_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if hash is not None:
+            query = query.where(
+                r.hash == (hash if hash.startswith("sha256:") else "sha256:" + hash)
+            )
+        if tag is not None:
+            query = query.where(
+                sa.exists().where(t.tags.c.file_id == r.file_id, t.tags.c.tag == tag)
+            )
+        if since is not None:
+            query = query.where(r.created_at >= naming.parse_when(since, "--since"))
+        if until is not None:
+            query = query.where(r.created_at < naming.parse_when(until, "--until", end=True))
+        if status is not None and file_id is None:
+            query = query.where(r.status.in_(list(status)))
+        query = query.order_by(r.created_at, r.file_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+            tags = self._tags(conn, [row["file_id"] for row in rows])
+        return [Record.from_row(row, tags.get(row["file_id"], ())) for row in rows]
+
+    def _tags(self, conn: sa.Connection, file_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(file_ids), 500):
+            chunk = file_ids[start : start + 500]
+            query = sa.select(t.tags.c.file_id, t.tags.c.tag).where(t.tags.c.file_id.in_(chunk))
+            for fid, tag in conn.execute(query):
+                out.setdefault(fid, []).append(tag)
+        return {fid: tuple(sorted(tags)) for fid, tags in out.items()}
+
+    def export(self, file_id: str, dest: Path) -> Record:
+        """Copy a stored file to ``dest`` (atomically), checking its hash on the way."""
+        record = self.get(file_id)
+        source = self.abspath(record.path)
+        try:
+            fd = blobs.open_source(source, record.path)
+        except SourceError:
+            raise StoreError(f"{record.path}: the stored file of {file_id} is missing") from None
+        target = dest / Path(record.path).name if dest.is_dir() else dest
+        try:
+            staged = blobs.stage(fd, target.parent.absolute(), record.path)
+        finally:
+            os.close(fd)
+        if staged.hash != record.hash:
+            staged.tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"{record.path}: content does not match its hash {record.hash} (corrupt)"
+            )
+        os.replace(staged.tmp, target)
+        return record
+
+    def refcount(self, hash_: str) -> int:
+        """How many records still need the stored file with this hash."""
+        with self.db.read() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.records)
+                    .where(t.records.c.hash == hash_, t.records.c.status.in_(LIVE))
+                ).scalar_one()
+            )
+
+    # -- change --------------------------------------------------------------------------
+    def tag(self, file_id: str, *tags: str) -> Record:
+        new = sorted({naming.check_tag(tag) for tag in tags})
+        with self.locked():
+            record = self.get(file_id)
+            added = [tag for tag in new if tag not in record.tags]
+            if added:
+                with self.db.write() as conn:
+                    conn.execute(
+                        t.tags.insert(), [{"file_id": file_id, "tag": tag} for tag in added]
+                    )
+                self.journal.append(
+                    [{"op": "tag", "at": naming.iso(now_utc()), "file_id": file_id, "tags": added}]
+                )
+        return replace(record, tags=tuple(sorted({*record.tags, *added})))
+
+    def set_status(self, file_ids: Sequence[str], status: str, *, at: str | None = None) -> None:
+        """Change the status of records (retention: ``deleted``, ``live`` again, ``purged``...);
+        journaled. ``at`` (an ISO time, default now) becomes ``deleted_at`` for ``deleted``."""
+        if status not in STATUSES:
+            raise UsageError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
+        with self.locked():
+            self._set_status(file_ids, status, at or naming.iso(now_utc()))
+
+    def _set_status(self, file_ids: Sequence[str], status: str, at: str) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status == "deleted":
+            values["deleted_at"] = at
+        elif status == "live":
+            values["deleted_at"] = None
+        with self.db.write() as conn:
+            conn.execute(
+                t.records.update().where(t.records.c.file_id.in_(list(file_ids))).values(**values)
+            )
+        self.journal.append(
+            [{"op": "status", "at": at, "file_id": fid, "status": status} for fid in file_ids]
+        )
+
+    def remove(self, file_id: str) -> bool:
+        """Purge one record; delete its stored file when no live record needs it any more.
+
+        Returns True when the file was deleted from disk.
+        """
+        with self.locked():
+            record = self.get(file_id)
+            self._set_status([file_id], "purged", naming.iso(now_utc()))
+            with self.db.read() as conn:
+                needed = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.records)
+                    .where(t.records.c.hash == record.hash, t.records.c.status.in_(LIVE))
+                ).scalar_one()
+            if needed:
+                return False
+            self.abspath(record.path).unlink(missing_ok=True)
+            return True

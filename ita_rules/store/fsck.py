@@ -1,0 +1,278 @@
+"""``store fsck``: compare the files under the store root, the database and the journal.
+
+Finds temp leftovers, files without records, files no live record needs, records without
+files, hash mismatches, records missing from the journal or from the database, and damaged
+journal lines. ``repair=True`` fixes each: stale temp files and unneeded files are deleted,
+unknown files move to ``.ita-store/lost+found/`` (never deleted), records of missing or
+corrupt files get the status ``missing``/``corrupt``, and database and journal are reconciled.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ita_rules.db import tables as t
+from ita_rules.store import blobs
+from ita_rules.store.core import HOUSEKEEPING, Store, now_utc
+from ita_rules.store.naming import TMP_PREFIX, iso
+from ita_rules.store.records import LIVE, Record
+from ita_rules.store.replay import replay
+
+STALE_TEMP_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # temp | orphan | unneeded | missing | mismatch | unjournaled | unrecorded | journal
+    path: str
+    message: str
+    file_ids: tuple[str, ...] = ()
+    repaired: bool = False
+
+    def __str__(self) -> str:
+        done = " (repaired)" if self.repaired else ""
+        return f"{self.path}: {self.message}{done}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "message": self.message,
+            "file_ids": list(self.file_ids),
+            "repaired": self.repaired,
+        }
+
+
+@dataclass
+class FsckReport:
+    files: int = 0
+    records: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return all(p.repaired for p in self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "records": self.records,
+            "clean": self.clean,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _temp_is_stale(path: Path, name: str) -> bool:
+    try:
+        pid = int(name[len(TMP_PREFIX) :].split("-", 1)[0])
+    except ValueError:
+        return True
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age > STALE_TEMP_S:
+        return True
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False  # its process is still running: a put in progress
+
+
+def _walk(root: Path) -> tuple[set[str], list[str]]:
+    files: set[str] = set()
+    temps: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        if base == root and HOUSEKEEPING in dirnames:
+            dirnames.remove(HOUSEKEEPING)
+        for name in filenames:
+            rel = (base / name).relative_to(root).as_posix()
+            if name.startswith(TMP_PREFIX):
+                temps.append(rel)
+            else:
+                files.add(rel)
+    return files, sorted(temps)
+
+
+def _lost_and_found(store: Store, rel: str) -> None:
+    target = store.housekeeping / "lost+found" / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{Path(rel).name}.{n}")
+    os.replace(store.root / rel, target)
+
+
+def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckReport:
+    """Check (and with ``repair`` fix) the whole store under the store lock."""
+    report = FsckReport()
+    with store.locked():
+        _journal(store, report, repair)
+        files, temps = _walk(store.root)
+        report.files = len(files)
+        for rel in temps:
+            if _temp_is_stale(store.root / rel, Path(rel).name):
+                if repair:
+                    (store.root / rel).unlink(missing_ok=True)
+                report.problems.append(
+                    Problem(
+                        "temp", rel, "temporary file left by an interrupted put", repaired=repair
+                    )
+                )
+        with store.db.read() as conn:
+            blob_rows = {
+                row.hash: (row.path, int(row.size)) for row in conn.execute(sa.select(t.blobs))
+            }
+            live: dict[str, list[str]] = {}
+            query = sa.select(t.records.c.file_id, t.records.c.hash).where(
+                t.records.c.status.in_(LIVE)
+            )
+            for fid, hash_ in conn.execute(query):
+                live.setdefault(hash_, []).append(fid)
+            report.records = int(
+                conn.execute(sa.select(sa.func.count()).select_from(t.records)).scalar_one()
+            )
+        blob_paths = {path for path, _ in blob_rows.values()}
+        for rel in sorted(files - blob_paths):
+            if repair:
+                _lost_and_found(store, rel)
+            report.problems.append(
+                Problem(
+                    "orphan",
+                    rel,
+                    "file without a record"
+                    + (" (moved to .ita-store/lost+found)" if repair else ""),
+                    repaired=repair,
+                )
+            )
+        for hash_, (rel, size) in sorted(blob_rows.items(), key=lambda kv: kv[1][0]):
+            ids = tuple(sorted(live.get(hash_, ())))
+            present = rel in files
+            if not ids:
+                if present:
+                    if repair:
+                        (store.root / rel).unlink(missing_ok=True)
+                    report.problems.append(
+                        Problem(
+                            "unneeded",
+                            rel,
+                            "stored file that no live record needs",
+                            repaired=repair,
+                        )
+                    )
+                continue
+            if not present:
+                if repair:
+                    store._set_status(ids, "missing", iso(now_utc()))
+                report.problems.append(
+                    Problem(
+                        "missing",
+                        rel,
+                        f"stored file missing; {len(ids)} record(s) point to it",
+                        ids,
+                        repair,
+                    )
+                )
+                continue
+            actual_size = (store.root / rel).stat().st_size
+            actual_hash = blobs.hash_file(store.root / rel)[0] if hashes else hash_
+            if actual_size != size or actual_hash != hash_:
+                if repair:
+                    store._set_status(ids, "corrupt", iso(now_utc()))
+                    _lost_and_found(store, rel)
+                report.problems.append(
+                    Problem(
+                        "mismatch",
+                        rel,
+                        f"content does not match {hash_} ({actual_size} bytes, expected {size})",
+                        ids,
+                        repair,
+                    )
+                )
+    return report
+
+
+def _journal(store: Store, report: FsckReport, repair: bool) -> None:
+    entries, damaged = store.journal.read()
+    journal_name = f"{HOUSEKEEPING}/{store.journal.path.name}"
+    for number in damaged:
+        report.problems.append(
+            Problem(
+                "journal",
+                f"{journal_name}:{number}",
+                "damaged journal line (an interrupted append)",
+                repaired=repair,
+            )
+        )
+    if repair and damaged:
+        store.journal.drop_lines(damaged)
+    journaled = {
+        e.data["record"]["file_id"]
+        for e in entries
+        if e.data.get("op") == "put" and "record" in e.data
+    }
+    with store.db.read() as conn:
+        in_db = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
+    unrecorded = journaled - in_db
+    for fid in sorted(unrecorded):
+        report.problems.append(
+            Problem(
+                "unrecorded",
+                journal_name,
+                f"record {fid} is in the journal but not in the database",
+                (fid,),
+                repair,
+            )
+        )
+    if repair and unrecorded:
+        with store.db.write() as conn:
+            replay(conn, entries, only=unrecorded)
+    unjournaled = sorted(in_db - journaled)
+    for fid in unjournaled:
+        report.problems.append(
+            Problem(
+                "unjournaled",
+                journal_name,
+                f"record {fid} is in the database but not in the journal",
+                (fid,),
+                repair,
+            )
+        )
+    if repair and unjournaled:
+        records = store.find(status=None)
+        wanted = set(unjournaled)
+        add: list[dict[str, Any]] = []
+        for record in records:
+            if record.file_id in wanted:
+                live = Record.from_dict({**record.as_dict(), "status": "live"})
+                add.append(
+                    {
+                        "op": "put",
+                        "at": record.created_at,
+                        "record": live.as_dict(),
+                        "blob": {"path": record.path, "size": record.size},
+                    }
+                )
+                if record.status != "live":
+                    add.append(
+                        {
+                            "op": "status",
+                            "at": record.deleted_at or record.created_at,
+                            "file_id": record.file_id,
+                            "status": record.status,
+                        }
+                    )
+        store.journal.append(add)

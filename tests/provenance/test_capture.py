@@ -1,0 +1,73 @@
+"""What a snapshot records about the code and the machine."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from ita_rules.provenance import capture
+from tests.conftest import git
+
+
+def test_git_state_of_a_clean_dirty_and_detached_tree(in_git_repo: Path) -> None:
+    root = in_git_repo
+    state = capture.git_state(root)
+    assert (state.commit, state.dirty) == (None, True)  # nothing committed yet
+    assert set(state.untracked) == {"ita.toml"}
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "start")
+    head = git(root, "rev-parse", "HEAD")
+    clean = capture.git_state(root, skip=[root / "exchange"])
+    assert (clean.commit, clean.branch, clean.dirty, clean.diff) == (head, "main", False, b"")
+
+    (root / "ita.toml").write_text("# edited\n")
+    (root / "exchange" / "archive").mkdir(parents=True)
+    (root / "exchange" / "archive" / "x.json").write_text("{}")  # the store: data, not code
+    (root / ".ita").mkdir()
+    (root / ".ita" / "ita.sqlite").write_bytes(b"db")
+    (root / "notes.md").write_text("idea\n")
+    dirty = capture.git_state(root, skip=[root / "exchange"])
+    assert dirty.dirty and dirty.changed == ("ita.toml",)
+    assert dirty.untracked == {"notes.md": capture.file_hash(root / "notes.md")[0]}
+    assert b"+# edited" in dirty.diff and dirty.diff_hash and dirty.diff_hash.startswith("sha256:")
+
+    git(root, "checkout", "-q", "--detach")
+    assert capture.git_state(root).branch is None
+
+
+def test_outside_git_the_tree_counts_as_dirty(tmp_path: Path) -> None:
+    state = capture.git_state(tmp_path)
+    assert state.commit is None and state.dirty
+
+
+def test_packages_see_installs_and_upgrades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    assert "ita-demo-pkg" not in capture.packages()
+    info = site / "ita_demo_pkg-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ita_demo.pkg\nVersion: 0.3\n\nbody"
+    )
+    importlib.invalidate_caches()
+    assert capture.packages()["ita-demo-pkg"] == "0.3"  # names normalised (PEP 503)
+    assert capture.packages()["pytest"] == importlib.metadata.version("pytest")
+
+
+def test_secret_looking_names_are_never_recorded() -> None:
+    env = {
+        "ITA_PROFILE": "p",
+        "ITA_TELEGRAM_TOKEN": "t",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "PGPASSWORD": "x",
+        "ITA_DATABASE_URL": "postgresql://u:pw@h/db",
+        "HOME": "/root",
+    }
+    got = capture.allowed_env(["ITA_*", "AWS_*", "PGPASSWORD"], env)
+    assert got == {"ITA_PROFILE": "p", "ITA_DATABASE_URL": "postgresql://u:***@h/db"}

@@ -1,0 +1,242 @@
+"""apply / sweep / restore / purge --admin against the real store (SQLite and Postgres)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import snapshot
+from tests.retention.conftest import RetWs
+
+AS_OF = "2026-01-15T12:00:00"
+LATER = "2026-01-23T12:00:00"  # 8 days later: past the 7-day safety window
+
+
+def test_plan_apply_window_sweep_and_audit(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    old_png = ret_ws.put("a.png", b"png-old", type="screenshot", days_old=120, symbol="GER40")
+    new_png = ret_ws.put("b.png", b"png-new", type="screenshot", days_old=10, symbol="GER40")
+    vip_png = ret_ws.put("c.png", b"png-vip", type="screenshot", days_old=400, tags=["important"])
+    result = ret_ws.put(
+        "r.json",
+        json.dumps({"setup_id": "IB_raid_v1", "rule_version": "v1.2", "metrics": {}}).encode(),
+        type="result",
+        days_old=900,
+    )
+    r = cli("retention", "plan", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    reasons = {d["file_id"]: (d["action"], d["reason"]) for d in plan["decisions"]}
+    assert reasons == {
+        old_png: ("delete", "older than 90 days (120 days old), strategy delete"),
+        new_png: ("keep", "inside retain_days (10 < 90 days old)"),
+        vip_png: ("keep", "protected tag 'important'"),
+        result: ("keep", "backtest result: never deleted automatically"),
+    }
+    assert ret_ws.statuses()[old_png] == "live"  # plan changes nothing
+
+    r = cli("retention", "apply", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["total_files_purged"] == 1 and report["affected_file_ids"] == [old_png]
+    assert report["audit_log_path"] == "logs/purge_2026_01_15.log"
+    assert ret_ws.statuses()[old_png] == "deleted"
+    assert ret_ws.path_of(old_png).exists()  # soft delete: the file stays
+
+    # Before the window ends, sweep deletes nothing; a second apply selects nothing more.
+    before = snapshot(ret_ws.root / "exchange")
+    r = cli("retention", "sweep", "--as-of", "2026-01-20T12:00:00", "--json")
+    assert json.loads(r.out)["total_files_purged"] == 0
+    assert (
+        json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)["total_files_purged"]
+        == 0
+    )
+    assert snapshot(ret_ws.root / "exchange") == before
+
+    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    assert json.loads(r.out)["affected_file_ids"] == [old_png]
+    assert ret_ws.statuses()[old_png] == "purged"
+    assert not ret_ws.path_of(old_png).exists()
+    assert all(ret_ws.path_of(f).exists() for f in (new_png, vip_png, result))
+    log = [
+        json.loads(line)
+        for line in (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
+    ]
+    assert [(e["phase"], e["file_id"]) for e in log] == [("apply", old_png)]
+    swept = [
+        json.loads(line)
+        for line in (ret_ws.root / "logs/purge_2026_01_23.log").read_text().splitlines()
+    ]
+    assert [(e["phase"], e["file_id"], e["action"]) for e in swept] == [("sweep", old_png, "purge")]
+
+
+def test_restore_a_whole_run_within_the_window(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ids = [
+        ret_ws.put(
+            f"s{i}.png",
+            f"png{i}".encode(),
+            type="screenshot",
+            days_old=200,
+            run_id="run_2025_06_01_001",
+        )
+        for i in range(3)
+    ]
+    assert cli("retention", "apply", "--as-of", AS_OF).code == 0
+    assert {ret_ws.statuses()[i] for i in ids} == {"deleted"}
+    r = cli("retention", "restore", "--run", "run_2025_06_01_001", "--json")
+    assert r.code == 0, r.err
+    assert sorted(json.loads(r.out)["restored"]) == sorted(ids)
+    assert {ret_ws.statuses()[i] for i in ids} == {"live"}
+    assert cli("retention", "sweep", "--as-of", LATER).code == 0
+    assert all(ret_ws.path_of(i).exists() for i in ids)
+
+
+def test_files_of_runs_of_active_rule_versions_are_protected(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ret_ws.add_run("run_2025_06_01_001", "IB_raid_v1", "v1.2")  # active
+    ret_ws.add_run("run_2025_06_01_002", "London_FVG_v1", "v1.1")  # deprecated
+    kept = ret_ws.put(
+        "k.png", b"keep", type="screenshot", days_old=200, run_id="run_2025_06_01_001"
+    )
+    gone = ret_ws.put(
+        "g.png", b"gone", type="screenshot", days_old=200, run_id="run_2025_06_01_002"
+    )
+    plan = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)
+    reasons = {d["file_id"]: d["reason"] for d in plan["decisions"]}
+    assert reasons[kept] == "run run_2025_06_01_001 of active rule version IB_raid_v1@1.2"
+    assert reasons[gone].startswith("older than 90 days")
+
+
+def test_protection_gained_between_apply_and_sweep_holds(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    fid = ret_ws.put("p.png", b"later-important", type="screenshot", days_old=200)
+    assert cli("retention", "apply", "--as-of", AS_OF).code == 0
+    store = ret_ws.store()
+    try:
+        store.tag(fid, "important")
+    finally:
+        store.db.dispose()
+    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    assert json.loads(r.out)["total_files_purged"] == 0
+    assert ret_ws.path_of(fid).exists()
+
+
+def test_shared_content_stays_while_a_protected_record_needs_it(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    old = ret_ws.put("x.png", b"same-bytes", type="screenshot", days_old=200)
+    vip = ret_ws.put("y.png", b"same-bytes", type="screenshot", days_old=200, tags=["important"])
+    plan = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)
+    reasons = {d["file_id"]: (d["action"], d["reason"]) for d in plan["decisions"]}
+    assert reasons[old] == ("keep", f"content shared with protected record {vip}")
+
+
+def test_archive_to_remote_without_a_verified_copy_deletes_nothing(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    fid = ret_ws.put("GER40.csv", b"time,open\n", type="candles", days_old=400, symbol="GER40")
+    r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
+    assert r["affected_file_ids"] == [fid]
+    r = json.loads(cli("retention", "sweep", "--as-of", LATER, "--json").out)
+    assert r["total_files_purged"] == 0
+    assert ret_ws.path_of(fid).exists() and ret_ws.statuses()[fid] == "deleted"
+    log = (ret_ws.root / "logs/purge_2026_01_23.log").read_text()
+    assert "no verified remote copy" in log
+
+
+def test_large_purge_needs_confirmation_bound_to_the_plan(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    (ret_ws.root / "retention.yaml").write_text(
+        (ret_ws.root / "retention.yaml")
+        .read_text()
+        .replace("large_purge_gb: 10", "large_purge_gb: 0.000000001")
+    )
+    a = ret_ws.put("a.png", b"a" * 100, type="screenshot", days_old=200)
+    r = cli("retention", "apply", "--as-of", AS_OF)
+    assert r.code == 2  # no Telegram token configured: the purge does not proceed
+    assert (
+        r.err
+        == "ita-rules: a large purge needs a Telegram notice, but $ITA_TELEGRAM_TOKEN is not set (the bot token is read from that variable)\n"
+    )
+    assert ret_ws.statuses()[a] == "live"
+    plan_id = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)["plan_id"]
+    b = ret_ws.put("b.png", b"b" * 100, type="screenshot", days_old=200)
+    r = cli("retention", "apply", "--as-of", AS_OF, "--confirm", plan_id)
+    assert r.code == 1 and "does not match the current plan" in r.err  # the set changed
+    assert ret_ws.statuses()[a] == ret_ws.statuses()[b] == "live"
+    plan_id = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)["plan_id"]
+    r = cli("retention", "apply", "--as-of", AS_OF, "--confirm", plan_id, "--json")
+    assert r.code == 0, r.err
+    assert sorted(json.loads(r.out)["affected_file_ids"]) == sorted([a, b])
+
+
+def test_admin_purge_of_results(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    doc = {"setup_id": "IB_raid_v1", "rule_version": "v1.2", "metrics": {"n": 1}}
+    res = ret_ws.put("r.json", json.dumps(doc).encode(), type="result", days_old=900)
+    assert cli("retention", "run", "--as-of", LATER).code == 0
+    assert ret_ws.statuses()[res] == "live"  # never automatically
+    r = cli("retention", "purge", "--type", "result", "--before", "2024-01-01")
+    assert r.code == 2 and "pass --admin" in r.err
+    r = cli("retention", "purge", "--admin", "--type", "result", "--before", "2025-12-01")
+    assert r.code == 0 and res in r.out
+    plan_id = r.err.rsplit("--confirm ", 1)[1].strip()
+    r = cli(
+        "retention",
+        "purge",
+        "--admin",
+        "--type",
+        "result",
+        "--before",
+        "2025-12-01",
+        "--confirm",
+        plan_id,
+    )
+    assert r.code == 0, r.err
+    assert ret_ws.statuses()[res] == "purged"
+
+
+def test_policy_errors_abort_and_change_nothing(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ret_ws.put("a.png", b"a", type="screenshot", days_old=200)
+    before = snapshot(ret_ws.root / "exchange")
+    (ret_ws.root / "retention.yaml").write_text(
+        "types:\n  result: {retain_days: 30, strategy: delete}\n"
+    )
+    r = cli("retention", "apply", "--as-of", AS_OF)
+    assert r.code == 1
+    assert r.err.startswith(
+        "ita-rules: retention.yaml:2:39: types.result.strategy: backtest results are never deleted"
+    )
+    (ret_ws.root / "retention.yaml").unlink()
+    r = cli("retention", "run")
+    assert r.code == 1 and "no retention policy" in r.err
+    assert snapshot(ret_ws.root / "exchange") == before
+
+
+def test_an_invalid_registry_aborts_the_purge(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    fid = ret_ws.put("a.png", b"a", type="screenshot", days_old=200)
+    (ret_ws.root / "rules/IB_raid_v1/v1.2.yaml").write_text("setup_id: [\n")
+    r = cli("retention", "apply", "--as-of", AS_OF)
+    assert r.code == 1 and "the rule registry has 1 problem(s)" in r.err
+    assert ret_ws.statuses()[fid] == "live"
+
+
+def test_missing_file_on_disk_aborts(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    fid = ret_ws.put("a.png", b"vanishing", type="screenshot", days_old=200)
+    ret_ws.path_of(fid).unlink()
+    r = cli("retention", "apply", "--as-of", AS_OF)
+    assert r.code == 1 and "missing on disk" in r.err and "store fsck" in r.err
+    assert ret_ws.statuses()[fid] == "live"
+
+
+def test_max_delete_takes_the_oldest_first(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ids = [
+        ret_ws.put(f"{i}.png", f"{i}".encode(), type="screenshot", days_old=100 + i)
+        for i in range(5)
+    ]
+    r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--max-delete", "2", "--json").out)
+    assert sorted(r["affected_file_ids"]) == sorted(ids[3:])  # the oldest two
+
+
+def test_report_file_matches_its_schema(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    import jsonschema
+
+    ret_ws.put("a.png", b"a", type="screenshot", days_old=200)
+    r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
+    saved = json.loads((ret_ws.root / r["report_path"]).read_text())
+    schema = json.loads(
+        (Path(__file__).parents[2] / "schemas/purge_report.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator(schema).validate(saved)
+    assert saved["affected_file_ids"] == r["affected_file_ids"]

@@ -1,0 +1,180 @@
+"""fsck finds (and repairs) leftovers and damage; verify re-hashes; the journal rebuilds the DB."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import write
+from tests.store.conftest import StoreWs
+
+
+def _put(ws: StoreWs, cli, name: str, data: bytes, *extra: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    write(ws.root / name, data)
+    r = cli("store", "put", name, "--type", "screenshot", *extra, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)[0]  # type: ignore[no-any-return]
+
+
+def _kinds(cli, *args: str) -> list[str]:  # type: ignore[no-untyped-def]
+    r = cli("store", "fsck", *args, "--json")
+    return sorted(p["kind"] for p in json.loads(r.out)["problems"])
+
+
+def test_fsck_finds_and_repairs_every_kind_of_problem(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    a = _put(store_ws, cli, "a.png", b"aaaa")
+    b = _put(store_ws, cli, "b.png", b"bbbb")
+    c = _put(store_ws, cli, "c.png", b"cccc")
+    assert cli("store", "fsck").code == 0
+    root = store_ws.store_root
+    write(root / "to_vision" / ".ita-tmp-999999-abc", b"partial")  # a dead process's temp file
+    write(root / "to_vision" / "stray.png", b"dropped by hand")  # file without a record
+    (root / a["path"]).unlink()  # record without its file
+    (root / b["path"]).write_bytes(b"BBBB")  # same size, other bytes
+    r = cli("store", "fsck")
+    assert r.code == 1
+    assert _kinds(cli) == ["mismatch", "missing", "orphan", "temp"]
+    assert f"{a['path']}: stored file missing; 1 record(s) point to it" in r.out
+    assert f"{b['path']}: content does not match {b['hash']} (4 bytes, expected 4)" in r.out
+
+    r = cli("store", "fsck", "--repair")
+    assert r.code == 0, r.out + r.err
+    assert r.err.endswith("4 problem(s), all repaired\n")
+    assert cli("store", "fsck").code == 0
+    assert (
+        root / ".ita-store" / "lost+found" / "to_vision" / "stray.png"
+    ).read_bytes() == b"dropped by hand"
+    statuses = {
+        f["file_id"]: f["status"]
+        for f in json.loads(cli("store", "find", "--status", "all", "--json").out)
+    }
+    assert statuses == {a["file_id"]: "missing", b["file_id"]: "corrupt", c["file_id"]: "live"}
+    assert (root / c["path"]).read_bytes() == b"cccc"
+
+
+def test_a_young_temp_file_of_a_running_process_is_left_alone(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    _put(store_ws, cli, "a.png", b"a")
+    write(store_ws.store_root / "to_vision" / f".ita-tmp-{os.getpid()}-xyz", b"in progress")
+    assert _kinds(cli, "--repair") == []
+    assert (store_ws.store_root / "to_vision" / f".ita-tmp-{os.getpid()}-xyz").exists()
+
+
+def test_verify_reports_corrupt_and_missing_and_records_the_time(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    recs = [_put(store_ws, cli, f"{i}.png", f"data {i}".encode()) for i in range(4)]
+    r = cli("store", "verify", "--json")
+    assert r.code == 0, r.out
+    assert json.loads(r.out)["checked_files"] == 4
+    found = json.loads(cli("store", "find", "--json").out)
+    assert all(f["last_verified_at"] for f in found)
+    # everything was verified just now: nothing is older than one day
+    assert (
+        json.loads(cli("store", "verify", "--older-than", "1", "--json").out)["checked_files"] == 0
+    )
+    assert json.loads(cli("store", "verify", "--sample", "2", "--json").out)["checked_files"] == 2
+
+    (store_ws.store_root / recs[0]["path"]).write_bytes(b"rotten")
+    (store_ws.store_root / recs[1]["path"]).unlink()
+    r = cli("store", "verify")
+    assert r.code == 1
+    assert r.out.splitlines() == [
+        f"{recs[1]['path']}: missing (record {recs[1]['file_id']})",
+        f"{recs[0]['path']}: corrupt: content does not match {recs[0]['hash']} (record {recs[0]['file_id']})",
+    ]
+    assert r.err == "4 file(s) verified for 4 record(s), 1 corrupt, 1 missing\n"
+    r = cli("store", "verify", "--sample", "0")
+    assert (r.code, r.err) == (2, "ita-rules: --sample: expected a positive number, got 0\n")
+
+
+def test_get_refuses_a_corrupt_file(store_ws: StoreWs, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rec = _put(store_ws, cli, "a.png", b"good")
+    (store_ws.store_root / rec["path"]).write_bytes(b"evil")
+    r = cli("store", "get", rec["file_id"], "-o", str(tmp_path / "out.png"))
+    assert (r.code, r.err) == (
+        1,
+        f"ita-rules: {rec['path']}: content does not match its hash {rec['hash']} (corrupt)\n",
+    )
+    assert not (tmp_path / "out.png").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ita-tmp")] == []
+
+
+def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    from ita_rules.store import rebuild_from_journal
+    from ita_rules.workspace import Workspace
+
+    recs = [
+        _put(store_ws, cli, f"{i}.png", f"{i % 3}".encode(), "--symbol", "GER40", "--tag", "x")
+        for i in range(6)
+    ]
+    assert cli("store", "tag", recs[0]["file_id"], "important").code == 0
+    store = store_ws.open()
+    try:
+        store.set_status([recs[1]["file_id"]], "deleted")
+    finally:
+        store.db.dispose()
+    before = json.loads(cli("store", "find", "--status", "all", "--json").out)
+
+    _drop_everything(store_ws)
+    assert json.loads(cli("store", "find", "--status", "all", "--json").out) == []
+    assert rebuild_from_journal(Workspace.open(store_ws.root)) == 6
+    assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
+    assert rebuild_from_journal(Workspace.open(store_ws.root)) == 0  # idempotent
+    assert cli("store", "fsck").code == 0
+
+    _drop_everything(store_ws)
+    r = cli("store", "rebuild", "--json")
+    assert (r.code, json.loads(r.out)) == (0, {"restored": 6})
+
+
+def _drop_everything(ws: StoreWs) -> None:
+    """Lose the database: delete the SQLite file, or drop the tables on Postgres."""
+    from ita_rules.db import tables as t
+    from ita_rules.db.engine import connect
+
+    if ws.db_url.startswith("sqlite"):
+        for path in (ws.root / ".ita").glob("ita.sqlite*"):
+            path.unlink()
+        return
+    db = connect(ws.db_url, ws.root)
+    with db.write() as conn:
+        t.metadata.drop_all(conn)
+    db.dispose()
+
+
+def test_a_damaged_journal_line_is_skipped_and_repaired(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    _put(store_ws, cli, "a.png", b"a")
+    journal = store_ws.store_root / ".ita-store" / "journal.jsonl"
+    with open(journal, "ab") as fh:
+        fh.write(b'{"op": "put", "record": {"file_')  # a writer killed mid-line
+    _put(store_ws, cli, "b.png", b"b")  # the next append starts on a new line
+    assert _kinds(cli) == ["journal"]
+    assert cli("store", "fsck", "--repair").code == 0
+    assert _kinds(cli) == []
+    assert len(journal.read_text().splitlines()) == 2
+
+
+def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    from ita_rules.errors import UsageError
+    from ita_rules.store import rebuild_from_journal
+    from ita_rules.workspace import Workspace
+
+    rec = _put(store_ws, cli, "a.png", b"a")
+    store = store_ws.open()
+    try:
+        store.set_status([rec["file_id"]], "deleted", at="2026-01-15T00:00:00.000000Z")
+        assert store.get(rec["file_id"]).deleted_at == "2026-01-15T00:00:00.000000Z"
+        assert store.refcount(rec["hash"]) == 1  # a soft-deleted record still needs its file
+        store.set_status([rec["file_id"]], "live")
+        assert (store.get(rec["file_id"]).status, store.get(rec["file_id"]).deleted_at) == (
+            "live",
+            None,
+        )
+        with pytest.raises(UsageError):
+            store.set_status([rec["file_id"]], "gone")
+    finally:
+        store.db.dispose()
+    before = json.loads(cli("store", "find", "--status", "all", "--json").out)
+    _drop_everything(store_ws)
+    assert rebuild_from_journal(Workspace.open(store_ws.root)) == 1
+    assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
