@@ -139,13 +139,16 @@ def index(
         echo(f"store: {restored} record(s) restored from the journal")
 
 
+STORE_JOURNAL = ".ita-store/journal.jsonl"
+
+
 def _restore_store_records(ctx: typer.Context) -> int | None:
     """``index --rebuild`` also restores the store's records from its journal (SPEC §4) when
     the workspace has a store; None when it has none."""
-    from ita_rules.store.core import HOUSEKEEPING
-
     ws = open_workspace(ctx)
-    if not (ws.settings.store_root / HOUSEKEEPING / "journal.jsonl").exists():
+    # The journal's place, without importing the store (SQLAlchemy) when there is none;
+    # tests/store/test_index_rebuild.py keeps it equal to ita_rules.store.core.HOUSEKEEPING.
+    if not (ws.settings.store_root / STORE_JOURNAL).exists():
         return None
     from ita_rules.store import rebuild_from_journal
 

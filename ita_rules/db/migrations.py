@@ -146,3 +146,33 @@ def create_v1(conn: sa.Connection) -> None:
             "created_at VARCHAR(32) NOT NULL, status VARCHAR(16) NOT NULL)"
         )
     )
+
+
+def ensure_component(
+    db: Database,
+    component: str,
+    version: int,
+    tables: sa.MetaData,
+    *,
+    lock_key: int,
+    newer_error: type[UsageError] = SchemaOutdated,
+) -> None:
+    """Create the tables of a component (``runs``, ``remote``...) in a database that lacks
+    them, recording ``version`` in ``ita_schema_version``; refuse a database made by a newer
+    ita-rules. On Postgres an advisory lock serialises concurrent first uses."""
+    sv = t.schema_version
+    with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
+        sv.create(conn, checkfirst=True)
+        row = conn.execute(sa.select(sv.c.version).where(sv.c.component == component)).first()
+        if row is None:
+            tables.create_all(conn)
+            conn.execute(sv.insert().values(component=component, version=version))
+            return
+        found = int(row[0])
+    if found > version:
+        raise newer_error(
+            f"the database {db.shown_url} has {component} schema version {found}, newer than "
+            f"this ita-rules ({version}): upgrade ita-rules"
+        )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ita_rules.db import Database
-from ita_rules.db import tables as store_tables
 from ita_rules.errors import UsageError
 
 COMPONENT = "runs"
@@ -61,18 +60,13 @@ def lock(conn: sa.Connection) -> None:
 
 def ensure_runs_schema(db: Database) -> None:
     """Create the runs table in a database that lacks it; refuse a newer one."""
-    sv = store_tables.schema_version
-    with db.write() as conn:
-        lock(conn)
-        sv.create(conn, checkfirst=True)
-        row = conn.execute(sa.select(sv.c.version).where(sv.c.component == COMPONENT)).first()
-        if row is None:
-            metadata.create_all(conn)
-            conn.execute(sv.insert().values(component=COMPONENT, version=CURRENT_VERSION))
-            return
-        version = int(row[0])
-    if version > CURRENT_VERSION:
-        raise RunsSchemaOutdated(
-            f"the database {db.shown_url} has runs schema version {version}, newer than this "
-            f"ita-rules ({CURRENT_VERSION}): upgrade ita-rules"
-        )
+    from ita_rules.db.migrations import ensure_component
+
+    ensure_component(
+        db,
+        COMPONENT,
+        CURRENT_VERSION,
+        metadata,
+        lock_key=PG_LOCK_KEY,
+        newer_error=RunsSchemaOutdated,
+    )

@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from ita_rules.db import Database
-from ita_rules.db import tables as store_tables
 from ita_rules.errors import UsageError
 
 COMPONENT = "remote"
@@ -75,22 +74,16 @@ class RemoteCopy:
 
 def ensure_remote_schema(db: Database) -> None:
     """Create the remote_copies table in a database that lacks it; refuse a newer one."""
-    sv = store_tables.schema_version
-    with db.write() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-        sv.create(conn, checkfirst=True)
-        row = conn.execute(sa.select(sv.c.version).where(sv.c.component == COMPONENT)).first()
-        if row is None:
-            metadata.create_all(conn)
-            conn.execute(sv.insert().values(component=COMPONENT, version=CURRENT_VERSION))
-            return
-        version = int(row[0])
-    if version > CURRENT_VERSION:
-        raise RemoteSchemaOutdated(
-            f"the database {db.shown_url} has remote schema version {version}, newer than this "
-            f"ita-rules ({CURRENT_VERSION}): upgrade ita-rules"
-        )
+    from ita_rules.db.migrations import ensure_component
+
+    ensure_component(
+        db,
+        COMPONENT,
+        CURRENT_VERSION,
+        metadata,
+        lock_key=PG_LOCK_KEY,
+        newer_error=RemoteSchemaOutdated,
+    )
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

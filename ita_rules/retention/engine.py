@@ -29,6 +29,8 @@ from ita_rules.retention.notify import Telegram
 from ita_rules.retention.plan import KEEP, Item, Plan, make_plan
 from ita_rules.retention.policy import Policy, load_policy
 from ita_rules.store.core import Store
+from ita_rules.store.errors import RemovalVetoed
+from ita_rules.store.records import Record
 from ita_rules.workspace import Workspace
 
 GB = 1024**3
@@ -69,27 +71,27 @@ class Retention:
 
     # -- inputs ------------------------------------------------------------------------
     def _items(self, statuses: Sequence[str] = ("live",)) -> list[tuple[Item, dict[str, Any]]]:
+        """Every record with one of ``statuses``, read in one pass as plain tuples (the plan
+        over a million records is dominated by this read)."""
         r = t.records
+        columns = (
+            r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash,
+            r.c.run_id, r.c.symbol, r.c.timeframe, r.c.path, r.c.deleted_at,
+        )  # fmt: skip
         with self.store.db.read() as conn:
-            rows = conn.execute(sa.select(r).where(r.c.status.in_(list(statuses)))).mappings().all()
+            rows = conn.execute(sa.select(*columns).where(r.c.status.in_(list(statuses)))).all()
             tag_rows = conn.execute(sa.select(t.tags.c.file_id, t.tags.c.tag)).all()
         tags: dict[str, set[str]] = {}
         for file_id, tag in tag_rows:
             tags.setdefault(file_id, set()).add(tag)
+        none: frozenset[str] = frozenset()
         out = []
-        for row in rows:
+        for fid, type_, size, created, hash_, run_id, symbol, tf, path, deleted_at in rows:
             item = Item(
-                file_id=row["file_id"],
-                type=row["type"],
-                size=int(row["size"]),
-                created_at=_parse(row["created_at"]),
-                hash=row["hash"],
-                tags=frozenset(tags.get(row["file_id"], ())),
-                run_id=row["run_id"],
-                symbol=row["symbol"],
-                timeframe=row["timeframe"],
-            )
-            out.append((item, dict(row)))
+                fid, type_, int(size), _parse(created), hash_,
+                frozenset(tags[fid]) if fid in tags else none, run_id, symbol, tf,
+            )  # fmt: skip
+            out.append((item, {"file_id": fid, "path": path, "deleted_at": deleted_at}))
         return out
 
     def _active_runs(self) -> dict[str, str]:
@@ -270,10 +272,43 @@ class Retention:
             if entries:
                 audit.append(self._logs(), self.as_of, entries)
             for item, _row in to_remove:
-                self.store.remove(item.file_id)
+                try:
+                    self.store.remove(item.file_id, unless=self._veto(active))
+                except RemovalVetoed as exc:
+                    audit.append(
+                        self._logs(),
+                        self.as_of,
+                        [
+                            {
+                                **_entry_for(entries, item.file_id),
+                                "action": "kept",
+                                "reason": str(exc),
+                            }
+                        ],
+                    )
+                    continue
                 report.affected.append((item.file_id, item.type, item.size))
             self._finish_interrupted_removals()
             return report
+
+    def _veto(self, active: dict[str, str]) -> Callable[[Record], str | None]:
+        """Asked by the store under its lock, just before a removal: the record as it is now
+        must still be soft-deleted and unprotected (another process may have tagged or
+        restored it since the sweep read it)."""
+
+        def veto(record: Record) -> str | None:
+            if record.status != "deleted":
+                return f"now {record.status}, not deleted: not removed"
+            hit = sorted(set(record.tags) & self.policy.protect_tags)
+            if record.type == "result":
+                return "backtest result: never deleted automatically"
+            if hit:
+                return f"now protected: tag '{hit[0]}'"
+            if self.policy.protect_active_rules and record.run_id in active:
+                return f"now protected: run {record.run_id} of active rule version"
+            return None
+
+        return veto
 
     def _needs_remote(self, item: Item) -> bool:
         rule = self.policy.types.get(item.type)
@@ -291,15 +326,20 @@ class Retention:
     def _finish_interrupted_removals(self) -> None:
         """A sweep killed between marking a record purged and unlinking its file leaves a
         stored file no live record needs: remove it now (the purge was already decided)."""
-        with self.store.db.read() as conn:
-            live = sa.select(t.records.c.hash).where(t.records.c.status.in_(("live", "deleted")))
-            rows = conn.execute(
-                sa.select(t.records.c.hash, t.records.c.path)
-                .where(t.records.c.status == "purged", t.records.c.hash.not_in(live))
-                .distinct()
-            ).all()
-        for _hash, path in rows:
-            self.store.abspath(path).unlink(missing_ok=True)
+        # Under the store lock: a put of the same bytes cannot slip in between the query that
+        # finds the file unneeded and its deletion (puts place files under this lock).
+        with self.store.locked():
+            with self.store.db.read() as conn:
+                live = sa.select(t.records.c.hash).where(
+                    t.records.c.status.in_(("live", "deleted"))
+                )
+                rows = conn.execute(
+                    sa.select(t.records.c.hash, t.records.c.path)
+                    .where(t.records.c.status == "purged", t.records.c.hash.not_in(live))
+                    .distinct()
+                ).all()
+            for _hash, path in rows:
+                self.store.abspath(path).unlink(missing_ok=True)
 
     def restore(self, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
         """Undo a soft delete: the records become live again (their files are still on disk)."""
@@ -376,6 +416,10 @@ class Retention:
             return plan, report
 
 
+def _entry_for(entries: list[dict[str, Any]], file_id: str) -> dict[str, Any]:
+    return next(e for e in entries if e["file_id"] == file_id)
+
+
 def _decision(item: Item, action: str, reason: str, protected: bool = False) -> Any:
     from ita_rules.retention.plan import Decision
 
@@ -390,7 +434,7 @@ def _types_in_store(store: Store) -> list[str]:
 
 
 def _parse(text: str) -> _dt.datetime:
-    moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = _dt.datetime.fromisoformat(text)  # Python 3.11 reads the trailing "Z" itself
     return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
 

@@ -26,7 +26,7 @@ from ita_rules.db import tables as t
 from ita_rules.errors import NotFound, UsageError
 from ita_rules.rules.registry import Registry
 from ita_rules.store import blobs, naming
-from ita_rules.store.errors import SourceError, StoreBusy, StoreError
+from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
 from ita_rules.store.records import LIVE, STATUSES, Record
 from ita_rules.store.sources import Source, stage_all
@@ -396,13 +396,19 @@ class Store:
             [{"op": "status", "at": at, "file_id": fid, "status": status} for fid in file_ids]
         )
 
-    def remove(self, file_id: str) -> bool:
+    def remove(self, file_id: str, *, unless: Callable[[Record], str | None] | None = None) -> bool:
         """Purge one record; delete its stored file when no live record needs it any more.
 
-        Returns True when the file was deleted from disk.
+        ``unless`` is asked under the store lock with the record as it is now: a reason it
+        returns vetoes the removal (:class:`RemovalVetoed`), so a protection gained, or a restore
+        made, by another process a moment earlier is honoured. Returns True when the file was
+        deleted from disk.
         """
         with self.locked():
             record = self.get(file_id)
+            reason = unless(record) if unless is not None else None
+            if reason:
+                raise RemovalVetoed(reason)
             self._set_status([file_id], "purged", naming.iso(now_utc()))
             with self.db.read() as conn:
                 needed = conn.execute(

@@ -23,3 +23,7 @@ class StoreError(ItaRulesError):
 
 class StoreBusy(ItaRulesError):
     """Another process held the store lock for too long."""
+
+
+class RemovalVetoed(ItaRulesError):
+    """A removal was refused at the last moment (the record became protected or live again)."""

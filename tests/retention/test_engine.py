@@ -240,3 +240,55 @@ def test_report_file_matches_its_schema(ret_ws: RetWs, cli) -> None:  # type: ig
     )
     jsonschema.Draft202012Validator(schema).validate(saved)
     assert saved["affected_file_ids"] == r["affected_file_ids"]
+
+
+def test_archive_to_remote_deletes_after_a_verified_copy(
+    ret_ws: RetWs, cli, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """With rclone's local backend as the remote, sweep pushes and verifies the copy first."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    monkeypatch.setenv("ITA_REMOTE", str(remote))
+    fid = ret_ws.put("GER40.csv", b"time,open\n2024-01-02 09:00:00,1\n", type="candles", days_old=400)
+    relative = ret_ws.path_of(fid).relative_to(ret_ws.root / "exchange")
+    assert cli("retention", "apply", "--as-of", AS_OF).code == 0
+    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["affected_file_ids"] == [fid]
+    assert not ret_ws.path_of(fid).exists()
+    assert (remote / relative).read_bytes() == b"time,open\n2024-01-02 09:00:00,1\n"
+    r = cli("remote", "pull", fid)
+    assert r.code == 0, r.err
+    assert ret_ws.path_of(fid).read_bytes() == b"time,open\n2024-01-02 09:00:00,1\n"
+
+
+def test_a_tag_landing_during_sweep_vetoes_the_removal(ret_ws: RetWs) -> None:
+    """Another process tags a file between sweep's check and the removal: it must stay."""
+    import datetime as dt
+
+    from ita_rules.retention.engine import Retention
+    from ita_rules.workspace import Workspace
+
+    fid = ret_ws.put("a.png", b"a screenshot", type="screenshot", days_old=200)
+    ws = Workspace.open(ret_ws.root)
+    store, other = ret_ws.store(), ret_ws.store()
+    try:
+        store.set_status([fid], "deleted", at="2025-12-01T00:00:00.000000Z")
+        real_remove = store.remove
+
+        def remove_after_a_concurrent_tag(file_id: str, **kw: object) -> bool:
+            other.tag(file_id, "important")  # what the trader's other process does meanwhile
+            return real_remove(file_id, **kw)  # type: ignore[arg-type]
+
+        store.remove = remove_after_a_concurrent_tag  # type: ignore[method-assign]
+        when = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+        report = Retention.open(ws, store, when).sweep()
+        assert report.affected == []
+        record = other.get(fid)
+        assert record.status == "deleted" and "important" in record.tags
+        assert store.abspath(record.path).is_file()
+    finally:
+        store.db.dispose()
+        other.db.dispose()
+    log = (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
+    assert json.loads(log[-1])["reason"] == "now protected: tag 'important'"

@@ -28,3 +28,10 @@ def test_index_rebuild_restores_store_records(store_ws: StoreWs, cli) -> None:  
     r = cli("store", "get", file_id, "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out)["file_id"] == file_id
+
+
+def test_the_cli_knows_where_the_journal_is() -> None:
+    from ita_rules.cli.registry import STORE_JOURNAL
+    from ita_rules.store.core import HOUSEKEEPING
+
+    assert STORE_JOURNAL == f"{HOUSEKEEPING}/journal.jsonl"
