@@ -164,3 +164,45 @@ def test_telegram_4xx_and_unreachable_and_missing_token(bot_api: tuple[str, type
     assert "secret" not in str(info.value)
     with pytest.raises(UsageError, match=r"\$ITA_TELEGRAM_TOKEN is not set"):
         tg.send("x", {})
+
+
+def test_large_purge_sends_a_telegram_notice_and_waits_for_its_plan_id(
+    ret_ws: Any, cli: Any, bot_api: tuple[str, type[_BotAPI]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, handler = bot_api
+    policy = ret_ws.root / "retention.yaml"
+    policy.write_text(policy.read_text().replace("large_purge_gb: 10", "large_purge_gb: 0.0000001"))
+    monkeypatch.setenv("ITA_TELEGRAM_BASE_URL", url)
+    monkeypatch.setenv("ITA_TELEGRAM_CHAT_ID", "-100777")
+    monkeypatch.setenv("ITA_TELEGRAM_TOKEN", "42:bot-secret")
+    fid = ret_ws.put("big.png", b"x" * 4096, type="screenshot", days_old=200)
+    r = cli("retention", "apply", "--as-of", "2026-01-15T12:00:00")
+    assert r.code == 1
+    assert "a Telegram notice was sent; confirm with `ita-rules retention apply --confirm plan_" in r.err
+    assert "bot-secret" not in r.err + r.out
+    plan_id = r.err.rsplit("--confirm ", 1)[1].split("`")[0]
+    (request,) = handler.requests
+    assert request["path"] == "/bot42:bot-secret/sendMessage"
+    assert request["body"]["chat_id"] == "-100777"
+    assert f"ita-rules retention apply --confirm {plan_id}" in request["body"]["text"]
+    assert ret_ws.statuses()[fid] == "live"
+    r = cli("retention", "apply", "--as-of", "2026-01-15T12:00:00", "--confirm", plan_id, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["affected_file_ids"] == [fid]
+    assert len(handler.requests) == 1  # confirmed: no second notice
+
+
+def test_telegram_down_means_no_purge(
+    ret_ws: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = ret_ws.root / "retention.yaml"
+    policy.write_text(policy.read_text().replace("large_purge_gb: 10", "large_purge_gb: 0.0000001"))
+    monkeypatch.setenv("ITA_TELEGRAM_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ITA_TELEGRAM_CHAT_ID", "-1")
+    monkeypatch.setenv("ITA_TELEGRAM_TOKEN", "42:bot-secret")
+    fid = ret_ws.put("big.png", b"x" * 4096, type="screenshot", days_old=200)
+    r = cli("retention", "apply", "--as-of", "2026-01-15T12:00:00")
+    assert r.code == 1
+    assert r.err.startswith("ita-rules: Telegram is unreachable at http://127.0.0.1:9: ")
+    assert "bot-secret" not in r.err
+    assert ret_ws.statuses()[fid] == "live"
