@@ -249,7 +249,9 @@ def test_archive_to_remote_deletes_after_a_verified_copy(
     remote = tmp_path / "remote"
     remote.mkdir()
     monkeypatch.setenv("ITA_REMOTE", str(remote))
-    fid = ret_ws.put("GER40.csv", b"time,open\n2024-01-02 09:00:00,1\n", type="candles", days_old=400)
+    fid = ret_ws.put(
+        "GER40.csv", b"time,open\n2024-01-02 09:00:00,1\n", type="candles", days_old=400
+    )
     relative = ret_ws.path_of(fid).relative_to(ret_ws.root / "exchange")
     assert cli("retention", "apply", "--as-of", AS_OF).code == 0
     r = cli("retention", "sweep", "--as-of", LATER, "--json")

@@ -178,7 +178,10 @@ def test_large_purge_sends_a_telegram_notice_and_waits_for_its_plan_id(
     fid = ret_ws.put("big.png", b"x" * 4096, type="screenshot", days_old=200)
     r = cli("retention", "apply", "--as-of", "2026-01-15T12:00:00")
     assert r.code == 1
-    assert "a Telegram notice was sent; confirm with `ita-rules retention apply --confirm plan_" in r.err
+    assert (
+        "a Telegram notice was sent; confirm with `ita-rules retention apply --confirm plan_"
+        in r.err
+    )
     assert "bot-secret" not in r.err + r.out
     plan_id = r.err.rsplit("--confirm ", 1)[1].split("`")[0]
     (request,) = handler.requests

@@ -34,4 +34,4 @@ def test_the_cli_knows_where_the_journal_is() -> None:
     from ita_rules.cli.registry import STORE_JOURNAL
     from ita_rules.store.core import HOUSEKEEPING
 
-    assert STORE_JOURNAL == f"{HOUSEKEEPING}/journal.jsonl"
+    assert f"{HOUSEKEEPING}/journal.jsonl" == STORE_JOURNAL
