@@ -219,19 +219,7 @@ class Git:
         if not wanted:
             return {}
         request = "".join(f"{i}\n" for i in wanted).encode()
-        data = self.run(["cat-file", "--batch"], input=request).stdout
-        out: dict[str, bytes] = {}
-        pos = 0
-        for oid in wanted:
-            end = data.index(b"\n", pos)
-            header = data[pos:end].split(b" ")
-            pos = end + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            out[oid] = data[pos : pos + size]
-            pos += size + 1
-        return out
+        return parse_batch(self.run(["cat-file", "--batch"], input=request).stdout, wanted)
 
     def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
         """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads."""
@@ -286,15 +274,21 @@ class BlobReader:
         self.close()
         if self.proc.returncode != 0:
             raise GitError(f"git cat-file failed: exit {self.proc.returncode}")
-        out: dict[str, bytes] = {}
-        data, pos = self._out, 0
-        for oid in self.order:
-            end = data.index(b"\n", pos)
-            header = data[pos:end].split(b" ")
-            pos = end + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            out[oid] = data[pos : pos + size]
-            pos += size + 1
-        return out
+        return parse_batch(self._out, self.order)
+
+
+def parse_batch(data: bytes, order: Sequence[str]) -> dict[str, bytes]:
+    """The output of ``git cat-file --batch`` for the object ids in ``order`` (as asked):
+    ``{oid: content}``, missing objects left out."""
+    out: dict[str, bytes] = {}
+    pos = 0
+    for oid in order:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split(b" ")
+        pos = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        out[oid] = data[pos : pos + size]
+        pos += size + 1
+    return out

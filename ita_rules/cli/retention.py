@@ -72,6 +72,13 @@ def _telegram(ws: Any) -> Any:
     return Telegram(s.telegram_base_url, s.telegram_token_env, s.telegram_chat_id)
 
 
+def _apply(retention: Any, confirm: str | None, max_delete: int | None) -> Any:
+    """Soft-delete with the workspace's Telegram settings for the large-purge notice."""
+    return retention.apply(
+        confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
+    )
+
+
 def _print_report(report: Any, json_: bool, retention: Any) -> None:
     from ita_rules.retention.engine import write_report
 
@@ -136,10 +143,7 @@ def apply(
       ita-rules retention apply --confirm plan_3f9a0c1d2e4b5a69
     """
     with _retention(ctx, as_of) as retention:
-        report = retention.apply(
-            confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
-        )
-        _print_report(report, json_, retention)
+        _print_report(_apply(retention, confirm, max_delete), json_, retention)
 
 
 @retention_app.command("sweep")
@@ -174,9 +178,7 @@ def run(
       ita-rules retention run --json
     """
     with _retention(ctx, as_of) as retention:
-        applied = retention.apply(
-            confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
-        )
+        applied = _apply(retention, confirm, max_delete)
         swept = retention.sweep(max_delete=max_delete)
         if json_:
             emit_json({"apply": applied.as_dict(), "sweep": swept.as_dict()})

@@ -80,29 +80,18 @@ class Parsed:
 
 
 def parse_blob(raw: bytes, display: str) -> Parsed:
-    """Validate rule file contents read from git, like ``validate`` does for a file on disk."""
-    from ita_rules import schemacheck, yamlio
-    from ita_rules.rules.load import RULE_SCHEMA, _hash, _naming
+    """Validate rule file contents read from git, exactly as ``validate`` does a file on disk
+    (the same decoding, loader and checks: one code path)."""
+    from ita_rules import yamlio
+    from ita_rules.rules.load import check_document
 
-    if len(raw) > yamlio.MAX_BYTES:
-        msg = f"file is {len(raw)} bytes; the limit is {yamlio.MAX_BYTES} bytes (1 MiB)"
-        return Parsed(display, None, [Finding(display, msg, code="too-large")])
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        msg = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
-        return Parsed(display, None, [Finding(display, msg, line, col, code="encoding")])
+    text, findings = yamlio.decode(raw, display)
+    if text is None:
+        return Parsed(display, None, findings)
     doc, findings = yamlio.loads(text, display, raw_scalars=("version",))
     if doc is None:
         return Parsed(display, None, findings)
-    findings = schemacheck.validate(doc, RULE_SCHEMA)
-    if isinstance(doc.data, dict):
-        findings.extend(_naming(doc, Path(display)))
-        findings.extend(_hash(doc, canonical.params_hash(doc.data)))
-    findings.sort(key=lambda f: (f.line or 0, f.col or 0))
+    findings, _computed = check_document(doc, Path(display))
     return Parsed(display, doc, findings)
 
 

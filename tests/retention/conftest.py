@@ -25,7 +25,8 @@ types:
 protect:
   tags: [important]
   active_rules: true
-"""
+backup_before_delete: false
+"""  # the example of SPEC 6, verbatim
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 
 

@@ -14,21 +14,9 @@ import pytest
 from ita_rules.errors import UsageError
 from ita_rules.retention.notify import NotifyError, Telegram
 from ita_rules.retention.policy import PolicyError, load_policy
+from tests.retention.conftest import POLICY
 
 KNOWN = ["candles", "screenshot", "annotation", "embedding", "model", "provenance", "result"]
-GOOD = """\
-safety_window_days: 7
-large_purge_gb: 10
-types:
-  candles:    {retain_days: 365, strategy: archive_to_remote}
-  screenshot: {retain_days: 90,  strategy: delete}
-  result:     {retain_days: null, strategy: keep_forever}
-  embedding:  {retain_days: 180, strategy: prune_old, keep_last: 3}
-protect:
-  tags: [important]
-  active_rules: true
-backup_before_delete: false
-"""
 
 
 def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
@@ -38,7 +26,7 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_spec_example_loads(tmp_path: Path) -> None:
-    policy = _load(tmp_path, GOOD)
+    policy = _load(tmp_path, POLICY)
     assert policy.types["embedding"].keep_last == 3
     assert policy.types["candles"].strategy == "archive_to_remote"
     assert policy.protect_tags == {"important"} and policy.safety_window_days == 7
