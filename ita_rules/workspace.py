@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from ita_rules.config import CONFIG_NAME, Settings, load_settings
 from ita_rules.errors import WorkspaceNotFound
-from ita_rules.rules.registry import Registry
 
 if TYPE_CHECKING:
     from ita_rules.provenance.runs import Run
+    from ita_rules.rules.registry import Registry
     from ita_rules.store.core import Store
 
 
@@ -45,6 +45,8 @@ class Workspace:
 
     @cached_property
     def registry(self) -> Registry:
+        from ita_rules.rules.registry import Registry  # not on the index/check start-up path
+
         return Registry(self.settings.rules_dir, self.root)
 
     @cached_property

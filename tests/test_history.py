@@ -458,3 +458,17 @@ def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, 
     assert (
         "    ~ params.atr_mult: 1.5 -> 1.7" in r.out or "    ~ params.atr_mult: 1.7 -> 1.5" in r.out
     )
+
+
+def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:
+    """SPEC §10 (rebuild <= 3x git log): the `index` command must not pay for the YAML loader,
+    jsonschema, the store's SQLAlchemy or pydantic (typer 0.29 imports it for every option)."""
+    code = (
+        "import sys; from ita_rules.cli import main\n"
+        "try:\n    main(['index', '--rebuild'])\nexcept SystemExit as e:\n    rc = e.code\n"
+        "heavy = ('pydantic', 'yaml', 'ruamel', 'jsonschema', 'sqlalchemy', 'deepdiff', 'git')\n"
+        "print(rc, [m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert "index rebuilt (asked): 1 commit(s) read, 8 version(s)" in out.stdout

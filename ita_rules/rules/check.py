@@ -95,6 +95,7 @@ def parse_blob(raw: bytes, display: str) -> Parsed:
     return Parsed(display, doc, findings)
 
 
+@lru_cache(maxsize=65536)  # called for every path of every commit of a history replay
 def is_rule_path(path: str, rules_path: str) -> bool:
     """True for YAML files under the rules folder (what ``validate`` would look at)."""
     prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
