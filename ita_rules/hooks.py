@@ -63,12 +63,12 @@ def check_main(argv: Sequence[str] | None = None) -> int:
 
     from ita_rules import gitio, report
     from ita_rules.errors import ItaRulesError
-    from ita_rules.rules import check
+    from ita_rules.rules import check, receive
 
     try:
         if args.pre_receive:
             git = gitio.Git(Path.cwd(), keep_quarantine=True)
-            updates = check.pre_receive(git, sys.stdin.read().splitlines())
+            updates = receive.pre_receive(git, sys.stdin.read().splitlines())
             failed = False
             for upd in updates:
                 if upd.refused:

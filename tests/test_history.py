@@ -355,7 +355,7 @@ def test_scan_agrees_with_the_yaml_loader(
     author: str, reason: str | None, active: str, quote: str
 ) -> None:
     from ita_rules import yamlio
-    from ita_rules.rules.history import FIELDS, scan
+    from ita_rules.rules.scan import FIELDS, scan
 
     text = (
         f'setup_id: S1\nversion: "1.0"\nauthor: {quote.format(author)}\ncreated: 2025-01-01\n'
@@ -416,7 +416,7 @@ def test_quick_bump_agrees_with_deepdiff(
 
 def test_scan_reads_the_usual_layouts_without_the_yaml_loader() -> None:
     from ita_rules import yamlio
-    from ita_rules.rules.history import FIELDS, scan, strip_lifecycle
+    from ita_rules.rules.scan import FIELDS, scan, strip_lifecycle
     from tests.conftest import SAMPLE_RULES
 
     texts = [p.read_text() for p in sorted(SAMPLE_RULES.glob("*/*.yaml"))]

@@ -11,19 +11,17 @@ safe loader. The state lives in :mod:`ita_rules.rules.index` (SQLite) between re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ita_rules import gitio
 from ita_rules.errors import GitError
 from ita_rules.findings import Finding
 from ita_rules.rules.check import diff_lines, is_rule_path, mutation, version_of
-from ita_rules.rules.model import LIFECYCLE_FIELDS, Version
+from ita_rules.rules.model import Version
+from ita_rules.rules.scan import full_data, load_fields, strip_lifecycle
 
-FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
 LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%cI"
 ZERO_BLOB = "0" * 40
 
@@ -134,129 +132,6 @@ def parse_log(raw: bytes) -> list[Commit]:
             entries.append(Entry(status, meta[2], meta[3], old, new))
         commits.append(Commit(cid, tuple(parents.split()), author, at, tuple(entries)))
     return commits
-
-
-# --- cheap, exact-or-refuse reading of top-level scalars -----------------------------------
-
-_TOP = re.compile(r"([A-Za-z_$][A-Za-z0-9_$-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*\r?$")
-_BOOL = {
-    **dict.fromkeys(("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"), True),
-    **dict.fromkeys(("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"), False),
-}
-_NULL = ("", "~", "null", "Null", "NULL")
-_FAIL = object()
-_PLAIN_BAD = re.compile(r"^[\[\]{}&*!|>@`%\"',#?:-]|: | #|^[-+.0-9]")
-
-
-@lru_cache(maxsize=4096)
-def _scalar(raw: str) -> Any:
-    if raw.startswith('"'):
-        end = raw.find('"', 1)
-        if end < 0 or "\\" in raw[:end]:
-            return _FAIL
-        rest = raw[end + 1 :].strip()
-        return raw[1:end] if not rest or rest.startswith("#") else _FAIL
-    if raw.startswith("'"):
-        body = raw[1:]
-        j, out = 0, []
-        while True:
-            k = body.find("'", j)
-            if k < 0:
-                return _FAIL
-            if body[k + 1 : k + 2] == "'":
-                out.append(body[j : k + 1])
-                j = k + 2
-                continue
-            out.append(body[j:k])
-            rest = body[k + 1 :].strip()
-            return "".join(out) if rest == "" or rest.startswith("#") else _FAIL
-    value = raw.split(" #", 1)[0].rstrip()
-    if value in _NULL:
-        return None
-    if value in _BOOL:
-        return _BOOL[value]
-    if re.fullmatch(r"\d{4}-\d\d-\d\d", value):
-        return value
-    if _PLAIN_BAD.search(value):
-        return _FAIL
-    return value
-
-
-_FIELD_LINE = re.compile(r"^(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)", re.MULTILINE)
-_LIFECYCLE_BLOCK = re.compile(
-    r"^(?:" + "|".join(LIFECYCLE_FIELDS) + r")[ \t]*:.*(?:\n(?:[ \t]|-(?!--)|#|\r?$).*)*\n?",
-    re.MULTILINE,
-)
-
-
-def scan(text: str) -> dict[str, Any] | None:
-    """The top-level scalar :data:`FIELDS` of a rule file read with one regular expression,
-    exactly as the YAML loader reads them, or None when the file is not in the simple block
-    layout that allows it (flow style, directives, tags, anchors, block or continued values)."""
-    head = text.lstrip()
-    if head[:1] in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
-        return None
-    out: dict[str, Any] = {}
-    for m in _FIELD_LINE.finditer(text):
-        key = m.group(1)
-        if key in out:
-            return None
-        value = _scalar((m.group(2) or "").strip(" \t\r"))
-        if value is _FAIL:
-            return None
-        pos = m.end() + 1
-        first = text[pos : pos + 1]
-        if first in (" ", "\t", "-"):
-            return None  # a block value or a continued plain scalar
-        while first in ("\n", "\r", "#") and pos < len(text):  # blank or comment lines follow
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            line = text[pos:end]
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                if line[:1] in (" ", "\t", "-"):
-                    return None  # a block value or a continued plain scalar
-                break
-            pos = end + 1
-        out[key] = value
-    if "active" in out and not isinstance(out["active"], bool):
-        return None
-    return out
-
-
-def strip_lifecycle(text: str) -> str | None:
-    """The text without its top-level lifecycle entries (and their continuation lines); None
-    when a removed part holds an anchor that other values might use."""
-    removed: list[str] = []
-
-    def cut(m: re.Match[str]) -> str:
-        removed.append(m.group(0))
-        return ""
-
-    kept = _LIFECYCLE_BLOCK.sub(cut, text)
-    return None if any("&" in r for r in removed) else kept
-
-
-def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(fields, full data): fields from :func:`scan` when possible (data then None), else both
-    from the safe loader (None, None when the file does not load)."""
-    text = raw.decode("utf-8", "replace")
-    fields = scan(text)
-    if fields is not None:
-        return fields, None
-    from ita_rules import yamlio
-
-    doc, _ = yamlio.loads(text, path, raw_scalars=("version",))
-    if doc is None or not isinstance(doc.data, dict):
-        return None, None
-    return {k: doc.data.get(k) for k in FIELDS if k in doc.data}, doc.data
-
-
-def full_data(raw: bytes, path: str) -> dict[str, Any] | None:
-    from ita_rules import yamlio
-
-    doc, _ = yamlio.loads(raw.decode("utf-8", "replace"), path, raw_scalars=("version",))
-    return doc.data if doc is not None and isinstance(doc.data, dict) else None
 
 
 # --- the replay -------------------------------------------------------------------------------
