@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,29 +55,36 @@ def _meta(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    """Files as given; a directory (not a link) stands for every file under it, sorted."""
-    out: list[Path] = []
+def _expand(paths: list[Path]) -> list[str]:
+    """Files as given; a directory (not a link) stands for every file under it, sorted (in
+    the order of sorted ``Path`` objects; plain strings are much cheaper for 10,000 files)."""
+    out: list[str] = []
     for path in paths:
         if path.is_dir() and not path.is_symlink():
-            found = sorted(_files_under(path))
+            found: list[str] = []
+            _files_under(str(path), found)
             if not found:
                 raise UsageError(f"{path}: no files to store in this directory")
+            found.sort(key=_path_order)
             out.extend(found)
         else:
-            out.append(path)
+            out.append(str(path))
     return out
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
+def _path_order(path: str) -> list[str]:
+    return os.path.normcase(path).split(os.sep)
+
+
+def _files_under(folder: str, found: list[str]) -> None:
     """Everything under ``folder`` that is not a directory (links included: put refuses them);
     symbolic links to directories are not followed."""
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                yield from _files_under(Path(entry.path))
+                _files_under(entry.path, found)
             else:
-                yield Path(entry.path)
+                found.append(entry.path)
 
 
 def _line(record: Any) -> str:
@@ -123,18 +131,27 @@ def put(
 
     spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
     files = _expand(paths)
-    with _store(ctx) as store:
-        bar = Bar("put")
-        try:
-            records = store.put_many(files, spec, progress=bar)
-        finally:
-            bar.close()
+    collecting = gc.isenabled()
+    gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
+    try:
+        with _store(ctx) as store:
+            bar = Bar("put")
+            try:
+                records = store.put_many(files, spec, progress=bar)
+            finally:
+                bar.close()
+    finally:
+        if collecting:
+            gc.enable()
     if json_:
         emit_json([r.as_dict() for r in records])
         return
-    for record in records:
-        note = "  (already stored)" if record.deduplicated else ""
-        echo(f"{record.file_id}  {record.path}{note}")
+    echo(
+        "\n".join(
+            f"{r.file_id}  {r.path}{'  (already stored)' if r.deduplicated else ''}"
+            for r in records
+        )
+    )
 
 
 @store_app.command("get")

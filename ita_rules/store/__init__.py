@@ -25,7 +25,7 @@ def open_store(workspace: Workspace) -> Store:
 
     settings = workspace.settings
     db = open_database(settings.database_url, settings.root)
-    return Store(settings, db, workspace.registry)
+    return Store(settings, db, lambda: workspace.registry)  # loaded when a result needs it
 
 
 def rebuild_from_journal(workspace: Workspace) -> int:

@@ -3,12 +3,13 @@ constant memory), then move it into place atomically.
 
 A put first *stages* the file (temp file in the target folder, SHA-256 computed during the
 copy, fsync), and only under the store lock *places* it (``os.replace`` to a name that is
-free) before the database transaction. A crash leaves at most a temp file or a file without a
-record; ``store fsck`` finds both.
+free) inside the database transaction, before its commit. A crash leaves at most a temp file
+or a file without a record; ``store fsck`` finds both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
@@ -16,6 +17,7 @@ import os
 import secrets
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +30,19 @@ CHUNK = 1 << 20  # 1 MiB: large enough for full hashlib/syscall speed, small eno
 
 @dataclass(frozen=True)
 class Staged:
-    """A complete, fsynced temp copy of a source, with its hash."""
+    """A complete temp copy of a source (fsynced unless a bulk put syncs later), with its hash."""
 
-    tmp: Path
+    path: str  # the temp file
     hash: str
     size: int
     source: str
 
+    @property
+    def tmp(self) -> Path:
+        return Path(self.path)
 
-def check_source(path: Path, shown: str) -> None:
+
+def check_source(path: str | Path, shown: str) -> None:
     """Refuse missing files, links, folders and special files (without opening them)."""
     try:
         st = os.lstat(path)
@@ -54,12 +60,19 @@ def check_source(path: Path, shown: str) -> None:
         raise SourceError(f"{shown}: is not a regular file")
 
 
-def open_source(path: Path, shown: str | None = None, *, checked: bool = False) -> int:
+def open_source(path: str | Path, shown: str | None = None, *, checked: bool = False) -> int:
     """An fd for reading ``path``; refuses missing files, links, folders and special files.
 
     ``checked=True`` skips the ``lstat`` that :func:`check_source` already did; the open
     still refuses a link (``O_NOFOLLOW``) and ``fstat`` still refuses a non-file.
     """
+    return open_sized(path, shown, checked=checked)[0]
+
+
+def open_sized(
+    path: str | Path, shown: str | None = None, *, checked: bool = False
+) -> tuple[int, int]:
+    """:func:`open_source`, plus the size ``fstat`` saw when it opened (a hint: it may change)."""
     shown = shown if shown is not None else str(path)
     if not checked:
         check_source(path, shown)
@@ -72,10 +85,11 @@ def open_source(path: Path, shown: str | None = None, *, checked: bool = False) 
         if exc.errno == errno.ELOOP:
             raise SourceError(f"{shown}: is a symbolic link; store the file it points to") from None
         raise SourceError(f"{shown}: cannot read: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between lstat and open
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # replaced between lstat and open
         os.close(fd)
         raise SourceError(f"{shown}: is not a regular file")
-    return fd
+    return fd, st.st_size
 
 
 def _write_all(fd: int, data: memoryview) -> None:
@@ -85,20 +99,26 @@ def _write_all(fd: int, data: memoryview) -> None:
 
 
 WRITEBACK_WINDOW = 32 << 20  # start the disk write of every 32 MiB as soon as it is copied
+SMALL = 256 << 10  # smaller (as fstat saw it): one read, hashed from the bytes, no 1 MiB buffer
 
 
-def stage(src_fd: int, folder: Path, shown: str, *, sync: bool = True) -> Staged:
+def stage(
+    src_fd: int, folder: str | Path, shown: str, *, sync: bool = True, size_hint: int = -1
+) -> Staged:
     """Copy an open source into a temp file in ``folder``, hashing in the same pass.
 
     ``sync=False`` skips the per-file fsync (a bulk put syncs once for all files instead).
     Memory stays constant: one 1 MiB buffer whatever the size. The disk write of every window
     is started as soon as it is copied, so the final fsync is short. (Hashing in a second
     thread was measured slower on this 2-core machine under load, and is not used.)
+    ``size_hint`` (the size :func:`open_sized` saw) lets a small file be read in one call;
+    the copy reads until the end in every case, so a file that grows or shrinks meanwhile is
+    stored and hashed exactly as read.
     """
     out, tmp = create_temp(folder)
     try:
         try:
-            digest, size = _copy(src_fd, out, sync)
+            digest, size = _copy(src_fd, out, sync, size_hint)
         except OSError as exc:
             if getattr(exc, "ita_source", False):
                 raise SourceError(f"{shown}: cannot read: {exc.strerror}") from None
@@ -107,10 +127,16 @@ def stage(src_fd: int, folder: Path, shown: str, *, sync: bool = True) -> Staged
             os.fsync(out)
     except BaseException:
         os.close(out)
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
     os.close(out)
     return Staged(tmp, "sha256:" + digest, size, shown)
+
+
+def discard(path: str) -> None:
+    """Remove a temp file that may already be gone."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _read(src_fd: int, buf: bytearray) -> int:
@@ -123,11 +149,29 @@ def _read(src_fd: int, buf: bytearray) -> int:
         raise
 
 
-def _copy(src_fd: int, out: int, sync: bool) -> tuple[str, int]:
+def _read_bytes(src_fd: int, size: int) -> bytes:
+    try:
+        return os.read(src_fd, size)
+    except OSError as exc:
+        exc.ita_source = True  # type: ignore[attr-defined]
+        raise
+
+
+def _copy(src_fd: int, out: int, sync: bool, size_hint: int = -1) -> tuple[str, int]:
     digest = hashlib.sha256()
+    size = flushed = 0
+    if 0 <= size_hint < SMALL:
+        data = _read_bytes(src_fd, size_hint + 1)  # one byte more: shows a file that grew
+        more = _read_bytes(src_fd, CHUNK) if data else b""  # b"": the end, as expected
+        _write_all(out, memoryview(data))
+        if not more:
+            return hashlib.sha256(data).hexdigest(), len(data)
+        digest.update(data)  # it grew since fstat: go on streaming
+        digest.update(more)
+        _write_all(out, memoryview(more))
+        size = len(data) + len(more)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
-    size = flushed = 0
     while n := _read(src_fd, buf):
         chunk = view[:n]
         digest.update(chunk)
@@ -161,21 +205,28 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         _SYNC_FILE_RANGE(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE
 
 
-def create_temp(folder: Path) -> tuple[int, Path]:
-    """A new empty file ``.ita-tmp-{pid}-{random}`` (mode 0644) in ``folder``: fd and path.
+_TEMP_TOKEN = secrets.token_hex(6)  # per process (a forked child differs by its pid)
+_TEMP_COUNT = itertools.count()
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
-    The pid lets ``store fsck`` tell a dead process's leftover from a put in progress.
+
+def create_temp(folder: str | Path) -> tuple[int, str]:
+    """A new empty file ``.ita-tmp-{pid}-{unique}`` (mode 0644) in ``folder``: fd and path.
+
+    The pid lets ``store fsck`` tell a dead process's leftover from a put in progress. The
+    name is a per-process random token plus a counter (``O_EXCL`` makes it safe; a clash, e.g.
+    with a dead process's leftover under a reused pid, retries with a fresh random name).
     """
+    base = os.fspath(folder)
+    unique = f"{_TEMP_TOKEN}{next(_TEMP_COUNT):x}"
     for _ in range(100):
-        path = folder / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        path = f"{base}{os.sep}{TMP_PREFIX}{os.getpid()}-{unique}"
         try:
-            return os.open(
-                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644
-            ), path
+            return os.open(path, _CREATE, 0o644), path
         except FileExistsError:
-            continue
+            unique = secrets.token_hex(8)
         except FileNotFoundError:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(base, exist_ok=True)
     raise OSError(errno.EEXIST, f"cannot create a temporary file in {folder}")
 
 
@@ -198,31 +249,29 @@ def hash_file(path: Path) -> tuple[str, int]:
     return "sha256:" + digest.hexdigest(), size
 
 
-def place(staged: Staged, folder: Path, name: str, taken: set[str] | None = None) -> str:
-    """Move a staged file to ``folder/name`` (or a free variant of it); return the name used.
+def free_name(hash_: str, folder: str | Path, name: str, taken: set[str] | None = None) -> str:
+    """A free name in ``folder`` for a staged file: ``name``, or ``{stem}-{hash[:8]}.{ext}``
+    (then ``-2``, ``-3``...) when that exists or this batch took it (``taken`` gets the name).
 
-    Call it under the store lock: the existence check and the replace are then race-free
-    between ita-rules processes. ``taken`` remembers names used by this batch.
+    Call it under the store lock and rename before unlocking: the existence check and the
+    rename are then race-free between ita-rules processes.
     """
     taken = taken if taken is not None else set()
+    base = os.fspath(folder)
     stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    short = staged.hash[7:15]
+    short = hash_[7:15]
     candidates = itertools.chain(
         (name, f"{stem}-{short}{dot}{ext}"),
         (f"{stem}-{short}-{i}{dot}{ext}" for i in range(2, 1000)),
     )
     for candidate in candidates:
-        if candidate in taken:
-            continue
-        target = folder / candidate
-        if not os.path.lexists(target):
-            os.replace(staged.tmp, target)
+        if candidate not in taken and not os.path.lexists(f"{base}{os.sep}{candidate}"):
             taken.add(candidate)
             return candidate
     raise OSError(errno.EEXIST, f"no free name for {name} in {folder}")
 
 
-def _syncfs(folder: Path) -> bool:
+def _syncfs(folder: str | Path) -> bool:
     """Linux ``syncfs``: flush only the store's file system. False when unavailable."""
     if not sys.platform.startswith("linux"):
         return False
@@ -239,7 +288,7 @@ def _syncfs(folder: Path) -> bool:
         os.close(fd)
 
 
-def sync_dir(folder: Path) -> None:
+def sync_dir(folder: str | Path) -> None:
     """fsync a directory so that a rename in it survives a power loss (POSIX only)."""
     if os.name != "posix":
         return
@@ -253,10 +302,10 @@ def sync_dir(folder: Path) -> None:
 SYNC_EACH_UP_TO = 64  # fewer files: fsync each; more: one sync of the file system
 
 
-def sync_all(paths: list[Path]) -> None:
+def sync_all(paths: Sequence[str | Path]) -> None:
     """Make many written files durable: fsync each of a few, one ``syncfs``/``sync`` for many."""
     if len(paths) > SYNC_EACH_UP_TO and hasattr(os, "sync"):
-        if not _syncfs(paths[0].parent):
+        if not _syncfs(os.path.dirname(os.fspath(paths[0])) or "."):
             os.sync()
         return
     for path in paths:

@@ -2,21 +2,22 @@
 
 Order of a put (SPEC §4): stage (temp file in the target folder, hash while copying, fsync)
 -> under the store lock: database transaction [look the hash up; if new, ``os.replace`` the
-temp file to its name; insert blob, record, tags] -> commit -> journal append -> unlock.
-A record therefore never points to a missing or partial file; a crash leaves at most a temp
-file or a file without a record, which ``store fsck`` finds.
+temp file to its name; insert blob, record, tags; fsync the folder] -> commit -> journal
+append -> unlock (:mod:`ita_rules.store.batch`). A bulk put stages every file first and makes
+them all durable with one ``syncfs`` before the lock. A record therefore never points to a
+missing or partial file; a crash leaves at most a temp file or a file without a record, which
+``store fsck`` finds.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -24,12 +25,14 @@ from ita_rules.config import Settings
 from ita_rules.db import Database
 from ita_rules.db import tables as t
 from ita_rules.errors import NotFound, UsageError
-from ita_rules.rules.registry import Registry
-from ita_rules.store import blobs, naming
+from ita_rules.store import batch, blobs, naming
 from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
 from ita_rules.store.records import LIVE, STATUSES, Record
 from ita_rules.store.sources import Source, stage_all
+
+if TYPE_CHECKING:
+    from ita_rules.rules.registry import Registry
 
 HOUSEKEEPING = ".ita-store"  # journal, lock, lost+found: under the store root
 LOCK_TIMEOUT_S = 600.0
@@ -70,15 +73,30 @@ def now_utc() -> _dt.datetime:
 class Store:
     """The persistent store of one workspace. Open it with :func:`ita_rules.store.open_store`."""
 
-    def __init__(self, settings: Settings, db: Database, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        registry: Registry | Callable[[], Registry] | None = None,
+    ) -> None:
+        """``registry`` may be a function that returns it: it is only needed to check results,
+        so a put of other files does not load it (nor import its modules)."""
         self.settings = settings
         self.root = settings.store_root
         self.db = db
-        self.registry = (
-            registry if registry is not None else Registry(settings.rules_dir, settings.root)
-        )
+        self._registry = registry
         self.housekeeping = self.root / HOUSEKEEPING
         self.journal = Journal(self.housekeeping / "journal.jsonl")
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            from ita_rules.rules.registry import Registry
+
+            self._registry = Registry(self.settings.rules_dir, self.settings.root)
+        elif callable(self._registry):
+            self._registry = self._registry()
+        return self._registry
 
     # -- locking -------------------------------------------------------------------------
     @contextmanager
@@ -123,25 +141,27 @@ class Store:
         """Store bytes (e.g. a result document a flow built in memory)."""
         if ext and naming.extension(f"x.{ext}") != ext:
             raise UsageError(f"ext: {ext!r} is not a plain file extension")
-        return self._put_sources([Source(f"<bytes>.{ext}", ext, data=data)], spec.checked(), None)[
-            0
-        ]
+        return self._put_sources([Source(f"<bytes>.{ext}", data=data)], spec.checked(), None)[0]
 
     def put_many(
-        self, paths: Sequence[Path], spec: PutSpec, progress: Progress | None = None
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        spec: PutSpec,
+        progress: Progress | None = None,
     ) -> list[Record]:
         """Store many files in one transaction (a bulk put); all are checked before any write."""
         spec = spec.checked()
         if not paths:
             raise UsageError("no files to store")
-        sources = [Source(str(p), naming.extension(p.name), path=p) for p in paths]
+        shown = [os.fspath(p) for p in paths]
+        sources = [Source(p, path=p) for p in shown]
         return self._put_sources(sources, spec, progress)
 
     def _put_sources(
         self, sources: list[Source], spec: PutSpec, progress: Progress | None
     ) -> list[Record]:
         folder_rel = self.folder(spec.type)
-        folder = self.abspath(folder_rel)
+        folder = os.fspath(self.abspath(folder_rel))
         if spec.type == "result":
             for src in sources:
                 src.load_result(self.registry)
@@ -150,116 +170,23 @@ class Store:
                 src.check()
         bulk = len(sources) > 1
         staged: list[blobs.Staged] = []
-        moved: set[Path] = set()
+        moved: set[str] = set()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             if bulk:
                 staged = stage_all(sources, folder, progress)
+                blobs.sync_all([s.path for s in staged])  # data durable before any rename
             else:
                 staged.append(sources[0].stage(folder, sync=True))
                 if progress:
                     progress(1, 1)
-            if bulk:
-                blobs.sync_all([s.tmp for s in staged])
-            return self._commit(staged, spec, folder_rel, folder, moved)
+            return batch.commit(self, staged, spec, folder_rel, folder, now_utc(), moved)
         finally:
             for src in sources:
                 src.close()
             for s in staged:
-                if s.tmp not in moved:  # duplicates, or everything when the commit failed
-                    s.tmp.unlink(missing_ok=True)
-
-    def _commit(
-        self,
-        staged: list[blobs.Staged],
-        spec: PutSpec,
-        folder_rel: str,
-        folder: Path,
-        moved: set[Path],
-    ) -> list[Record]:
-        """Under the lock, in one transaction: place new bytes, insert blobs, records, tags.
-
-        ``moved`` receives the temp files that were renamed into place."""
-        now = now_utc()
-        stamp, created = naming.timestamp(now), naming.iso(now)
-        out: list[Record] = []
-        placed: list[Path] = []
-        with self.locked():
-            try:
-                with self.db.write() as conn:
-                    stored = self._stored_paths(conn, sorted({s.hash for s in staged}))
-                    new_blobs: list[dict[str, Any]] = []
-                    taken: set[str] = set()
-                    for s in staged:
-                        rel = stored.get(s.hash)
-                        dedup = rel is not None
-                        if rel is None:
-                            name = naming.file_name(
-                                spec.symbol, spec.run_id, stamp, naming.extension(s.source)
-                            )
-                            used = blobs.place(s, folder, name, taken)
-                            moved.add(s.tmp)
-                            placed.append(folder / used)
-                            rel = stored[s.hash] = f"{folder_rel}/{used}"
-                            new_blobs.append(
-                                {"hash": s.hash, "path": rel, "size": s.size, "created_at": created}
-                            )
-                        elif not os.path.lexists(self.root / rel) and s.tmp.exists():
-                            # stored before and removed since: store the bytes again at their path
-                            target = self.abspath(rel)
-                            target.parent.mkdir(parents=True, exist_ok=True)
-                            os.replace(s.tmp, target)
-                            moved.add(s.tmp)
-                            placed.append(target)
-                            dedup = False
-                        out.append(
-                            Record(
-                                str(uuid.uuid4()),
-                                rel,
-                                s.hash,
-                                s.size,
-                                spec.type,
-                                spec.symbol,
-                                spec.timeframe,
-                                spec.run_id,
-                                spec.tags,
-                                dict(spec.metadata or {}),
-                                created,
-                                deduplicated=dedup,
-                            )
-                        )
-                    if new_blobs:
-                        conn.execute(t.blobs.insert(), new_blobs)
-                    conn.execute(t.records.insert(), [r.row() for r in out])
-                    tag_rows = [{"file_id": r.file_id, "tag": tag} for r in out for tag in r.tags]
-                    if tag_rows:
-                        conn.execute(t.tags.insert(), tag_rows)
-                    for parent in {p.parent for p in placed}:
-                        blobs.sync_dir(parent)
-            except BaseException:
-                for p in placed:  # the transaction did not commit: nothing may point to them
-                    p.unlink(missing_ok=True)
-                raise
-            self.journal.append(
-                {
-                    "op": "put",
-                    "at": created,
-                    "record": r.as_dict(),
-                    "blob": {"path": r.path, "size": r.size},
-                }
-                for r in out
-            )
-        return out
-
-    @staticmethod
-    def _stored_paths(conn: sa.Connection, hashes: list[str]) -> dict[str, str]:
-        """The stored path of each hash that is already stored."""
-        found: dict[str, str] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            query = sa.select(t.blobs.c.hash, t.blobs.c.path).where(t.blobs.c.hash.in_(chunk))
-            found.update({h: p for h, p in conn.execute(query)})
-        return found
+                if s.path not in moved:  # duplicates, or everything when the commit failed
+                    blobs.discard(s.path)
 
     # -- read ----------------------------------------------------------------------------
     def get(self, file_id: str) -> Record:

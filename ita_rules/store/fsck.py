@@ -91,18 +91,23 @@ def _temp_is_stale(path: Path, name: str) -> bool:
 
 
 def _walk(root: Path) -> tuple[set[str], list[str]]:
+    """Every file under the store root (but housekeeping) as a ``/``-separated relative path,
+    and the temp files apart (plain strings: a store holds many thousands of files)."""
     files: set[str] = set()
     temps: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        base = Path(dirpath)
-        if base == root and HOUSEKEEPING in dirnames:
-            dirnames.remove(HOUSEKEEPING)
+    top = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top:
+            prefix = ""
+            if HOUSEKEEPING in dirnames:
+                dirnames.remove(HOUSEKEEPING)
+        else:
+            prefix = os.path.relpath(dirpath, top).replace(os.sep, "/") + "/"
         for name in filenames:
-            rel = (base / name).relative_to(root).as_posix()
             if name.startswith(TMP_PREFIX):
-                temps.append(rel)
+                temps.append(prefix + name)
             else:
-                files.add(rel)
+                files.add(prefix + name)
     return files, sorted(temps)
 
 

@@ -10,14 +10,64 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _string  # a str -> a quoted JSON string
 from pathlib import Path
 from typing import Any
 
 from ita_rules.fsutil import atomic_write_bytes
 
 FORMAT = 1
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode(entry: Mapping[str, Any]) -> bytes:
+    """One journal line, newline included."""
+    return (_ENCODER.encode({"v": FORMAT, **entry}) + "\n").encode()
+
+
+def put_entry(record: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """The entry of one put: the record (``Record.as_dict()``) and its stored file."""
+    return {
+        "op": "put",
+        "at": at,
+        "record": record,
+        "blob": {"path": record["path"], "size": record["size"]},
+    }
+
+
+# A put entry is encoded once with these markers in place of the fields that differ between
+# the records of a batch, then filled in per record (about 2.5x cheaper than encoding each).
+_MARKS = {field: f"\x00ita-{field}\x00" for field in ("file_id", "path", "hash", "size")}
+_FIELD_OF = {_ENCODER.encode(mark): field for field, mark in _MARKS.items()}
+_MARK_RE = re.compile("(" + "|".join(re.escape(m) for m in _FIELD_OF) + ")")
+_EXPECTED = sorted(["file_id", "hash", "path", "path", "size", "size"])
+
+
+def encode_puts(
+    shared: Mapping[str, Any], varying: Iterable[tuple[str, str, str, int]], at: str
+) -> bytes:
+    """The lines of a batch of puts whose records are ``shared`` (a ``Record.as_dict()``) but
+    for ``(file_id, path, hash, size)``: exactly what :func:`encode` gives for each entry."""
+    template = encode(put_entry({**shared, **_MARKS}, at)).decode()
+    parts = _MARK_RE.split(template)  # literal, marker, literal, ... literal
+    if sorted(_FIELD_OF[m] for m in parts[1::2]) != _EXPECTED:  # a marker also in the data
+        return b"".join(
+            encode(put_entry({**shared, **dict(zip(_MARKS, row, strict=True))}, at))
+            for row in varying
+        )
+    line = "".join(
+        "{" + _FIELD_OF[part] + "}" if i % 2 else part.replace("{", "{{").replace("}", "}}")
+        for i, part in enumerate(parts)
+    ).format
+    return "".join(
+        [
+            line(file_id=_string(file_id), path=_string(path), hash=_string(hash_), size=int(size))
+            for file_id, path, hash_, size in varying
+        ]
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -30,15 +80,12 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, entries: Iterable[dict[str, Any]]) -> None:
+    def append(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Append entries as JSON lines and fsync. Call under the store lock."""
-        payload = b"".join(
-            json.dumps(
-                {"v": FORMAT, **e}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-            ).encode()
-            + b"\n"
-            for e in entries
-        )
+        self.append_lines(b"".join(encode(e) for e in entries))
+
+    def append_lines(self, payload: bytes) -> None:
+        """Append encoded lines (see :func:`encode`, :func:`encode_puts`) and fsync."""
         if not payload:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

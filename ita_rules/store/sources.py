@@ -10,20 +10,24 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ita_rules.rules.registry import Registry
 from ita_rules.store import blobs
 from ita_rules.store.errors import SourceError
+
+if TYPE_CHECKING:
+    from ita_rules.rules.registry import Registry
 
 
 class Source:
     """One thing to store: a path (opened safely) or bytes."""
 
+    __slots__ = ("checked", "data", "fd", "path", "shown")
+
     def __init__(
-        self, shown: str, ext: str, *, path: Path | None = None, data: bytes | None = None
+        self, shown: str, *, path: str | Path | None = None, data: bytes | None = None
     ) -> None:
-        self.shown = shown
-        self.ext = ext
+        self.shown = shown  # also gives the stored file its extension
         self.path = path
         self.data = data
         self.fd: int | None = None
@@ -59,13 +63,15 @@ class Source:
             self.close()
         check_result(self.data, self.shown, registry)
 
-    def stage(self, folder: Path, *, sync: bool) -> blobs.Staged:
+    def stage(self, folder: str | Path, *, sync: bool) -> blobs.Staged:
         if self.data is not None:
             return stage_bytes(self.data, folder, self.shown, sync=sync)
-        self.open()
-        assert self.fd is not None
+        size = -1  # unknown when already open
+        if self.fd is None:
+            assert self.path is not None
+            self.fd, size = blobs.open_sized(self.path, self.shown, checked=self.checked)
         try:
-            return blobs.stage(self.fd, folder, self.shown, sync=sync)
+            return blobs.stage(self.fd, folder, self.shown, sync=sync, size_hint=size)
         finally:
             self.close()
 
@@ -76,7 +82,7 @@ class Source:
 
 
 def stage_all(
-    sources: list[Source], folder: Path, progress: Callable[[int, int], None] | None
+    sources: list[Source], folder: str | Path, progress: Callable[[int, int], None] | None
 ) -> list[blobs.Staged]:
     """Stage many sources one after the other (threads measured slower here: file creation in
     one folder is serialised by the kernel). On any error remove what was staged and raise."""
@@ -89,12 +95,12 @@ def stage_all(
                 progress(done, total)
     except BaseException:
         for item in staged:
-            item.tmp.unlink(missing_ok=True)
+            blobs.discard(item.path)
         raise
     return staged
 
 
-def stage_bytes(data: bytes, folder: Path, shown: str, *, sync: bool) -> blobs.Staged:
+def stage_bytes(data: bytes, folder: str | Path, shown: str, *, sync: bool) -> blobs.Staged:
     fd, tmp = blobs.create_temp(folder)
     try:
         view = memoryview(data)
@@ -104,7 +110,7 @@ def stage_bytes(data: bytes, folder: Path, shown: str, *, sync: bool) -> blobs.S
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        tmp.unlink(missing_ok=True)
+        blobs.discard(tmp)
         raise
     os.close(fd)
     return blobs.Staged(tmp, "sha256:" + hashlib.sha256(data).hexdigest(), len(data), shown)

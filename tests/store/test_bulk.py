@@ -1,0 +1,349 @@
+"""The bulk put's fast paths: small files read in one call, one sync for many files, batched
+inserts and journal lines, string paths in the CLI (SQLite and Postgres where a store is used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write
+from tests.store.conftest import StoreWs
+
+FORK = multiprocessing.get_context("fork")
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _sizes() -> list[int]:
+    from ita_rules.store import blobs
+
+    small, chunk = blobs.SMALL, blobs.CHUNK
+    return [0, 1, small - 1, small, small + 1, chunk, 3 * chunk + 7]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["fsync-each", "syncfs"])
+def test_small_and_large_files_in_one_bulk_put_get_their_own_hashes(
+    store_ws: StoreWs, many: bool
+) -> None:
+    """Around every threshold (one read below SMALL, streaming above, several 1 MiB chunks),
+    mixed in one batch; with more than SYNC_EACH_UP_TO files the batch takes the syncfs path."""
+    from ita_rules.store import PutSpec, blobs
+
+    rnd = random.Random(5)
+    folder = store_ws.root / "mixed"
+    contents = {f"size{size}.bin": rnd.randbytes(size) for size in _sizes()}
+    if many:
+        for i in range(blobs.SYNC_EACH_UP_TO + 10):
+            contents[f"small{i}.png"] = rnd.randbytes(rnd.randrange(1, 9000))
+    paths = [write(folder / name, data) for name, data in contents.items()]
+    store = store_ws.open()
+    try:
+        records = store.put_many(paths, PutSpec("screenshot", symbol="GER40"))
+        assert [r.hash for r in records] == [_sha(p.read_bytes()) for p in paths]
+        assert [r.size for r in records] == [len(contents[p.name]) for p in paths]
+        for record, path in zip(records, paths, strict=True):
+            assert (store_ws.store_root / record.path).read_bytes() == contents[path.name]
+        from ita_rules.store.fsck import fsck
+
+        assert fsck(store).problems == []
+    finally:
+        store.db.dispose()
+    assert not list(store_ws.store_root.rglob(".ita-tmp-*"))
+
+
+CHANGES = {
+    "small grows past SMALL": (100, lambda p, n: _append(p, os.urandom(300_000))),
+    "small grows by one byte": (100, lambda p, n: _append(p, b"!")),
+    "small shrinks to nothing": (5000, lambda p, n: os.truncate(p, 0)),
+    "small shrinks a little": (5000, lambda p, n: os.truncate(p, n - 7)),
+    "empty grows": (0, lambda p, n: _append(p, b"late bytes")),
+    "large shrinks below SMALL": (3 << 20, lambda p, n: os.truncate(p, 1000)),
+    "large grows": (3 << 20, lambda p, n: _append(p, os.urandom(1 << 20))),
+}
+
+
+def _append(path: str, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+@pytest.mark.parametrize("change", list(CHANGES), ids=list(CHANGES))
+def test_a_file_that_changes_size_while_being_read_is_stored_as_read(
+    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The size fstat saw is only a hint: the copy reads until the end, so the stored bytes,
+    their size and their hash always agree (here the file changes right after fstat)."""
+    from ita_rules.store import PutSpec, blobs
+
+    size, mutate = CHANGES[change]
+    target = write(store_ws.root / "moving" / "target.bin", os.urandom(size))
+    others = [
+        write(store_ws.root / "moving" / f"o{i}.bin", f"other {i}".encode()) for i in range(3)
+    ]
+    real = blobs.open_sized
+
+    def open_then_change(path: str | Path, shown: str | None = None, **kw: Any) -> tuple[int, int]:
+        fd, seen = real(path, shown, **kw)
+        if os.fspath(path) == str(target):
+            mutate(str(target), seen)
+        return fd, seen
+
+    monkeypatch.setattr(blobs, "open_sized", open_then_change)
+    store = store_ws.open()
+    try:
+        records = store.put_many([others[0], target, *others[1:]], PutSpec("screenshot"))
+    finally:
+        store.db.dispose()
+    final = target.read_bytes()
+    record = records[1]
+    assert (record.hash, record.size) == (_sha(final), len(final))
+    assert (store_ws.store_root / record.path).read_bytes() == final
+
+
+def test_stage_reads_to_the_end_whatever_the_size_hint(tmp_path: Path) -> None:
+    from ita_rules.store import blobs
+
+    for size in (0, 1, 4096, blobs.SMALL - 1, blobs.SMALL + 1, 2 * blobs.CHUNK + 3):
+        data = os.urandom(size)
+        src = write(tmp_path / f"src{size}", data)
+        for hint in {-1, 0, max(size - 1, 0), size, size + 1, blobs.SMALL - 1}:
+            fd = os.open(src, os.O_RDONLY)
+            try:
+                staged = blobs.stage(fd, tmp_path, str(src), sync=False, size_hint=hint)
+            finally:
+                os.close(fd)
+            assert (staged.hash, staged.size) == (_sha(data), size), (size, hint)
+            assert Path(staged.path).read_bytes() == data
+            os.unlink(staged.path)
+
+
+def test_temp_names_are_unique_carry_the_pid_and_survive_a_clash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ita_rules.store import blobs
+    from ita_rules.store.naming import TMP_PREFIX
+
+    monkeypatch.setattr(blobs, "_TEMP_COUNT", itertools.count(41))
+    clash = tmp_path / f"{TMP_PREFIX}{os.getpid()}-{blobs._TEMP_TOKEN}{41:x}"
+    clash.write_bytes(b"a dead process's leftover")
+    names = []
+    for _ in range(3):
+        fd, path = blobs.create_temp(tmp_path)
+        os.close(fd)
+        names.append(Path(path).name)
+    assert len(set(names)) == 3 and clash.name not in names
+    assert clash.read_bytes() == b"a dead process's leftover"
+    for name in names:  # what store fsck parses to tell a live put from a dead one's leftover
+        assert name.startswith(TMP_PREFIX)
+        assert int(name[len(TMP_PREFIX) :].split("-", 1)[0]) == os.getpid()
+    fd, path = blobs.create_temp(tmp_path / "made" / "on demand")
+    os.close(fd)
+    assert Path(path).parent == tmp_path / "made" / "on demand"
+
+
+def test_bulk_data_is_synced_before_any_rename_and_renames_before_the_commit(
+    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §4 durability, in order: temp files synced (one syncfs for a bulk put) -> renames ->
+    the folder fsynced while the transaction is still open -> commit -> journal."""
+    from ita_rules.store import PutSpec, batch, blobs
+
+    folder = store_ws.root / "ordered"
+    paths = [write(folder / f"{i}.png", f"png {i}".encode()) for i in range(100)]
+    store = store_ws.open()
+    events: list[str] = []
+    real_sync_all, real_replace, real_sync_dir = blobs.sync_all, os.replace, blobs.sync_dir
+    real_append = store.journal.append_lines
+
+    def sync_all(items: Any) -> None:
+        events.append("sync")
+        real_sync_all(items)
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append("rename")
+        real_replace(src, dst)
+
+    def sync_dir(parent: Any) -> None:
+        with store.db.read() as conn:  # another connection: sees only what is committed
+            import sqlalchemy as sa
+
+            from ita_rules.db import tables as t
+
+            committed = conn.execute(sa.select(sa.func.count()).select_from(t.records))
+            events.append(f"sync_dir(committed={committed.scalar_one()})")
+        real_sync_dir(parent)
+
+    def append_lines(payload: bytes) -> None:
+        events.append(f"journal({len(payload.splitlines())})")
+        real_append(payload)
+
+    monkeypatch.setattr(blobs, "sync_all", sync_all)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(batch.blobs, "sync_dir", sync_dir)
+    monkeypatch.setattr(store.journal, "append_lines", append_lines)
+    try:
+        store.put_many(paths, PutSpec("screenshot"))
+    finally:
+        store.db.dispose()
+    assert events == ["sync", *["rename"] * 100, "sync_dir(committed=0)", "journal(100)"]
+
+
+def test_journal_lines_of_a_batch_equal_one_encoding_per_entry() -> None:
+    """The batch encoder (one template filled per record) gives byte for byte what encoding
+    each entry gives, also when the data happens to contain the template's markers."""
+    import uuid
+
+    from ita_rules.store import journal
+    from ita_rules.store.records import Record
+
+    at = "2026-01-15T10:30:00.123456Z"
+    for metadata in (
+        {},
+        {"source": "broker", "n": 3, "nested": {"a": [1, None, "{x}"]}, "é": "\"'\\"},
+        {"\x00ita-path\x00": "\x00ita-size\x00"},  # the markers themselves: the slow path
+    ):
+        docs = [
+            Record(
+                str(uuid.uuid4()),
+                f"to_vision/GER40_run_1_20260115T103000123Z-{i:08x}.png",
+                _sha(str(i).encode()),
+                i * 1000,
+                "screenshot",
+                "GER40",
+                "M15",
+                "run_1",
+                ("london", "z"),
+                metadata,
+                at,
+            ).as_dict()
+            for i in range(50)
+        ]
+        varying = [(d["file_id"], d["path"], d["hash"], d["size"]) for d in docs]
+        expected = b"".join(journal.encode(journal.put_entry(d, at)) for d in docs)
+        assert journal.encode_puts(docs[0], varying, at) == expected
+        assert [json.loads(line)["record"] for line in expected.splitlines()] == docs
+
+
+def test_insert_many_with_one_column_and_with_many(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from ita_rules.store.batch import insert_many
+
+    meta = sa.MetaData()
+    one = sa.Table("one", meta, sa.Column("a", sa.String(8), primary_key=True))
+    two = sa.Table("two", meta, sa.Column("a", sa.String(8)), sa.Column("b", sa.Integer))
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        insert_many(conn, one, [{"a": "x"}, {"a": "y"}])
+        insert_many(conn, two, [{"b": 2, "a": "p"}, {"b": None, "a": "q"}])
+        insert_many(conn, two, [])
+        assert sorted(conn.execute(sa.select(one.c.a)).scalars()) == ["x", "y"]
+        assert sorted(conn.execute(sa.select(two.c.a, two.c.b)).all()) == [("p", 2), ("q", None)]
+    engine.dispose()
+
+
+def test_the_cli_lists_a_directory_in_path_order(tmp_path: Path) -> None:
+    from ita_rules.cli.store import _expand
+
+    names = ["a/b", "a-c", "a/b0/z", "a.b", "B", "a/a", "a b", "z/y/x", "a_/q"]
+    for name in names:
+        write(tmp_path / "d" / name, name)
+    found = _expand([tmp_path / "d"])
+    expected = sorted(p for p in (tmp_path / "d").rglob("*") if not p.is_dir())
+    assert found == [str(p) for p in expected]
+
+
+def test_a_bulk_put_does_not_load_the_rule_registry(store_ws: StoreWs) -> None:
+    """Only a result needs the registry; every other put skips its modules (start-up time)."""
+    for i in range(3):
+        write(store_ws.root / "shots" / f"{i}.png", f"png {i}".encode())
+    code = (
+        "import sys; from ita_rules.cli import main\n"
+        "try:\n    main(['store', 'put', 'shots', '--type', 'screenshot'])\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "print('ita_rules.rules.registry' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=store_ws.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "False"
+
+
+BAD_AFTER_CRASH = {"missing", "mismatch", "unrecorded"}  # a record pointing to no/partial file
+
+
+def _bulk_putter(root: str, seed: int, ready: Any) -> None:
+    """Bulk puts large enough for the one-syncfs path, in a loop until killed."""
+    from ita_rules.store import PutSpec, blobs, open_store
+    from ita_rules.workspace import Workspace
+
+    rnd = random.Random(seed)
+    store = open_store(Workspace.open(root))
+    src = Path(root) / "src" / str(seed)
+    src.mkdir(parents=True)
+    ready.set()
+    for i in range(10**9):
+        batch = []
+        for j in range(blobs.SYNC_EACH_UP_TO + rnd.randrange(1, 20)):
+            path = src / f"{i}-{j}.png"
+            shared = rnd.random() < 0.2
+            path.write_bytes(
+                f"shared {rnd.randrange(30)}".encode()
+                if shared
+                else f"{seed}/{i}/{j} ".encode() * rnd.choice([1, 50, 2000])
+            )
+            batch.append(path)
+        store.put_many(batch, PutSpec("screenshot", run_id=f"run_{seed}", tags=("bulk",)))
+
+
+def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws: StoreWs) -> None:
+    from ita_rules.store.fsck import fsck
+
+    rnd = random.Random(20260116)
+    store = store_ws.open()
+    try:
+        for n in range(20):
+            ready = FORK.Event()
+            proc = FORK.Process(target=_bulk_putter, args=(str(store_ws.root), n, ready))
+            proc.start()
+            assert ready.wait(30), "the worker did not start"
+            time.sleep(rnd.uniform(0.0, 0.4))
+            os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            proc.join()
+            assert proc.exitcode == -signal.SIGKILL
+            report = fsck(store, hashes=n % 5 == 4)  # sizes catch a partial file too
+            bad = [str(p) for p in report.problems if p.kind in BAD_AFTER_CRASH]
+            assert not bad, f"after kill {n}: {bad}"
+            fsck(store, repair=True, hashes=False)
+            left = fsck(store, hashes=False).problems
+            assert left == [], f"not clean after --repair (kill {n}): {left}"
+        assert fsck(store).problems == []
+        records = store.find(status=None)
+    finally:
+        store.db.dispose()
+    assert len(records) > 100, "the workers were killed before they stored anything"
+    for record in records:
+        data = (store_ws.store_root / record.path).read_bytes()
+        assert _sha(data) == record.hash
