@@ -10,12 +10,15 @@ over 20 symbols and 4 timeframes, created over the last two years, 2 % tagged ``
 a third of the records from 1,000 runs (half of them of active rule versions).
 
 Timed, each in a fresh process (so the page cache is warm but no Python cache is): the
-in-process ``Retention.open`` + ``Retention.plan()`` (with its parts: reading the records and
-tags, the active runs, ``make_plan``) and its peak RSS; then a whole
-``ita-rules retention plan --json > /dev/null`` process (skipped with ``--no-cli``). Medians of
-``--rounds`` runs, and the 1M/100k ratios (linear: ~10). Usage:
+in-process ``Retention.open`` + ``Retention.plan()``, then its ``plan_id`` and the streamed JSON
+of its decisions (to /dev/null), and the peak RSS up to there; then, warm, its parts: reading
+the records (through the DB-API cursor into a list) and tags, the active runs, the pure plan
+(``plan_records`` over the list). Then a whole ``ita-rules retention plan --json > /dev/null``
+process and its own peak RSS (skipped with ``--no-cli``). Medians of ``--rounds`` runs, and the
+1M/100k ratios (linear: ~10). Usage:
 
-    python bench/retention_plan.py [--sizes 100000,1000000] [--rounds 3] [--no-cli] [--dir DIR]
+    python bench/retention_plan.py [--sizes 100000,1000000] [--rounds 3] [--no-cli]
+                                   [--dir DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -59,10 +62,12 @@ RUN_RULES = [  # (setup_id, rule_version, active in the sample registry)
 N_RUNS = 1000
 
 PLAN_ONE = """
-import datetime as dt, json, resource, sys, time
+import datetime as dt, io, json, resource, sys, time
 t0 = time.perf_counter()
+from ita_rules.retention.render import write_plan_json
+from ita_rules.retention import engine, inputs
 from ita_rules.retention.engine import Retention
-from ita_rules.retention.plan import make_plan
+from ita_rules.retention.plan import plan_records
 from ita_rules.store import open_store
 from ita_rules.workspace import Workspace
 t1 = time.perf_counter()
@@ -73,19 +78,34 @@ t2 = time.perf_counter()
 retention = Retention.open(ws, store, as_of)
 plan = retention.plan()
 t3 = time.perf_counter()
-selected = len(plan.selected)
-# the parts, once more (warm): records + tags, active runs, the pure plan
+plan_id, selected = plan.plan_id, plan.n_selected
+t4 = time.perf_counter()
+with open("/dev/null", "w") as sink:
+    write_plan_json(plan, sink)
+t5 = time.perf_counter()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+n = len(plan.decisions)
+del plan
+# the parts, once more (warm): the records read from the cursor, active runs, the pure plan
+r = engine.t.records
+query = engine.sa.select(
+    r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash, engine.sa.null(),
+    r.c.run_id, r.c.symbol, r.c.timeframe,
+).where(r.c.status.in_(["live"]))
 a = time.perf_counter()
-items = [item for item, _ in retention._items()]
+with store.db.read() as conn:
+    tags = inputs.tags_by_file(conn)
+    with inputs.cursor(store, conn, query) as cursor:
+        rows = list(cursor)
 b = time.perf_counter()
-active = retention._active_runs()
+active = inputs.active_runs(ws, store)
 c = time.perf_counter()
-make_plan(items, retention.policy, as_of, active)
+plan_records(rows, tags, retention.policy, as_of, active)
 d = time.perf_counter()
 print(json.dumps({
-    "import": t1 - t0, "open_store": t2 - t1, "plan": t3 - t2, "decisions": len(plan.decisions),
-    "selected": selected, "items": b - a, "active_runs": c - b, "make_plan": d - c,
-    "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "import": t1 - t0, "open_store": t2 - t1, "plan": t3 - t2, "plan_id": t4 - t3,
+    "json": t5 - t4, "decisions": n, "selected": selected, "items": b - a,
+    "active_runs": c - b, "make_plan": d - c, "maxrss_mib": rss,
 }))
 """
 
@@ -207,18 +227,21 @@ def bench(ws: Path, rounds: int, cli: bool) -> dict[str, float]:
     result = {key: median([r[key] for r in runs]) for key in runs[0]}
     if cli:
         exe = shutil.which("ita-rules") or str(Path(sys.executable).with_name("ita-rules"))
-        times = []
+        times, rss = [], []
         for _ in range(rounds):
             start = time.perf_counter()
             with open(os.devnull, "w") as sink:
-                subprocess.run(
-                    [exe, "retention", "plan", "--as-of", AS_OF, "--json"],
-                    check=True,
-                    stdout=sink,
-                    cwd=ws,
+                proc = subprocess.Popen(
+                    [exe, "retention", "plan", "--as-of", AS_OF, "--json"], stdout=sink, cwd=ws
                 )
+                _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+                proc.returncode = os.waitstatus_to_exitcode(status)
             times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"ita-rules retention plan failed ({proc.returncode})")
+            rss.append(usage.ru_maxrss / 1024)
         result["cli"] = median(times)
+        result["cli_maxrss_mib"] = median(rss)
     return result
 
 
@@ -228,6 +251,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-cli", action="store_true")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --dir: keep workspaces made by an earlier run"
+    )
     args = parser.parse_args()
     os.environ.pop("ITA_DATABASE_URL", None)
     base = args.dir or Path(tempfile.mkdtemp(prefix="ita-retention-bench-"))
@@ -236,15 +262,32 @@ def main() -> None:
     try:
         for n in sizes:
             start = time.perf_counter()
-            ws = make_workspace(base, n, seed=n)
-            print(f"{n:>9,} records generated in {time.perf_counter() - start:.1f} s", flush=True)
+            ws = base / f"ws_{n}"
+            if not (args.reuse and (ws / ".bench-complete").exists()):
+                # in a child process: a child's peak RSS (ru_maxrss) starts from its parent's
+                # RSS at the fork, and generating a million rows here would make it 600+ MiB
+                code = "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+                code += "import retention_plan as b; b.make_workspace(Path(sys.argv[2]), "
+                code += "int(sys.argv[3]), seed=int(sys.argv[3]))"
+                here = str(Path(__file__).resolve().parent)
+                subprocess.run([sys.executable, "-c", code, here, str(base), str(n)], check=True)
+                (ws / ".bench-complete").write_text("")
+                took = time.perf_counter() - start
+                print(f"{n:>9,} records generated in {took:.1f} s", flush=True)
             results[n] = r = bench(ws, args.rounds, not args.no_cli)
             cli = r.get("cli")
-            cli_text = f"; `ita-rules retention plan --json` process {cli:.2f} s" if cli else ""
+            cli_text = (
+                f"; `ita-rules retention plan --json` process {cli:.2f} s, "
+                f"peak RSS {r['cli_maxrss_mib']:.0f} MiB"
+                if cli
+                else ""
+            )
             print(
-                f"{n:>9,} records: plan {r['plan']:.2f} s (records+tags {r['items']:.2f} s, "
-                f"active runs {r['active_runs']:.3f} s, make_plan {r['make_plan']:.2f} s), "
-                f"{int(r['selected']):,} selected, peak RSS {r['maxrss_mib']:.0f} MiB" + cli_text,
+                f"{n:>9,} records: plan {r['plan']:.2f} s (parts, warm: records+tags read "
+                f"{r['items']:.2f} s, active runs {r['active_runs']:.3f} s, plan_records "
+                f"{r['make_plan']:.2f} s), then plan_id {r['plan_id']:.2f} s, JSON "
+                f"{r['json']:.2f} s; {int(r['selected']):,} selected, peak RSS "
+                f"{r['maxrss_mib']:.0f} MiB" + cli_text,
                 flush=True,
             )
         if len(sizes) >= 2:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,7 +81,7 @@ def _apply(retention: Any, confirm: str | None, max_delete: int | None) -> Any:
 
 
 def _print_report(report: Any, json_: bool, retention: Any) -> None:
-    from ita_rules.retention.engine import write_report
+    from ita_rules.retention.audit import write_report
 
     doc = report.as_dict()
     if report.affected:
@@ -116,15 +117,32 @@ def plan(
     with _retention(ctx, as_of) as retention:
         result = retention.plan(max_delete=max_delete)
     if json_:
-        emit_json(result.as_dict())
+        from ita_rules.retention.render import write_plan_json
+
+        write_plan_json(result, sys.stdout)
         return
-    for d in result.decisions:
-        echo(f"{d.action:<7} {d.file_id}  {d.type:<11} {d.size:>12}  {d.reason}")
+    lines = (
+        f"{d.action:<7} {d.file_id}  {d.type:<11} {d.size:>12}  {d.reason}"
+        for d in result.decisions
+    )
+    _echo_lines(lines)
     gb = result.bytes_selected / 1024**3
     echo(
-        f"plan {result.plan_id}: {len(result.selected)} selected ({gb:.3f} GB), "
-        f"{len(result.kept)} kept"
+        f"plan {result.plan_id}: {result.n_selected} selected ({gb:.3f} GB), "
+        f"{len(result.decisions) - result.n_selected} kept"
     )
+
+
+def _echo_lines(lines: Iterable[str], chunk: int = 10_000) -> None:
+    """``echo`` each line, a chunk of lines at a time (the same output, fewer writes)."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == chunk:
+            echo("\n".join(batch))
+            batch.clear()
+    if batch:
+        echo("\n".join(batch))
 
 
 @retention_app.command("apply")

@@ -51,3 +51,17 @@ class Report:
             "audit_log_path": self.audit_log_path,
             "affected_file_ids": [f for f, _, _ in self.affected],
         }
+
+
+def write_report(logs_dir: Path, report: Report) -> Path:
+    """Save a report beside the audit log: ``logs/purge_YYYY_MM_DD_<phase>.json`` (appended runs
+    of the same day and phase keep one file per run: a counter is added)."""
+    base = logs_dir / f"purge_{report.purge_date.replace('-', '_')}_{report.phase}"
+    path = base.with_suffix(".json")
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}_{n}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
