@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from heapq import heappush, heapreplace
@@ -169,7 +170,8 @@ def make_plan(
 ) -> Plan:
     """Decide every live item. ``active_runs`` maps run ids of active rule versions to the rule
     (``IB_raid_v1@1.2``) for the reason text."""
-    return _plan(items, {}, policy, as_of, active_runs, max_delete)
+    with _gc_paused():
+        return _decide(items, {}, policy, as_of, active_runs, max_delete)
 
 
 def plan_records(
@@ -185,7 +187,8 @@ def plan_records(
     will do): tuples in :class:`Item`'s field order whose ``tags`` is None, the tags being
     looked up by file_id in ``tags``, and whose ``created_at`` is ISO text (the store's
     ``2026-01-15T10:30:00.123456Z``; any ISO form is read, a naive one as UTC)."""
-    return _plan(records, tags, policy, as_of, active_runs, max_delete)
+    with _gc_paused():
+        return _decide(records, tags, policy, as_of, active_runs, max_delete)
 
 
 class _TypeChecks:
@@ -242,24 +245,15 @@ def protection(
     return None
 
 
-def _plan(
-    rows: Iterable[tuple[Any, ...]],
-    tags_of: Mapping[str, Collection[str]],
-    policy: Policy,
-    as_of: datetime,
-    active_runs: Mapping[str, str],
-    max_delete: int | None,
-) -> Plan:
-    """The one pass. A candidate's decision is final once every record was seen: whether a
-    protected record shares its content, and for prune_old whether it is among the newest.
-
-    The cyclic garbage collector is paused meanwhile: a million decisions are a million new
-    container objects, and collecting while they pile up (finding no garbage: nothing here makes
-    a cycle) would cost a quarter of the plan."""
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a plan is made: a million decisions are a
+    million new container objects, and collecting while they pile up (finding no garbage:
+    nothing here makes a cycle) would cost a quarter of the plan."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _decide(rows, tags_of, policy, as_of, active_runs, max_delete)
+        yield
     finally:
         if enabled:
             gc.enable()
@@ -273,7 +267,9 @@ def _decide(
     active_runs: Mapping[str, str],
     max_delete: int | None,
 ) -> Plan:
-    """The records' file_ids are unique (a record's primary key): prune_old ranks by
+    """The one pass. A candidate's decision is final once every record was seen: whether a
+    protected record shares its content, and for prune_old whether it is among the newest.
+    The records' file_ids are unique (a record's primary key): prune_old ranks by
     (created_at, file_id), newest first."""
     checks: dict[str, _TypeChecks] = {}
     protect_tags = policy.protect_tags
