@@ -101,9 +101,16 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
+        """A read transaction that sees one snapshot for all its queries (e.g. the records and
+        then their tags): SQLite's ``BEGIN`` does that; Postgres needs REPEATABLE READ (its
+        default, READ COMMITTED, takes a new snapshot per statement). Read-only transactions
+        never fail with serialization errors, so this costs nothing."""
         try:
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            with self.engine.connect() as conn:
+                if self.dialect == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
         except sa.exc.DBAPIError as exc:
             raise self.error(exc, "read") from None
 

@@ -148,3 +148,26 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert (tmp_path / ".ita" / "ita.sqlite").is_file()
+
+
+def test_a_read_transaction_sees_one_snapshot(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """The records and then their tags (retention's plan) must come from the same moment: a
+    put committed in between is not seen halfway (Postgres: REPEATABLE READ)."""
+    from ita_rules.db import tables as t
+
+    assert (
+        cli("store", "put", str(write(store_ws.root / "a.csv", "a\n")), "--type", "candles").code
+        == 0
+    )
+    store = store_ws.open()
+    count = sa.select(sa.func.count()).select_from(t.records)
+    try:
+        with store.db.read() as conn:
+            first = conn.execute(count).scalar()
+            r = cli("store", "put", str(write(store_ws.root / "b.csv", "b\n")), "--type", "candles")
+            assert r.code == 0, r.err
+            assert (first, conn.execute(count).scalar()) == (1, 1)
+        with store.db.read() as conn:
+            assert conn.execute(count).scalar() == 2
+    finally:
+        store.db.dispose()
