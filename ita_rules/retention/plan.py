@@ -318,7 +318,7 @@ def _decide(
                 heapreplace(heap, key)
         if type_ == "result":
             reason = RESULT_REASON
-        elif tags and (hit := tags & protect_tags):
+        elif tags and (hit := protect_tags.intersection(tags)):
             tag = min(hit)
             reason = reasons.get("t" + tag) or reasons.setdefault(
                 "t" + tag, f"protected tag '{tag}'"

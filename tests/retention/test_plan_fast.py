@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -157,6 +158,22 @@ def test_the_retain_days_boundary_to_the_microsecond() -> None:
         ("east", "2025-10-17T14:00:00+02:00", "delete",
          "older than 90 days (90 days old), strategy delete"),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [set, frozenset, tuple, list])
+def test_tags_of_any_collection_protect(kind: Any) -> None:
+    """``plan_records`` takes each file's tags as any collection (a Record's are a tuple)."""
+    policy = Policy(types={"screenshot": TypeRule("delete", 1)})
+    rows = [
+        (f, "screenshot", 1, "2025-01-01T00:00:00.000000Z", f"sha256:{f}", None, None, None, None)
+        for f in ("tagged", "plain")
+    ]
+    tags = {"tagged": kind(["x", "important"]), "plain": kind(["x"])}
+    plan = plan_records(rows, tags, policy, NOW, {})
+    assert [(d.file_id, d.action, d.reason, d.protected) for d in plan.decisions] == [
+        ("tagged", "keep", "protected tag 'important'", True),
+        ("plain", "delete", "older than 1 days (379 days old), strategy delete", False),
+    ]
 
 
 @settings(max_examples=100, deadline=None)
