@@ -90,8 +90,13 @@ def _plan(
     batch is stored once."""
     stamp, created = naming.timestamp(now), naming.iso(now)
     names: dict[str, str] = {}  # extension -> file name of this batch
-    taken: set[str] = set()  # names this batch used
     here: set[str] = set()  # hashes whose file this batch places: known to exist
+    # stored before and removed since: their bytes go back to their old paths, which new
+    # contents of this batch must not take (names this batch used, in ``folder``)
+    seen = {s.hash for s in staged} & stored.keys()
+    gone = {h for h in seen if not os.path.lexists(store.root / stored[h])}
+    old_paths = [os.fspath(store.root / stored[h]) for h in gone]
+    taken = {os.path.basename(p) for p in old_paths if os.path.dirname(p) == folder}
     out: list[Record] = []
     new_blobs: list[dict[str, Any]] = []
     moves: list[tuple[str, str]] = []
@@ -108,7 +113,7 @@ def _plan(
             rel = stored[s.hash] = f"{folder_rel}/{used}"
             here.add(s.hash)
             new_blobs.append({"hash": s.hash, "path": rel, "size": s.size, "created_at": created})
-        elif s.hash not in here and not os.path.lexists(store.root / rel):
+        elif s.hash in gone and s.hash not in here:
             # stored before and removed since: store the bytes again at their path
             target = store.abspath(rel)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -347,3 +347,32 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws
     for record in records:
         data = (store_ws.store_root / record.path).read_bytes()
         assert _sha(data) == record.hash
+
+
+def test_a_lost_file_stored_again_keeps_its_name_from_new_content(
+    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    """A stored content whose file was lost goes back to its old path; a new content of the
+    same batch named in the same millisecond must not take that path (both renames would
+    target one file)."""
+    import datetime as dt
+
+    from ita_rules.store import PutSpec, core
+
+    moment = dt.datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=dt.UTC)
+    monkeypatch.setattr(core, "now_utc", lambda: moment)
+    a = write(store_ws.root / "a.png", "content a")
+    b = write(store_ws.root / "b.png", "content b")
+    spec = PutSpec("screenshot", "GER40")
+    store = store_ws.open()
+    try:
+        first = store.put(a, type="screenshot", symbol="GER40")
+        (store_ws.store_root / first.path).unlink()  # the stored file is lost
+        new_b, again_a = store.put_many([b, a], spec)  # b first: it would take a's old name
+    finally:
+        store.db.dispose()
+    assert again_a.path == first.path and new_b.path != first.path
+    assert (store_ws.store_root / first.path).read_bytes() == b"content a"
+    assert (store_ws.store_root / new_b.path).read_bytes() == b"content b"
+    r = cli("store", "fsck")
+    assert (r.code, r.err) == (0, "2 file(s), 3 record(s), 0 problem(s)\n")
