@@ -28,7 +28,7 @@ from ita_rules.errors import NotFound, UsageError
 from ita_rules.store import batch, blobs, naming
 from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
-from ita_rules.store.records import LIVE, STATUSES, Record
+from ita_rules.store.records import LIVE, STATUSES, Record, dump_metadata
 from ita_rules.store.sources import Source, stage_all
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ class PutSpec:
         for key in metadata:
             if not isinstance(key, str) or not key:
                 raise UsageError(f"metadata: keys must be non-empty strings, got {key!r}")
+        try:  # stored as JSON text: refuse now what the database or the journal cannot hold
+            dump_metadata(metadata).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end].encode("utf-8", "surrogateescape")
+            raise UsageError(f"metadata: not valid UTF-8 text (bytes {bad!r})") from None
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"metadata: cannot be stored as JSON: {exc}") from None
         return replace(self, tags=tags, metadata=metadata)
 
 

@@ -296,6 +296,13 @@ def test_bad_option_values(primed: StoreWs, cli) -> None:  # type: ignore[no-unt
         2,
         "--meta: expected KEY=VALUE, got 'novalue'",
     )
+    _refused(  # a byte that is not UTF-8 in argv (Python hands it over as a lone surrogate)
+        primed,
+        cli,
+        ["store", "put", str(src), "--type", "candles", "--meta", "note=caf\udce9"],
+        2,
+        "metadata: not valid UTF-8 text (bytes b'\\xe9')",
+    )
     r = cli("store", "find", "--since", "yesterday")
     assert (r.code, r.err) == (
         2,
