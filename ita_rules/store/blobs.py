@@ -303,10 +303,12 @@ SYNC_EACH_UP_TO = 64  # fewer files: fsync each; more: one sync of the file syst
 
 
 def sync_all(paths: Sequence[str | Path]) -> None:
-    """Make many written files durable: fsync each of a few, one ``syncfs``/``sync`` for many."""
-    if len(paths) > SYNC_EACH_UP_TO and hasattr(os, "sync"):
+    """Make many written files durable: fsync each of a few, one ``syncfs``/``sync`` for many
+    on Linux. Elsewhere each file is fsynced: ``sync(2)`` on macOS and the BSDs only schedules
+    the writes, it does not wait for them."""
+    if len(paths) > SYNC_EACH_UP_TO and sys.platform.startswith("linux"):
         if not _syncfs(os.path.dirname(os.fspath(paths[0])) or "."):
-            os.sync()
+            os.sync()  # Linux's sync(2) returns when the data is written
         return
     for path in paths:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))

@@ -376,3 +376,20 @@ def test_a_lost_file_stored_again_keeps_its_name_from_new_content(
     assert (store_ws.store_root / new_b.path).read_bytes() == b"content b"
     r = cli("store", "fsck")
     assert (r.code, r.err) == (0, "2 file(s), 3 record(s), 0 problem(s)\n")
+
+
+@pytest.mark.parametrize("platform", ["darwin", "freebsd14"])
+def test_many_files_are_fsynced_one_by_one_where_sync_does_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    """sync(2) on macOS and the BSDs only schedules the writes: there, a bulk put fsyncs each."""
+    from ita_rules.store import blobs
+
+    paths = [write(tmp_path / f"{i}.png", str(i)) for i in range(blobs.SYNC_EACH_UP_TO + 5)]
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("os.sync() does not wait here"))
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    blobs.sync_all(paths)
+    assert len(synced) == len(paths)
