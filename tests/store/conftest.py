@@ -8,7 +8,13 @@ schema in it. When Postgres is unreachable the Postgres cases are skipped, excep
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import random
 import shutil
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,3 +66,53 @@ def store_ws(in_git_repo: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) ->
     git(in_git_repo, "commit", "-q", "-m", "sample rules")
     monkeypatch.setenv("ITA_DATABASE_URL", db_url)
     return StoreWs(in_git_repo, db_url)
+
+
+BAD_AFTER_CRASH = {"missing", "mismatch", "unrecorded"}  # a record pointing to no/partial file
+
+
+def start_putter(root: str, seed: int, ready: Any) -> tuple[random.Random, Any, Path]:
+    """In a forked putter process of a crash test: its random source, the store, and its own
+    source folder; then tell the parent it is ready to be killed."""
+    from ita_rules.store import open_store
+    from ita_rules.workspace import Workspace
+
+    rnd = random.Random(seed)
+    store = open_store(Workspace.open(root))
+    src = Path(root) / "src" / str(seed)
+    src.mkdir(parents=True)
+    ready.set()
+    return rnd, store, src
+
+
+FORK = multiprocessing.get_context("fork")
+
+
+def kill_putter_and_check(
+    store: Any,
+    putter: Callable[[str, int, Any], None],
+    root: Path,
+    n: int,
+    after: float,
+    *,
+    hashes: bool,
+) -> None:
+    """Start ``putter`` (seed ``n``) in a forked process, SIGKILL it ``after`` seconds into its
+    work, then: fsck finds no record pointing to a missing or partial file (``hashes``: re-hash
+    the contents too), and ``--repair`` leaves a clean store."""
+    from ita_rules.store.fsck import fsck
+
+    ready = FORK.Event()
+    proc = FORK.Process(target=putter, args=(str(root), n, ready))
+    proc.start()
+    assert ready.wait(30), "the worker did not start"
+    time.sleep(after)
+    os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    proc.join()
+    assert proc.exitcode == -signal.SIGKILL
+    report = fsck(store, hashes=hashes)
+    bad = [str(p) for p in report.problems if p.kind in BAD_AFTER_CRASH]
+    assert not bad, f"after kill {n}: {bad}"
+    fsck(store, repair=True, hashes=False)
+    left = fsck(store, hashes=False).problems
+    assert left == [], f"not clean after --repair (kill {n}): {left}"

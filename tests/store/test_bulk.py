@@ -7,22 +7,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import write
-from tests.store.conftest import StoreWs
-
-FORK = multiprocessing.get_context("fork")
+from tests.store.conftest import StoreWs, kill_putter_and_check, start_putter
 
 
 def _sha(data: bytes) -> str:
@@ -291,19 +286,11 @@ def test_a_bulk_put_does_not_load_the_rule_registry(store_ws: StoreWs) -> None:
     assert proc.stdout.splitlines()[-1] == "False"
 
 
-BAD_AFTER_CRASH = {"missing", "mismatch", "unrecorded"}  # a record pointing to no/partial file
-
-
 def _bulk_putter(root: str, seed: int, ready: Any) -> None:
     """Bulk puts large enough for the one-syncfs path, in a loop until killed."""
-    from ita_rules.store import PutSpec, blobs, open_store
-    from ita_rules.workspace import Workspace
+    from ita_rules.store import PutSpec, blobs
 
-    rnd = random.Random(seed)
-    store = open_store(Workspace.open(root))
-    src = Path(root) / "src" / str(seed)
-    src.mkdir(parents=True)
-    ready.set()
+    rnd, store, src = start_putter(root, seed, ready)
     for i in range(10**9):
         batch = []
         for j in range(blobs.SYNC_EACH_UP_TO + rnd.randrange(1, 20)):
@@ -325,20 +312,9 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws
     store = store_ws.open()
     try:
         for n in range(20):
-            ready = FORK.Event()
-            proc = FORK.Process(target=_bulk_putter, args=(str(store_ws.root), n, ready))
-            proc.start()
-            assert ready.wait(30), "the worker did not start"
-            time.sleep(rnd.uniform(0.0, 0.4))
-            os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
-            proc.join()
-            assert proc.exitcode == -signal.SIGKILL
-            report = fsck(store, hashes=n % 5 == 4)  # sizes catch a partial file too
-            bad = [str(p) for p in report.problems if p.kind in BAD_AFTER_CRASH]
-            assert not bad, f"after kill {n}: {bad}"
-            fsck(store, repair=True, hashes=False)
-            left = fsck(store, hashes=False).problems
-            assert left == [], f"not clean after --repair (kill {n}): {left}"
+            kill_putter_and_check(
+                store, _bulk_putter, store_ws.root, n, rnd.uniform(0.0, 0.4), hashes=n % 5 == 4
+            )
         assert fsck(store).problems == []
         records = store.find(status=None)
     finally:

@@ -7,32 +7,21 @@ real store and database; the crash test SIGKILLs them.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import random
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.store.conftest import StoreWs
+from tests.store.conftest import FORK, StoreWs, kill_putter_and_check, start_putter
 
-FORK = multiprocessing.get_context("fork")
 SINGLES = 100  # of the 500 files of each concurrent process; the rest go in bulk puts of 50
-BAD_AFTER_CRASH = {"missing", "mismatch", "unrecorded"}  # a record pointing to no/partial file
 
 
 def _crashing_putter(root: str, seed: int, ready: Any) -> None:
     """Put, bulk-put, tag and remove in a loop until killed."""
-    from ita_rules.store import PutSpec, open_store
-    from ita_rules.workspace import Workspace
+    from ita_rules.store import PutSpec
 
-    rnd = random.Random(seed)
-    store = open_store(Workspace.open(root))
-    src = Path(root) / "src" / str(seed)
-    src.mkdir(parents=True)
     mine: list[str] = []
-    ready.set()
+    rnd, store, src = start_putter(root, seed, ready)
     for i in range(10**9):
         roll = rnd.random()
         if roll < 0.55 or not mine:
@@ -72,22 +61,15 @@ def test_kill_9_at_random_moments_never_leaves_a_record_without_its_file(store_w
     kills = 0
     try:
         for n in range(110):
-            ready = FORK.Event()
-            proc = FORK.Process(target=_crashing_putter, args=(str(store_ws.root), n, ready))
-            proc.start()
-            assert ready.wait(30), "the worker did not start"
-            time.sleep(rnd.uniform(0.0, 0.08))
-            os.kill(proc.pid, signal.SIGKILL)  # type: ignore[arg-type]
-            proc.join()
-            assert proc.exitcode == -signal.SIGKILL
+            kill_putter_and_check(
+                store,
+                _crashing_putter,
+                store_ws.root,
+                n,
+                rnd.uniform(0.0, 0.08),
+                hashes=n % 10 == 9,
+            )
             kills += 1
-            # sizes catch a partial file; every 10th kill the contents are re-hashed too
-            report = fsck(store, hashes=n % 10 == 9)
-            bad = [str(p) for p in report.problems if p.kind in BAD_AFTER_CRASH]
-            assert not bad, f"after kill {n}: {bad}"
-            fsck(store, repair=True, hashes=False)
-            left = fsck(store, hashes=False).problems
-            assert left == [], f"not clean after --repair (kill {n}): {left}"
         fsck(store, repair=True)
         assert fsck(store).problems == []
         records = store.find(status=None)
