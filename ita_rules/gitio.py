@@ -175,22 +175,19 @@ class Git:
 
     def tree_entries(self, ref: str | None, path: str) -> dict[str, tuple[str, str]]:
         """``{path: (mode, blob id)}`` under ``path`` in commit ``ref`` (None: the index)."""
-        if ref is None:
-            raw = self.out(["ls-files", "-s", "-z", "--", path])
-            out = {}
-            for item in raw.split(b"\0"):
-                if item:
-                    meta, name = item.split(b"\t", 1)
-                    mode, blob, _stage = meta.split(b" ")
-                    out[name.decode("utf-8", "surrogateescape")] = (mode.decode(), blob.decode())
-            return out
-        raw = self.out(["ls-tree", "-r", "-z", "--full-tree", ref, "--", path])
+        if ref is None:  # "MODE BLOB STAGE\tNAME"
+            raw, blob_at = self.out(["ls-files", "-s", "-z", "--", path]), 1
+        else:  # "MODE TYPE BLOB\tNAME"
+            raw, blob_at = self.out(["ls-tree", "-r", "-z", "--full-tree", ref, "--", path]), 2
         out = {}
         for item in raw.split(b"\0"):
             if item:
                 meta, name = item.split(b"\t", 1)
-                mode, _type, blob = meta.split(b" ")
-                out[name.decode("utf-8", "surrogateescape")] = (mode.decode(), blob.decode())
+                fields = meta.split(b" ")
+                out[name.decode("utf-8", "surrogateescape")] = (
+                    fields[0].decode(),
+                    fields[blob_at].decode(),
+                )
         return out
 
     def name_status(self, base: str, head: str | None, path: str) -> list[tuple[str, str, str]]:

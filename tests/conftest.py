@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import pty
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,10 +163,11 @@ def pg_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The database URL for one test: the default SQLite file, or a fresh Postgres schema."""
-    if request.param == "sqlite":
+@contextmanager
+def database_url(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database URL of one test: the default SQLite file, or a fresh schema (dropped
+    afterwards) in this session's Postgres database."""
+    if kind == "sqlite":
         yield "sqlite:///.ita/ita.sqlite"
         return
     database = request.getfixturevalue("pg_database")
@@ -178,4 +181,36 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database URL for one test: the default SQLite file, or a fresh Postgres schema."""
+    with database_url(request.param, request) as url:
+        yield url
+
+
 __all__: Sequence[str] = ["PG_URL", "REPO", "Result", "git", "pg_admin", "snapshot", "write"]
+
+
+def run_on_a_terminal(
+    cmd: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """Run ``cmd`` with stdout piped and stderr on a pseudo-terminal (where progress bars are
+    drawn): the finished process, and everything it drew on the terminal."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=follower, timeout=120
+        )
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    return proc, drawn

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import git
+from tests.conftest import git, run_on_a_terminal
 from tests.test_check import (
     _no_git_env,  # noqa: F401 (an autouse fixture)
     commit,
@@ -313,28 +312,7 @@ def test_progress_bar_on_a_terminal_only(in_git_repo: Path) -> None:
     )
     assert piped.returncode == 0 and piped.stderr == ""
     assert "220 commit(s) read, 220 version(s), 0 audit finding(s)" in piped.stdout
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run(
-            ["ita-rules", "index", "--rebuild"],
-            cwd=in_git_repo,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=follower,
-            timeout=120,
-        )
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(leader)
+    proc, seen = run_on_a_terminal(["ita-rules", "index", "--rebuild"], in_git_repo, env)
     assert proc.returncode == 0
     assert b"indexing history [" in seen and b"] 220/220" in seen
 

@@ -27,6 +27,7 @@ retention_app = typer.Typer(
 app.add_typer(retention_app, name="retention")
 
 AS_OF = typer.Option(None, "--as-of", help="Act as if it were this date/time (ISO; default now).")
+CONFIRM = typer.Option(None, "--confirm", help="The plan id of a large purge.")
 MAX_DELETE = typer.Option(
     None, "--max-delete", min=0, help="At most N files this run, oldest first."
 )
@@ -149,7 +150,7 @@ def _echo_lines(lines: Iterable[str], chunk: int = 10_000) -> None:
 def apply(
     ctx: typer.Context,
     as_of: str | None = AS_OF,
-    confirm: str | None = typer.Option(None, "--confirm", help="The plan id of a large purge."),
+    confirm: str | None = CONFIRM,
     max_delete: int | None = MAX_DELETE,
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -185,7 +186,7 @@ def sweep(
 def run(
     ctx: typer.Context,
     as_of: str | None = AS_OF,
-    confirm: str | None = typer.Option(None, "--confirm", help="The plan id of a large purge."),
+    confirm: str | None = CONFIRM,
     max_delete: int | None = MAX_DELETE,
     json_: bool = JSON_OPTION,
 ) -> None:

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import StoreWs, _admin, pg_database, store_ws  # noqa: F401
+from tests.conftest import database_url
+from tests.store.conftest import StoreWs, pg_database, store_ws  # noqa: F401
 
 ACCESS_KEY = "AKIAITARULESTEST"
 SECRET_KEY = "ita-s3cr3t-never-printed-7f3a9c"  # moto accepts any credentials
@@ -224,18 +225,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, database: str) -> Iterator[str]:
     """Like the store tests' ``db_url``, for the database this test was parametrized with."""
-    if database == "sqlite":
-        yield "sqlite:///.ita/ita.sqlite"
-        return
-    pg = request.getfixturevalue("pg_database")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with _admin(pg) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{pg}?options=-csearch_path%3D{schema}"
-    finally:
-        with _admin(pg) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with database_url(database, request) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from tests.conftest import write
+from tests.conftest import run_on_a_terminal, write
 from tests.store.conftest import StoreWs
 
 
@@ -196,8 +196,6 @@ def test_help_has_examples(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_bulk_put_reports_progress_and_draws_a_bar_on_a_terminal(store_ws: StoreWs) -> None:
     import os
-    import pty
-    import subprocess
     import sys
 
     folder = store_ws.root / "many"
@@ -217,28 +215,11 @@ def test_bulk_put_reports_progress_and_draws_a_bar_on_a_terminal(store_ws: Store
         store.db.dispose()
     assert calls == [(i, 20) for i in range(1, 21)]
 
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ita_rules", "store", "put", "many", "--type", "screenshot"],
-            cwd=store_ws.root,
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=slave,
-            timeout=120,
-        )
-        os.close(slave)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
-    finally:
-        os.close(master)
+    proc, drawn = run_on_a_terminal(
+        [sys.executable, "-m", "ita_rules", "store", "put", "many", "--type", "screenshot"],
+        store_ws.root,
+        os.environ,
+    )
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 250
     assert b"\rput [" in drawn and b"] 250/250" in drawn
