@@ -22,13 +22,7 @@ from typing import Any
 
 from ita_rules import gitio
 from ita_rules.provenance.datahash import file_hash
-
-# Variables whose name says they hold a secret: never recorded, even when allow-listed.
-SECRET_NAME = re.compile(
-    r"(TOKEN|SECRET|PASSW|PASSWD|PWD$|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH|COOKIE|SESSION)",
-    re.IGNORECASE,
-)
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+):[^@/\s]*@")
+from ita_rules.provenance.redact import REDACTED, is_secret_name, redact_bytes, redact_text
 
 
 @dataclass(frozen=True)
@@ -42,6 +36,7 @@ class GitState:
     diff: bytes = field(default=b"", repr=False)
     diff_hash: str | None = None
     untracked: Mapping[str, str] = field(default_factory=dict)  # path -> sha256
+    redacted: int = 0  # secrets replaced by <redacted> in ``diff`` (and so in ``diff_hash``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +46,7 @@ class GitState:
             "git_diff_hash": self.diff_hash,
             "git_changed": list(self.changed),
             "git_untracked": dict(sorted(self.untracked.items())),
+            "git_diff_redacted": self.redacted,
         }
 
 
@@ -124,8 +120,11 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
             else:
                 untracked[rel] = "(not a regular file)"
     dirty = bool(changed or untracked or commit is None)
+    diff, redacted = redact_bytes(diff)  # the stored patch and its hash: credentials removed
     diff_hash = "sha256:" + hashlib.sha256(diff).hexdigest() if diff else None
-    return GitState(commit, branch, dirty, tuple(sorted(changed)), diff, diff_hash, untracked)
+    return GitState(
+        commit, branch, dirty, tuple(sorted(changed)), diff, diff_hash, untracked, redacted
+    )
 
 
 def blob_id(root: Path, path: Path) -> str | None:
@@ -210,22 +209,20 @@ def _name_version(dist: importlib.metadata.Distribution) -> tuple[str | None, st
     return (meta["Name"] if meta else None), (str(dist.version) if meta else None)
 
 
-def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
-
-
 def allowed_env(
     allowlist: Sequence[str], environ: Mapping[str, str] | None = None, deny: Sequence[str] = ()
 ) -> dict[str, str]:
     """The variables named (or matched by a glob such as ``ITA_*``) in the allow-list, except
-    any whose name looks like a secret or that is in ``deny``; passwords in URLs are masked."""
+    those in ``deny``. A name that looks secret is recorded with the value ``<redacted>``, and
+    credentials inside values (URL passwords, token shapes) are redacted
+    (:mod:`ita_rules.provenance.redact`)."""
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}
     for name in sorted(env):
-        if name in deny or is_secret_name(name):
+        if name in deny:
             continue
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in allowlist):
-            out[name] = _URL_PASSWORD.sub(r"\1:***@", env[name])
+            out[name] = REDACTED if is_secret_name(name) else redact_text(env[name])
     return out
 
 

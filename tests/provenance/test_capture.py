@@ -60,7 +60,7 @@ def test_packages_see_installs_and_upgrades(
     assert capture.packages()["pytest"] == importlib.metadata.version("pytest")
 
 
-def test_secret_looking_names_are_never_recorded() -> None:
+def test_secret_looking_names_keep_their_name_but_never_their_value() -> None:
     env = {
         "ITA_PROFILE": "p",
         "ITA_TELEGRAM_TOKEN": "t",
@@ -70,4 +70,10 @@ def test_secret_looking_names_are_never_recorded() -> None:
         "HOME": "/root",
     }
     got = capture.allowed_env(["ITA_*", "AWS_*", "PGPASSWORD"], env)
-    assert got == {"ITA_PROFILE": "p", "ITA_DATABASE_URL": "postgresql://u:***@h/db"}
+    assert got == {
+        "AWS_SECRET_ACCESS_KEY": "<redacted>",
+        "ITA_DATABASE_URL": "postgresql://u:<redacted>@h/db",
+        "ITA_PROFILE": "p",
+        "ITA_TELEGRAM_TOKEN": "<redacted>",
+        "PGPASSWORD": "<redacted>",
+    }
