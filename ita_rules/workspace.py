@@ -68,7 +68,7 @@ class Workspace:
         return f"Workspace({str(self.root)!r})"
 
 
-GITIGNORE_LINES = (".ita/", "/exchange/", "/logs/")
+GITIGNORE_LINES = (".ita/", "/exchange/", "/logs/", "/data/")
 
 PRE_COMMIT_CONFIG = """\
 # Hooks that keep this rule registry trustworthy (ita-rules). Install them with:
@@ -83,6 +83,15 @@ repos:
         entry: ita-rules-hook-validate
         language: system
         files: ^rules/[^/]+/[^/]+\\.ya?ml$
+        stages: [pre-commit, pre-push]
+      - id: ita-rules-check
+        name: ita-rules check (released versions are immutable; version order and bumps)
+        entry: ita-rules-hook-check
+        language: system
+        always_run: true
+        pass_filenames: false
+        require_serial: true
+        stages: [pre-commit, pre-push]
 """
 
 
@@ -125,7 +134,7 @@ def init_workspace(directory: Path) -> list[str]:
     existing = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
     missing = [line for line in GITIGNORE_LINES if line not in existing]
     if missing:
-        lines = [*existing, "# ita-rules sidecar, store and logs", *missing]
+        lines = [*existing, "# ita-rules sidecar, store, logs and candle data", *missing]
         atomic_write_text(ignore, "\n".join(lines) + "\n")
         created.append(".gitignore entries " + " ".join(missing))
     return created

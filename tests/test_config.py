@@ -105,7 +105,7 @@ def test_init_creates_a_workspace_and_is_idempotent(tmp_path: Path, cli, monkeyp
         "created .pre-commit-config.yaml",
         "created schemas/rule.schema.json",
         "created rules/",
-        "created .gitignore entries .ita/ /exchange/ /logs/",
+        "created .gitignore entries .ita/ /exchange/ /logs/ /data/",
     ]
     assert git(target, "rev-parse", "--is-inside-work-tree") == "true"
     assert load_settings(target, {}).rules_dir == target / "rules"

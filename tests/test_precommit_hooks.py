@@ -200,3 +200,20 @@ def test_try_repo(ws: tuple[Path, Any], hook_repo: tuple[Path, str, Path]) -> No
     r = run(root, home, "pre-commit", "try-repo", str(repo), "ita-rules-check", "--ref", rev)
     assert r.returncode == 1
     assert "rules/S1/v1.1.yaml: is released (in HEAD) and was deleted" in r.stdout
+
+
+def test_init_config_is_the_published_hooks_run_locally() -> None:
+    """``ita-rules init`` writes both published hooks as ``repo: local`` entries with the same
+    settings (entry, files, stages, always_run, ...), so the two cannot drift apart."""
+    from ita_rules.workspace import PRE_COMMIT_CONFIG
+
+    published = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (local,) = yaml.safe_load(PRE_COMMIT_CONFIG)["repos"]
+    assert local["repo"] == "local"
+    ignored = ("language", "description")
+
+    def settings(hooks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {h["id"]: {k: v for k, v in h.items() if k not in ignored} for h in hooks}
+
+    assert settings(local["hooks"]) == settings(published)
+    assert {h["language"] for h in local["hooks"]} == {"system"}
