@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ita_rules import canonical, yamlio
-from ita_rules.errors import ItaRulesError, RuleError, UsageError
+from ita_rules.errors import ItaRulesError, Location, RuleError, UsageError
 from ita_rules.fsutil import atomic_write_text
 from ita_rules.rules.diffing import Change, required_bump
 from ita_rules.rules.model import LIFECYCLE_FIELDS, Version, check_setup_id
@@ -221,8 +221,26 @@ def new_version(
         )
     value = canonical.params_hash(new_plain)
     data["params_hash"] = _like(data.get("params_hash"), value)
-    atomic_write_text(dst_path, _dump(rt, data))
+    text = _dump(rt, data)
+    _refuse_invalid(text, dst_path, registry.display(dst_path))
+    atomic_write_text(dst_path, text)
     return NewVersion(dst_path, target, src, bump, tuple(changes), value)
+
+
+def _refuse_invalid(text: str, path: Path, shown: str) -> None:
+    """Validate a rule file before it is written (``--set targets.tp=abc`` must not leave an
+    invalid file behind): raise with every problem, the first one as the error's location."""
+    from ita_rules.rules.load import check_document
+
+    doc, findings = yamlio.loads(text, shown, raw_scalars=("version",))
+    if doc is not None:
+        findings, _ = check_document(doc, path)
+    if not findings:
+        return
+    first, *rest = findings
+    message = (f"{first.field}: " if first.field else "") + first.message
+    message += "".join(f"\n{f}" for f in rest)
+    raise RuleError(message, Location(first.path, first.line, first.col))
 
 
 def template(setup_id: str, author: str, today: _dt.date, schema_ref: str) -> str:

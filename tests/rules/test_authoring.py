@@ -171,6 +171,18 @@ def test_new_version_bad_inputs_write_nothing(in_git_repo: Path, cli) -> None:  
             "ita-rules: --set 'params.x=!!python/object:os.system 1': tag !!python/object:os.system "
             "is not allowed; only plain YAML data is accepted\n",
         ),
+        # The new file is validated before it is written: exit 1, every problem, no file.
+        ("new-version", "Frank_raid_v1", "--set", "targets.tp=abc"): (
+            1,
+            "ita-rules: rules/Frank_raid_v1/v1.3.yaml:19:7: targets.tp: expected a number, "
+            "got the string 'abc'\n",
+        ),
+        ("new-version", "Frank_raid_v1", "--set", "tags=[1, 2]"): (
+            1,
+            "ita-rules: rules/Frank_raid_v1/v1.3.yaml:23:5: tags[0]: expected a string, got the "
+            "number 1\nrules/Frank_raid_v1/v1.3.yaml:24:5: tags[1]: expected a string, got the "
+            "number 2\n",
+        ),
     }
     for args, (code, err) in cases.items():
         r = cli(*args)
