@@ -26,7 +26,12 @@ retention_app = typer.Typer(
 )
 app.add_typer(retention_app, name="retention")
 
-AS_OF = typer.Option(None, "--as-of", help="Act as if it were this date/time (ISO; default now).")
+AS_OF = typer.Option(
+    None,
+    "--as-of",
+    help="Plan for this day (ISO date/time; default now): records' ages are measured to it. "
+    "The safety window always runs on the real clock.",
+)
 CONFIRM = typer.Option(None, "--confirm", help="The plan id of a large purge.")
 MAX_DELETE = typer.Option(
     None, "--max-delete", min=0, help="At most N files this run, oldest first."
@@ -81,25 +86,46 @@ def _apply(retention: Any, confirm: str | None, max_delete: int | None) -> Any:
     )
 
 
-def _print_report(report: Any, json_: bool, retention: Any) -> None:
-    from ita_rules.retention.audit import write_report
-
+def _print_report(report: Any, json_: bool) -> None:
+    """The report as the library made (and saved) it: counts are what left the disk."""
     doc = report.as_dict()
-    if report.affected:
-        path = write_report(retention.workspace.root / "logs", report)
-        doc["report_path"] = path.relative_to(retention.workspace.root).as_posix()
     if json_:
         emit_json(doc)
         return
-    verb = {"apply": "soft-deleted", "sweep": "removed from disk", "purge": "purged"}.get(
-        report.phase, report.phase
-    )
-    echo(
-        f"{report.phase}: {doc['total_files_purged']} file(s) {verb}, "
-        f"{doc['freed_space_gb']:.3f} GB; audit log {doc['audit_log_path']}"
-    )
-    for type_, n in doc["by_type"].items():
-        echo(f"  {type_}: {n}")
+    for line in _report_lines(doc):
+        echo(line)
+
+
+def _report_lines(doc: dict[str, Any]) -> list[str]:
+    phase, window = doc["phase"], doc["safety_window_days"]
+    log = f"; audit log {doc['audit_log_path']}" if doc["audit_log_path"] else ""
+    if doc["audit_log_path"] is None:
+        if phase == "apply":
+            return ["apply: nothing to soft-delete"]
+        if phase == "sweep":
+            return [f"sweep: nothing was soft-deleted {window} day(s) ago or more; nothing removed"]
+        return [f"{phase}: nothing purged"]
+    if phase == "apply":
+        head = (
+            f"apply: {doc['records_soft_deleted']} record(s) soft-deleted, their files stay on "
+            f"disk for the {window}-day safety window{log}"
+        )
+    else:
+        freed = doc["freed_bytes"]
+        size = f"{freed} bytes" + (f" ({freed / 1024**3:.3f} GB)" if freed >= 1024**2 else "")
+        head = (
+            f"{phase}: {doc['records_purged']} record(s) purged, "
+            f"{doc['total_files_purged']} file(s) removed from disk, {size} freed{log}"
+        )
+    lines = [head, *(f"  {type_}: {n}" for type_, n in doc["by_type"].items())]
+    lines += [
+        f"  {c['file_id']}: record purged, content kept: shared with {c['shared_with']}"
+        for c in doc["content_kept"]
+    ]
+    lines += [f"  {k['file_id']}: kept: {k['reason']}" for k in doc["kept"]]
+    if doc["report_path"]:
+        lines.append(f"  report {doc['report_path']}")
+    return lines
 
 
 @retention_app.command("plan")
@@ -111,12 +137,17 @@ def plan(
 ) -> None:
     """Show what apply would do: every file selected or kept, with its reason. Changes nothing.
 
+    Records naming a run the metadata does not know are kept (their lineage cannot be
+    checked) and listed as warnings on stderr.
+
     \b
     Example:
       ita-rules retention plan --as-of 2026-06-30 --json
     """
     with _retention(ctx, as_of) as retention:
         result = retention.plan(max_delete=max_delete)
+    for warning in result.warnings:
+        warn(f"ita-rules: warning: {warning}")
     if json_:
         from ita_rules.retention.render import write_plan_json
 
@@ -162,24 +193,25 @@ def apply(
       ita-rules retention apply --confirm plan_3f9a0c1d2e4b5a69
     """
     with _retention(ctx, as_of) as retention:
-        _print_report(_apply(retention, confirm, max_delete), json_, retention)
+        _print_report(_apply(retention, confirm, max_delete), json_)
 
 
 @retention_app.command("sweep")
 def sweep(
     ctx: typer.Context,
-    as_of: str | None = AS_OF,
     max_delete: int | None = MAX_DELETE,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Remove from disk files soft-deleted longer than the safety window (protections rechecked).
 
+    The window runs from the real soft-delete time to the real clock: there is no --as-of.
+
     \b
     Example:
       ita-rules retention sweep --max-delete 1000
     """
-    with _retention(ctx, as_of) as retention:
-        _print_report(retention.sweep(max_delete=max_delete), json_, retention)
+    with _retention(ctx, None) as retention:
+        _print_report(retention.sweep(max_delete=max_delete), json_)
 
 
 @retention_app.command("run")
@@ -192,6 +224,8 @@ def run(
 ) -> None:
     """The daily job: apply, then sweep (cron: `15 3 * * * cd /desk && ita-rules retention run`).
 
+    --as-of only changes the day apply plans for; the sweep runs on the real clock.
+
     \b
     Example:
       ita-rules retention run --json
@@ -202,14 +236,16 @@ def run(
         if json_:
             emit_json({"apply": applied.as_dict(), "sweep": swept.as_dict()})
             return
-        _print_report(applied, False, retention)
-        _print_report(swept, False, retention)
+        _print_report(applied, False)
+        _print_report(swept, False)
 
 
 @retention_app.command("restore")
 def restore(
     ctx: typer.Context,
-    file_ids: list[str] = typer.Argument(None, help="File ids to restore."),
+    file_ids: list[str] = typer.Argument(
+        None, help="File ids to restore (or their first 8+ characters)."
+    ),
     run_id: str | None = typer.Option(None, "--run", help="Restore every file of this run."),
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -222,7 +258,8 @@ def restore(
     if bool(file_ids) == bool(run_id):
         raise UsageError("name FILE_ID... or --run RUN_ID (one of them)")
     with _retention(ctx, None) as retention:
-        ids = retention.restore(file_ids=file_ids or [], run_id=run_id)
+        whole = [retention.store.resolve(f) for f in file_ids or []]  # prefixes of 8+ too
+        ids = retention.restore(file_ids=whole, run_id=run_id)
     if json_:
         emit_json({"restored": ids})
     else:
@@ -264,4 +301,4 @@ def purge(
                     f"--confirm {plan.plan_id}"
                 )
             return
-        _print_report(report, json_, retention)
+        _print_report(report, json_)

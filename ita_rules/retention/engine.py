@@ -6,6 +6,11 @@ every protection again first, and only after a verified remote copy where the po
 one. Every decision is appended to ``logs/purge_YYYY_MM_DD.log`` before it is acted on, and a
 crash at any point leaves a state that the next run completes.
 
+Two moments: ``as_of`` is the day a plan is made for (a replay may simulate another day: the
+records' ages are measured to it), ``clock`` is the real time at which things happen. The
+soft-delete time, the safety window, the audit log and the reports all use the clock, so a
+simulated day can never make a file leave the disk sooner than the window allows.
+
 The inputs of the delete decision are read completely or not at all: an invalid registry, a run
 whose rule version cannot be found, or a selected file missing from disk aborts the run.
 """
@@ -24,9 +29,17 @@ import sqlalchemy as sa
 from ita_rules.db import tables as t
 from ita_rules.errors import ItaRulesError, UsageError
 from ita_rules.retention import audit, inputs
-from ita_rules.retention.inputs import RetentionAborted
+from ita_rules.retention.inputs import Lineage, RetentionAborted
 from ita_rules.retention.notify import Telegram
-from ita_rules.retention.plan import KEEP, Decision, Item, Plan, plan_records, protection
+from ita_rules.retention.plan import (
+    KEEP,
+    RESULT_REASON,
+    Decision,
+    Item,
+    Plan,
+    plan_records,
+    protection,
+)
 from ita_rules.retention.policy import Policy, load_policy
 from ita_rules.store.core import Store
 from ita_rules.store.errors import RemovalVetoed
@@ -41,29 +54,42 @@ class ConfirmationNeeded(ItaRulesError):
     """A large purge waits for ``--confirm PLAN_ID``."""
 
 
+def real_clock() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
 @dataclass
 class Retention:
-    """Retention of one workspace at one moment (``as_of``, injectable for tests and replays)."""
+    """Retention of one workspace: plans for the day ``as_of`` (a replay may simulate one),
+    acts at the time ``clock`` tells (the real clock; a test may inject another)."""
 
     workspace: Workspace
     store: Store
     policy: Policy
     as_of: _dt.datetime
     remote_copy: Callable[[Store, str, str], bool] | None = None  # (store, hash, path) -> verified
+    clock: Callable[[], _dt.datetime] = real_clock
 
     @classmethod
     def open(
-        cls, workspace: Workspace, store: Store, as_of: _dt.datetime | None = None
+        cls,
+        workspace: Workspace,
+        store: Store,
+        as_of: _dt.datetime | None = None,
+        *,
+        clock: Callable[[], _dt.datetime] | None = None,
     ) -> Retention:
         settings = workspace.settings
         known = [*settings.folders, *inputs.types_in_store(store)]
         policy = load_policy(
             settings.retention_policy, known, _shown(settings.retention_policy, settings.root)
         )
-        moment = as_of or _dt.datetime.now(_dt.UTC)
-        return cls(
-            workspace, store, policy, moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
-        )
+        clock = clock or real_clock
+        return cls(workspace, store, policy, _utc(as_of or clock()), clock=clock)
+
+    def now(self) -> _dt.datetime:
+        """The real time things happen at (never ``as_of``)."""
+        return _utc(self.clock())
 
     # -- inputs (read completely or not at all: see inputs.py) ------------------------
     def _items(self, statuses: Sequence[str] = ("live",)) -> list[tuple[Item, dict[str, Any]]]:
@@ -72,15 +98,15 @@ class Retention:
     def _paths(self, file_ids: Iterable[str]) -> dict[str, str]:
         return inputs.paths(self.store, file_ids)
 
-    def _active_runs(self) -> dict[str, str]:
-        return inputs.active_runs(self.workspace, self.store)
+    def _lineage(self) -> Lineage:
+        return inputs.lineage(self.workspace, self.store)
 
     def plan(self, *, max_delete: int | None = None) -> Plan:
-        """What apply would do now, every file with its reason. Changes nothing.
+        """What apply would do on the day ``as_of``, every file with its reason. Changes nothing.
 
         The records stream from the database cursor into the plan (one pass, no object per
         record but its decision): a million records plan in seconds."""
-        active = self._active_runs()
+        lineage = self._lineage()
         r = t.records
         query = sa.select(  # Item's fields; the tags (NULL here) come from ``tags``
             r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash, sa.null(),
@@ -90,7 +116,13 @@ class Retention:
             tags = inputs.tags_by_file(conn)
             with inputs.cursor(self.store, conn, query) as rows:
                 return plan_records(
-                    rows, tags, self.policy, self.as_of, active, max_delete=max_delete
+                    rows,
+                    tags,
+                    self.policy,
+                    self.as_of,
+                    lineage.runs,
+                    inputs=lineage.inputs,
+                    max_delete=max_delete,
                 )
 
     # -- acting ------------------------------------------------------------------------
@@ -111,11 +143,26 @@ class Retention:
     def _logs(self) -> Path:
         return self.workspace.root / "logs"
 
-    def _report(self, phase: str, plan_id: str | None) -> audit.Report:
-        log = audit.log_path(self._logs(), self.as_of)
+    def _report(self, phase: str, plan_id: str | None, now: _dt.datetime) -> audit.Report:
         return audit.Report(
-            self.as_of.date().isoformat(), phase, _shown(log, self.workspace.root), plan_id
+            now.date().isoformat(),
+            phase,
+            plan_id,
+            safety_window_days=self.policy.safety_window_days,
         )
+
+    def _log(
+        self, report: audit.Report, now: _dt.datetime, entries: Iterable[dict[str, Any]]
+    ) -> None:
+        """Append to the day's audit log, and name it in the report (only once written)."""
+        path = audit.append(self._logs(), now, entries)
+        report.audit_log_path = _shown(path, self.workspace.root)
+
+    def _finish(self, report: audit.Report) -> audit.Report:
+        """Save the report beside the audit log when the run wrote to it (did something)."""
+        if report.audit_log_path is not None:
+            audit.write_report(self._logs(), report, self.workspace.root)
+        return report
 
     def _check_on_disk(self, rows: Sequence[dict[str, Any]]) -> None:
         missing = [r["path"] for r in rows if not self.store.abspath(r["path"]).is_file()]
@@ -133,10 +180,12 @@ class Retention:
         telegram: Telegram | None = None,
     ) -> audit.Report:
         """Soft-delete what the plan selects. A plan over ``large_purge_gb`` sends a Telegram
-        notice and stops until confirmed with its plan id."""
+        notice and stops until confirmed with its plan id. The records' ``deleted_at`` is the
+        real time (the safety window starts then, whatever day the plan was made for)."""
         with self._locked():
             plan = self.plan(max_delete=max_delete)
-            report = self._report("apply", plan.plan_id)
+            now = self.now()
+            report = self._report("apply", plan.plan_id, now)
             selected = plan.selected
             if not selected:
                 return report
@@ -162,13 +211,14 @@ class Retention:
                 )
             paths = self._paths(d.file_id for d in selected)
             self._check_on_disk([{"path": paths[d.file_id]} for d in selected])
-            at = _iso(self.as_of)
-            audit.append(
-                self._logs(),
-                self.as_of,
+            at, planned_for = _iso(now), _iso(self.as_of)
+            self._log(
+                report,
+                now,
                 (
                     {
                         "at": at,
+                        "as_of": planned_for,
                         "phase": "apply",
                         "plan_id": plan.plan_id,
                         "file_id": d.file_id,
@@ -183,13 +233,16 @@ class Retention:
             )
             self.store.set_status([d.file_id for d in selected], "deleted", at=at)
             report.affected = [(d.file_id, d.type, d.size) for d in selected]
-            return report
+            return self._finish(report)
 
     def sweep(self, *, max_delete: int | None = None) -> audit.Report:
-        """Remove from disk what was soft-deleted longer than the safety window ago."""
+        """Remove from disk what was soft-deleted longer than the safety window ago, on the real
+        clock. The report counts what left the disk: a purged record whose content another
+        record still needs keeps the file (``content_kept``)."""
         with self._locked():
-            report = self._report("sweep", None)
-            cutoff = self.as_of - _dt.timedelta(days=self.policy.safety_window_days)
+            now = self.now()
+            report = self._report("sweep", None, now)
+            cutoff = now - _dt.timedelta(days=self.policy.safety_window_days)
             deleted = [
                 (item, row)
                 for item, row in self._items(("deleted",))
@@ -198,12 +251,21 @@ class Retention:
             deleted.sort(key=lambda pair: (pair[1]["deleted_at"], pair[0].file_id))
             if max_delete is not None:
                 deleted = deleted[:max_delete]
-            active = self._active_runs()
-            protected_hashes = inputs.protected_live_hashes(self.store, self.policy, active)
+            lineage = self._lineage()
+            protected_hashes = inputs.protected_live_hashes(self.store, self.policy, lineage)
             entries: list[dict[str, Any]] = []
             to_remove: list[tuple[Item, dict[str, Any]]] = []
+            at = _iso(now)
             for item, row in deleted:
-                protected = protection(item.type, item.tags, item.run_id, self.policy, active)
+                protected = protection(
+                    item.type,
+                    item.tags,
+                    item.run_id,
+                    self.policy,
+                    lineage.runs,
+                    item.hash,
+                    lineage.inputs,
+                )
                 reason = None
                 if protected is not None:
                     reason = f"now protected: {protected}"
@@ -212,7 +274,7 @@ class Retention:
                 elif self._needs_remote(item) and not self._remote_ok(item, row):
                     reason = "no verified remote copy (upload failed or unverified): not deleted"
                 entry = {
-                    "at": _iso(self.as_of),
+                    "at": at,
                     "phase": "sweep",
                     "file_id": item.file_id,
                     "type": item.type,
@@ -225,15 +287,21 @@ class Retention:
                 entries.append(entry)
                 if reason is None:
                     to_remove.append((item, row))
+                else:
+                    report.kept.append((item.file_id, reason))
+            shared = self._sharing(to_remove)
+            for entry in entries:
+                if entry["action"] == "purge":
+                    entry["disk"] = _disk_text(shared.get(entry["file_id"]))
             if entries:
-                audit.append(self._logs(), self.as_of, entries)
-            for item, _row in to_remove:
+                self._log(report, now, entries)
+            for item, row in to_remove:
                 try:
-                    self.store.remove(item.file_id, unless=self._veto(active))
+                    removed = self.store.remove(item.file_id, unless=self._veto(lineage))
                 except RemovalVetoed as exc:
-                    audit.append(
-                        self._logs(),
-                        self.as_of,
+                    self._log(
+                        report,
+                        now,
                         [
                             {
                                 **_entry_for(entries, item.file_id),
@@ -242,12 +310,79 @@ class Retention:
                             }
                         ],
                     )
+                    report.kept.append((item.file_id, str(exc)))
                     continue
                 report.affected.append((item.file_id, item.type, item.size))
-            self._finish_interrupted_removals()
-            return report
+                predicted = shared.get(item.file_id)
+                sharer: str | None = None
+                if removed:
+                    report.removed.append((row["path"], item.size))
+                else:
+                    sharer = predicted or self._holder(item.hash) or "another record"
+                    report.content_kept.append((item.file_id, sharer))
+                if sharer != predicted:  # another process changed the picture meanwhile
+                    entry = {**_entry_for(entries, item.file_id), "disk": _disk_text(sharer)}
+                    self._log(report, now, [entry])
+            leftovers = self._finish_interrupted_removals()
+            if leftovers:
+                self._log(
+                    report,
+                    now,
+                    (
+                        {
+                            "at": at,
+                            "phase": "sweep",
+                            "path": path,
+                            "size": size,
+                            "action": "remove",
+                            "reason": "stored file of records purged by an interrupted sweep",
+                        }
+                        for path, size in leftovers
+                    ),
+                )
+                report.removed += leftovers
+            return self._finish(report)
 
-    def _veto(self, active: dict[str, str]) -> Callable[[Record], str | None]:
+    def _sharing(self, to_remove: Sequence[tuple[Item, dict[str, Any]]]) -> dict[str, str]:
+        """file_id -> a record that still needs its stored file when it is removed (in
+        ``to_remove``'s order): a live or soft-deleted record left, or one removed later."""
+        hashes = {item.hash for item, _ in to_remove}
+        going = {item.file_id for item, _ in to_remove}
+        others: dict[str, str] = {}  # hash -> a record keeping it
+        r = t.records
+        listed = sorted(hashes)
+        with self.store.db.read() as conn:
+            for start in range(0, len(listed), 500):
+                query = (
+                    sa.select(r.c.hash, r.c.file_id, r.c.status)
+                    .where(r.c.hash.in_(listed[start : start + 500]))
+                    .where(r.c.status.in_(("live", "deleted")))
+                    .order_by(r.c.status.desc(), r.c.file_id)  # live ones first
+                )
+                for hash_, file_id, _status in conn.execute(query):
+                    if file_id not in going:
+                        others.setdefault(hash_, file_id)
+        out: dict[str, str] = {}
+        later: dict[str, str] = {}  # hash -> the next record of to_remove holding it
+        for item, _row in reversed(to_remove):
+            holder = others.get(item.hash) or later.get(item.hash)
+            if holder is not None:
+                out[item.file_id] = holder
+            later[item.hash] = item.file_id
+        return out
+
+    def _holder(self, hash_: str) -> str | None:
+        r = t.records
+        with self.store.db.read() as conn:
+            row = conn.execute(
+                sa.select(r.c.file_id)
+                .where(r.c.hash == hash_, r.c.status.in_(("live", "deleted")))
+                .order_by(r.c.file_id)
+                .limit(1)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def _veto(self, lineage: Lineage) -> Callable[[Record], str | None]:
         """Asked by the store under its lock, just before a removal: the record as it is now
         must still be soft-deleted and unprotected (another process may have tagged or
         restored it since the sweep read it)."""
@@ -256,13 +391,20 @@ class Retention:
             if record.status != "deleted":
                 return f"now {record.status}, not deleted: not removed"
             hit = sorted(set(record.tags) & self.policy.protect_tags)
-            if record.type == "result":
-                return "backtest result: never deleted automatically"
             if hit:
                 return f"now protected: tag '{hit[0]}'"
-            if self.policy.protect_active_rules and record.run_id in active:
-                return f"now protected: run {record.run_id} of active rule version"
-            return None
+            reason = protection(
+                record.type,
+                record.tags,
+                record.run_id,
+                self.policy,
+                lineage.runs,
+                record.hash,
+                lineage.inputs,
+            )
+            if reason == RESULT_REASON or reason is None:
+                return reason
+            return f"now protected: {reason}"
 
         return veto
 
@@ -279,9 +421,10 @@ class Retention:
         except ItaRulesError:
             return False
 
-    def _finish_interrupted_removals(self) -> None:
+    def _finish_interrupted_removals(self) -> list[tuple[str, int]]:
         """A sweep killed between marking a record purged and unlinking its file leaves a
-        stored file no live record needs: remove it now (the purge was already decided)."""
+        stored file no live record needs: remove it now (the purge was already decided).
+        Returns the (path, bytes) that left the disk."""
         # Under the store lock: a put of the same bytes cannot slip in between the query that
         # finds the file unneeded and its deletion (puts place files under this lock).
         with self.store.locked():
@@ -294,8 +437,16 @@ class Retention:
                     .where(t.records.c.status == "purged", t.records.c.hash.not_in(live))
                     .distinct()
                 ).all()
+            removed = []
             for _hash, path in rows:
-                self.store.abspath(path).unlink(missing_ok=True)
+                full = self.store.abspath(path)
+                try:
+                    size = full.stat().st_size
+                    full.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append((str(path), size))
+            return removed
 
     def restore(self, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
         """Undo a soft delete: the records become live again (their files are still on disk)."""
@@ -321,12 +472,13 @@ class Retention:
             ids = [row[0] for row in rows if row[2] == "deleted"]
             if ids:
                 self._check_on_disk([{"path": row[1]} for row in rows if row[0] in ids])
+                now = self.now()
                 audit.append(
                     self._logs(),
-                    self.as_of,
-                    ({"at": _iso(self.as_of), "phase": "restore", "file_id": i} for i in ids),
+                    now,
+                    ({"at": _iso(now), "phase": "restore", "file_id": i} for i in ids),
                 )
-                self.store.set_status(ids, "live", at=_iso(self.as_of))
+                self.store.set_status(ids, "live", at=_iso(now))
             return ids
 
     def admin_purge(
@@ -351,14 +503,15 @@ class Retention:
             plan = Plan(_iso(self.as_of), decisions)
             if confirm != plan.plan_id:
                 return plan, None
-            report = self._report("purge", plan.plan_id)
+            now = self.now()
+            report = self._report("purge", plan.plan_id, now)
             paths = self._paths(d.file_id for d in plan.selected)
-            audit.append(
-                self._logs(),
-                self.as_of,
+            self._log(
+                report,
+                now,
                 (
                     {
-                        "at": _iso(self.as_of),
+                        "at": _iso(now),
                         "phase": "purge",
                         "plan_id": plan.plan_id,
                         **d.as_dict(),
@@ -368,13 +521,28 @@ class Retention:
                 ),
             )
             for d in plan.selected:
-                self.store.remove(d.file_id)
+                if self.store.remove(d.file_id):
+                    report.removed.append((paths[d.file_id], d.size))
+                else:
+                    holder = self._holder(self.store.get(d.file_id).hash) or "another record"
+                    report.content_kept.append((d.file_id, holder))
                 report.affected.append((d.file_id, d.type, d.size))
-            return plan, report
+            return plan, self._finish(report)
 
 
 def _entry_for(entries: list[dict[str, Any]], file_id: str) -> dict[str, Any]:
     return next(e for e in entries if e["file_id"] == file_id)
+
+
+def _disk_text(sharer: str | None) -> str:
+    """What a purge did on disk, as the audit log says it."""
+    if sharer is None:
+        return "file removed from disk"
+    return f"record purged, content kept: shared with {sharer}"
+
+
+def _utc(moment: _dt.datetime) -> _dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
 
 def _decision(item: Item, action: str, reason: str, protected: bool = False) -> Decision:

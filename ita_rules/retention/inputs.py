@@ -1,6 +1,7 @@
-"""The inputs of the delete decision, read completely or not at all (SPEC 6): the records
-and their tags, the runs of active rule versions (from the registry: any problem aborts), and
-the stored content a protected record still needs.
+"""The inputs of the delete decision, read completely or not at all: the records and their
+tags, the lineage (every known run, whether its rule version is active — from the registry: any
+problem aborts — and the content runs of active rule versions read), and the stored content a
+protected record still needs.
 
 Rows stream from a plain DB-API cursor (see :func:`cursor`): a million records plan in seconds.
 """
@@ -8,16 +9,17 @@ Rows stream from a plain DB-API cursor (see :func:`cursor`): a million records p
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
 from ita_rules.db import tables as t
 from ita_rules.errors import ItaRulesError
-from ita_rules.retention.plan import Item, protection
+from ita_rules.retention.plan import Inputs, Item, Runs, protection
 from ita_rules.retention.policy import Policy
 
 if TYPE_CHECKING:
@@ -59,9 +61,19 @@ def paths(store: Store, file_ids: Iterable[str]) -> dict[str, str]:
         return {fid: path for fid, path in rows if fid in wanted}
 
 
-def active_runs(workspace: Workspace, store: Store) -> dict[str, str]:
-    """Run ids whose rule version is active -> ``setup@version``. Aborts when a run's rule
-    version cannot be resolved, or the registry cannot be read completely."""
+class Lineage(NamedTuple):
+    """What the runs say about stored files: :data:`~ita_rules.retention.plan.Runs` and
+    :data:`~ita_rules.retention.plan.Inputs`."""
+
+    runs: Runs
+    inputs: Inputs
+
+
+def lineage(workspace: Workspace, store: Store) -> Lineage:
+    """Every run the metadata knows, with the rule version it used when that is active
+    (``setup@version``), and the stored content those runs read (their declared inputs, by
+    hash). Aborts when a run's rule version cannot be resolved, or the registry cannot be read
+    completely. A database without runs knows none: every record naming a run is then kept."""
     rules, findings = workspace.registry.scan()
     if findings:
         raise RetentionAborted(
@@ -71,27 +83,54 @@ def active_runs(workspace: Workspace, store: Store) -> dict[str, str]:
     lifecycle = {(r.setup_id, r.rule_version): r.active for r in rules}
     with store.db.read() as conn:
         if not sa.inspect(conn).has_table("runs"):
-            return {}
+            return Lineage({}, {})
         runs = sa.table(
-            "runs", sa.column("run_id"), sa.column("setup_id"), sa.column("rule_version")
+            "runs",
+            sa.column("run_id"),
+            sa.column("setup_id"),
+            sa.column("rule_version"),
+            sa.column("snapshot"),
         )
         rows = conn.execute(sa.select(runs.c.run_id, runs.c.setup_id, runs.c.rule_version)).all()
-    active: dict[str, str] = {}
-    for run_id, setup_id, version in rows:
-        if not setup_id:
-            continue
-        key = (setup_id, version if str(version).startswith("v") else f"v{version}")
-        if key not in lifecycle:
-            raise RetentionAborted(
-                f"run {run_id} used {setup_id} {key[1]}, which is not in the registry: "
-                "its lifecycle is unknown, so no file can be judged safe to delete"
-            )
-        if lifecycle[key]:
-            active[run_id] = f"{setup_id}@{key[1][1:]}"
-    return active
+        known: dict[str, str | None] = {}
+        for run_id, setup_id, version in rows:
+            known[run_id] = None
+            if not setup_id:
+                continue
+            key = (setup_id, version if str(version).startswith("v") else f"v{version}")
+            if key not in lifecycle:
+                raise RetentionAborted(
+                    f"run {run_id} used {setup_id} {key[1]}, which is not in the registry: "
+                    "its lifecycle is unknown, so no file can be judged safe to delete"
+                )
+            if lifecycle[key]:
+                known[run_id] = f"{setup_id}@{key[1][1:]}"
+        active = [run_id for run_id, rule in known.items() if rule is not None]
+        read: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(active), 500):
+            chunk = active[start : start + 500]
+            query = sa.select(runs.c.run_id, runs.c.snapshot).where(runs.c.run_id.in_(chunk))
+            for run_id, text in conn.execute(query.order_by(runs.c.run_id)):
+                for entry in _snapshot_inputs(run_id, text):
+                    read.setdefault(entry, (run_id, str(known[run_id])))
+    return Lineage(known, read)
 
 
-def protected_live_hashes(store: Store, policy: Policy, active: dict[str, str]) -> set[str]:
+def _snapshot_inputs(run_id: str, text: str | None) -> list[str]:
+    """The content hashes of a run's declared inputs, from its snapshot. A snapshot that cannot
+    be read aborts: the inputs it declares cannot be protected otherwise."""
+    try:
+        snapshot = json.loads(text or "{}")
+        entries = snapshot.get("inputs") or []
+        return [str(e["hash"]) for e in entries if e.get("hash")]
+    except (ValueError, TypeError, AttributeError, KeyError):
+        raise RetentionAborted(
+            f"run {run_id}: its snapshot in the database cannot be read, so the inputs it "
+            "declares cannot be protected; check it with `ita-rules runs show " + run_id + "`"
+        ) from None
+
+
+def protected_live_hashes(store: Store, policy: Policy, lineage: Lineage) -> set[str]:
     """The stored content a protected live record points to."""
     r = t.records
     query = sa.select(r.c.file_id, r.c.type, r.c.hash, r.c.run_id).where(r.c.status.in_(["live"]))
@@ -102,7 +141,9 @@ def protected_live_hashes(store: Store, policy: Policy, active: dict[str, str]) 
             return {
                 hash_
                 for fid, type_, hash_, run_id in rows
-                if protection(type_, tags.get(fid, none), run_id, policy, active)
+                if protection(
+                    type_, tags.get(fid, none), run_id, policy, lineage.runs, hash_, lineage.inputs
+                )
             }
 
 

@@ -2,9 +2,10 @@
 (with its reason) for every live file. It changes nothing; apply and sweep act on it.
 
 Order of the checks, first match wins: results, protected tags, runs of active rule versions,
-no policy for the type, keep_forever, inside retain_days, prune_old's newest ``keep_last``;
-then a candidate is kept anyway when its content is shared with a protected record, and
-``max_delete`` caps the candidates, oldest first.
+runs the metadata does not know (their lineage cannot be checked, so they protect), content a
+run of an active rule version read as an input, no policy for the type, keep_forever, inside
+retain_days, prune_old's newest ``keep_last``; then a candidate is kept anyway when its content
+is shared with a protected record, and ``max_delete`` caps the candidates, oldest first.
 
 Built for a million records in seconds (SPEC 10): one pass over the records, which may stream
 from a database cursor (:func:`plan_records`); the checks of each type and the reason texts are
@@ -29,6 +30,22 @@ from ita_rules.retention.policy import Policy
 
 KEEP, DELETE, ARCHIVE = "keep", "delete", "archive"
 RESULT_REASON = "backtest result: never deleted automatically"
+RESTORE_HINT = "`ita-rules index --rebuild` restores runs lost with the database"
+
+Runs = Mapping[str, "str | None"]
+"""Every run the metadata knows -> the active rule version it used (``IB_raid_v1@1.2``), or None
+when its rule version is not active (or it used no rule). A run id absent from it is unknown."""
+
+Inputs = Mapping[str, tuple[str, str]]
+"""Stored content (``sha256:...``) a run of an active rule version read -> (run id, rule)."""
+
+
+def unknown_run_reason(run_id: str) -> str:
+    return f"run {run_id} unknown: lineage cannot be checked"
+
+
+def input_reason(run_id: str, rule: str) -> str:
+    return f"input of run {run_id} of active rule version {rule}"
 
 
 class Item(NamedTuple):
@@ -74,6 +91,7 @@ class Plan:
 
     as_of: str
     decisions: list[Decision] = field(default_factory=list)
+    unknown_runs: dict[str, list[str]] = field(default_factory=dict)  # run id -> its file_ids
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _memo_of(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -143,6 +161,20 @@ class Plan:
                 counts["kept_bytes"] += d.size
         return dict(sorted(out.items()))
 
+    @property
+    def warnings(self) -> list[str]:
+        """One line per run that records name but the metadata does not know: their files are
+        kept, and the user should know why (a lost database, a mistyped ``--run-id``)."""
+        out = []
+        for run_id, file_ids in sorted(self.unknown_runs.items()):
+            more = len(file_ids) - 3
+            shown = ", ".join(file_ids[:3]) + (f" and {more} more" if more > 0 else "")
+            out.append(
+                f"{unknown_run_reason(run_id)}; kept {len(file_ids)} record(s): {shown} "
+                f"({RESTORE_HINT})"
+            )
+        return out
+
     def summary(self) -> dict[str, object]:
         """``as_dict`` without the decisions (the CLI streams those)."""
         return {
@@ -151,6 +183,7 @@ class Plan:
             "selected": self.n_selected,
             "selected_bytes": self.bytes_selected,
             "by_type": self.by_type(),
+            "warnings": self.warnings,
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -158,20 +191,23 @@ class Plan:
 
 
 _Group = tuple[str, "str | None", "str | None"]
+_UNKNOWN = "\0unknown run"  # runs.get's default: a run the metadata does not know
 
 
 def make_plan(
     items: Iterable[Item],
     policy: Policy,
     as_of: datetime,
-    active_runs: Mapping[str, str],
+    runs: Runs,
     *,
+    inputs: Inputs | None = None,
     max_delete: int | None = None,
 ) -> Plan:
-    """Decide every live item. ``active_runs`` maps run ids of active rule versions to the rule
-    (``IB_raid_v1@1.2``) for the reason text."""
+    """Decide every live item. ``runs`` holds every known run (see :data:`Runs`): a record
+    naming any other run is kept, its lineage cannot be checked; ``inputs`` the content that
+    runs of active rule versions read."""
     with _gc_paused():
-        return _decide(items, {}, policy, as_of, active_runs, max_delete)
+        return _decide(items, {}, policy, as_of, runs, inputs or {}, max_delete)
 
 
 def plan_records(
@@ -179,8 +215,9 @@ def plan_records(
     tags: Mapping[str, Collection[str]],
     policy: Policy,
     as_of: datetime,
-    active_runs: Mapping[str, str],
+    runs: Runs,
     *,
+    inputs: Inputs | None = None,
     max_delete: int | None = None,
 ) -> Plan:
     """:func:`make_plan` over records as the store holds them, read once (a database cursor
@@ -188,7 +225,7 @@ def plan_records(
     looked up by file_id in ``tags``, and whose ``created_at`` is ISO text (the store's
     ``2026-01-15T10:30:00.123456Z``; any ISO form is read, a naive one as UTC)."""
     with _gc_paused():
-        return _decide(records, tags, policy, as_of, active_runs, max_delete)
+        return _decide(records, tags, policy, as_of, runs, inputs or {}, max_delete)
 
 
 class _TypeChecks:
@@ -232,16 +269,26 @@ def protection(
     tags: Collection[str],
     run_id: str | None,
     policy: Policy,
-    active_runs: Mapping[str, str],
+    runs: Runs,
+    hash_: str | None = None,
+    inputs: Inputs | None = None,
 ) -> str | None:
-    """Why a record can never be selected (the first three checks of the plan), or None."""
+    """Why a record can never be selected (the plan's checks before its policy), or None."""
     if type_ == "result":
         return RESULT_REASON
     hit = sorted(frozenset(tags) & policy.protect_tags)
     if hit:
         return f"protected tag '{hit[0]}'"
-    if policy.protect_active_rules and run_id is not None and run_id in active_runs:
-        return f"run {run_id} of active rule version {active_runs[run_id]}"
+    if not policy.protect_active_rules:
+        return None
+    if run_id is not None:
+        if run_id not in runs:
+            return unknown_run_reason(run_id)
+        rule = runs[run_id]
+        if rule is not None:
+            return f"run {run_id} of active rule version {rule}"
+    if inputs and hash_ is not None and hash_ in inputs:
+        return input_reason(*inputs[hash_])
     return None
 
 
@@ -264,7 +311,8 @@ def _decide(
     tags_of: Mapping[str, Collection[str]],
     policy: Policy,
     as_of: datetime,
-    active_runs: Mapping[str, str],
+    known_runs: Runs,
+    input_of: Inputs,
     max_delete: int | None,
 ) -> Plan:
     """The one pass. A candidate's decision is final once every record was seen: whether a
@@ -273,7 +321,11 @@ def _decide(
     (created_at, file_id), newest first."""
     checks: dict[str, _TypeChecks] = {}
     protect_tags = policy.protect_tags
-    runs = active_runs if policy.protect_active_rules else {}
+    lineage = policy.protect_active_rules  # runs protect their outputs and inputs
+    runs = known_runs
+    if not lineage:
+        input_of = {}
+    unknown: dict[str, list[str]] = {}  # run id -> file_ids naming it
     new = tuple.__new__
     out: list[Decision] = []
     append = out.append
@@ -323,9 +375,19 @@ def _decide(
             reason = reasons.get("t" + tag) or reasons.setdefault(
                 "t" + tag, f"protected tag '{tag}'"
             )
-        elif run_id is not None and run_id in runs:
-            reason = reasons.get("r" + run_id) or reasons.setdefault(
-                "r" + run_id, f"run {run_id} of active rule version {runs[run_id]}"
+        elif lineage and run_id is not None and (rule := runs.get(run_id, _UNKNOWN)) is not None:
+            if rule is _UNKNOWN:
+                unknown.setdefault(run_id, []).append(fid)
+                reason = reasons.get("u" + run_id) or reasons.setdefault(
+                    "u" + run_id, unknown_run_reason(run_id)
+                )
+            else:
+                reason = reasons.get("r" + run_id) or reasons.setdefault(
+                    "r" + run_id, f"run {run_id} of active rule version {rule}"
+                )
+        elif input_of and hash_ in input_of:
+            reason = reasons.get("i" + hash_) or reasons.setdefault(
+                "i" + hash_, input_reason(*input_of[hash_])
             )
         elif c.fixed is not None:
             append(new(Decision, (fid, type_, size, shown, KEEP, c.fixed, False)))
@@ -374,4 +436,4 @@ def _decide(
         reason = f"over --max-delete {max_delete} (newer candidates wait for the next run)"
         for index in candidates[max_delete:]:
             out[index] = new(Decision, (*out[index][:4], KEEP, reason, False))
-    return Plan(as_of.isoformat(), out)
+    return Plan(as_of.isoformat(), out, unknown)

@@ -22,10 +22,13 @@ def reference_plan(
     items: Iterable[Item],
     policy: Policy,
     as_of: datetime,
-    active_runs: Mapping[str, str],
+    runs: Mapping[str, str | None],
     *,
+    inputs: Mapping[str, tuple[str, str]] | None = None,
     max_delete: int | None = None,
 ) -> list[Row]:
+    """``runs``: every known run -> its active rule version or None; ``inputs``: content read
+    by runs of active rule versions -> (run id, rule)."""
     items = list(items)
     newest: dict[str, int] = {}
     groups: dict[tuple[str, str | None, str | None], list[Item]] = defaultdict(list)
@@ -41,7 +44,7 @@ def reference_plan(
     decisions: list[Row] = []
     protected_hashes: dict[str, str] = {}
     for item in items:
-        action, reason, protected = _decide(item, policy, as_of, active_runs, newest)
+        action, reason, protected = _decide(item, policy, as_of, runs, inputs or {}, newest)
         if protected:
             protected_hashes.setdefault(item.hash, item.file_id)
         decisions.append(
@@ -92,7 +95,8 @@ def _decide(
     item: Item,
     policy: Policy,
     as_of: datetime,
-    active_runs: Mapping[str, str],
+    runs: Mapping[str, str | None],
+    inputs: Mapping[str, tuple[str, str]],
     newest: Mapping[str, int],
 ) -> tuple[str, str, bool]:
     if item.type == "result":
@@ -100,8 +104,15 @@ def _decide(
     hit = sorted(item.tags & policy.protect_tags)
     if hit:
         return KEEP, f"protected tag '{hit[0]}'", True
-    if policy.protect_active_rules and item.run_id is not None and item.run_id in active_runs:
-        return KEEP, f"run {item.run_id} of active rule version {active_runs[item.run_id]}", True
+    if policy.protect_active_rules and item.run_id is not None:
+        if item.run_id not in runs:
+            return KEEP, f"run {item.run_id} unknown: lineage cannot be checked", True
+        rule_version = runs[item.run_id]
+        if rule_version is not None:
+            return KEEP, f"run {item.run_id} of active rule version {rule_version}", True
+    if policy.protect_active_rules and item.hash in inputs:
+        run_id, rule_version = inputs[item.hash]
+        return KEEP, f"input of run {run_id} of active rule version {rule_version}", True
     rule = policy.types.get(item.type)
     if rule is None:
         return KEEP, f"no policy for type '{item.type}'", False

@@ -61,6 +61,29 @@ class RetWs:
             store.db.dispose()
         return str(record.file_id)
 
+    def days_pass(self, days: float) -> None:
+        """The safety window's days go by: every soft delete moves ``days`` days into the past
+        (the window runs on the real clock, so a test cannot simulate it with ``--as-of``)."""
+        from ita_rules.db import tables as t
+
+        store = self.store()
+        try:
+            with store.db.write() as conn:
+                rows = conn.execute(
+                    sa.select(t.records.c.file_id, t.records.c.deleted_at).where(
+                        t.records.c.deleted_at.is_not(None)
+                    )
+                ).all()
+                for file_id, deleted_at in rows:
+                    moment = dt.datetime.fromisoformat(deleted_at) - dt.timedelta(days=days)
+                    conn.execute(
+                        t.records.update()
+                        .where(t.records.c.file_id == file_id)
+                        .values(deleted_at=moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+                    )
+        finally:
+            store.db.dispose()
+
     def statuses(self) -> dict[str, str]:
         from ita_rules.db import tables as t
 

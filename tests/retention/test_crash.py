@@ -1,7 +1,7 @@
 """Kill -9 at random moments of retention apply and sweep (acceptance: 100+ kills).
 
-A forked worker opens the workspace once and loops apply + sweep over successive ``as_of``
-moments; the parent adds files (some protected, some sharing content, some re-using content
+A forked worker opens the workspace once and loops apply + sweep over successive moments
+(injected as both the plan's day and the clock the safety window runs on); the parent adds files (some protected, some sharing content, some re-using content
 already purged) between kills and SIGKILLs the worker after a random 0-150 ms. After every
 kill the database and the disk are checked directly: no live or soft-deleted record points to
 a missing file, no protected file is gone. At the end a full re-run far in the future must
@@ -39,8 +39,8 @@ STEP_DAYS = 4  # between a worker's successive as_of moments, and at least betwe
 ACTIVE_RUN = "run_2025_06_01_001"  # IB_raid_v1 v1.2: active, its files are protected
 ACTIVE_RUN_2 = "run_2025_06_01_003"  # Frank_raid_v1 v1.1: active
 DEPRECATED_RUN = "run_2025_06_01_002"  # London_FVG_v1 v1.1: deprecated, no protection
-ORPHAN_RUN = "run_2025_06_01_004"  # no row in runs: no protection
-PROTECTING_RUNS = {ACTIVE_RUN, ACTIVE_RUN_2}
+ORPHAN_RUN = "run_2025_06_01_004"  # no row in runs: kept, its lineage cannot be checked
+PROTECTING_RUNS = {ACTIVE_RUN, ACTIVE_RUN_2, ORPHAN_RUN}
 PHASES = ("open", "apply", "sweep")
 LIVE = ("live", "deleted")
 
@@ -62,7 +62,8 @@ def _retention_loop(root: str, start: str, started: Any, phase: Any, ready: Any)
     for i in itertools.count():
         started.value = i
         phase.value = 0
-        retention = Retention.open(ws, store, first + dt.timedelta(days=STEP_DAYS * i))
+        moment = first + dt.timedelta(days=STEP_DAYS * i)
+        retention = Retention.open(ws, store, moment, clock=lambda moment=moment: moment)
         phase.value = 1
         retention.apply()
         phase.value = 2
@@ -331,9 +332,11 @@ def test_kill_9_during_apply_and_sweep_converges_and_loses_nothing_protected(
         far = clock + dt.timedelta(days=1000)
         expected = _expected_after_full_run(before, far)
         assert cli("retention", "apply", "--as-of", far.isoformat()).code == 0
-        past_window = far + dt.timedelta(days=8)
-        r = cli("retention", "sweep", "--as-of", past_window.isoformat())
-        assert r.code == 0, r.err
+        # the sweep runs on the clock: 8 days after the soft deletes (the CLI's were just now)
+        past_window = max(far, dt.datetime.now(dt.UTC)) + dt.timedelta(days=8)
+        Retention.open(
+            Workspace.open(ret_ws.root), store, past_window, clock=lambda: past_window
+        ).sweep()
         after = _check_invariants(store, feeder.protected_live, "after the full re-run")
         got = {f: row.status for f, row in after.items()}
         wrong = {f: (got[f], want) for f, want in expected.items() if got[f] != want}
@@ -350,8 +353,8 @@ def test_kill_9_during_apply_and_sweep_converges_and_loses_nothing_protected(
 
         # a second run changes nothing (in the store: the audit log records its checks)
         again = far + dt.timedelta(days=30)
-        for phase_ in ("apply", "sweep"):
-            r = cli("retention", phase_, "--as-of", again.isoformat(), "--json")
+        for args in (("apply", "--as-of", again.isoformat()), ("sweep",)):
+            r = cli("retention", *args, "--json")
             assert r.code == 0, r.err
             assert json.loads(r.out)["affected_file_ids"] == []
         assert {f: row.status for f, row in _rows(store).items()} == got

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from tests.conftest import snapshot
 from tests.retention.conftest import RetWs
 
-AS_OF = "2026-01-15T12:00:00"
+AS_OF = "2026-01-15T12:00:00"  # the day plans are made for (records are back-dated from it)
 LATER = "2026-01-23T12:00:00"  # 8 days later: past the 7-day safety window
+
+
+def _today_log() -> str:
+    """The audit log is named by the real day (the window and the trail run on the real clock)."""
+    return f"logs/purge_{dt.datetime.now(dt.UTC):%Y_%m_%d}.log"
 
 
 def test_plan_apply_window_sweep_and_audit(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -37,39 +43,41 @@ def test_plan_apply_window_sweep_and_audit(ret_ws: RetWs, cli) -> None:  # type:
     r = cli("retention", "apply", "--as-of", AS_OF, "--json")
     assert r.code == 0, r.err
     report = json.loads(r.out)
-    assert report["total_files_purged"] == 1 and report["affected_file_ids"] == [old_png]
-    assert report["audit_log_path"] == "logs/purge_2026_01_15.log"
+    assert report["records_soft_deleted"] == 1 and report["affected_file_ids"] == [old_png]
+    assert report["total_files_purged"] == 0  # a soft delete removes nothing from disk
+    assert report["audit_log_path"] == _today_log()
     assert ret_ws.statuses()[old_png] == "deleted"
     assert ret_ws.path_of(old_png).exists()  # soft delete: the file stays
 
     # Before the window ends, sweep deletes nothing; a second apply selects nothing more.
     before = snapshot(ret_ws.root / "exchange")
-    r = cli("retention", "sweep", "--as-of", "2026-01-20T12:00:00", "--json")
+    ret_ws.days_pass(5)
+    r = cli("retention", "sweep", "--json")
     assert json.loads(r.out)["total_files_purged"] == 0
+    assert json.loads(r.out)["audit_log_path"] is None  # nothing done, nothing written
     assert (
-        json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)["total_files_purged"]
-        == 0
+        json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)["affected_file_ids"]
+        == []
     )
     assert snapshot(ret_ws.root / "exchange") == before
 
-    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    ret_ws.days_pass(3)
+    r = cli("retention", "sweep", "--json")
     assert json.loads(r.out)["affected_file_ids"] == [old_png]
+    assert json.loads(r.out)["total_files_purged"] == 1
     assert ret_ws.statuses()[old_png] == "purged"
     assert not ret_ws.path_of(old_png).exists()
     assert all(ret_ws.path_of(f).exists() for f in (new_png, vip_png, result))
-    log = [
-        json.loads(line)
-        for line in (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
+    log = [json.loads(line) for line in (ret_ws.root / _today_log()).read_text().splitlines()]
+    assert [(e["phase"], e["file_id"], e["action"]) for e in log] == [
+        ("apply", old_png, "delete"),
+        ("sweep", old_png, "purge"),
     ]
-    assert [(e["phase"], e["file_id"]) for e in log] == [("apply", old_png)]
-    swept = [
-        json.loads(line)
-        for line in (ret_ws.root / "logs/purge_2026_01_23.log").read_text().splitlines()
-    ]
-    assert [(e["phase"], e["file_id"], e["action"]) for e in swept] == [("sweep", old_png, "purge")]
+    assert log[1]["disk"] == "file removed from disk"
 
 
 def test_restore_a_whole_run_within_the_window(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ret_ws.add_run("run_2025_06_01_001", "London_FVG_v1", "v1.1")  # deprecated: no protection
     ids = [
         ret_ws.put(
             f"s{i}.png",
@@ -86,7 +94,8 @@ def test_restore_a_whole_run_within_the_window(ret_ws: RetWs, cli) -> None:  # t
     assert r.code == 0, r.err
     assert sorted(json.loads(r.out)["restored"]) == sorted(ids)
     assert {ret_ws.statuses()[i] for i in ids} == {"live"}
-    assert cli("retention", "sweep", "--as-of", LATER).code == 0
+    ret_ws.days_pass(8)
+    assert cli("retention", "sweep").code == 0
     assert all(ret_ws.path_of(i).exists() for i in ids)
 
 
@@ -113,7 +122,8 @@ def test_protection_gained_between_apply_and_sweep_holds(ret_ws: RetWs, cli) -> 
         store.tag(fid, "important")
     finally:
         store.db.dispose()
-    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    ret_ws.days_pass(8)
+    r = cli("retention", "sweep", "--json")
     assert json.loads(r.out)["total_files_purged"] == 0
     assert ret_ws.path_of(fid).exists()
 
@@ -130,10 +140,11 @@ def test_archive_to_remote_without_a_verified_copy_deletes_nothing(ret_ws: RetWs
     fid = ret_ws.put("GER40.csv", b"time,open\n", type="candles", days_old=400, symbol="GER40")
     r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
     assert r["affected_file_ids"] == [fid]
-    r = json.loads(cli("retention", "sweep", "--as-of", LATER, "--json").out)
+    ret_ws.days_pass(8)
+    r = json.loads(cli("retention", "sweep", "--json").out)
     assert r["total_files_purged"] == 0
     assert ret_ws.path_of(fid).exists() and ret_ws.statuses()[fid] == "deleted"
-    log = (ret_ws.root / "logs/purge_2026_01_23.log").read_text()
+    log = (ret_ws.root / _today_log()).read_text()
     assert "no verified remote copy" in log
 
 
@@ -254,7 +265,8 @@ def test_archive_to_remote_deletes_after_a_verified_copy(
     )
     relative = ret_ws.path_of(fid).relative_to(ret_ws.root / "exchange")
     assert cli("retention", "apply", "--as-of", AS_OF).code == 0
-    r = cli("retention", "sweep", "--as-of", LATER, "--json")
+    ret_ws.days_pass(8)
+    r = cli("retention", "sweep", "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out)["affected_file_ids"] == [fid]
     assert not ret_ws.path_of(fid).exists()
@@ -266,8 +278,6 @@ def test_archive_to_remote_deletes_after_a_verified_copy(
 
 def test_a_tag_landing_during_sweep_vetoes_the_removal(ret_ws: RetWs) -> None:
     """Another process tags a file between sweep's check and the removal: it must stay."""
-    import datetime as dt
-
     from ita_rules.retention.engine import Retention
     from ita_rules.workspace import Workspace
 
@@ -284,7 +294,7 @@ def test_a_tag_landing_during_sweep_vetoes_the_removal(ret_ws: RetWs) -> None:
 
         store.remove = remove_after_a_concurrent_tag  # type: ignore[method-assign]
         when = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
-        report = Retention.open(ws, store, when).sweep()
+        report = Retention.open(ws, store, when, clock=lambda: when).sweep()
         assert report.affected == []
         record = other.get(fid)
         assert record.status == "deleted" and "important" in record.tags

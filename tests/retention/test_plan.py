@@ -58,21 +58,29 @@ def policies(draw: st.DrawFn) -> Policy:
     )
 
 
-active_runs = st.dictionaries(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2"), max_size=3)
+# every run the metadata knows -> the active rule version it used, or None (not active); the
+# runs of RUNS left out are unknown
+known_runs = st.dictionaries(
+    st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", None]), max_size=5
+)
 
 
-def _protected(item: Item, policy: Policy, runs: dict[str, str]) -> bool:
+def _protected(item: Item, policy: Policy, runs: dict[str, str | None]) -> bool:
     return (
         item.type == "result"
         or bool(item.tags & policy.protect_tags)
-        or (policy.protect_active_rules and item.run_id in runs)
+        or (
+            policy.protect_active_rules
+            and item.run_id is not None
+            and (item.run_id not in runs or runs[item.run_id] is not None)
+        )
     )
 
 
 @settings(max_examples=100, deadline=None)
-@given(stores(), policies(), active_runs)
+@given(stores(), policies(), known_runs)
 def test_protected_files_are_never_selected(
-    items: list[Item], policy: Policy, runs: dict[str, str]
+    items: list[Item], policy: Policy, runs: dict[str, str | None]
 ) -> None:
     plan = make_plan(items, policy, AS_OF, runs)
     by_id = {i.file_id: i for i in items}
@@ -84,9 +92,9 @@ def test_protected_files_are_never_selected(
 
 
 @settings(max_examples=100, deadline=None)
-@given(stores(), policies(), active_runs)
+@given(stores(), policies(), known_runs)
 def test_kept_plus_selected_is_everything_and_each_has_a_reason(
-    items: list[Item], policy: Policy, runs: dict[str, str]
+    items: list[Item], policy: Policy, runs: dict[str, str | None]
 ) -> None:
     plan = make_plan(items, policy, AS_OF, runs)
     assert sorted(d.file_id for d in plan.decisions) == sorted(i.file_id for i in items)
@@ -95,9 +103,9 @@ def test_kept_plus_selected_is_everything_and_each_has_a_reason(
 
 
 @settings(max_examples=100, deadline=None)
-@given(stores(), policies(), active_runs)
+@given(stores(), policies(), known_runs)
 def test_selects_what_the_policy_selects_and_nothing_protects(
-    items: list[Item], policy: Policy, runs: dict[str, str]
+    items: list[Item], policy: Policy, runs: dict[str, str | None]
 ) -> None:
     plan = make_plan(items, policy, AS_OF, runs)
     selected = {d.file_id for d in plan.selected}
@@ -127,9 +135,9 @@ def test_selects_what_the_policy_selects_and_nothing_protects(
 
 
 @settings(max_examples=60, deadline=None)
-@given(stores(), policies(), active_runs)
+@given(stores(), policies(), known_runs)
 def test_a_second_run_selects_nothing_more(
-    items: list[Item], policy: Policy, runs: dict[str, str]
+    items: list[Item], policy: Policy, runs: dict[str, str | None]
 ) -> None:
     first = make_plan(items, policy, AS_OF, runs)
     gone = {d.file_id for d in first.selected}
@@ -138,9 +146,9 @@ def test_a_second_run_selects_nothing_more(
 
 
 @settings(max_examples=60, deadline=None)
-@given(stores(), policies(), active_runs, st.integers(1, 100))
+@given(stores(), policies(), known_runs, st.integers(1, 100))
 def test_a_larger_retain_days_never_selects_more(
-    items: list[Item], policy: Policy, runs: dict[str, str], extra: int
+    items: list[Item], policy: Policy, runs: dict[str, str | None], extra: int
 ) -> None:
     longer = Policy(
         types={
@@ -158,9 +166,9 @@ def test_a_larger_retain_days_never_selects_more(
 
 
 @settings(max_examples=60, deadline=None)
-@given(stores(), policies(), active_runs, st.integers(0, 10))
+@given(stores(), policies(), known_runs, st.integers(0, 10))
 def test_max_delete_takes_the_oldest(
-    items: list[Item], policy: Policy, runs: dict[str, str], cap: int
+    items: list[Item], policy: Policy, runs: dict[str, str | None], cap: int
 ) -> None:
     full = make_plan(items, policy, AS_OF, runs)
     capped = make_plan(items, policy, AS_OF, runs, max_delete=cap)

@@ -23,7 +23,7 @@ from ita_rules.retention.policy import Policy, TypeRule
 from ita_rules.retention.render import write_plan_json
 from tests.retention._reference import reference_plan, reference_plan_id
 from tests.retention.conftest import NOW, RetWs
-from tests.retention.test_plan import AS_OF, active_runs, policies, stores
+from tests.retention.test_plan import AS_OF, known_runs, policies, stores
 
 TYPES = ["candles", "screenshot", "embedding", "model", "result"]
 RUNS = [f"run_2025_10_0{i}_001" for i in range(1, 6)]
@@ -39,14 +39,26 @@ def _same(fast: Plan, ref: list[Any]) -> None:
     assert [tuple(d) for d in fast.kept] == [d for d in ref if d[4] == "keep"]
 
 
+# content read by runs of active rule versions (the hashes stores() draws from)
+run_inputs = st.dictionaries(
+    st.integers(0, 11).map(lambda i: f"sha256:{i:064x}"),
+    st.tuples(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2")),
+    max_size=3,
+)
+
+
 @settings(max_examples=150, deadline=None)
-@given(stores(), policies(), active_runs, st.none() | st.integers(0, 10))
+@given(stores(), policies(), known_runs, run_inputs, st.none() | st.integers(0, 10))
 def test_make_plan_decides_as_the_reference(
-    items: list[Item], policy: Policy, runs: dict[str, str], cap: int | None
+    items: list[Item],
+    policy: Policy,
+    runs: dict[str, str | None],
+    read: dict[str, tuple[str, str]],
+    cap: int | None,
 ) -> None:
     _same(
-        make_plan(items, policy, AS_OF, runs, max_delete=cap),
-        reference_plan(items, policy, AS_OF, runs, max_delete=cap),
+        make_plan(items, policy, AS_OF, runs, inputs=read, max_delete=cap),
+        reference_plan(items, policy, AS_OF, runs, inputs=read, max_delete=cap),
     )
 
 
@@ -111,7 +123,7 @@ def _parse(text: str) -> datetime:  # what the store path did before: engine._pa
 @given(
     stored_records(),
     boundary_policies(),
-    st.dictionaries(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2"), max_size=2),
+    st.dictionaries(st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", None]), max_size=4),
     st.dictionaries(
         st.sampled_from(["00-a", "01-a", "02-b", "03-b"]),
         st.sets(st.sampled_from(["important", "x"]), min_size=1),
@@ -121,7 +133,7 @@ def _parse(text: str) -> datetime:  # what the store path did before: engine._pa
 def test_plan_records_decides_as_the_reference(
     records: list[tuple[Any, ...]],
     policy: Policy,
-    runs: dict[str, str],
+    runs: dict[str, str | None],
     tags: dict[str, set[str]],
     cap: int | None,
 ) -> None:
@@ -177,13 +189,16 @@ def test_tags_of_any_collection_protect(kind: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(stores(), policies(), active_runs)
-def test_protection_is_the_plans_first_three_checks(
-    items: list[Item], policy: Policy, runs: dict[str, str]
+@given(stores(), policies(), known_runs, run_inputs)
+def test_protection_is_the_plans_checks_before_the_policy(
+    items: list[Item],
+    policy: Policy,
+    runs: dict[str, str | None],
+    read: dict[str, tuple[str, str]],
 ) -> None:
     for item in items:
-        decision = make_plan([item], policy, AS_OF, runs).decisions[0]
-        reason = protection(item.type, item.tags, item.run_id, policy, runs)
+        decision = make_plan([item], policy, AS_OF, runs, inputs=read).decisions[0]
+        reason = protection(item.type, item.tags, item.run_id, policy, runs, item.hash, read)
         assert (reason is not None) == decision.protected
         if reason is not None:
             assert reason == decision.reason
@@ -286,9 +301,8 @@ def test_the_store_path_decides_as_the_reference(ret_ws: RetWs, cli) -> None:  #
         retention = Retention.open(Workspace.open(ret_ws.root), store, NOW)
         plan = retention.plan()
         items = [item for item, _ in inputs.items(retention.store)]
-        ref = reference_plan(
-            items, retention.policy, NOW, inputs.active_runs(retention.workspace, retention.store)
-        )
+        lineage = inputs.lineage(retention.workspace, retention.store)
+        ref = reference_plan(items, retention.policy, NOW, lineage.runs, inputs=lineage.inputs)
     finally:
         store.db.dispose()
     _same(plan, ref)
