@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -33,6 +34,47 @@ _TYPE_NAMES = {
     "boolean": "true or false",
     "null": "null",
 }
+
+
+@cache
+def _ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema ``pattern`` compiled with its own (ECMA-262) meaning of ``$``: the end of
+    the text. Python's ``$`` also matches before a final newline, which would let ``"T\\n"``
+    pass ``^[A-Z]$``; every ``$`` outside a character class becomes ``\\Z``."""
+    out: list[str] = []
+    escaped = in_class = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            out.append("\\Z")
+            continue
+        out.append(ch)
+    return re.compile("".join(out))
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """True when ``value`` matches the JSON Schema ``pattern`` (a search, ``$`` = end of text)."""
+    return _ecma_pattern(pattern).search(value) is not None
+
+
+@cache
+def validator_class() -> Any:
+    """jsonschema's Draft 2020-12 validator with the same ``pattern`` semantics as ours."""
+    import jsonschema
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, str) and not pattern_matches(patrn, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    extend: Callable[..., Any] = jsonschema.validators.extend
+    return extend(jsonschema.Draft202012Validator, validators={"pattern": pattern})
 
 
 @cache
@@ -123,7 +165,7 @@ def quick_valid(schema: dict[str, Any] | bool, value: Any) -> bool:
             if isinstance(value, list) and not all(quick_valid(arg, item) for item in value):
                 return False
         elif key == "pattern":
-            if isinstance(value, str) and not re.search(arg, value):
+            if isinstance(value, str) and not pattern_matches(arg, value):
                 return False
         elif key == "format":
             if arg != "date":
@@ -207,7 +249,7 @@ def validate(doc: Document, schema_name: str) -> list[Finding]:
         return []
     import jsonschema  # deferred: costs ~0.15 s, paid only when the document is invalid
 
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator = validator_class()(schema, format_checker=jsonschema.FormatChecker())
     findings: list[Finding] = []
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
         findings.extend(_explain(doc, error, schema))
@@ -350,4 +392,12 @@ def _explain_then(doc: Document, error: Any, root: dict[str, Any]) -> list[Findi
     return [doc.finding(path, f"{error.message} (when {when})", code=str(error.validator))]
 
 
-__all__ = ["describe", "dotted", "load_schema", "quick_valid", "validate"]
+__all__ = [
+    "describe",
+    "dotted",
+    "load_schema",
+    "pattern_matches",
+    "quick_valid",
+    "validate",
+    "validator_class",
+]

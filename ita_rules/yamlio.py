@@ -9,7 +9,15 @@ the nodes ourselves so that we can:
 * read selected scalars as written (``version: 1.10`` is ``"1.10"``, never the float 1.1);
 * turn dates and timestamps into ISO-8601 strings and refuse values JSON cannot hold exactly
   (NaN, infinities, integers beyond 2**53 - 1), so that what we load can be hashed canonically;
-* remember the mark of every value and key, so a JSON Schema error maps back to ``line:col``.
+* remember the mark of every value and key, so a JSON Schema error maps back to ``line:col``;
+* refuse plain (unquoted) scalars that YAML 1.1 (this loader) and YAML 1.2 (editors, ruamel.yaml,
+  most other parsers) read differently, saying how to quote them: the YAML 1.1 booleans
+  ``yes no on off y n`` in any case (only ``true``/``false`` are booleans in both), numbers with
+  a leading zero (``010`` is octal 8 in YAML 1.1, 10 in YAML 1.2), ``0o17``, ``0b101``, digit
+  groups (``1_000``), exponents without a dot or a signed exponent (``1e3``, ``1.0e3`` are strings
+  in YAML 1.1) and a sign before a bare fraction (``+.5``); base-60 numbers (``1:30``) too;
+* refuse keys that hold invisible, bidirectional-control or non-plain space characters, and keys
+  not in Unicode NFC (NFC and NFD spellings look alike but are different keys and hash apart).
 
 Files over :data:`MAX_BYTES`, non-UTF-8 files and symbolic links are refused before parsing.
 This module is on the pre-commit hook path: it imports only PyYAML and the standard library.
@@ -21,7 +29,8 @@ import datetime as _dt
 import math
 import re
 import stat
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +61,17 @@ _KIND = {  # what a plain key was read as, for "quote it" messages
     "null": "null",
     "timestamp": "a date",
 }
+
+
+# YAML 1.2 (core schema) numbers, to find plain scalars the two YAML versions read differently.
+_INT_12 = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT_12 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
+_BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})  # YAML 1.1 only, any case
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_FILLERS = frozenset("\u034f\u115f\u1160\u3164\uffa0")  # invisible, though not format chars
+# The type YAML 1.1 gives a plain scalar's text (to tell ``y`` from an explicit ``!!str y``).
+_resolve: Callable[[type, str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve
 
 
 @dataclass
@@ -295,6 +315,11 @@ class _Builder:
         shown = dotted(path) if field is None else field
         return _Stop(Finding(self.doc.path, message, line, col, shown, code))
 
+    def _note(self, node: yaml.Node, path: FieldPath, message: str, code: str) -> None:
+        """Record a finding and go on loading (so every such problem is reported at once)."""
+        line, col = self._at(node)
+        self.findings.append(Finding(self.doc.path, message, line, col, dotted(path), code))
+
     def build(self, node: yaml.Node, path: FieldPath, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
@@ -358,6 +383,15 @@ class _Builder:
                 f'quote it ("{node.value}") if it is a time or a ratio',
                 "number",
             )
+        if not node.style and kind in ("str", "int", "float", "bool") and _implicit(node):
+            problem = _ambiguous(node.value, value)
+            if problem is not None:
+                self._note(
+                    node,
+                    path,
+                    f"ambiguous plain scalar {node.value} ({problem[0]}): write {problem[1]}",
+                    "ambiguous",
+                )
         if isinstance(value, _dt.datetime | _dt.date):
             return value.isoformat()
         if isinstance(value, float) and not math.isfinite(value):
@@ -382,7 +416,16 @@ class _Builder:
         if node.tag not in _SCALAR_TAGS:
             raise self._tag(node, path)
         if node.tag == _T + "str":
-            return str(node.value)
+            key = str(node.value)
+            problem = _key_characters(key)
+            if problem is not None:
+                self._note(node, (*path, _escape(key)), problem, "key-characters")
+            elif not node.style and _implicit(node):
+                ambiguous = _ambiguous(key, key)
+                if ambiguous is not None:
+                    message = f'key {key} is ambiguous ({ambiguous[0]}); quote it ("{key}")'
+                    self._note(node, (*path, key), message, "ambiguous")
+            return key
         kind = _KIND.get(node.tag[len(_T) :], node.tag)
         raise self._stop(
             node,
@@ -446,3 +489,113 @@ def _bad_scalar(text: str, kind: str, exc: BaseException) -> str:
             f"{text} is not a valid date{reason}; write YYYY-MM-DD, or quote it if it is not a date"
         )
     return f"{text!r} is not a valid !!{kind} value"
+
+
+def _implicit(node: yaml.ScalarNode) -> bool:
+    """True when the node's type comes from its text, not from an explicit tag (``!!str y``)."""
+    return node.tag == _resolve(yaml.ScalarNode, node.value, (True, False))
+
+
+def _number_12(text: str) -> int | float | None:
+    """What YAML 1.2 reads a plain scalar as when it is a number (else None: a string)."""
+    if _INT_12.fullmatch(text):
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+    if _FLOAT_12.fullmatch(text):
+        return float(text)
+    return None
+
+
+def _show_number(value: int | float) -> str:
+    """A number as written so that YAML 1.1 and 1.2 both read it back as that number."""
+    if isinstance(value, int):
+        return str(value)
+    mantissa, _, exponent = repr(value).partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent and exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return f"{mantissa}e{exponent}" if exponent else mantissa
+
+
+def _ambiguous(text: str, value: Any) -> tuple[str, str] | None:
+    """For a plain scalar read by YAML 1.1 as ``value``: (how the two YAML versions read it,
+    what to write instead), or None when YAML 1.1 and YAML 1.2 agree."""
+    quoted = f'"{text}"'
+    if isinstance(value, bool) or (isinstance(value, str) and text.lower() in _BOOL_WORDS_11):
+        if text.lower() in ("true", "false"):
+            return None
+        as_bool = "true" if text.lower() in ("yes", "on", "y") else "false"
+        return f"YAML 1.1 reads it as {as_bool}", f"{quoted} or {as_bool}"
+    v12 = _number_12(text)
+    if isinstance(value, str):
+        if v12 is None:
+            return None
+        shown = _show_number(v12)
+        return (
+            f"YAML 1.1 reads it as the string {quoted}, YAML 1.2 as the number {shown}",
+            f"{quoted} or {shown}",
+        )
+    shown = _show_number(value)
+    if v12 is None:
+        return (
+            f"YAML 1.1 reads it as the number {shown}, YAML 1.2 as the string {quoted}",
+            f"{quoted} or {shown}",
+        )
+    if _LEADING_ZERO.fullmatch(text) or type(v12) is not type(value) or v12 != value:
+        shown_12 = _show_number(v12)
+        what = "the octal number " if _LEADING_ZERO.fullmatch(text) else ""
+        choices = (
+            f"{quoted}, {shown} or {shown_12}" if shown != shown_12 else f"{quoted} or {shown}"
+        )
+        return f"YAML 1.1 reads it as {what}{shown}, YAML 1.2 as {shown_12}", choices
+    return None
+
+
+def _char_kind(ch: str) -> str | None:
+    """Why a character has no place in a key (None: it is fine)."""
+    if ch in _BIDI:
+        return "a bidirectional control character"
+    category = unicodedata.category(ch)
+    if category in ("Zs", "Zl", "Zp") and ch != " ":
+        return "a space that is not a plain space"
+    if category == "Cc":
+        return "a control character"
+    if category == "Cf" or ch in _FILLERS:
+        return "an invisible character"
+    return None
+
+
+def _escape(text: str) -> str:
+    """``text`` with refused and combining characters written as ``\\uXXXX`` escapes."""
+    return "".join(
+        (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        if _char_kind(ch) is not None or unicodedata.combining(ch)
+        else ch
+        for ch in text
+    )
+
+
+def _key_characters(key: str) -> str | None:
+    """A message when a key holds characters that make look-alike keys, else None."""
+    if key.isascii():
+        return None if key.isprintable() else _key_characters_slow(key)
+    return _key_characters_slow(key)
+
+
+def _key_characters_slow(key: str) -> str | None:
+    for ch in key:
+        kind = _char_kind(ch)
+        if kind is not None:
+            name = unicodedata.name(ch, "")
+            what = f"U+{ord(ch):04X} {name}".rstrip()
+            fix = "use a plain space or _" if kind.startswith("a space") else "delete it"
+            return f"key '{_escape(key)}' holds {kind} ({what}); {fix}"
+    if not unicodedata.is_normalized("NFC", key):
+        nfc = unicodedata.normalize("NFC", key)
+        written = "".join(ch if ch.isascii() else f"\\u{ord(ch):04x}" for ch in nfc)
+        return (
+            f"key '{_escape(key)}' is not in Unicode normal form NFC: it looks like '{nfc}' "
+            f'but is a different key and hashes differently; write it as "{written}"'
+        )
+    return None

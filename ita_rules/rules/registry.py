@@ -25,6 +25,29 @@ class Discovery:
     findings: list[Finding] = field(default_factory=list)
 
 
+def linked_folder(path: Path, root: Path | None) -> Path | None:
+    """The first folder on the way to ``path`` that is a symbolic link, else None.
+
+    The folders between the workspace ``root`` and ``path`` are looked at (the rules folder
+    included), or without a root those named in ``path`` as given: a file reached through a
+    link must not be read as a rule file, nor written by ``validate --fix``.
+    """
+    here = Path(os.path.abspath(path))
+    top = Path(os.path.abspath(root)) if root is not None else None
+    if top is not None and top in here.parents:
+        folders = here.parents[: here.parents.index(top)]
+    elif not path.is_absolute():
+        folders = [Path(*path.parts[:i]) for i in range(len(path.parts) - 1, 0, -1)]
+    else:
+        folders = [path.parent]
+    return next((f for f in folders if f.is_symlink()), None)
+
+
+def _link_finding(shown: str, folder: str) -> Finding:
+    message = f"the folder {folder} is a symbolic link; rule folders must be real folders"
+    return Finding(shown, message, code="symlink")
+
+
 def discover(paths: Iterable[Path], root: Path | None) -> Discovery:
     """Expand files and folders into rule files. Symbolic links are refused, not followed."""
     out = Discovery()
@@ -34,6 +57,10 @@ def discover(paths: Iterable[Path], root: Path | None) -> Discovery:
             mode = path.lstat().st_mode
         except FileNotFoundError:
             out.findings.append(Finding(shown, "no such file or folder", code="missing"))
+            continue
+        link = linked_folder(path, root)
+        if link is not None:
+            out.findings.append(_link_finding(shown, display_path(link, root)))
             continue
         if stat.S_ISLNK(mode):
             what = (
@@ -95,8 +122,30 @@ class Registry:
 
     def check(self, path: Path) -> Checked:
         if path not in self._cache:
-            self._cache[path] = check_file(path, self.display(path))
+            refused = self._misplaced(path)
+            self._cache[path] = refused or check_file(path, self.display(path))
         return self._cache[path]
+
+    def _misplaced(self, path: Path) -> Checked | None:
+        """A refusal when ``path`` is not where a rule version lives: reached through a linked
+        folder (see :func:`linked_folder`), or not directly in a setup folder of the rules
+        folder (``rules/X/N/v1.0.yaml`` validated as setup N but could never be shown)."""
+        shown = self.display(path)
+        link = linked_folder(path, self.root)
+        if link is not None:
+            return Checked(shown, None, [_link_finding(shown, display_path(link, self.root))])
+        try:
+            parts = Path(os.path.abspath(path)).relative_to(os.path.abspath(self.rules_dir)).parts
+        except ValueError:
+            return None  # a file named outside the registry is checked on its own
+        if len(parts) > 2:
+            where = self.display(self.rules_dir)
+            message = (
+                f"rule files sit directly in their setup folder ({where}/{{setup_id}}/"
+                f"v{{MAJOR}}.{{MINOR}}.yaml); move it to {where}/{parts[-2]}/{parts[-1]}"
+            )
+            return Checked(shown, None, [Finding(shown, message, code="layout")])
+        return None
 
     def forget(self, path: Path) -> None:
         """Drop a cached check after the file was rewritten."""

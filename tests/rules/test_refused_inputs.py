@@ -1,0 +1,253 @@
+"""Rule-file inputs that must be refused, as a desk meets them (real ``ita-rules`` processes).
+
+The bad-input corpus (``tests/cases/invalid/``) pins the exact ``validate`` lines; these journeys
+cover what it cannot: a folder whose name ends in a newline, ``show``/``list`` after a nested
+folder, the version check after ``new-version --set params.__class__=1``, ``--fix`` through a
+linked rules folder, and what the loader's Python API answers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from ita_rules import schemacheck, yamlio
+from ita_rules.rules.diffing import diff, required_bump
+from tests.conftest import SAMPLE_RULES
+from tests.journeys.conftest import Desk, desk  # noqa: F401  (the fixture)
+
+LONDON = "rules/London_FVG_v1/v1.1.yaml"
+SAMPLE = SAMPLE_RULES / "Frank_raid_v1" / "v1.1.yaml"
+
+
+def _copy_as(d: Desk, setup_id: str, folder: str, **replace: str) -> str:
+    """The London setup's v1.1 as ``setup_id`` under ``folder``, with a correct params_hash."""
+    text = d.read(LONDON).replace("setup_id: London_FVG_v1", f"setup_id: {setup_id}")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    rel = f"{folder}/v1.1.yaml"
+    d.write(rel, text)
+    return rel
+
+
+# -- full matches: "$" must not accept a value that ends in a newline ---------------------------
+
+
+def test_a_setup_id_ending_in_a_newline_is_refused_even_in_a_matching_folder(desk: Desk) -> None:
+    _copy_as(desk, '"Tn\\n"', "rules/Tn\n")  # the folder's name ends in a newline too
+    r = desk.run("validate")
+    assert r.code == 1, r.out + r.err
+    assert r.out.endswith(
+        "v1.1.yaml:2:11: setup_id: expected a setup id: a letter, then up to 63 letters, "
+        "digits, '_' or '-', got the string 'Tn\\n'\n"
+    )
+    listed = desk.run("list").out.splitlines()
+    assert not any(line.startswith("Tn") for line in listed), listed
+
+
+@pytest.mark.parametrize("field", ["setup_id", "version", "created", "params_hash"])
+def test_patterns_match_the_whole_value_on_both_paths(field: str) -> None:
+    """JSON Schema patterns are ECMA-262: "$" is the end of the text, not "before a final \\n"."""
+    doc, _ = yamlio.load(SAMPLE, "t.yaml", raw_scalars=("version",))
+    assert doc is not None and schemacheck.validate(doc, "rule.schema.json") == []
+    doc.data[field] += "\n"
+    schema = schemacheck.load_schema("rule.schema.json")
+    assert not schemacheck.quick_valid(schema["properties"][field], doc.data[field])
+    [finding] = schemacheck.validate(doc, "rule.schema.json")
+    assert finding.field == field and finding.code in ("pattern", "format", "maxLength")
+
+
+# -- nested folders: a rule file sits directly in its setup folder ------------------------------
+
+
+def test_a_rule_file_in_a_nested_folder_is_refused(desk: Desk) -> None:
+    rel = _copy_as(desk, "N", "rules/X/N")
+    r = desk.run("validate")
+    assert r.code == 1
+    assert r.out == (
+        "rules/X/N/v1.1.yaml: rule files sit directly in their setup folder "
+        "(rules/{setup_id}/v{MAJOR}.{MINOR}.yaml); move it to rules/N/v1.1.yaml\n"
+    )
+    assert desk.run("validate", rel).out == r.out
+    assert desk.run("show", "N").code == 1
+
+
+# -- look-alike keys ----------------------------------------------------------------------------
+
+
+def test_look_alike_keys_are_refused_with_the_character_named(desk: Desk) -> None:
+    text = desk.read(LONDON).replace(
+        "  atr_period: 14\n", "  atr_period: 14\n  atr_\u200bperiod: 21\n"
+    )
+    desk.write(LONDON, text)
+    before = desk.read(LONDON)
+    r = desk.run("validate", "--fix")
+    assert r.code == 1
+    assert r.out == (
+        f"{LONDON}:15:3: params.atr_\\u200bperiod: key 'atr_\\u200bperiod' holds an invisible "
+        "character (U+200B ZERO WIDTH SPACE); delete it\n"
+    )
+    assert desk.read(LONDON) == before
+
+
+def test_nfc_and_nfd_keys_do_not_sit_side_by_side() -> None:
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    assert unicodedata.normalize("NFC", nfd) == nfc
+    doc, findings = yamlio.loads(f"{nfc}: 1\n{nfd}: 2\n", "t.yaml")
+    assert doc is None
+    assert [(f.line, f.col, f.code) for f in findings] == [(2, 1, "key-characters")]
+    assert "not in Unicode normal form NFC" in findings[0].message
+
+
+# -- keys starting with "__" are part of the diff -----------------------------------------------
+
+
+def test_a_dunder_key_is_a_change_the_version_checks_see(desk: Desk) -> None:
+    r = desk.run("new-version", "London_FVG_v1", "--set", "params.__class__=1")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        "ita-rules: these changes add or remove a key or a component, which needs a major bump "
+        "(use --major for v2.0):\n  + params.__class__: 1\n"
+    )
+    assert not (desk.root / "rules/London_FVG_v1/v1.2.yaml").exists()
+    # Written by hand instead, the version check before a commit sees the key too.
+    text = desk.read(LONDON).replace('version: "1.1"', 'version: "1.2"')
+    text = text.split("active: false")[0].replace(
+        "  atr_period: 14\n", "  atr_period: 14\n  __class__: 1\n"
+    )
+    desk.write("rules/London_FVG_v1/v1.2.yaml", text)
+    assert desk.run("validate", "--fix").code == 0
+    desk.git("add", "-A")
+    r = desk.run("check")
+    assert r.code == 1
+    assert r.out == (
+        "rules/London_FVG_v1/v1.2.yaml:3:10: version: adds or removes a key or a component, "
+        "which needs a major bump: 2.0, not 1.2:\n    + params.__class__: 1\n"
+    )
+
+
+def test_diff_reports_private_looking_keys() -> None:
+    old = {"params": {"a": 1}}
+    new = {"params": {"a": 1, "__class__": 1, "__init__": {"x": 2}}}
+    assert [str(c) for c in diff(old, new)] == [
+        "+ params.__class__: 1",
+        '+ params.__init__: {"x": 2}',
+    ]
+    assert required_bump(old, new)[0] == "major"
+    assert [str(c) for c in diff(new, {"params": {"a": 1, "__class__": 2, "__init__": {}}})] == [
+        "~ params.__class__: 1 -> 2",
+        "- params.__init__.x: 2",
+    ]
+
+
+# -- --fix never writes through a linked rules folder -------------------------------------------
+
+
+def test_fix_does_not_write_through_a_linked_rules_folder(desk: Desk) -> None:
+    shutil.move(desk.root / "rules", desk.root / "elsewhere")
+    (desk.root / "rules").symlink_to("elsewhere", target_is_directory=True)
+    path = desk.root / "elsewhere" / "London_FVG_v1" / "v1.1.yaml"
+    path.write_text(path.read_text().replace("atr_period: 14", "atr_period: 15"))
+    before = path.read_bytes()
+    whole = desk.run("validate", "--fix")
+    assert (whole.code, whole.out) == (
+        1,
+        "rules: is a symbolic link; rule folders must be real folders\n",
+    )
+    r = desk.run("validate", "--fix", LONDON)
+    assert r.code == 1
+    assert r.out == (
+        f"{LONDON}: the folder rules is a symbolic link; rule folders must be real folders\n"
+    )
+    assert path.read_bytes() == before
+
+
+# -- YAML 1.1 surprises -------------------------------------------------------------------------
+
+
+def test_ambiguous_plain_scalars_are_refused_with_how_to_quote(desk: Desk) -> None:
+    text = desk.read(LONDON).replace(
+        "  atr_period: 14\n", "  atr_period: 010\n  session: NO\n  mult: 1e3\n"
+    )
+    desk.write(LONDON, text)
+    before = desk.read(LONDON)
+    r = desk.run("validate", "--fix")
+    assert r.code == 1
+    assert r.out == (
+        f"{LONDON}:14:15: params.atr_period: ambiguous plain scalar 010 (YAML 1.1 reads it as "
+        'the octal number 8, YAML 1.2 as 10): write "010", 8 or 10\n'
+        f"{LONDON}:15:12: params.session: ambiguous plain scalar NO (YAML 1.1 reads it as "
+        'false): write "NO" or false\n'
+        f"{LONDON}:16:9: params.mult: ambiguous plain scalar 1e3 (YAML 1.1 reads it as the "
+        'string "1e3", YAML 1.2 as the number 1000.0): write "1e3" or 1000.0\n'
+    )
+    assert desk.read(LONDON) == before
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "true",
+        "false",
+        "True",
+        "FALSE",
+        "null",
+        "~",
+        "0",
+        "14",
+        "-3",
+        "+7",
+        "0x1F",
+        "0.5",
+        ".5",
+        "2.",
+        "1.5e-3",
+        "1.0e+3",
+        "2025-01-02",
+        "london",
+        "e3",
+        "yes-no",
+        "1.10",
+    ],
+)
+def test_plain_scalars_both_yaml_versions_agree_on_stay_valid(plain: str) -> None:
+    doc, findings = yamlio.loads(f"x: {plain}\n", "t.yaml")
+    assert doc is not None, [str(f) for f in findings]
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "y",
+        "N",
+        "yEs",
+        "010",
+        "-07",
+        "09",
+        "0o17",
+        "0b101",
+        "1_000",
+        "1e3",
+        "1E+3",
+        "1.0e3",
+        "+.5",
+        "1_0.5",
+        "0x_1F",
+    ],
+)
+def test_plain_scalars_the_yaml_versions_disagree_on_are_refused(plain: str) -> None:
+    doc, findings = yamlio.loads(f"x: {plain}\n", "t.yaml")
+    assert doc is None
+    [finding] = findings
+    assert finding.code == "ambiguous"
+    assert finding.message.startswith(f"ambiguous plain scalar {plain} (YAML 1.1 reads it as ")
+    assert f'write "{plain}"' in finding.message
+    quoted, _ = yamlio.loads(f'x: "{plain}"\n', "t.yaml")
+    assert quoted is not None and quoted.data == {"x": plain}
