@@ -38,6 +38,7 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str | None]]] =
     "rules": {
         "dir": (str, "rules", "ITA_RULES_DIR"),
         "protected_ref": (str, "", "ITA_PROTECTED_REF"),
+        "protected_refs": (list, [], None),
     },
     "retention": {
         "policy": (str, "retention.yaml", "ITA_RETENTION_POLICY"),
@@ -75,6 +76,7 @@ class Settings:
     folders: Mapping[str, str]
     rules_dir: Path
     protected_ref: str
+    protected_refs: tuple[str, ...]
     retention_policy: Path
     remote_name: str
     flow_types: tuple[str, ...]
@@ -141,20 +143,50 @@ def _flatten(doc: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _parse(raw: bytes, path: Path) -> dict[str, dict[str, Any]]:
+    """The TOML document ``raw`` (the contents of ``path``), flattened and checked."""
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 ({exc.reason})", Location(str(path))) from None
+    except tomllib.TOMLDecodeError as exc:
+        line, col = _toml_pos(str(exc))
+        raise ConfigError(str(exc).split(" (at")[0], Location(str(path), line, col)) from None
+    return _flatten(doc, path)
+
+
+def _string_list(
+    values: Mapping[str, Mapping[str, Any]], section: str, key: str, path: Path
+) -> None:
+    items = values.get(section, {}).get(key, [])
+    if not all(isinstance(x, str) for x in items) or (key == "protected_refs" and "" in items):
+        raise ConfigError(f"{section}.{key}: expected an array of strings", Location(str(path)))
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """The ``[rules]`` section as a commit holds it (no environment overrides): what the server
+    hook and ``check --base`` read from the protected side, never from the pushed commit."""
+
+    dir: str  # relative to the workspace root, ``/``-separated, no trailing ``/``
+    protected_refs: tuple[str, ...]
+
+
+def rules_config(raw: bytes | None, path: str = CONFIG_NAME) -> RulesConfig:
+    """The ``[rules]`` section of an ``ita.toml`` read from git (None: no file, the defaults).
+    Strict like :func:`load_settings`: a wrong ``ita.toml`` is a :class:`ConfigError`."""
+    given = _parse(raw, Path(path)) if raw is not None else {}
+    _string_list(given, "rules", "protected_refs", Path(path))
+    rules = given.get("rules", {})
+    folder = str(rules.get("dir", _SCHEMA["rules"]["dir"][1])).replace("\\", "/")
+    return RulesConfig(folder.strip("/") or ".", tuple(rules.get("protected_refs", [])))
+
+
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``root/ita.toml`` (optional) and the ``ITA_*`` environment into :class:`Settings`."""
     env = os.environ if environ is None else environ
     path = root / CONFIG_NAME
-    doc: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 ({exc.reason})", Location(str(path))) from None
-        except tomllib.TOMLDecodeError as exc:
-            line, col = _toml_pos(str(exc))
-            raise ConfigError(str(exc).split(" (at")[0], Location(str(path), line, col)) from None
-    given = _flatten(doc, path)
+    given = _parse(path.read_bytes(), path) if path.is_file() else {}
     values: dict[str, dict[str, Any]] = {}
     for section, keys in _SCHEMA.items():
         values[section] = {}
@@ -172,9 +204,12 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
                 Location(str(path)),
             )
         folders[type_] = folder.strip("/")
-    for section, key in (("runs", "flow_types"), ("runs", "env_allowlist")):
-        if not all(isinstance(x, str) for x in values[section][key]):
-            raise ConfigError(f"{section}.{key}: expected an array of strings", Location(str(path)))
+    for section, key in (
+        ("runs", "flow_types"),
+        ("runs", "env_allowlist"),
+        ("rules", "protected_refs"),
+    ):
+        _string_list(values, section, key, path)
     return Settings(
         root=root,
         store_root=resolve_path(root, values["store"]["root"]),
@@ -182,6 +217,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         folders=folders,
         rules_dir=resolve_path(root, values["rules"]["dir"]),
         protected_ref=values["rules"]["protected_ref"],
+        protected_refs=tuple(values["rules"]["protected_refs"]),
         retention_policy=resolve_path(root, values["retention"]["policy"]),
         remote_name=values["remote"]["name"],
         flow_types=tuple(values["runs"]["flow_types"]),
@@ -210,6 +246,7 @@ database = "sqlite:///.ita/ita.sqlite"   # or "postgresql://user@host/db" for a 
 [rules]
 dir = "rules"
 protected_ref = ""                       # "" = released once committed; or e.g. "origin/main"
+protected_refs = []                      # server hook: more, e.g. ["refs/heads/release/*"]
 
 [retention]
 policy = "retention.yaml"

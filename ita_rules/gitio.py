@@ -4,6 +4,10 @@ git runs as a subprocess with the inherited ``GIT_*`` variables removed (like pr
 ``no_git_env``): inside a hook git exports ``GIT_DIR``, ``GIT_INDEX_FILE`` and friends, and a
 nested git would otherwise read the wrong repository. A server hook (pre-receive) must keep the
 quarantine variables to see the pushed objects: it passes ``keep_quarantine=True``.
+
+Replace objects (``refs/replace/*``, ``git replace``) are always disabled
+(``GIT_NO_REPLACE_OBJECTS=1``): they rewrite what a commit or a blob reads as, and a check that
+honoured them would compare what a replace ref shows instead of what was committed.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ _QUARANTINE = frozenset(
 def git_env(
     environ: Mapping[str, str] | None = None, *, keep_quarantine: bool = False
 ) -> dict[str, str]:
-    """A copy of the environment without the ``GIT_*`` variables that select a repository."""
+    """A copy of the environment without the ``GIT_*`` variables that select a repository,
+    and with replace objects disabled."""
     env = dict(os.environ if environ is None else environ)
     for key in list(env):
         if not key.startswith("GIT_") or key in _KEEP or key.startswith("GIT_CONFIG_KEY_"):
@@ -54,6 +59,7 @@ def git_env(
         if key.startswith("GIT_CONFIG_VALUE_") or (keep_quarantine and key in _QUARANTINE):
             continue
         del env[key]
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"
     return env
 
 

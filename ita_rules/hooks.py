@@ -1,9 +1,12 @@
 """pre-commit entry points: ``main(argv) -> int``, importing only what validation needs.
 
 ``ita-rules-hook-validate FILE...`` is what the published ``ita-rules-validate`` hook runs:
-schema, naming and params_hash of the changed rule files; a wrong or missing hash is fixed in
-place and the hook fails, as pre-commit hooks that modify files do. No typer, no jsonschema
-(unless a file is invalid), no ruamel.yaml (unless a hash is written).
+schema, naming and params_hash of the changed rule files. At the pre-commit stage a wrong or
+missing hash of a file not released yet is fixed in place and the hook fails, as pre-commit
+hooks that modify files do; a released version's hash is never rewritten (it was changed: that
+is for a new version), and at the pre-push stage nothing is written at all (the work tree is
+not what is pushed). No typer, no jsonschema (unless a file is invalid), no ruamel.yaml
+(unless a hash is written).
 """
 
 from __future__ import annotations
@@ -23,16 +26,36 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-fix", action="store_true", help="report wrong hashes, do not write")
     args = parser.parse_args(argv)
 
+    import os
+
     from ita_rules import report
-    from ita_rules.errors import ItaRulesError
+    from ita_rules.errors import ItaRulesError, WorkspaceNotFound
     from ita_rules.rules.registry import Registry
     from ita_rules.rules.validate import validate_paths
 
     if not args.files:
         return 0
-    root = Path.cwd()
+    # pre-commit runs pre-push hooks with the pushed range (or, for a new branch, the remote's
+    # name and branch) in the environment.
+    from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
+    pushing = bool(from_ref or os.environ.get("PRE_COMMIT_REMOTE_BRANCH"))
     try:
-        result = validate_paths(Registry(root / "rules", root), args.files, fix=not args.no_fix)
+        from ita_rules.config import load_settings
+        from ita_rules.workspace import find_root
+
+        try:
+            settings = load_settings(find_root(Path.cwd()))
+            root, rules_dir, released = settings.root, settings.rules_dir, settings.protected_ref
+        except WorkspaceNotFound:  # a rules repository without ita.toml: the defaults
+            root, rules_dir, released = Path.cwd(), Path.cwd() / "rules", ""
+        if from_ref:  # what the remote has is what is released
+            released = from_ref
+        result = validate_paths(
+            Registry(rules_dir, root),
+            args.files,
+            fix=not (args.no_fix or pushing),
+            released_in=released or "HEAD",
+        )
     except ItaRulesError as exc:
         print(f"ita-rules: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -71,10 +94,10 @@ def check_main(argv: Sequence[str] | None = None) -> int:
             updates = receive.pre_receive(git, sys.stdin.read().splitlines())
             failed = False
             for upd in updates:
-                if upd.refused:
-                    print(f"ita-rules: push refused: {upd.refused}", file=sys.stderr)
+                for why in upd.refused:
+                    print(f"ita-rules: push refused: {why}", file=sys.stderr)
                     failed = True
-                elif upd.result is not None and upd.result.findings:
+                if upd.result is not None and upd.result.findings:
                     why = "released rule versions are immutable"
                     print(f"ita-rules: push to {upd.ref} refused: {why}", file=sys.stderr)
                     report.text(upd.result.findings, sys.stderr)

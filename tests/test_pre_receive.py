@@ -113,7 +113,7 @@ def test_new_branches_and_deleted_branches(server: tuple[Path, Path]) -> None:
     r = push(client, "origin", "bad-branch")
     assert r.returncode != 0
     assert (
-        "remote: rules/S1/v1.1.yaml:10:13: params.atr_mult: is released (in the default branch)"
+        "remote: rules/S1/v1.1.yaml:10:13: params.atr_mult: is released (in refs/heads/main)"
         in r.stderr
     )
     r = push(client, "origin", "--delete", "feature")
@@ -123,6 +123,6 @@ def test_new_branches_and_deleted_branches(server: tuple[Path, Path]) -> None:
     r = push(client, "origin", "--delete", "main")
     assert r.returncode != 0
     assert (
-        "remote: ita-rules: push refused: refs/heads/main is the default branch; deleting it would "
-        "delete released versions" in r.stderr
+        "remote: ita-rules: push refused: refs/heads/main is protected; deleting it would delete "
+        "released versions" in r.stderr
     )

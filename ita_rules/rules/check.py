@@ -22,13 +22,16 @@ readable diff has to be shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ita_rules import canonical, gitio
+from ita_rules.config import CONFIG_NAME, RulesConfig, rules_config
+from ita_rules.errors import ConfigError, Location
 from ita_rules.findings import Finding, dotted
 from ita_rules.rules.model import FILE_RE, LIFECYCLE_FIELDS, Version
 
@@ -79,11 +82,12 @@ class Parsed:
         return d if isinstance(d, dict) else None
 
 
-def parse_blob(raw: bytes, display: str) -> Parsed:
+def parse_blob(raw: bytes, display: str, released: str | None = None) -> Parsed:
     """Validate rule file contents read from git, exactly as ``validate`` does a file on disk
-    (the same decoding, loader and checks: one code path)."""
+    (the same decoding, loader and checks: one code path). ``released``: the ref in which this
+    file is a released version (its wrong hash is then not a slip for ``--fix``)."""
     from ita_rules import yamlio
-    from ita_rules.rules.load import check_document
+    from ita_rules.rules.load import Released, check_document
 
     text, findings = yamlio.decode(raw, display)
     if text is None:
@@ -91,7 +95,8 @@ def parse_blob(raw: bytes, display: str) -> Parsed:
     doc, findings = yamlio.loads(text, display, raw_scalars=("version",))
     if doc is None:
         return Parsed(display, None, findings)
-    findings, _computed = check_document(doc, Path(display))
+    release = Released(released) if released is not None else None
+    findings, _computed = check_document(doc, Path(display), released=release)
     return Parsed(display, doc, findings)
 
 
@@ -245,7 +250,8 @@ def compare(
                 )
             )
             continue
-        parsed[path] = parse_blob(contents.get(blob, b""), path)
+        was_released = released_label if path in old_blobs else None
+        parsed[path] = parse_blob(contents.get(blob, b""), path, was_released)
         result.findings.extend(parsed[path].findings)
     for path in modified:
         if path in parsed and path in old_blobs:
@@ -437,13 +443,135 @@ def staged(git: gitio.Git, rules_path: str, protected_ref: str = "") -> CheckRes
     )
 
 
-def commit_range(git: gitio.Git, rules_path: str, base: str, head: str = "HEAD") -> CheckResult:
-    """Commit ``head`` against the versions released in ``base``."""
+# --- the rules folder, as the protected side holds it --------------------------------------
+
+
+def config_at(git: gitio.Git, commit: str, config_path: str = CONFIG_NAME) -> RulesConfig:
+    """The ``[rules]`` section of ``ita.toml`` in ``commit`` (defaults when there is none);
+    a :class:`ConfigError` naming ``COMMIT:PATH`` when it is wrong."""
+    proc = git.run(["cat-file", "blob", f"{commit}:{config_path}"], check=False)
+    return rules_config(proc.stdout if proc.returncode == 0 else None, config_path)
+
+
+def repo_folder(prefix: str, folder: str) -> str:
+    """A rules folder of the workspace at ``prefix`` (relative to the repository root)."""
+    joined = posixpath.normpath(posixpath.join(prefix, folder)) if prefix else folder
+    return "." if joined in ("", ".") else joined.strip("/")
+
+
+def folders_in_history(git: gitio.Git, tips: Sequence[str], config_path: str) -> list[str]:
+    """Every ``rules.dir`` that ``config_path`` ever set in the history of ``tips`` (the default
+    ``rules`` too while there was no file): the folders that may hold released versions."""
+    if not tips:
+        return []
+    args = ["log", "--raw", "-z", "--no-abbrev", "--format=", "--full-history", *tips]
+    raw = git.out([*args, "--", config_path])
+    blobs: set[str] = set()
+    default = False
+    for token in raw.split(b"\0"):
+        tok = token.lstrip(b"\n")
+        if tok.startswith(b":"):
+            meta = tok[1:].decode().split(" ")
+            for blob in meta[2:4]:
+                if set(blob) == {"0"}:
+                    default = True
+                else:
+                    blobs.add(blob)
+    found: list[str] = ["rules"] if default else []
+    for text in git.blobs(blobs).values():
+        try:
+            found.append(rules_config(text, config_path).dir)
+        except ConfigError:
+            continue  # a file that never loaded never moved the folder
+    return list(dict.fromkeys(found))
+
+
+def rules_dir_findings(
+    released: RulesConfig, head: RulesConfig | ConfigError, *, head_label: str, base_label: str
+) -> list[Finding]:
+    """A head whose ``ita.toml`` does not load, or moves the rules folder away from the one
+    the protected side uses: either would let released versions go unchecked."""
+    path = CONFIG_NAME
+    if isinstance(head, ConfigError):
+        at = head.location or Location(path)
+        msg = f"does not load in {head_label}: {head.message}"
+        return [Finding(path, msg, at.line, at.col, code="config")]
+    if head.dir == released.dir:
+        return []
+    return [
+        Finding(
+            path,
+            f'is "{head.dir}" in {head_label} but "{released.dir}" in {base_label}; the rules '
+            "folder cannot change in a push (the versions released in it would go unchecked)",
+            field="rules.dir",
+            code="rules-dir-changed",
+        )
+    ]
+
+
+def compare_folders(
+    git: gitio.Git,
+    folders: Sequence[str],
+    released_commit: str | None,
+    head_commit: str,
+    *,
+    released_label: str,
+    head_label: str,
+    mode: str,
+) -> CheckResult:
+    """:func:`compare` for the configured folder (``folders[0]``) and every other folder that
+    holds files in ``released_commit``; the findings of all of them."""
+    result = CheckResult(mode, released_label, head_label)
+    seen: set[tuple[str, str, str, int, int]] = set()
+    for n, folder in enumerate(dict.fromkeys(folders)):
+        if n and (released_commit is None or not git.tree_entries(released_commit, folder)):
+            continue
+        part = compare(
+            git,
+            folder,
+            released_commit,
+            head_commit,
+            released_label=released_label,
+            head_label=head_label,
+            mode=mode,
+        )
+        result.files += part.files
+        for f in part.findings:
+            key = (f.path, f.code, f.field, f.line or 0, f.col or 0)
+            if key not in seen:
+                seen.add(key)
+                result.findings.append(f)
+    return result
+
+
+def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> CheckResult:
+    """``check --base``: the rules folder is the one ``ita.toml`` sets in ``base`` (never the
+    head's, nor the environment's), and every folder that held versions in ``base``'s history
+    is checked too; a head that moves the folder is a finding."""
     base_id = git.require_commit(base, "base")
     head_id = git.require_commit(head, "head")
-    return compare(
-        git, rules_path, base_id, head_id, released_label=base, head_label=head, mode="range"
+    prefix = "" if prefix in ("", ".") else prefix
+    config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
+    released = config_at(git, base_id, config_path)
+    try:
+        head_cfg: RulesConfig | ConfigError = config_at(git, head_id, config_path)
+    except ConfigError as exc:
+        head_cfg = exc
+    folders = [released.dir, *folders_in_history(git, [base_id], config_path)]
+    result = compare_folders(
+        git,
+        [repo_folder(prefix, f) for f in folders],
+        base_id,
+        head_id,
+        released_label=base,
+        head_label=head,
+        mode="range",
     )
+    found = rules_dir_findings(released, head_cfg, head_label=head, base_label=base)
+    result.findings[:0] = [
+        Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
+    ]
+    return result
 
 
 def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
@@ -477,5 +605,5 @@ def run_check(
     if head is not None and base is None:
         raise UsageError("--head needs --base (the ref whose versions count as released)")
     if base is not None:
-        return commit_range(git, rules_path, base, head or "HEAD")
+        return range_check(git, rules_path_in_repo(top, root), base, head or "HEAD")
     return staged(git, rules_path, protected_ref)

@@ -1,13 +1,40 @@
-"""The server side of SPEC 2.5: what a git ``pre-receive`` hook checks for each pushed branch
-(``hooks/pre-receive`` runs ``ita-rules-hook-check --pre-receive``)."""
+"""The server side: what a git ``pre-receive`` hook checks for each pushed ref
+(``hooks/pre-receive`` runs ``ita-rules-hook-check --pre-receive``).
+
+The server trusts nothing the push carries. A version is *released* once it is reachable from
+a protected ref: the default branch (the branch HEAD names; ``main`` and ``master`` too when
+HEAD names a branch that does not exist), every tag, and the ``rules.protected_refs``
+patterns. What is protected, the rules folder and the patterns are read from the protected
+refs as they are before the push, never from the pushed commits.
+
+Every pushed ref is checked, whatever its name: branches, tags, new, orphan and deleted ones.
+A new tip is compared with its merge base with each protected ref (an orphan with the protected
+tip itself, for changed files only), so versions that only a feature branch holds stay
+editable until they are merged. Deleting or rewinding a protected ref is refused, and so is
+any ``refs/replace/*`` ref: a replace ref changes what every reader of the repository sees.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from ita_rules import gitio
-from ita_rules.rules.check import CheckResult, compare
+from ita_rules.config import CONFIG_NAME, RulesConfig
+from ita_rules.errors import ConfigError
+from ita_rules.findings import Finding
+from ita_rules.rules.check import (
+    CheckResult,
+    compare_folders,
+    config_at,
+    folders_in_history,
+    rules_dir_findings,
+)
+
+REPLACE_PREFIX = "refs/replace/"
+# an orphan tip never held the protected files: their absence is no deletion
+_ABSENT_CODES = frozenset({"released-deleted", "released-renamed"})
 
 
 @dataclass
@@ -18,61 +45,201 @@ class RefUpdate:
     old: str
     new: str
     result: CheckResult | None = None
-    refused: str = ""
+    refused: list[str] = field(default_factory=list)
 
 
-def _rules_dir_at(git: gitio.Git, commit: str) -> str:
-    """``rules.dir`` from ``ita.toml`` in ``commit`` (default ``rules``)."""
-    import tomllib
+@dataclass(frozen=True)
+class Protection:
+    """The protected refs and the ``[rules]`` configuration, as they are before the push."""
 
-    proc = git.run(["cat-file", "blob", f"{commit}:ita.toml"], check=False)
-    if proc.returncode != 0:
-        return "rules"
+    tips: dict[str, str]  # protected ref -> the commit it names (default branch first)
+    defaults: tuple[str, ...]  # the default branch's possible names
+    config: RulesConfig
+    config_ref: str  # where config was read ("" when nothing is protected yet)
+    folders: tuple[str, ...]  # every folder that held released versions (config.dir first)
+
+    def covers(self, ref: str) -> bool:
+        if ref in self.defaults or ref.startswith("refs/tags/"):
+            return True
+        return any(fnmatchcase(ref, full_pattern(p)) for p in self.config.protected_refs)
+
+
+def full_pattern(pattern: str) -> str:
+    """``release/*`` -> ``refs/heads/release/*``; full ref patterns are kept."""
+    return pattern if pattern.startswith("refs/") else f"refs/heads/{pattern}"
+
+
+def _is_zero(oid: str) -> bool:
+    return set(oid) == {"0"}
+
+
+def _default_branches(git: gitio.Git) -> tuple[str, ...]:
+    head = git.run(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
+    if head and git.commit_id(head) is not None:
+        return (head,)
+    return tuple(
+        dict.fromkeys([n for n in (head,) if n] + ["refs/heads/main", "refs/heads/master"])
+    )
+
+
+def _peeled(git: gitio.Git, refs: list[str]) -> dict[str, str]:
+    """``{ref: commit}`` for the refs that name a commit (tags peeled), in one git process."""
+    if not refs:
+        return {}
+    request = "".join(f"{r}^{{commit}}\n" for r in refs).encode()
+    out = git.run(["cat-file", "--batch-check"], input=request).stdout.decode().splitlines()
+    found: dict[str, str] = {}
+    for ref, line in zip(refs, out, strict=True):
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "commit":
+            found[ref] = parts[0]
+    return found
+
+
+def protection(git: gitio.Git) -> Protection:
+    """What is protected before the push, read from the protected refs themselves."""
+    defaults = _default_branches(git)
+    listed = git.out(["for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/"])
+    refs = listed.decode("utf-8", "surrogateescape").split()
+    existing = [d for d in defaults if d in refs]
+    config, config_ref = RulesConfig("rules", ()), ""
+    sources = _peeled(git, existing or [r for r in refs if r.startswith("refs/tags/")][:1])
+    for ref, commit in sources.items():
+        config, config_ref = config_at(git, commit), ref
+        break
+    patterns = [full_pattern(p) for p in config.protected_refs]
+    chosen = [
+        r
+        for r in refs
+        if r in defaults or r.startswith("refs/tags/") or any(fnmatchcase(r, p) for p in patterns)
+    ]
+    chosen.sort(key=lambda r: (r not in defaults, r.startswith("refs/tags/"), r))
+    tips = _peeled(git, chosen)
+    folders = [
+        config.dir,
+        *folders_in_history(git, list(dict.fromkeys(tips.values())), CONFIG_NAME),
+    ]
+    return Protection(tips, defaults, config, config_ref, tuple(dict.fromkeys(folders)))
+
+
+def _independent(git: gitio.Git, commits: dict[str, str]) -> dict[str, str]:
+    """``commits`` without those that are an ancestor of another one."""
+    if len(commits) < 2:
+        return commits
+    kept = set(git.out(["merge-base", "--independent", *commits]).decode().split())
+    return {c: ref for c, ref in commits.items() if c in kept}
+
+
+def _bases(git: gitio.Git, prot: Protection, new: str) -> list[tuple[str, str, str]]:
+    """``(commit, protected ref, kind)`` to compare ``new`` with. ``base``: a merge base with a
+    protected tip (everything in it is released: every rule applies); ``tip``: the protected
+    tip itself, for released files that ``new`` holds with other content; ``orphan``: a tip
+    ``new`` shares no history with (changed files only: an orphan never had the others)."""
+    heads: dict[str, str] = {}
+    for ref, tip in prot.tips.items():
+        heads.setdefault(tip, ref)
+    heads = _independent(git, heads)  # a tag behind the default branch adds nothing
+    bases: dict[str, str] = {}
+    out: list[tuple[str, str, str]] = []
+    for tip, ref in heads.items():
+        found = git.run(["merge-base", "--all", new, tip], check=False).stdout.decode().split()
+        for base in found:
+            bases.setdefault(base, ref)
+        out.append((tip, ref, "tip" if found else "orphan"))
+    return [(c, ref, "base") for c, ref in _independent(git, bases).items()] + out
+
+
+def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str) -> list[Finding]:
+    """The pushed tip's ``ita.toml`` may not move the rules folder, nor (on a protected ref)
+    drop a protected pattern."""
+    if not prot.config_ref:
+        return []
     try:
-        doc = tomllib.loads(proc.stdout.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        head: RulesConfig | ConfigError = config_at(git, new)
+    except ConfigError as exc:
+        head = exc
+    out = rules_dir_findings(prot.config, head, head_label="this push", base_label=prot.config_ref)
+    if isinstance(head, RulesConfig) and prot.covers(upd.ref):
+        for pattern in prot.config.protected_refs:
+            if pattern not in head.protected_refs:
+                out.append(
+                    Finding(
+                        CONFIG_NAME,
+                        f'drops "{pattern}", protected in {prot.config_ref}; a push cannot '
+                        "remove a protection (change it on the server)",
+                        field="rules.protected_refs",
+                        code="protection-dropped",
+                    )
+                )
+    return out
+
+
+def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
+    """Fill in ``upd.refused`` and ``upd.result`` for one pushed ref."""
+    ref = upd.ref
+    if ref.startswith(REPLACE_PREFIX):
+        upd.refused.append(
+            f"{ref}: replace refs change what every reader of the repository sees; "
+            "they are refused here"
+        )
+        return
+    protected = prot.covers(ref)
+    if _is_zero(upd.new):
+        if protected and not _is_zero(upd.old):
+            upd.refused.append(f"{ref} is protected; deleting it would delete released versions")
+        return
+    new = git.commit_id(upd.new)
+    if new is None:  # a tag of a tree or a blob: no rules to check
+        return
+    old = None if _is_zero(upd.old) else git.commit_id(upd.old)
+    if protected and old is not None and not git.is_ancestor(old, new):
+        upd.refused.append(
+            f"{ref} is protected; a push that drops commits from it (a rewind or a force-push) "
+            "is refused"
+        )
+    result = CheckResult("push", "", new[:12])
+    result.findings.extend(_config_findings(git, prot, upd, new))
+    folders = prot.folders if prot.config_ref else (_pushed_dir(git, new),)
+    bases: list[tuple[str | None, str, str]] = []
+    bases += _bases(git, prot, new) if prot.tips else [(None, "", "base")]
+    for base, owner, kind in bases:
+        label = f"{owner} before this push" if owner == ref else owner or "nothing released"
+        part = compare_folders(
+            git, folders, base, new, released_label=label, head_label=new[:12], mode="push"
+        )
+        result.files = max(result.files, part.files)
+        for f in part.findings:
+            if (kind == "tip" and f.code != "released-changed") or (
+                kind == "orphan" and f.code in _ABSENT_CODES
+            ):
+                continue
+            key = (f.path, f.code, f.field)
+            if not any(key == (g.path, g.code, g.field) for g in result.findings):
+                result.findings.append(f)
+    result.findings.sort(key=lambda f: (f.path != CONFIG_NAME, f.path, f.line or 0, f.col or 0))
+    result.released = ", ".join(dict.fromkeys(owner for _, owner, _ in bases))
+    upd.result = result
+
+
+def _pushed_dir(git: gitio.Git, new: str) -> str:
+    """The rules folder of a first push, when nothing is protected yet (nothing is released,
+    so the pushed commit may say where its rules are)."""
+    try:
+        return config_at(git, new).dir
+    except ConfigError:
         return "rules"
-    section = doc.get("rules")
-    value = section.get("dir", "rules") if isinstance(section, dict) else "rules"
-    return value.strip("/") if isinstance(value, str) and value.strip("/") else "rules"
 
 
 def pre_receive(git: gitio.Git, lines: Iterable[str]) -> list[RefUpdate]:
-    """Check every pushed branch update (``old new ref`` lines on a pre-receive hook's stdin).
-
-    An update is compared with what the branch held before (a force-push too); a new branch
-    with its merge base on the default branch; deleting the default branch is refused,
-    deleting another branch is allowed (its released versions stay on the default branch).
-    """
-    default = git.run(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.decode().strip()
-    updates: list[RefUpdate] = []
+    """Check every pushed ref update (``old new ref`` lines on a pre-receive hook's stdin)."""
+    updates = []
     for line in lines:
         parts = line.split()
-        if len(parts) != 3 or not parts[2].startswith("refs/heads/"):
-            continue
-        old, new, ref = parts
-        upd = RefUpdate(ref, old, new)
-        updates.append(upd)
-        if set(new) == {"0"}:
-            if ref == default:
-                upd.refused = (
-                    f"{ref} is the default branch; deleting it would delete released versions"
-                )
-            continue
-        base: str | None = old
-        label = f"{ref} before this push"
-        if set(old) == {"0"}:
-            base, label = None, "the default branch"
-            if default and git.commit_id(default) is not None:
-                mb = git.run(["merge-base", new, default], check=False).stdout.decode().strip()
-                base = mb or None
-        upd.result = compare(
-            git,
-            _rules_dir_at(git, new),
-            base,
-            new,
-            released_label=label,
-            head_label=new[:12],
-            mode="push",
-        )
+        if len(parts) == 3:
+            updates.append(RefUpdate(parts[2], parts[0], parts[1]))
+    if not updates:
+        return updates
+    prot = protection(git)
+    for upd in updates:
+        check_update(git, prot, upd)
     return updates

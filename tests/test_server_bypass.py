@@ -1,0 +1,346 @@
+"""The server hook and CI cannot be walked around (issue #17, part 1).
+
+Every test pushes to a real bare repository with ``hooks/pre-receive`` installed, once with the
+bare repository's HEAD naming ``main`` (the branch the team pushes) and once naming ``master``
+(what a plain ``git init --bare`` does when ``init.defaultBranch`` is unset), and asserts what
+the pusher sees and what the server's refs hold afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, git
+from tests.test_check import (
+    _no_git_env,  # noqa: F401 (an autouse fixture)
+    commit,
+    put,
+    rule_yaml,
+)
+
+BIN = Path(sys.executable).parent
+REFUSED = "ita-rules: push to {ref} refused: released rule versions are immutable"
+MUTATED_V10 = (
+    "remote: rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in {label}): only active, "
+    "deprecation_reason and tags may change"
+)
+
+
+@dataclass
+class Server:
+    bare: Path
+    client: Path
+    head: str  # the branch the bare repository's HEAD names
+
+    def push(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "push", *args], cwd=self.client, capture_output=True, text=True, env=env
+        )
+
+    def ref(self, name: str) -> str:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", name],
+            cwd=self.bare,
+            capture_output=True,
+            text=True,
+        )
+        return proc.stdout.strip()
+
+    def without_hook(self) -> Path:
+        """Remove the hook (a history from before it was installed); returns its path."""
+        hook = self.bare / "hooks" / "pre-receive"
+        hook.unlink()
+        return hook
+
+    def install_hook(self) -> None:
+        hook = self.bare / "hooks" / "pre-receive"
+        shutil.copy(REPO / "hooks" / "pre-receive", hook)
+        hook.chmod(0o755)
+
+
+@pytest.fixture(params=["main", "master"], ids=["HEAD-main", "HEAD-master"])
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Server:
+    """A bare repository whose HEAD names ``main`` or ``master``, the hook installed, and a
+    client that pushed ``main`` with S1 1.0 and 1.1."""
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{request.param}")
+    s = Server(bare, tmp_path / "client", request.param)
+    s.install_hook()
+    git(tmp_path, "clone", "-q", str(bare), str(s.client))
+    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    (s.client / "ita.toml").write_text("")
+    put(s.client, "S1", "1.0")
+    put(s.client, "S1", "1.1", params={"atr_mult": 1.5})
+    commit(s.client, "first versions")
+    first = s.push("origin", "main")
+    assert first.returncode == 0, first.stderr
+    return s
+
+
+def mutate_v10(client: Path) -> str:
+    put(client, "S1", "1.0", params={"atr_mult": 1.2})
+    return commit(client, "edit a released version")
+
+
+# --- rules.dir is read from the protected side --------------------------------------------------
+
+
+def test_moving_rules_dir_in_the_same_push_is_refused(server: Server) -> None:
+    before = server.ref("main")
+    (server.client / "ita.toml").write_text('[rules]\ndir = "elsewhere"\n')
+    mutate_v10(server.client)
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/heads/main") in r.stderr
+    assert (
+        'remote: ita.toml: rules.dir: is "elsewhere" in this push but "rules" in refs/heads/main; '
+        "the rules folder cannot change in a push (the versions released in it would go "
+        "unchecked)" in r.stderr
+    )
+    label = "refs/heads/main before this push"
+    assert MUTATED_V10.format(label=label) in r.stderr
+    assert server.ref("main") == before
+
+
+def test_rules_dir_moved_by_an_earlier_push_still_protects_the_old_folder(server: Server) -> None:
+    """A history from before the hook moved ``rules.dir``: the folder that held released
+    versions stays protected, and moving it back is not needed to be safe."""
+    server.without_hook()
+    (server.client / "ita.toml").write_text('[rules]\ndir = "elsewhere"\n')
+    commit(server.client, "point the registry elsewhere")
+    assert server.push("origin", "main").returncode == 0
+    server.install_hook()
+    before = server.ref("main")
+    mutate_v10(server.client)
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert MUTATED_V10.format(label="refs/heads/main before this push") in r.stderr
+    assert server.ref("main") == before
+
+
+def test_ci_reads_rules_dir_from_the_base(server: Server) -> None:
+    """``ita-rules check --base origin/main`` in CI: the head's ita.toml does not pick the
+    folder to check."""
+    (server.client / "ita.toml").write_text('[rules]\ndir = "elsewhere"\n')
+    mutate_v10(server.client)
+    r = subprocess.run(
+        [str(BIN / "ita-rules"), "check", "--base", "origin/main"],
+        cwd=server.client,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (
+        'ita.toml: rules.dir: is "elsewhere" in HEAD but "rules" in origin/main; the rules '
+        "folder cannot change in a push (the versions released in it would go unchecked)"
+        in r.stdout
+    )
+    assert (
+        "rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in origin/main): only active, "
+        "deprecation_reason and tags may change" in r.stdout
+    )
+    assert "changed file(s) checked against origin/main, 2 problem(s)" in r.stderr
+
+
+# --- git replace ------------------------------------------------------------------------------
+
+
+def _replace_main_with_mutation(server: Server) -> tuple[str, str]:
+    """On the client: a commit M mutating v1.0 on top of main and ``refs/replace/<main>``
+    pointing at a copy of main's tip with M's tree. Returns (main's tip, M)."""
+    tip = git(server.client, "rev-parse", "HEAD")
+    mutated = mutate_v10(server.client)
+    fake = git(server.client, "commit-tree", f"{mutated}^{{tree}}", "-m", "first versions")
+    git(server.client, "replace", tip, fake)
+    return tip, mutated
+
+
+def test_pushing_a_replace_ref_is_refused(server: Server) -> None:
+    tip, _ = _replace_main_with_mutation(server)
+    r = server.push("origin", f"refs/replace/{tip}")
+    assert r.returncode != 0
+    assert (
+        f"remote: ita-rules: push refused: refs/replace/{tip}: replace refs change what every "
+        "reader of the repository sees; they are refused here" in r.stderr
+    )
+    assert server.ref(f"refs/replace/{tip}") == ""
+
+
+def test_replace_ref_already_on_the_server_does_not_hide_a_mutation(server: Server) -> None:
+    tip, _ = _replace_main_with_mutation(server)
+    server.without_hook()
+    assert server.push("origin", f"refs/replace/{tip}").returncode == 0
+    server.install_hook()
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert MUTATED_V10.format(label="refs/heads/main before this push") in r.stderr
+    assert server.ref("main") == tip
+
+
+# --- every ref, whatever HEAD names -----------------------------------------------------------
+
+
+def test_new_branch_with_a_mutation_is_refused(server: Server) -> None:
+    git(server.client, "checkout", "-q", "-b", "sneaky")
+    mutate_v10(server.client)
+    r = server.push("origin", "sneaky")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/heads/sneaky") in r.stderr
+    assert MUTATED_V10.format(label="refs/heads/main") in r.stderr
+    assert server.ref("sneaky") == ""
+
+
+def test_a_tag_on_a_mutation_is_refused(server: Server) -> None:
+    git(server.client, "checkout", "-q", "-b", "sneaky")
+    mutate_v10(server.client)
+    git(server.client, "tag", "-a", "-m", "release", "v9")
+    r = server.push("origin", "v9")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/tags/v9") in r.stderr
+    assert MUTATED_V10.format(label="refs/heads/main") in r.stderr
+    assert server.ref("refs/tags/v9") == ""
+
+
+def test_orphan_branch_with_a_changed_copy_is_refused(server: Server) -> None:
+    git(server.client, "checkout", "-q", "--orphan", "orphan")
+    git(server.client, "rm", "-rq", "--cached", ".")
+    for path in ("rules/S1/v1.1.yaml",):
+        (server.client / path).unlink()
+    mutate_v10(server.client)
+    r = server.push("origin", "orphan")
+    assert r.returncode != 0
+    assert MUTATED_V10.format(label="refs/heads/main") in r.stderr
+    assert "v1.1.yaml" not in r.stderr  # an orphan deletes nothing: it never had it
+    assert server.ref("orphan") == ""
+
+
+def test_orphan_branch_without_rules_is_accepted(server: Server) -> None:
+    git(server.client, "checkout", "-q", "--orphan", "gh-pages")
+    git(server.client, "rm", "-rqf", ".")
+    (server.client / "index.html").write_text("<p>docs</p>\n")
+    pages = commit(server.client, "pages")
+    r = server.push("origin", "gh-pages")
+    assert r.returncode == 0, r.stderr
+    assert server.ref("gh-pages") == pages
+
+
+def test_deleting_main_and_recreating_it_from_a_mutation_is_refused(server: Server) -> None:
+    tip = server.ref("main")
+    git(server.bare, "config", "receive.denyDeleteCurrent", "ignore")
+    r = server.push("origin", "--delete", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: ita-rules: push refused: refs/heads/main is protected; deleting it would "
+        "delete released versions" in r.stderr
+    )
+    assert server.ref("main") == tip
+    mutated = mutate_v10(server.client)
+    r = server.push("origin", f"+{mutated}:refs/heads/master")
+    assert "remote: " + REFUSED.format(ref="refs/heads/master") in r.stderr
+    assert r.returncode != 0
+    assert server.ref("master") == ""
+
+
+def test_rewinding_a_protected_branch_is_refused(server: Server) -> None:
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    head = commit(server.client, "1.2")
+    assert server.push("origin", "main").returncode == 0
+    r = server.push("--force", "origin", "main~1:main")
+    assert r.returncode != 0
+    assert (
+        "remote: ita-rules: push refused: refs/heads/main is protected; a push that drops "
+        "commits from it (a rewind or a force-push) is refused" in r.stderr
+    )
+    assert server.ref("main") == head
+
+
+def test_deleting_a_tag_is_refused(server: Server) -> None:
+    git(server.client, "tag", "v1")
+    assert server.push("origin", "v1").returncode == 0
+    r = server.push("origin", "--delete", "v1")
+    assert r.returncode != 0
+    assert (
+        "remote: ita-rules: push refused: refs/tags/v1 is protected; deleting it would "
+        "delete released versions" in r.stderr
+    )
+
+
+def test_feature_branch_versions_stay_editable_until_merged(server: Server) -> None:
+    git(server.client, "checkout", "-q", "-b", "feature")
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(server.client, "1.2 for review")
+    assert server.push("origin", "feature").returncode == 0
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.9})
+    git(server.client, "add", "-A")
+    git(server.client, "commit", "-q", "--amend", "-m", "1.2 after review")
+    r = server.push("--force", "origin", "feature")
+    assert r.returncode == 0, r.stderr
+    git(server.client, "checkout", "-q", "main")
+    git(server.client, "merge", "-q", "--ff-only", "feature")
+    assert server.push("origin", "main").returncode == 0
+    git(server.client, "checkout", "-q", "feature")
+    put(server.client, "S1", "1.2", params={"atr_mult": 2.5})
+    commit(server.client, "edit after the merge")
+    r = server.push("origin", "feature")
+    assert r.returncode != 0
+    assert (
+        "remote: rules/S1/v1.2.yaml:10:13: params.atr_mult: is released (in refs/heads/main)"
+        in r.stderr
+    )
+
+
+def test_protected_refs_patterns(server: Server) -> None:
+    (server.client / "ita.toml").write_text('[rules]\nprotected_refs = ["refs/heads/release/*"]\n')
+    commit(server.client, "protect release branches")
+    assert server.push("origin", "main").returncode == 0
+    git(server.client, "checkout", "-q", "-b", "release/1")
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(server.client, "1.2 on the release branch")
+    assert server.push("origin", "release/1").returncode == 0
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.9})
+    git(server.client, "add", "-A")
+    git(server.client, "commit", "-q", "--amend", "-m", "1.2 changed")
+    r = server.push("--force", "origin", "release/1")
+    assert r.returncode != 0
+    assert (
+        "remote: rules/S1/v1.2.yaml:10:13: params.atr_mult: is released (in refs/heads/release/1 "
+        "before this push)" in r.stderr
+    )
+    r = server.push("origin", "--delete", "release/1")
+    assert r.returncode != 0
+    assert "refs/heads/release/1 is protected; deleting it" in r.stderr
+    # dropping the pattern in a push is refused too: the protection is read from main
+    git(server.client, "checkout", "-q", "main")
+    (server.client / "ita.toml").write_text("")
+    commit(server.client, "unprotect")
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        'remote: ita.toml: rules.protected_refs: drops "refs/heads/release/*", protected in '
+        "refs/heads/main; a push cannot remove a protection" in r.stderr
+    )
+
+
+def test_clean_pushes_pass(server: Server) -> None:
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    (server.client / "rules/S1/v1.0.yaml").write_text(
+        rule_yaml("S1", "1.0", active=False, reason="superseded by 1.1")
+    )
+    head = commit(server.client, "new version, deprecate the first")
+    git(server.client, "tag", "-a", "-m", "release", "v2")
+    r = server.push("origin", "main", "v2")
+    assert r.returncode == 0, r.stderr
+    assert server.ref("main") == head
