@@ -4,6 +4,7 @@ policy; files are put with back-dated creation times through the real store."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,11 @@ class RetWs:
         finally:
             store.db.dispose()
 
-    def add_run(self, run_id: str, setup_id: str, rule_version: str) -> None:
-        """A run row as provenance writes it (only the columns retention reads matter)."""
+    def add_run(
+        self, run_id: str, setup_id: str, rule_version: str, inputs: tuple[str, ...] = ()
+    ) -> None:
+        """A run row as provenance writes it (only the columns retention reads matter);
+        ``inputs`` are the content hashes its snapshot declares as read."""
         from ita_rules.provenance.runstore import RunStore
         from ita_rules.workspace import Workspace
 
@@ -123,7 +127,14 @@ class RetWs:
                         rule_version=rule_version,
                         git_dirty=False,
                         started_at="2025-01-01T00:00:00.000000Z",
-                        snapshot="{}",
+                        snapshot=json.dumps(
+                            {
+                                "inputs": [
+                                    {"path": f"data/{i}.csv", "hash": h}
+                                    for i, h in enumerate(inputs)
+                                ]
+                            }
+                        ),
                     )
                 )
         finally:

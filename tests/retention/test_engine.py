@@ -304,3 +304,102 @@ def test_a_tag_landing_during_sweep_vetoes_the_removal(ret_ws: RetWs) -> None:
         other.db.dispose()
     log = (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
     assert json.loads(log[-1])["reason"] == "now protected: tag 'important'"
+
+
+def test_a_record_naming_an_unknown_run_is_kept_and_warned(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    ret_ws.add_run("run_2025_06_01_002", "London_FVG_v1", "v1.1")  # deprecated, known
+    orphan = ret_ws.put("x.png", b"orphan", type="screenshot", days_old=200, run_id="run_x")
+    known = ret_ws.put(
+        "d.png", b"deprecated", type="screenshot", days_old=200, run_id="run_2025_06_01_002"
+    )
+    same = ret_ws.put("y.png", b"orphan", type="screenshot", days_old=200)  # its content
+    r = cli("retention", "plan", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    reasons = {d["file_id"]: (d["action"], d["reason"], d["protected"]) for d in plan["decisions"]}
+    assert reasons == {
+        orphan: ("keep", "run run_x unknown: lineage cannot be checked", True),
+        known: ("delete", "older than 90 days (200 days old), strategy delete", False),
+        same: ("keep", f"content shared with protected record {orphan}", True),
+    }
+    assert plan["warnings"] == [
+        f"run run_x unknown: lineage cannot be checked; kept 1 record(s): {orphan} "
+        "(`ita-rules index --rebuild` restores runs lost with the database)"
+    ]
+    assert r.err == f"ita-rules: warning: {plan['warnings'][0]}\n"
+    r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
+    assert r["affected_file_ids"] == [known]
+
+
+def test_inputs_of_runs_of_active_rule_versions_are_protected(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    read = ret_ws.put("GER40.csv", b"time,open\n1,2\n", type="candles", days_old=400)
+    other = ret_ws.put("EURUSD.csv", b"time,open\n3,4\n", type="candles", days_old=400)
+    unused = ret_ws.put("NAS100.csv", b"time,open\n5,6\n", type="candles", days_old=400)
+    store = ret_ws.store()
+    try:
+        hashes = {f: store.get(f).hash for f in (read, other)}
+    finally:
+        store.db.dispose()
+    ret_ws.add_run("run_2025_06_01_001", "IB_raid_v1", "v1.2", (hashes[read],))  # active
+    ret_ws.add_run("run_2025_06_01_002", "London_FVG_v1", "v1.1", (hashes[other],))  # deprecated
+    plan = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)
+    reasons = {d["file_id"]: (d["action"], d["reason"]) for d in plan["decisions"]}
+    assert reasons[read] == (
+        "keep",
+        "input of run run_2025_06_01_001 of active rule version IB_raid_v1@1.2",
+    )
+    assert reasons[other][0] == reasons[unused][0] == "archive"
+
+
+def test_the_safety_window_runs_on_the_real_clock(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """A simulated day plans; the window still starts at the real soft delete."""
+    from ita_rules.retention.engine import Retention
+    from ita_rules.workspace import Workspace
+
+    fid = ret_ws.put("a.png", b"a", type="screenshot", days_old=200)
+    assert cli("retention", "apply", "--as-of", "2027-06-01").code == 0
+    r = cli("retention", "sweep", "--as-of", "2027-06-09")
+    assert r.code == 2 and "No such option: --as-of" in r.err
+    r = json.loads(cli("retention", "run", "--as-of", "2027-06-09", "--json").out)
+    assert r["sweep"]["affected_file_ids"] == [] and ret_ws.path_of(fid).exists()
+
+    store = ret_ws.store()
+    try:
+        ws = Workspace.open(ret_ws.root)
+        future = dt.datetime(2027, 6, 9, tzinfo=dt.UTC)
+        assert Retention.open(ws, store, future).sweep().affected == []  # the real clock
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7, minutes=1)
+        report = Retention.open(ws, store, clock=lambda: later).sweep()
+        assert [f for f, _, _ in report.affected] == [fid]
+    finally:
+        store.db.dispose()
+    assert not ret_ws.path_of(fid).exists()
+
+
+def test_sweep_counts_what_left_the_disk(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    a = ret_ws.put("a.png", b"shared bytes", type="screenshot", days_old=200)
+    b = ret_ws.put("b.png", b"shared bytes", type="screenshot", days_old=200)
+    young = ret_ws.put("c.png", b"kept bytes", type="screenshot", days_old=10)
+    old = ret_ws.put("d.png", b"kept bytes", type="screenshot", days_old=200)
+    alone = ret_ws.put("e.png", b"alone", type="screenshot", days_old=200)
+    assert (
+        json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)[
+            "records_soft_deleted"
+        ]
+        == 4
+    )
+    ret_ws.days_pass(8)
+    r = cli("retention", "sweep", "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    first, second = sorted([a, b])
+    assert report["records_purged"] == 4 and report["total_files_purged"] == 2
+    assert report["freed_bytes"] == len(b"shared bytes") + len(b"alone")
+    assert sorted(report["content_kept"], key=lambda c: c["file_id"]) == sorted(
+        [{"file_id": first, "shared_with": second}, {"file_id": old, "shared_with": young}],
+        key=lambda c: c["file_id"],
+    )
+    assert not ret_ws.path_of(a).exists() and not ret_ws.path_of(alone).exists()
+    assert ret_ws.path_of(young).exists()
+    saved = json.loads((ret_ws.root / report["report_path"]).read_text())
+    assert saved == report
