@@ -98,9 +98,9 @@ with store.db.read() as conn:
     with inputs.cursor(store, conn, query) as cursor:
         rows = list(cursor)
 b = time.perf_counter()
-active = inputs.active_runs(ws, store)
+lineage = inputs.lineage(ws, store)
 c = time.perf_counter()
-plan_records(rows, tags, retention.policy, as_of, active)
+plan_records(rows, tags, retention.policy, as_of, lineage.runs, inputs=lineage.inputs)
 d = time.perf_counter()
 print(json.dumps({
     "import": t1 - t0, "open_store": t2 - t1, "plan": t3 - t2, "plan_id": t4 - t3,
