@@ -176,3 +176,72 @@ def test_python_dash_m_and_console_script() -> None:
         [str(exe), "validate"], capture_output=True, text=True, cwd=REPO, check=False
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _released_hash(line: str) -> tuple[str, str]:
+    """(stated, computed) of a ``params_hash: is X but the content hashes to Y`` line."""
+    stated = line.split("params_hash: is ", 1)[1].split(" ", 1)[0]
+    computed = line.split("the content hashes to ", 1)[1].split(":", 2)
+    return stated, ":".join(computed[:2])
+
+
+def test_validate_fix_leaves_released_versions_alone(sample_ws: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A committed (released) version with a wrong hash was changed: --fix does not write its
+    hash, and the message says to make a new version; an uncommitted file is fixed."""
+    from tests.conftest import git
+
+    released = sample_ws / "rules/IB_raid_v1/v1.2.yaml"
+    released.write_text(released.read_text().replace("  tp: 2.0", "  tp: 2.5"))
+    new = sample_ws / "rules/IB_raid_v1/v1.3.yaml"
+    new.write_text(released.read_text().replace('version: "1.2"', 'version: "1.3"'))
+    before = released.read_bytes()
+    r = cli("validate", "--fix")
+    assert r.code == 1, r.out + r.err
+    fixed, line = r.out.splitlines()
+    assert fixed == "rules/IB_raid_v1/v1.3.yaml: params_hash written"
+    stated, computed = _released_hash(line)
+    assert line == (
+        f"rules/IB_raid_v1/v1.2.yaml:26:14: params_hash: is {stated} but the content hashes to "
+        f"{computed}: this version is released (in HEAD) and was changed; a released version "
+        "never changes: make a new version for the change (ita-rules new-version IB_raid_v1) "
+        "and restore this file (git checkout HEAD -- rules/IB_raid_v1/v1.2.yaml)"
+    )
+    assert r.err == "9 file(s) checked, 1 problem(s), 1 fixed\n"
+    assert released.read_bytes() == before
+    assert f'params_hash: "{computed}"' in new.read_text()  # the new file got its hash
+
+    # Released like this (committed with --no-verify): the same refusal, worded for that case.
+    git(sample_ws, "add", "-A")
+    git(sample_ws, "commit", "-q", "--no-verify", "-m", "a released version with a wrong hash")
+    r = cli("validate", "--fix", "rules/IB_raid_v1/v1.2.yaml")
+    assert r.code == 1
+    assert r.out.endswith(
+        f"{computed}: this version was released (in HEAD) like this, and a released version "
+        "never changes: make a new version (ita-rules new-version IB_raid_v1)\n"
+    ), r.out
+    assert released.read_bytes() == before
+
+
+def test_validate_released_means_in_the_protected_ref(sample_ws: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """With rules.protected_ref set, a version committed on a branch but not in that ref is not
+    released yet: --fix writes its hash. A protected ref that does not exist is exit 2."""
+    from tests.conftest import git
+
+    (sample_ws / "ita.toml").write_text('[rules]\nprotected_ref = "release"\n')
+    r = cli("validate")
+    assert r.code == 2
+    assert r.err == (
+        "ita-rules: protected ref (rules.protected_ref) 'release' is not a commit in this "
+        "repository (a typo, or not fetched yet: git fetch origin)\n"
+    )
+    git(sample_ws, "branch", "release", "HEAD~0")
+    path = sample_ws / "rules/IB_raid_v1/v1.3.yaml"
+    text = (sample_ws / "rules/IB_raid_v1/v1.2.yaml").read_text()
+    path.write_text(text.replace('version: "1.2"', 'version: "1.3"').replace("tp: 2.0", "tp: 2.5"))
+    git(sample_ws, "add", "-A")
+    git(sample_ws, "commit", "-q", "-m", "v1.3 on a branch, hash not updated")
+    r = cli("validate", "rules/IB_raid_v1/v1.3.yaml")
+    assert r.code == 1 and r.out.endswith(" (run `ita-rules validate --fix` to write it)\n")
+    assert cli("validate", "--fix", "rules/IB_raid_v1/v1.3.yaml").code == 0
+    r = cli("validate", "--fix", "rules/IB_raid_v1/v1.2.yaml")
+    assert r.code == 0, r.out  # unchanged: nothing to say

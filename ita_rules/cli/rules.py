@@ -144,7 +144,8 @@ def validate(
 ) -> None:
     """Validate rule files: safe YAML, JSON Schema, naming and params_hash.
 
-    Prints one `path:line:col: field: message` line per problem; exit 1 when any.
+    Prints one `path:line:col: field: message` line per problem; exit 1 when any. --fix never
+    rewrites the hash of a released version (one in rules.protected_ref, by default HEAD).
 
     \b
     Example:
@@ -155,12 +156,14 @@ def validate(
     from ita_rules.rules.validate import validate_paths
 
     try:
-        registry = open_workspace(ctx).registry
+        ws = open_workspace(ctx)
+        registry, released = ws.registry, ws.settings.protected_ref
     except UsageError:
         if not paths:
             raise
         registry = Registry(Path.cwd() / "rules", Path.cwd())  # explicit files need no workspace
-    result = validate_paths(registry, paths or [], fix=fix)
+        released = ""
+    result = validate_paths(registry, paths or [], fix=fix, released_in=released or "HEAD")
     if json_:
         emit_json(result.as_dict())
     else:

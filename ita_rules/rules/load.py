@@ -17,6 +17,16 @@ from ita_rules.rules.model import FILE_RE, Rule
 RULE_SCHEMA = "rule.schema.json"
 
 
+@dataclass(frozen=True)
+class Released:
+    """A rule file that exists in the released ref: a released version, whose params_hash no
+    tool may rewrite. ``ref`` names that ref as the user knows it (``HEAD``, ``origin/main``);
+    ``unchanged`` is true when the file is still exactly what was released."""
+
+    ref: str
+    unchanged: bool = False
+
+
 @dataclass
 class Checked:
     """The outcome of checking one rule file."""
@@ -32,8 +42,11 @@ class Checked:
         return not self.findings
 
 
-def check_file(path: Path, display: str | None = None) -> Checked:
-    """Check one rule file and return every problem found (not only the first)."""
+def check_file(
+    path: Path, display: str | None = None, *, released: Released | None = None
+) -> Checked:
+    """Check one rule file and return every problem found (not only the first); ``released``
+    when the file is a released version (it changes what a wrong params_hash means)."""
     shown = display if display is not None else str(path)
     # A file named through a linked setup folder: discovery skips such folders, naming one
     # explicitly (`ita-rules validate rules/Link/v1.0.yaml`) must not get around that.
@@ -44,12 +57,14 @@ def check_file(path: Path, display: str | None = None) -> Checked:
     doc, findings = yamlio.load(path, shown, raw_scalars=("version",))
     if doc is None:
         return Checked(shown, None, findings)
-    findings, computed = check_document(doc, path)
+    findings, computed = check_document(doc, path, released=released)
     rule = Rule.from_data(doc.data, shown) if not findings else None
     return Checked(shown, rule, findings, doc, computed)
 
 
-def check_document(doc: yamlio.Document, path: Path) -> tuple[list[Finding], str | None]:
+def check_document(
+    doc: yamlio.Document, path: Path, *, released: Released | None = None
+) -> tuple[list[Finding], str | None]:
     """Schema, naming and params_hash of a loaded rule file (on disk, or a git blob at ``path``):
     the findings, sorted by position, and the computed params_hash (None when not computable)."""
     findings = schemacheck.validate(doc, RULE_SCHEMA)
@@ -65,7 +80,7 @@ def check_document(doc: yamlio.Document, path: Path) -> tuple[list[Finding], str
     if computed is not None:
         if data.get("params_hash", "") is None:  # "params_hash:" left empty: one line, fixable
             findings = [f for f in findings if f.field != "params_hash"]
-        findings.extend(_hash(doc, computed))
+        findings.extend(_hash(doc, path, computed, released))
     findings.sort(key=lambda f: (f.line or 0, f.col or 0))
     return findings, computed
 
@@ -111,24 +126,37 @@ def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
     return out
 
 
-def _hash(doc: yamlio.Document, computed: str) -> list[Finding]:
+def _hash(
+    doc: yamlio.Document, path: Path, computed: str, released: Released | None
+) -> list[Finding]:
+    """A missing or wrong params_hash. In a file not released yet it is a slip that
+    ``validate --fix`` repairs; in a released version it means the version was changed (or
+    released wrong), which no tool may paper over by rewriting the hash."""
     stated = doc.data.get("params_hash")
     if stated is None:
         state = "missing" if "params_hash" not in doc.data else "empty"
+        what, code = f"{state}; expected {computed}", "hash-missing"
+    elif isinstance(stated, str) and stated != computed and _valid_field("params_hash", stated):
+        what, code = f"is {stated} but the content hashes to {computed}", "hash-mismatch"
+    else:
+        return []
+    if released is None:
         return [
             doc.finding(
-                ("params_hash",),
-                f"{state}; expected {computed} (run `ita-rules validate --fix` to write it)",
-                code="hash-missing",
+                ("params_hash",), f"{what} (run `ita-rules validate --fix` to write it)", code=code
             )
         ]
-    if isinstance(stated, str) and stated != computed and _valid_field("params_hash", stated):
-        return [
-            doc.finding(
-                ("params_hash",),
-                f"is {stated} but the content hashes to {computed} "
-                "(a released version must not change; otherwise run `ita-rules validate --fix`)",
-                code="hash-mismatch",
-            )
-        ]
-    return []
+    setup = doc.data.get("setup_id")
+    new_version = f"ita-rules new-version {setup if isinstance(setup, str) else path.parent.name}"
+    if released.unchanged:
+        why = (
+            f"this version was released (in {released.ref}) like this, and a released version "
+            f"never changes: make a new version ({new_version})"
+        )
+    else:
+        why = (
+            f"this version is released (in {released.ref}) and was changed; a released version "
+            f"never changes: make a new version for the change ({new_version}) and restore this "
+            f"file (git checkout {released.ref} -- {doc.path})"
+        )
+    return [doc.finding(("params_hash",), f"{what}: {why}", code=code)]

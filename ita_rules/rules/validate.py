@@ -1,7 +1,12 @@
 """``validate``: schema, naming and params_hash of rule files, with ``--fix`` for hashes.
 
+A version is *released* once it is in the released ref (HEAD by default: once committed). Its
+params_hash is never rewritten: a wrong hash there means the released version was changed, and
+the change belongs in a new version. Only files not released yet get their hash fixed.
+
 This is the pre-commit hook path: nothing here imports ruamel.yaml, deepdiff, jsonschema or
-typer unless a file is invalid or a hash has to be written.
+typer unless a file is invalid or a hash has to be written; one ``git ls-tree`` tells which
+of the files are released.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ita_rules import gitio
 from ita_rules.findings import Finding
+from ita_rules.fsutil import display_path
+from ita_rules.rules.load import Released, check_file
 from ita_rules.rules.registry import Registry, discover
 
 _FIXABLE = frozenset({"hash-missing", "hash-mismatch"})
@@ -36,12 +44,25 @@ class ValidationReport:
 
 
 def validate_paths(
-    registry: Registry, paths: Sequence[Path] = (), *, fix: bool = False
+    registry: Registry,
+    paths: Sequence[Path] = (),
+    *,
+    fix: bool = False,
+    released_in: str | None = "HEAD",
 ) -> ValidationReport:
-    """Validate rule files (default: the whole registry); with ``fix`` write correct hashes."""
+    """Validate rule files (default: the whole registry); with ``fix`` write correct hashes
+    into the files that are not released. ``released_in`` is the ref whose files are released
+    (``rules.protected_ref``, by default HEAD; None: none is)."""
     found = discover(paths or [registry.rules_dir], registry.root)
     report = ValidationReport(files=len(found.files), findings=list(found.findings))
+    released = released_files(registry.root, found.files, released_in) if released_in else {}
     for path in found.files:
+        release = released.get(path)
+        if release is not None:  # its hash is never rewritten: report only
+            report.findings.extend(
+                check_file(path, registry.display(path), released=release).findings
+            )
+            continue
         checked = registry.check(path)
         # Write a hash only into a file whose sole problem is its hash: never into a broken one.
         fixable = bool(checked.findings) and all(f.code in _FIXABLE for f in checked.findings)
@@ -54,3 +75,50 @@ def validate_paths(
             checked = registry.check(path)
         report.findings.extend(checked.findings)
     return report
+
+
+def released_files(root: Path | None, files: Sequence[Path], ref: str) -> dict[Path, Released]:
+    """Which of ``files`` (in the git work tree at ``root``) exist in commit ``ref``: one
+    ``git ls-tree``. No repository, or HEAD without a commit yet: none. A ``ref`` other than
+    HEAD that does not exist is a usage error, as for ``check``."""
+    if root is None:
+        return {}
+    inside: dict[str, Path] = {}
+    for path in files:
+        shown = display_path(path, root)
+        if not Path(shown).is_absolute():
+            inside[shown] = path
+    if not inside:
+        return {}
+    proc = gitio.run(
+        ["--literal-pathspecs", "ls-tree", "-r", "-z", ref, "--", *inside], root, check=False
+    )
+    if proc.returncode != 0:
+        if ref != "HEAD" and gitio.toplevel(root) is not None:
+            gitio.Git(root).require_commit(ref, "protected ref (rules.protected_ref)")
+        return {}
+    label = ref[:12] if _is_object_id(ref) else ref
+    out: dict[Path, Released] = {}
+    for item in proc.stdout.split(b"\0"):
+        meta, _, name = item.partition(b"\t")
+        file = inside.get(name.decode("utf-8", "surrogateescape"))
+        if file is not None:
+            blob = meta.split(b" ")[-1].decode("ascii")
+            out[file] = Released(label, unchanged=_blob_id(file, len(blob)) == blob)
+    return out
+
+
+def _is_object_id(ref: str) -> bool:
+    return len(ref) in (40, 64) and all(c in "0123456789abcdef" for c in ref)
+
+
+def _blob_id(path: Path, length: int) -> str | None:
+    """The id git gives the file's contents (sha1, or sha256 in a sha256 repository)."""
+    import hashlib
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha1 if length == 40 else hashlib.sha256
+    return digest(b"blob %d\0" % len(data) + data).hexdigest()
