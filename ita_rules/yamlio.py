@@ -496,6 +496,14 @@ def _implicit(node: yaml.ScalarNode) -> bool:
     return node.tag == _resolve(yaml.ScalarNode, node.value, (True, False))
 
 
+def needs_quotes(text: str) -> bool:
+    """True when the string ``text`` written unquoted would not load back as that string: it
+    reads as another type, or it is a plain scalar this loader refuses as ambiguous."""
+    if _resolve(yaml.ScalarNode, text, (True, False)) != _T + "str":
+        return True
+    return _ambiguous(text, text) is not None
+
+
 def _number_12(text: str) -> int | float | None:
     """What YAML 1.2 reads a plain scalar as when it is a number (else None: a string)."""
     if _INT_12.fullmatch(text):

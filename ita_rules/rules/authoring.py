@@ -139,8 +139,22 @@ def parse_set(expr: str) -> tuple[tuple[str | int, ...], Any]:
     return tuple(parts), doc.data
 
 
+def _quote_ambiguous(value: Any) -> Any:
+    """``value`` with every string that would not read back unquoted (``"NO"``, ``"010"``)
+    marked to be written in double quotes: ruamel (YAML 1.2) would write them plain."""
+    if isinstance(value, str):
+        return _quoted(value) if yamlio.needs_quotes(value) else value
+    if isinstance(value, list):
+        return [_quote_ambiguous(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _quote_ambiguous(v) for k, v in value.items()}
+    return value
+
+
 def _apply_set(data: Any, path: tuple[str | int, ...], value: Any) -> None:
     from ruamel.yaml.comments import CommentedMap
+
+    value = _quote_ambiguous(value)
 
     node = data
     for i, part in enumerate(path[:-1]):

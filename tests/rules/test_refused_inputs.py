@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import shutil
 import unicodedata
-from pathlib import Path
 
 import pytest
 
 from ita_rules import schemacheck, yamlio
 from ita_rules.rules.diffing import diff, required_bump
 from tests.conftest import SAMPLE_RULES
-from tests.journeys.conftest import Desk, desk  # noqa: F401  (the fixture)
+from tests.journeys.conftest import Desk
+from tests.journeys.conftest import desk as journey_desk  # noqa: F401  (a fixture)
 
 LONDON = "rules/London_FVG_v1/v1.1.yaml"
 SAMPLE = SAMPLE_RULES / "Frank_raid_v1" / "v1.1.yaml"
+
+
+@pytest.fixture
+def desk(journey_desk: Desk) -> Desk:  # noqa: F811
+    """``ita-rules init`` in an empty folder, the sample rules committed (the journeys' desk)."""
+    return journey_desk
 
 
 def _copy_as(d: Desk, setup_id: str, folder: str, **replace: str) -> str:
@@ -251,3 +257,20 @@ def test_plain_scalars_the_yaml_versions_disagree_on_are_refused(plain: str) -> 
     assert f'write "{plain}"' in finding.message
     quoted, _ = yamlio.loads(f'x: "{plain}"\n', "t.yaml")
     assert quoted is not None and quoted.data == {"x": plain}
+
+
+def test_new_version_quotes_strings_that_would_not_read_back(desk: Desk) -> None:
+    r = desk.run("new-version", "London_FVG_v1", "--set", "params.session=NO")
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (
+        "ita-rules: --set 'params.session=NO': ambiguous plain scalar NO (YAML 1.1 reads it "
+        'as false): write "NO" or false\n'
+    )
+    sets = ("--set", 'rules.sessions.sweep="NO"', "--set", 'params.atr_period="010"')
+    r = desk.run("new-version", "London_FVG_v1", *sets)
+    assert r.code == 0, r.err
+    text = desk.read("rules/London_FVG_v1/v1.2.yaml")
+    assert '{sweep: "NO", entry: london}' in text and '  atr_period: "010"\n' in text
+    assert desk.run("validate").code == 0
+    shown = desk.run("show", "London_FVG_v1@1.2", "--json").json()["rule"]
+    assert (shown["rules"]["sessions"]["sweep"], shown["params"]["atr_period"]) == ("NO", "010")
