@@ -450,3 +450,107 @@ def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
     assert "index rebuilt (asked): 1 commit(s) read, 8 version(s)" in out.stdout
+
+
+def _with_hash(text: str) -> str:
+    """``text`` with ``HASH`` replaced by the params_hash of what it loads as."""
+    from ita_rules import canonical
+
+    return text.replace("HASH", canonical.params_hash(yaml.safe_load(text.replace("HASH", ""))))
+
+
+def _flow_document(risk: int) -> str:
+    """S1 1.0 as a flow mapping written by hand, its last line starting with ``active:``."""
+    return _with_hash(
+        "{setup_id: S1, version: '1.0', author: trader, created: '2025-01-01',\n"
+        "components: [Detect_Sessions], rules: {market: GER40}, targets: {tp: 2.0, sl: 1.0},\n"
+        f"active: true, params: {{risk: {risk}}}, params_hash: 'HASH'}}\n"
+    )
+
+
+def _flow_value(risk: int) -> str:
+    """A block file whose flow ``params`` goes on at column 0 with a ``tags`` key of its own."""
+    return _with_hash(
+        "setup_id: S1\nversion: '1.0'\nauthor: trader\ncreated: '2025-01-01'\n"
+        "components: [Detect_Sessions]\nrules: {market: GER40}\ntargets: {tp: 2.0, sl: 1.0}\n"
+        f"active: true\nparams: {{size: 1,\ntags: [{risk}]}}\nparams_hash: 'HASH'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("layout", "change"),
+    [
+        (_flow_document, "params.risk: 1 -> 5"),
+        (_flow_value, "params.tags[0]: 1 -> 5"),
+    ],
+    ids=["flow-document", "flow-value-continued-at-column-0"],
+)
+def test_history_finds_a_mutation_of_a_flow_style_file(
+    in_git_repo: Path, cli: Any, layout: Any, change: str
+) -> None:
+    """The audit compares like ``check --base`` does, whatever the layout of the file."""
+    ws = in_git_repo
+    (ws / "rules/S1").mkdir(parents=True)
+    (ws / "rules/S1/v1.0.yaml").write_text(layout(1))
+    c1 = commit(ws, "first")[:12]
+    assert cli("validate").code == 0
+    (ws / "rules/S1/v1.0.yaml").write_text(layout(5))
+    c2 = commit(ws, "mutate")[:12]
+    ranged = cli("check", "--base", "HEAD~1")
+    assert ranged.code == 1
+    assert f"    ~ {change}" in ranged.out
+    r = history(cli)
+    assert r.code == 1, r.err
+    assert r.out.splitlines()[:2] == [
+        f"rules/S1/v1.0.yaml: released version changed in commit {c2} (introduced in commit "
+        f"{c1}); only active, deprecation_reason and tags may change:",
+        f"    ~ {change}",
+    ]
+    assert "version file(s) checked against HEAD, 1 problem(s)" in r.err
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    a=_section,
+    b=_section,
+    flow=st.sampled_from([True, False, None]),
+    width=st.sampled_from([12, 30, 80, 1000]),
+    order=st.permutations(["rules", "params", "active", "tags", "deprecation_reason"]),
+    active_b=st.booleans(),
+)
+def test_strip_lifecycle_never_hides_a_change(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    flow: bool | None,
+    width: int,
+    order: list[str],
+    active_b: bool,
+) -> None:
+    """Equal stripped texts mean equal content outside the lifecycle fields, whatever the
+    layout (flow style, wrapped lines): the audit's shortcut agrees with ``check``."""
+    from ita_rules.rules.check import mutation
+    from ita_rules.rules.scan import full_data, strip_lifecycle
+
+    def text(params: dict[str, Any], active: bool) -> str:
+        data = {"rules": {"m": 1}, "params": params, "active": active, "tags": ["t", "u"]}
+        data["deprecation_reason"] = None if active else "retired"
+        doc = {k: data[k] for k in order}
+        return yaml.safe_dump(doc, sort_keys=False, default_flow_style=flow, width=width)
+
+    old, new = text(a, True), text(b, active_b)
+    sa, sb = strip_lifecycle(old), strip_lifecycle(new)
+    da, db = full_data(old.encode(), "x"), full_data(new.encode(), "x")
+    if da is not None and db is not None and sa is not None and sa == sb:
+        assert mutation(da, db) == []
+
+
+def test_strip_lifecycle_refuses_lines_that_go_on() -> None:
+    from ita_rules.rules.scan import strip_lifecycle
+    from tests.conftest import SAMPLE_RULES
+
+    for path in sorted(SAMPLE_RULES.glob("*/*.yaml")):  # the usual layout keeps the fast path
+        assert strip_lifecycle(path.read_text()) is not None, path
+    assert strip_lifecycle("params: {a: 1,\ntags: [x]}\n") is None
+    assert strip_lifecycle("{a: 1,\nactive: true, params: {r: 1}}\n") is None
+    assert strip_lifecycle("note: 'it is\nactive: x'\n") is None
+    assert strip_lifecycle("note: it's fine\nactive: true\n") == "note: it's fine\n"

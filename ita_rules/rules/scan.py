@@ -102,9 +102,65 @@ def scan(text: str) -> dict[str, Any] | None:
     return out
 
 
+_OPENERS = re.compile(r"[\[\]{}\"']")
+
+
+def _closing_quote(line: str, start: int) -> int:
+    """The index of the quote closing the scalar opened at ``line[start]``, or -1."""
+    quote = line[start]
+    i = start + 1
+    while i < len(line):
+        ch = line[i]
+        if quote == '"' and ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            if quote == "'" and line[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+def lines_close(text: str) -> bool:
+    """True when every line closes the flow collections and quoted scalars it opens. Only then
+    is a line at column 0 sure to start a top-level key: a flow collection or a quoted scalar
+    may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``)."""
+    for line in text.splitlines():
+        if not _OPENERS.search(line):
+            continue
+        depth, i, prev = 0, 0, ""
+        while i < len(line):
+            ch = line[i]
+            if ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                break
+            if ch in "\"'" and prev in ("", ":", ",", "[", "{", "-", "?"):
+                i = _closing_quote(line, i)
+                if i < 0:
+                    return False
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+                if depth < 0:
+                    return False
+            if ch not in " \t":
+                prev = line[i] if line[i] in ":,[{-?" else "x"
+            i += 1
+        if depth:
+            return False
+    return True
+
+
 def strip_lifecycle(text: str) -> str | None:
     """The text without its top-level lifecycle entries (and their continuation lines); None
-    when a removed part holds an anchor that other values might use."""
+    when that cannot be done line by line: a flow collection or a quoted scalar goes on to
+    another line (a line at column 0 might then not be a top-level key), or a removed part
+    holds an anchor that other values might use. Two files whose stripped texts are equal
+    differ in their lifecycle fields only; None sends the caller to the YAML loader."""
+    if not lines_close(text):
+        return None
     removed: list[str] = []
 
     def cut(m: re.Match[str]) -> str:
@@ -131,7 +187,11 @@ def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str,
 
 
 def full_data(raw: bytes, path: str) -> dict[str, Any] | None:
+    """The file's data as ``check`` reads a blob (the same decoding and loader), or None."""
     from ita_rules import yamlio
 
-    doc, _ = yamlio.loads(raw.decode("utf-8", "replace"), path, raw_scalars=("version",))
+    text, _ = yamlio.decode(raw, path)
+    if text is None:
+        return None
+    doc, _ = yamlio.loads(text, path, raw_scalars=("version",))
     return doc.data if doc is not None and isinstance(doc.data, dict) else None
