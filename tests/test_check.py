@@ -370,3 +370,60 @@ def test_hook_path_does_not_import_typer(ws: Path) -> None:
         [__import__("sys").executable, "-c", code], cwd=ws, capture_output=True, text=True
     )
     assert out.stdout.strip() == "0 []", out.stderr
+
+
+def test_range_ignores_replace_objects(ws: Path, cli: Any) -> None:
+    """A replace ref that makes the base look like the mutated head hides nothing."""
+    base = git(ws, "rev-parse", "HEAD")
+    put(ws, "S1", "1.0", params={"atr_mult": 1.2})
+    mutated = commit(ws, "edit a released version")
+    fake = git(ws, "commit-tree", f"{mutated}^{{tree}}", "-m", "looks like the base")
+    git(ws, "replace", base, fake)
+    assert git(ws, "diff", "--name-only", base, mutated) == ""  # what plain git now shows
+    r = cli("check", "--base", base)
+    assert r.code == 1
+    assert r.out.startswith(
+        f"rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in {base}): only active"
+    )
+
+
+def test_range_reads_rules_dir_from_the_base_in_a_subfolder_workspace(
+    in_git_repo: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace below the repository root: its ita.toml at the base decides the folder;
+    neither the head's ita.toml nor ITA_RULES_DIR can point the check elsewhere."""
+    ws = in_git_repo / "desk"
+    ws.mkdir()
+    (ws / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    for version, mult in (("1.0", 1.0), ("1.1", 1.5)):
+        write(
+            ws / "registry/S1" / f"v{version}.yaml",
+            rule_yaml("S1", version, params={"atr_mult": mult}),
+        )
+    base = commit(in_git_repo, "a desk in a subfolder")
+    monkeypatch.chdir(ws)
+    (ws / "ita.toml").write_text('[rules]\ndir = "elsewhere"\n')
+    write(ws / "registry/S1/v1.0.yaml", rule_yaml("S1", "1.0", params={"atr_mult": 9.0}))
+    commit(in_git_repo, "move the folder and edit 1.0")
+    monkeypatch.setenv("ITA_RULES_DIR", "nowhere")
+    r = cli("check", "--base", base)
+    assert r.code == 1
+    assert r.out.splitlines()[0] == (
+        f'desk/ita.toml: rules.dir: is "elsewhere" in HEAD but "registry" in {base}; the rules '
+        "folder cannot change in a push (the versions released in it would go unchecked)"
+    )
+    assert r.out.splitlines()[1].startswith(
+        "desk/registry/S1/v1.0.yaml:10:13: params.atr_mult: is released"
+    )
+
+
+def test_range_checks_every_folder_that_held_versions(ws: Path, cli: Any) -> None:
+    """The base itself moved rules.dir earlier (a history from before the checks): versions
+    released in the old folder stay protected."""
+    (ws / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    base = commit(ws, "point the registry elsewhere")
+    (ws / "rules/S2/v1.0.yaml").unlink()
+    commit(ws, "delete a released version in the old folder")
+    r = cli("check", "--base", base)
+    assert r.code == 1
+    assert r.out.startswith(f"rules/S2/v1.0.yaml: is released (in {base}) and was deleted")

@@ -22,6 +22,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.database_url == "sqlite:///.ita/ita.sqlite"
     assert s.rules_dir == tmp_path / "rules"
     assert s.protected_ref == ""
+    assert s.protected_refs == ()
     assert s.folder_for("candles") == "archive/raw" and s.folder_for("screenshot") == "to_vision"
     assert s.folder_for("weird") == "archive/weird"
     assert s.telegram_token_env == "ITA_TELEGRAM_TOKEN"
@@ -67,6 +68,11 @@ def test_values_absolute_windows_paths_and_env_override(tmp_path: Path) -> None:
             "store.folders.screenshot: expected a relative folder inside the store root, got '../out'",
         ),
         ("[runs]\nflow_types = [1]\n", "runs.flow_types: expected an array of strings"),
+        (
+            '[rules]\nprotected_refs = "refs/heads/release/*"\n',
+            "rules.protected_refs: expected an array, got str 'refs/heads/release/*'",
+        ),
+        ('[rules]\nprotected_refs = [""]\n', "rules.protected_refs: expected an array of strings"),
     ],
 )
 def test_wrong_keys_and_types_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -116,3 +122,20 @@ def test_init_creates_a_workspace_and_is_idempotent(tmp_path: Path, cli, monkeyp
     monkeypatch.chdir(target)
     assert cli("new", "Asia_range_v1").code == 0
     assert cli("validate").code == 0
+
+
+def test_rules_config_read_from_git_ignores_the_environment(tmp_path: Path) -> None:
+    """The server hook and ``check --base`` read ``[rules]`` from a commit's ita.toml: strictly,
+    and never overridden by ``ITA_RULES_DIR`` (the environment of a CI job is the pushed
+    commit's to choose)."""
+    from ita_rules.config import RulesConfig, rules_config
+
+    text = b'[rules]\ndir = "registry/"\nprotected_refs = ["release/*"]\n'
+    assert rules_config(text) == RulesConfig("registry", ("release/*",))
+    assert rules_config(None) == RulesConfig("rules", ())
+    assert _settings(tmp_path, text.decode()).protected_refs == ("release/*",)
+    with pytest.raises(ConfigError) as info:
+        rules_config(b"[rules]\ndirr = 1\n", "desk/ita.toml")
+    assert str(info.value) == (
+        "desk/ita.toml: rules.dirr: unknown key (known keys: dir, protected_ref, protected_refs)"
+    )
