@@ -67,6 +67,7 @@ _KIND = {  # what a plain key was read as, for "quote it" messages
 _INT_12 = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT_12 = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
+_NUMBER_START = frozenset("0123456789+-.")
 _BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})  # YAML 1.1 only, any case
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _FILLERS = frozenset("\u034f\u115f\u1160\u3164\uffa0")  # invisible, though not format chars
@@ -383,9 +384,9 @@ class _Builder:
                 f'quote it ("{node.value}") if it is a time or a ratio',
                 "number",
             )
-        if not node.style and kind in ("str", "int", "float", "bool") and _implicit(node):
+        if not node.style and kind in ("str", "int", "float", "bool"):
             problem = _ambiguous(node.value, value)
-            if problem is not None:
+            if problem is not None and _implicit(node):
                 self._note(
                     node,
                     path,
@@ -420,9 +421,9 @@ class _Builder:
             problem = _key_characters(key)
             if problem is not None:
                 self._note(node, (*path, _escape(key)), problem, "key-characters")
-            elif not node.style and _implicit(node):
+            elif not node.style:
                 ambiguous = _ambiguous(key, key)
-                if ambiguous is not None:
+                if ambiguous is not None and _implicit(node):
                     message = f'key {key} is ambiguous ({ambiguous[0]}); quote it ("{key}")'
                     self._note(node, (*path, key), message, "ambiguous")
             return key
@@ -529,6 +530,8 @@ def _show_number(value: int | float) -> str:
 def _ambiguous(text: str, value: Any) -> tuple[str, str] | None:
     """For a plain scalar read by YAML 1.1 as ``value``: (how the two YAML versions read it,
     what to write instead), or None when YAML 1.1 and YAML 1.2 agree."""
+    if isinstance(value, str) and len(text) > 3 and text[0] not in _NUMBER_START:
+        return None  # the common case: a word, neither a YAML 1.1 boolean nor a number
     quoted = f'"{text}"'
     if isinstance(value, bool) or (isinstance(value, str) and text.lower() in _BOOL_WORDS_11):
         if text.lower() in ("true", "false"):
