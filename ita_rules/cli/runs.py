@@ -191,16 +191,34 @@ def list_(
         echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _listed(what: str, paths: list[str]) -> list[str]:
+    if not paths:
+        return []
+    more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+    return [f"{what} {', '.join(paths[:5])}{more}"]
+
+
+def _dirty(s: dict[str, Any]) -> str:
+    """``  dirty (changed a.py; diff sha256:...; untracked b.py)``, or "" for a clean tree."""
+    if not s.get("git_dirty"):
+        return ""
+    parts = _listed("changed", list(s.get("git_changed") or []))
+    if s.get("git_diff_hash"):
+        parts.append(f"diff {s['git_diff_hash']}")
+    parts += _listed("untracked", list(s.get("git_untracked") or {}))
+    return f"  dirty ({'; '.join(parts) or 'no commit'})"
+
+
 def _show_text(s: dict[str, Any]) -> None:
     echo(f"{s['run_id']}  {s['flow_type']}  {s['status']}")
     if s.get("error"):
         echo(f"  error:       {s['error']}")
     echo(f"  started:     {s['started_at']}  finished: {s.get('finished_at') or '-'}")
     if s.get("rule_id"):
-        echo(f"  rule:        {s['rule_id']}@{s['rule_version']}  {s['params_hash']}")
+        unreleased = " (unreleased)" if s.get("rule_released") is False else ""
+        echo(f"  rule:        {s['rule_id']}@{s['rule_version']}{unreleased}  {s['params_hash']}")
     echo(f"  symbol:      {s.get('symbol') or '-'}  timeframe: {s.get('timeframe') or '-'}")
-    dirty = f"  dirty (diff {s.get('git_diff_hash')})" if s.get("git_dirty") else ""
-    echo(f"  git:         {s.get('git_commit') or '-'} on {s.get('git_branch') or '-'}{dirty}")
+    echo(f"  git:         {s.get('git_commit') or '-'} on {s.get('git_branch') or '-'}{_dirty(s)}")
     rng = s.get("data_range")
     echo(f"  data:        {s['data_hash']}" + (f"  range {rng[0]} .. {rng[1]}" if rng else ""))
     for entry in s.get("inputs", []):

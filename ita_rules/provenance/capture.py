@@ -51,24 +51,42 @@ class GitState:
 
 
 def _excludes(root: Path, skip: Iterable[Path]) -> list[str]:
-    """Pathspecs that leave out ita-rules' own sidecar, store and logs inside the work tree."""
+    """Pathspecs that leave out ita-rules' own sidecar, store and logs inside the work tree,
+    and the paths in ``skip`` (a symbolic link is left out itself, not what it points to)."""
     out = [":(exclude).ita", ":(exclude)logs"]
+    top = root.resolve()
     for path in skip:
+        full = path if path.is_absolute() else root / path
         try:
-            rel = path.resolve().relative_to(root.resolve()).as_posix()
+            rel = (full.parent.resolve() / full.name).relative_to(top).as_posix()
         except ValueError:
             continue
         if rel and rel != ".":
-            out.append(f":(exclude){rel}")
+            out.append(f":(exclude,literal){rel}")
     return out
 
 
+def _ignored(top: Path, paths: Sequence[str]) -> set[str]:
+    """The tracked ``paths`` (relative to the repository's top) that ``.gitignore`` matches."""
+    if not paths:
+        return set()
+    proc = gitio.Git(top).run(
+        ["check-ignore", "--no-index", "-z", "--stdin"],
+        input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths),
+        check=False,
+    )
+    if proc.returncode != 0:  # 1: none is ignored
+        return set()
+    return {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
+
+
 def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
-    """The git state of the work tree at ``root``; ``skip`` holds folders (the store root) that
-    are data, not code, and never make the tree dirty.
+    """The git state of the work tree at ``root``; ``skip`` holds paths that are data, not code
+    (the store root, a run's declared inputs: hashed by the run itself), and never make the
+    tree dirty. Files that ``.gitignore`` matches never count either, tracked or not.
 
     One ``git status --porcelain=v2`` gives the commit, the branch, the changed and untracked
-    paths; ``git diff HEAD`` runs only when something tracked changed.
+    paths; ``git check-ignore`` and ``git diff HEAD`` run only when something tracked changed.
     """
     repo = gitio.Git(root)
     excludes = _excludes(root, [*skip])
@@ -105,6 +123,13 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
             changed.append(item.split(" ", 10)[10])
         elif item.startswith("? "):
             untracked_paths.append(item[2:])
+    top = root
+    if (changed or untracked_paths) and not (root / ".git").exists():
+        top = gitio.toplevel(root) or root
+    ignored = _ignored(top, changed)
+    if ignored:
+        changed = [p for p in changed if p not in ignored]
+        excludes += [f":(top,exclude,literal){p}" for p in sorted(ignored)]
     diff = b""
     if changed and commit is not None:
         diff = repo.out(
@@ -112,7 +137,6 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
         )
     untracked: dict[str, str] = {}
     if untracked_paths:
-        top = root if (root / ".git").exists() else (gitio.toplevel(root) or root)
         for rel in untracked_paths:
             full = top / rel
             if full.is_file() and not full.is_symlink():

@@ -6,9 +6,11 @@
         run.save_result(result)   # stamps run_id, setup_id, rule_version, params_hash
         run.save_file("chart.png", type="screenshot")
 
-Everything that can refuse a run (unknown flow type, inactive rule in a live flow, dirty tree
-with ``strict``, unreadable inputs) is checked before a run id is allocated, so a refused run
-leaves nothing behind.
+Everything that can refuse a run (unknown flow type, inactive rule in a live flow, a released
+rule version whose file was changed locally, dirty tree with ``strict``, unreadable inputs) is
+checked before a run id is allocated, so a refused run leaves nothing behind. A result that the
+store refuses is kept next to the snapshot (``{run_id}_result_rejected.json``): the compute
+that produced it is never lost.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError, RuleError, UsageError
+from ita_rules.errors import ItaRulesError, Location, RuleError, UsageError
+from ita_rules.provenance.release import rule_released
 from ita_rules.provenance.runstore import RunStore
 from ita_rules.provenance.snapshot import RuleRef, build_snapshot
 
@@ -109,6 +112,7 @@ class Run:
                 f"{draft['rule_id']}@{draft['rule_version']} is deprecated; "
                 "a live flow may only use an active rule version"
             )
+        draft["rule_released"] = rule_released(self.workspace, draft)
         if self.strict and git.dirty:
             shown = ", ".join([*git.changed, *git.untracked][:10])
             raise DirtyTree(
@@ -214,7 +218,9 @@ class Run:
             raise UsageError(f"run {self.snapshot.get('run_id', '(not started)')} is not running")
 
     def save_result(self, result: Mapping[str, Any]) -> Record:
-        """Store a backtest result stamped with run_id, setup_id, rule_version, params_hash."""
+        """Store a backtest result stamped with run_id, setup_id, rule_version, params_hash and
+        rule_released. A result the store refuses is written next to the snapshot, and the
+        error names that file (so the compute is not lost)."""
         self._running()
         if not isinstance(result, Mapping):
             raise UsageError(f"save_result: expected a mapping, got {type(result).__name__}")
@@ -224,10 +230,11 @@ class Run:
             "run_id": self.run_id,
             "setup_id": self.snapshot["rule_id"],
             "rule_version": self.snapshot["rule_version"],
+            "rule_released": self.snapshot.get("rule_released"),
             "params_hash": self.snapshot["params_hash"],
         }
         for key, value in stamp.items():
-            if key in result and result[key] != value:
+            if key in result and not _same(key, result[key], value):
                 raise ItaRulesError(
                     f"save_result: the result says {key}={result[key]!r} but this run is "
                     f"{key}={value!r}"
@@ -236,10 +243,45 @@ class Run:
         for key in ("symbol", "timeframe"):
             if self.snapshot.get(key) and key not in document:
                 document[key] = self.snapshot[key]
-        data = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False).encode()
-        record = self.store.put_bytes(data, ext="json", spec=_spec("result", self, None))
+        try:
+            data = json.dumps(
+                document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
+            ).encode()
+        except (TypeError, ValueError) as exc:  # a value JSON cannot hold: keep what we can
+            kept = json.dumps(document, indent=2, sort_keys=True, skipkeys=True, default=str)
+            raise self._keep_rejected(
+                kept.encode(), f"a value JSON cannot hold ({exc}); write null for a missing figure"
+            ) from None
+        from ita_rules.store import ResultRejected
+
+        try:
+            record = self.store.put_bytes(data, ext="json", spec=_spec("result", self, None))
+        except ResultRejected as exc:
+            raise self._keep_rejected(data, exc.message, exc.location) from None
         self._add_output(record.file_id)
         return record
+
+    def _keep_rejected(
+        self, data: bytes, message: str, at: Location | None = None
+    ) -> ItaRulesError:
+        """Write a refused result next to the snapshot; the error to raise names that file."""
+        from ita_rules.fsutil import atomic_write_bytes, display_path
+        from ita_rules.store import ResultRejected
+
+        assert self._runs is not None
+        folder = self._runs.snapshot_path(self.run_id).parent
+        path = folder / f"{self.run_id}_result_rejected.json"
+        n = 1
+        while path.exists():
+            n += 1
+            path = folder / f"{self.run_id}_result_rejected_{n}.json"
+        atomic_write_bytes(path, data)
+        shown = display_path(path, self.workspace.root)
+        line, col = (at.line, at.col) if at is not None else (None, None)
+        return ResultRejected(
+            f"{message}; the result was not stored, it is kept in that file",
+            Location(shown, line, col),
+        )
 
     def save_file(
         self,
@@ -273,6 +315,16 @@ class Run:
             snapshot = {**self.snapshot, **changes}
             self._runs.update_running(snapshot)
             self.snapshot = snapshot
+
+
+def _same(key: str, given: Any, stamped: Any) -> bool:
+    """A result's own stamp field agrees with the run's ("1.2" and "v1.2" are one version)."""
+    if key == "rule_version" and isinstance(given, str) and isinstance(stamped, str):
+        from ita_rules.rules.model import Version
+
+        with contextlib.suppress(UsageError):
+            return Version.parse(given) == Version.parse(stamped)
+    return bool(given == stamped)
 
 
 def _spec(type_: str, run: Run, metadata: Mapping[str, Any] | None) -> Any:

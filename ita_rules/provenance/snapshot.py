@@ -64,7 +64,8 @@ def build_snapshot(
     resolved = resolve_rule(workspace, rule)
     rng = DataRange.parse(data_range) if data_range is not None else None
     entries, data_hash = hash_inputs([as_input_spec(i) for i in inputs], workspace.root, rng)
-    git = capture.git_state(workspace.root, skip=[settings.store_root])
+    data = [workspace.root / e["path"] for e in entries]  # hashed above: data, not code
+    git = capture.git_state(workspace.root, skip=[settings.store_root, *data])
     deny = (settings.telegram_token_env,)
     env = capture.environment(settings.env_allowlist, deny)
     draft: dict[str, Any] = {

@@ -1,20 +1,34 @@
-"""Backtest results: JSON valid against ``backtest_result.schema.json`` whose ``setup_id`` and
-``rule_version`` exist in the registry (the seed's acceptance). Anything else is refused with
-``path:line:col: field: message`` before a byte is stored.
+"""Backtest results: a JSON object whose contract fields (``setup_id``, ``rule_version``,
+``run_id``, ``params_hash``, ``symbol``, ``timeframe``, ``data_range``) are valid against
+``backtest_result.schema.json`` and whose ``setup_id`` and ``rule_version`` exist in the
+registry. Every other field is the flow's own (backtesting.py's ``"# Trades": 3``, ...).
+
+Refused before a byte is stored, with ``path:line:col: field: message``: a result over
+:data:`MAX_BYTES` (before it is parsed), text that is not UTF-8 or not JSON, duplicate keys
+(JSON parsers silently keep the last one), and numbers JSON cannot hold (``NaN``,
+``Infinity``, ``1e999``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+import re
+from typing import TYPE_CHECKING, Any
 
 from ita_rules.errors import ItaRulesError, Location
 from ita_rules.findings import Finding
-from ita_rules.rules.registry import Registry
 from ita_rules.store.errors import ResultRejected
 
+if TYPE_CHECKING:
+    from ita_rules.rules.registry import Registry
+    from ita_rules.yamlio import Document
+
 SCHEMA = "backtest_result.schema.json"
-MAX_BYTES = 64 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024  # a result is a summary; candles and trades lists go to the store
+
+# A JSON string, or a number / constant outside strings (to find where a bad token is).
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:NaN|Infinity|[0-9][0-9.eE+-]*)')
 
 
 def _reject(findings: list[Finding]) -> ResultRejected:
@@ -25,43 +39,115 @@ def _reject(findings: list[Finding]) -> ResultRejected:
     return ResultRejected(message, Location(first.path, first.line, first.col))
 
 
+class _Parsed:
+    """What the JSON parser met besides the value: the first duplicate key, the first token
+    that is not a finite number."""
+
+    def __init__(self) -> None:
+        self.duplicate: str | None = None
+        self.non_finite: str | None = None
+
+    def pairs(self, items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out = dict(items)
+        if len(out) != len(items) and self.duplicate is None:
+            seen: set[str] = set()
+            for key, _value in items:
+                if key in seen:
+                    self.duplicate = key
+                    break
+                seen.add(key)
+        return out
+
+    def constant(self, name: str) -> None:
+        if self.non_finite is None:
+            self.non_finite = name
+
+    def number(self, text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) and self.non_finite is None:
+            self.non_finite = text
+        return value
+
+
+def _token_at(text: str, token: str) -> tuple[int, int] | None:
+    """1-based (line, col) of the first ``token`` outside strings."""
+    for m in _TOKEN.finditer(text):
+        if m.group() == token:
+            start = m.start()
+            line = text.count("\n", 0, start) + 1
+            return line, start - (text.rfind("\n", 0, start) + 1) + 1
+    return None
+
+
+def _parse(text: str, shown: str) -> Any:
+    seen = _Parsed()
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=seen.pairs,
+            parse_constant=seen.constant,
+            parse_float=seen.number,
+        )
+    except json.JSONDecodeError as exc:
+        raise ResultRejected(
+            f"not valid JSON: {exc.msg}", Location(shown, exc.lineno, exc.colno)
+        ) from None
+    if seen.non_finite is not None:
+        token = seen.non_finite
+        why = "is not a number JSON allows" if token.lstrip("-")[0] in "NI" else "is too large"
+        at = _token_at(text, token) or (None, None)
+        raise ResultRejected(
+            f"not valid JSON: {token} {why}; write null or a finite number", Location(shown, *at)
+        )
+    if seen.duplicate is not None:
+        from ita_rules.yamlio import loads
+
+        _doc, problems = loads(text, shown)
+        found = [p for p in problems if p.code == "duplicate-key"]
+        if found:
+            raise ResultRejected(found[0].message, Location(shown, found[0].line, found[0].col))
+        raise ResultRejected(f"duplicate key {seen.duplicate!r}", Location(shown))
+    return value
+
+
+def _located(text: str, shown: str, value: Any) -> Document:
+    """The document with the line and column of every value (JSON is YAML), loaded only when
+    a problem has to be located; without marks when YAML reads the text differently."""
+    from ita_rules.yamlio import Document, loads
+
+    doc, _problems = loads(text, shown)
+    return doc if doc is not None and doc.data == value else Document(shown, value)
+
+
 def check_result(data: bytes, shown: str, registry: Registry) -> dict[str, Any]:
     """Parse and check a result; return the parsed document or raise :class:`ResultRejected`."""
     from ita_rules.schemacheck import validate
-    from ita_rules.yamlio import Document, loads
+    from ita_rules.yamlio import Document
 
     if len(data) > MAX_BYTES:
         raise ResultRejected(
-            f"result is {len(data)} bytes; the limit is {MAX_BYTES}", Location(shown)
+            f"a result may hold at most {MAX_BYTES // (1024 * 1024)} MiB; this one is larger "
+            "(store big tables such as trade lists as their own files)",
+            Location(shown),
         )
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise ResultRejected(f"not valid UTF-8 (byte {exc.start})", Location(shown)) from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultRejected(
-            f"not valid JSON: {exc.msg}", Location(shown, exc.lineno, exc.colno)
-        ) from None
-    # JSON is YAML: load it again with marks so that schema errors point at their line.
-    doc, _problems = loads(text, shown)
-    if doc is None or doc.data != value:
-        doc = Document(shown, value)
+    value = _parse(text, shown)
     if not isinstance(value, dict):
         raise ResultRejected(
             "expected a JSON object with setup_id and rule_version", Location(shown, 1, 1)
         )
-    findings = validate(doc, SCHEMA)
-    if findings:
-        raise _reject(findings)
+    if validate(Document(shown, value), SCHEMA):
+        raise _reject(validate(_located(text, shown, value), SCHEMA))
     setup_id, version = value["setup_id"], value["rule_version"]
     try:
         rule = registry.get(setup_id, version)
     except ItaRulesError as exc:
         raise _reject(
             [
-                doc.finding(
+                _located(text, shown, value).finding(
                     ("rule_version",),
                     f"{setup_id}@{version} is not in the registry ({exc.message})",
                 )
@@ -71,9 +157,9 @@ def check_result(data: bytes, shown: str, registry: Registry) -> dict[str, Any]:
     if given is not None and given != rule.params_hash:
         raise _reject(
             [
-                doc.finding(
+                _located(text, shown, value).finding(
                     ("params_hash",),
-                    f"{given} differs from {setup_id}@{version}'s {rule.params_hash}",
+                    f"{given} differs from {setup_id}@{rule.rule_version}'s {rule.params_hash}",
                 )
             ]
         )

@@ -202,8 +202,8 @@ RESULTS = [
         "r.json:1:1: setup_id: required field is missing; expected a setup id: a letter, then up to 63 letters, digits, '_' or '-'",
     ),
     (
-        {"setup_id": "Frank_raid_v1", "rule_version": "1.1"},
-        "r.json:1:47: rule_version: expected a rule version such as \"v1.2\", got the string '1.1'",
+        {"setup_id": "Frank_raid_v1", "rule_version": "v1.1.0"},
+        "r.json:1:47: rule_version: expected a rule version such as \"v1.2\", got the string 'v1.1.0'",
     ),
     (
         {"setup_id": "Frank_raid_v1", "rule_version": "v9.9"},

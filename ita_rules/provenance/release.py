@@ -1,0 +1,91 @@
+"""Whether the rule version a run uses is released, and what it may claim.
+
+A version is *released* once its file is in the protected ref (``rules.protected_ref``; "" is
+HEAD). A run records ``rule_released``:
+
+* the file is not in the protected ref (a new version not committed or merged yet): the run
+  goes ahead and its snapshot and result say ``rule_released: false``;
+* the file is there and the one on disk has the same content, lifecycle fields (``active``,
+  ``deprecation_reason``, ``tags``) aside: ``rule_released: true``;
+* the file is there but its content was changed on disk: the run is refused, strict or not,
+  with the diff — its result would carry the released version's name and another params_hash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ita_rules import gitio
+from ita_rules.errors import Location, RuleError
+from ita_rules.findings import dotted
+
+if TYPE_CHECKING:
+    from ita_rules.workspace import Workspace
+
+
+class ReleasedRuleModified(RuleError):
+    """A run was asked to use a released rule version whose file differs from the release."""
+
+
+def rule_released(workspace: Workspace, snapshot: dict[str, Any]) -> bool | None:
+    """``rule_released`` for a draft snapshot (None when the run has no rule); raise
+    :class:`ReleasedRuleModified` when the file differs from its released blob."""
+    rule_path, blob = snapshot.get("rule_path"), snapshot.get("rule_blob")
+    if not rule_path:
+        return None
+    root = workspace.root
+    top = gitio.toplevel(root)
+    if top is None:
+        return False
+    git = gitio.Git(top)
+    ref = workspace.settings.protected_ref
+    if ref:
+        commit: str | None = git.require_commit(ref, "protected ref (rules.protected_ref)")
+    else:
+        commit = git.commit_id("HEAD")
+    if commit is None:
+        return False
+    full = root / rule_path
+    try:
+        in_repo = (full.parent.resolve() / full.name).relative_to(top.resolve()).as_posix()
+    except ValueError:  # a rules folder outside the repository is never released
+        return False
+    entry = git.tree_entries(commit, in_repo).get(in_repo)
+    if entry is None:
+        return False
+    if entry[1] == blob:
+        return True
+    _compare(git, entry[1], full, rule_path, snapshot, ref or "HEAD")
+    return True
+
+
+def _compare(
+    git: gitio.Git, blob: str, full: Path, shown: str, snapshot: dict[str, Any], label: str
+) -> None:
+    """Refuse when the file on disk changes the released one outside its lifecycle fields."""
+    from ita_rules.rules.check import diff_lines, mutation, parse_blob
+
+    old = parse_blob(git.blobs([blob])[blob], shown)
+    new = parse_blob(full.read_bytes(), shown)
+    if old.data is None or new.data is None or new.doc is None:
+        changes: list[Any] = []
+        where = Location(shown)
+        field = ""
+    else:
+        changes = mutation(old.data, new.data)
+        if not changes:
+            return
+        shown_changes = [c for c in changes if c.path[:1] != ("params_hash",)]
+        changes = shown_changes or changes  # the hash follows the content: show the content
+        first = changes[0].path
+        where = Location(shown, *new.doc.position(first))
+        field = f"{dotted(first)}: "
+    setup_id, version = snapshot["rule_id"], snapshot["rule_version"]
+    raise ReleasedRuleModified(
+        f"{field}{setup_id}@{version} is released (in {label}) and this file differs from it: "
+        f"a result would claim {version} without being it; restore the file "
+        f"(git checkout {label} -- {shown}) or make a new version "
+        f"(ita-rules new-version {setup_id})" + (":" + diff_lines(changes) if changes else ""),
+        where,
+    )
