@@ -3,8 +3,8 @@
 Compared: each input (its canonical range hash over the same range, or its plain hash when it
 has no range) and the ``data_hash``; the rule version (still present, same ``params_hash``);
 the commit (present and reachable from a branch or tag); the dirty state of the run (code that
-was never committed cannot be reproduced from the commit); the Python version and every
-installed distribution (deepdiff of ``{name: version}``).
+was never committed cannot be reproduced from the commit; declared inputs are data, not code);
+the Python version and every installed distribution (deepdiff of ``{name: version}``).
 """
 
 from __future__ import annotations
@@ -160,8 +160,11 @@ def _git(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
                 None,
             )
         )
-    if snap.get("git_dirty"):
-        changed = [*snap.get("git_changed", []), *snap.get("git_untracked", {})]
+    recorded = [*snap.get("git_changed", []), *snap.get("git_untracked", {})]
+    # declared inputs are data, compared above (older snapshots counted them as dirty code)
+    inputs = {entry["path"] for entry in snap.get("inputs", [])}
+    changed = [path for path in recorded if path not in inputs]
+    if snap.get("git_dirty") and (changed or not recorded):
         stored = snap.get("git_diff_file_id")
         found.append(
             Difference(
