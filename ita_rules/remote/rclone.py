@@ -23,10 +23,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 from ita_rules.remote.spec import (
@@ -55,11 +53,25 @@ EXIT_DIR_NOT_FOUND = 3
 EXIT_FILE_NOT_FOUND = 4
 
 
+# rclone's own defaults (1 min to connect, 5 min idle, 3 x 10 retries) let a push to an
+# unreachable or stalled endpoint hang for many minutes with nothing on screen. These bound it
+# (a stalled endpoint fails in about 2 minutes); a variable the user set wins.
+BOUNDED = {
+    "RCLONE_CONTIMEOUT": "10s",
+    "RCLONE_TIMEOUT": "30s",
+    "RCLONE_RETRIES": "2",
+    "RCLONE_LOW_LEVEL_RETRIES": "2",
+}
+
+
 def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for rclone: ours without the variables rclone cannot use."""
+    """The environment for rclone: ours without the variables rclone cannot use, with
+    :data:`BOUNDED` timeouts and retries unless set."""
     env = dict(os.environ if environ is None else environ)
     for var in DROPPED_ENV:
         env.pop(var, None)
+    for var, value in BOUNDED.items():
+        env.setdefault(var, value)
     return env
 
 
@@ -151,13 +163,26 @@ class Rclone:
             text = text.replace(secret, "***")
         return text
 
-    def run(self, args: Sequence[str], *, stdout: IO[bytes] | int | None = None) -> Outcome:
-        """Run ``rclone ARGS --use-json-log``; stdout is captured unless ``stdout`` is given."""
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        stdout: IO[bytes] | int | None = None,
+        stdin_lines: Sequence[str] | None = None,
+    ) -> Outcome:
+        """Run ``rclone ARGS --use-json-log``; stdout is captured unless ``stdout`` is given.
+        ``stdin_lines`` feed a ``--files-from-raw -`` list (no temporary file to leave behind,
+        whatever ends the process)."""
+        feed = None
+        if stdin_lines is not None:
+            feed = "".join(f"{line}\n" for line in stdin_lines).encode("utf-8")
+        # an unnamed temporary file: the OS removes it even when we are killed
         with tempfile.TemporaryFile() as err:
             try:
                 proc = subprocess.run(
                     [self.exe, *args, "--use-json-log"],
-                    stdin=subprocess.DEVNULL,
+                    input=feed,
+                    stdin=subprocess.DEVNULL if feed is None else None,
                     stdout=subprocess.PIPE if stdout is None else stdout,
                     stderr=err,
                     env=self.env,
@@ -203,8 +228,7 @@ class Rclone:
         args = ["lsjson", "-R", "--files-only", base]
         if hash_type:
             args += ["--hash", "--hash-type", hash_type]
-        with _list_file(relatives) as listing:
-            outcome = self.run([*args, "--files-from-raw", str(listing)])
+        outcome = self.run([*args, "--files-from-raw", "-"], stdin_lines=relatives)
         if outcome.code == EXIT_DIR_NOT_FOUND:
             return {}
         if not outcome.ok:
@@ -223,18 +247,10 @@ class Rclone:
     def copy_files(self, source: str, dest: str, relatives: Sequence[str]) -> Outcome:
         """``rclone copy --checksum``: copy ``relatives`` from ``source`` to ``dest``; a file
         already there with the same size and hash is skipped, a different one replaced."""
-        with _list_file(relatives) as listing:
-            return self.run(
-                [
-                    "copy",
-                    "--checksum",
-                    "--no-traverse",
-                    "--files-from-raw",
-                    str(listing),
-                    source,
-                    dest,
-                ]
-            )
+        return self.run(
+            ["copy", "--checksum", "--no-traverse", "--files-from-raw", "-", source, dest],
+            stdin_lines=relatives,
+        )
 
     def stream(self, path: str, sink: Callable[[bytes], object]) -> Outcome:
         """Feed one remote file to ``sink`` chunk by chunk (``rclone cat``; constant memory)."""
@@ -264,17 +280,6 @@ class Rclone:
 class RemoteFile:
     size: int
     hash: str | None  # lowercase hex of the requested type; None when the remote has none
-
-
-@contextmanager
-def _list_file(relatives: Sequence[str]) -> Iterator[Path]:
-    fd, name = tempfile.mkstemp(prefix="ita-rclone-", suffix=".txt")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.writelines(f"{rel}\n" for rel in relatives)
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
 
 
 def find(spec: RemoteSpec | None = None, environ: Mapping[str, str] | None = None) -> Rclone:

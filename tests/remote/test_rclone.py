@@ -70,7 +70,13 @@ def test_parse_log_keeps_errors_and_the_fatal_line() -> None:
 
 def test_child_env_drops_aws_ca_bundle_and_keeps_the_rest() -> None:
     env = rclone.child_env({"AWS_CA_BUNDLE": "/x.pem", "RCLONE_BWLIMIT": "1M", "PATH": "/bin"})
-    assert env == {"RCLONE_BWLIMIT": "1M", "PATH": "/bin"}
+    assert env == {"RCLONE_BWLIMIT": "1M", "PATH": "/bin", **rclone.BOUNDED}
+
+
+def test_child_env_bounds_timeouts_and_retries_unless_the_user_set_them() -> None:
+    env = rclone.child_env({"RCLONE_TIMEOUT": "10m", "RCLONE_RETRIES": "7"})
+    assert env["RCLONE_TIMEOUT"] == "10m" and env["RCLONE_RETRIES"] == "7"
+    assert env["RCLONE_CONTIMEOUT"] == "10s" and env["RCLONE_LOW_LEVEL_RETRIES"] == "2"
 
 
 def test_env_secrets() -> None:
