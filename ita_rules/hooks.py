@@ -39,22 +39,27 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
     # name and branch) in the environment.
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
     pushing = bool(from_ref or os.environ.get("PRE_COMMIT_REMOTE_BRANCH"))
-    try:
+    root = Path.cwd()  # pre-commit runs hooks at the top of the work tree
+
+    def released_in() -> str:
+        """What the remote has when pushing; else rules.protected_ref, by default HEAD. Read
+        only when a hash is wrong: ita.toml is not parsed on the hook's usual path."""
+        if from_ref:
+            return from_ref
         from ita_rules.config import load_settings
         from ita_rules.workspace import find_root
 
         try:
-            settings = load_settings(find_root(Path.cwd()))
-            root, rules_dir, released = settings.root, settings.rules_dir, settings.protected_ref
-        except WorkspaceNotFound:  # a rules repository without ita.toml: the defaults
-            root, rules_dir, released = Path.cwd(), Path.cwd() / "rules", ""
-        if from_ref:  # what the remote has is what is released
-            released = from_ref
+            return load_settings(find_root(root)).protected_ref or "HEAD"
+        except WorkspaceNotFound:  # a rules repository without ita.toml: the default
+            return "HEAD"
+
+    try:
         result = validate_paths(
-            Registry(rules_dir, root),
+            Registry(root / "rules", root),
             args.files,
             fix=not (args.no_fix or pushing),
-            released_in=released or "HEAD",
+            released_in=released_in,
         )
     except ItaRulesError as exc:
         print(f"ita-rules: {exc}", file=sys.stderr)

@@ -224,24 +224,31 @@ def test_validate_fix_leaves_released_versions_alone(sample_ws: Path, cli) -> No
 
 def test_validate_released_means_in_the_protected_ref(sample_ws: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """With rules.protected_ref set, a version committed on a branch but not in that ref is not
-    released yet: --fix writes its hash. A protected ref that does not exist is exit 2."""
+    released yet: --fix writes its hash. A protected ref that does not exist is exit 2 (asked
+    only when a hash is wrong: otherwise there is nothing to decide)."""
     from tests.conftest import git
 
     (sample_ws / "ita.toml").write_text('[rules]\nprotected_ref = "release"\n')
+    assert cli("validate").code == 0
+    path = sample_ws / "rules/IB_raid_v1/v1.3.yaml"
+    text = (sample_ws / "rules/IB_raid_v1/v1.2.yaml").read_text()
+    path.write_text(text.replace('version: "1.2"', 'version: "1.3"').replace("tp: 2.0", "tp: 2.5"))
     r = cli("validate")
     assert r.code == 2
     assert r.err == (
         "ita-rules: protected ref (rules.protected_ref) 'release' is not a commit in this "
         "repository (a typo, or not fetched yet: git fetch origin)\n"
     )
-    git(sample_ws, "branch", "release", "HEAD~0")
-    path = sample_ws / "rules/IB_raid_v1/v1.3.yaml"
-    text = (sample_ws / "rules/IB_raid_v1/v1.2.yaml").read_text()
-    path.write_text(text.replace('version: "1.2"', 'version: "1.3"').replace("tp: 2.0", "tp: 2.5"))
+    git(sample_ws, "branch", "release")
     git(sample_ws, "add", "-A")
     git(sample_ws, "commit", "-q", "-m", "v1.3 on a branch, hash not updated")
     r = cli("validate", "rules/IB_raid_v1/v1.3.yaml")
     assert r.code == 1 and r.out.endswith(" (run `ita-rules validate --fix` to write it)\n")
     assert cli("validate", "--fix", "rules/IB_raid_v1/v1.3.yaml").code == 0
-    r = cli("validate", "--fix", "rules/IB_raid_v1/v1.2.yaml")
-    assert r.code == 0, r.out  # unchanged: nothing to say
+    # The same file in the protected ref: released, left alone.
+    git(sample_ws, "branch", "-f", "release", "HEAD")
+    path.write_text(path.read_text().replace("tp: 2.5", "tp: 3.0"))
+    r = cli("validate", "--fix", "rules/IB_raid_v1/v1.3.yaml")
+    assert r.code == 1
+    assert "this version is released (in release) and was changed" in r.out, r.out
+    assert "tp: 3.0" in path.read_text() and "params_hash written" not in r.out

@@ -11,11 +11,10 @@ of the files are released.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ita_rules import gitio
 from ita_rules.findings import Finding
 from ita_rules.fsutil import display_path
 from ita_rules.rules.load import Released, check_file
@@ -48,32 +47,33 @@ def validate_paths(
     paths: Sequence[Path] = (),
     *,
     fix: bool = False,
-    released_in: str | None = "HEAD",
+    released_in: str | Callable[[], str] | None = "HEAD",
 ) -> ValidationReport:
     """Validate rule files (default: the whole registry); with ``fix`` write correct hashes
     into the files that are not released. ``released_in`` is the ref whose files are released
-    (``rules.protected_ref``, by default HEAD; None: none is)."""
+    (``rules.protected_ref``, by default HEAD; None: none is), or a function returning it:
+    git is asked (and the function called) only when a file has a wrong or missing hash."""
     found = discover(paths or [registry.rules_dir], registry.root)
     report = ValidationReport(files=len(found.files), findings=list(found.findings))
-    released = released_files(registry.root, found.files, released_in) if released_in else {}
+    checked = {path: registry.check(path) for path in found.files}
+    suspects = [p for p, c in checked.items() if any(f.code in _FIXABLE for f in c.findings)]
+    released: dict[Path, Released] = {}
+    if suspects and released_in is not None:
+        ref = released_in if isinstance(released_in, str) else released_in()
+        released = released_files(registry.root, suspects, ref)
     for path in found.files:
-        release = released.get(path)
-        if release is not None:  # its hash is never rewritten: report only
-            report.findings.extend(
-                check_file(path, registry.display(path), released=release).findings
-            )
-            continue
-        checked = registry.check(path)
-        # Write a hash only into a file whose sole problem is its hash: never into a broken one.
-        fixable = bool(checked.findings) and all(f.code in _FIXABLE for f in checked.findings)
-        if fix and fixable:
+        result = checked[path]
+        if path in released:  # a released version: its hash is never rewritten, only reported
+            result = check_file(path, result.path, released=released[path])
+        elif fix and all(f.code in _FIXABLE for f in result.findings) and path in suspects:
+            # Written only into a file whose sole problem is its hash: never into a broken one.
             from ita_rules.rules.authoring import write_hash
 
             write_hash(path)
             registry.forget(path)
-            report.fixed.append(checked.path)
-            checked = registry.check(path)
-        report.findings.extend(checked.findings)
+            report.fixed.append(result.path)
+            result = registry.check(path)
+        report.findings.extend(result.findings)
     return report
 
 
@@ -83,6 +83,8 @@ def released_files(root: Path | None, files: Sequence[Path], ref: str) -> dict[P
     HEAD that does not exist is a usage error, as for ``check``."""
     if root is None:
         return {}
+    from ita_rules import gitio
+
     inside: dict[str, Path] = {}
     for path in files:
         shown = display_path(path, root)
