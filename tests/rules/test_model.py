@@ -45,7 +45,9 @@ def test_bad_versions_are_refused(text: str) -> None:
         Version.parse(text)
 
 
-@pytest.mark.parametrize("bad", ["", "1abc", "../x", "a/b", "a b", "a" * 65, "a\x00", "_x"])
+@pytest.mark.parametrize(
+    "bad", ["", "1abc", "../x", "a/b", "a b", "a" * 65, "a\x00", "_x", "T\n", "T\r\n"]
+)
 def test_bad_setup_ids_are_refused(bad: str) -> None:
     with pytest.raises(UsageError, match="not a setup id"):
         check_setup_id(bad)

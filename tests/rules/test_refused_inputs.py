@@ -274,3 +274,21 @@ def test_new_version_quotes_strings_that_would_not_read_back(desk: Desk) -> None
     assert desk.run("validate").code == 0
     shown = desk.run("show", "London_FVG_v1@1.2", "--json").json()["rule"]
     assert (shown["rules"]["sessions"]["sweep"], shown["params"]["atr_period"]) == ("NO", "010")
+
+
+def test_the_python_api_refuses_nested_and_linked_rule_files(desk: Desk) -> None:
+    from ita_rules import Workspace
+    from ita_rules.errors import NotFound, RuleError
+
+    _copy_as(desk, "N", "rules/X/N")
+    registry = Workspace.open(desk.root).registry
+    rules, findings = registry.scan()
+    assert "N" not in {r.setup_id for r in rules}
+    assert [(f.path, f.code) for f in findings] == [("rules/X/N/v1.1.yaml", "layout")]
+    with pytest.raises(NotFound):
+        registry.get("N")
+    shutil.rmtree(desk.root / "rules" / "X")
+    shutil.move(desk.root / "rules", desk.root / "elsewhere")
+    (desk.root / "rules").symlink_to("elsewhere", target_is_directory=True)
+    with pytest.raises(RuleError, match="the folder rules is a symbolic link"):
+        Workspace.open(desk.root).registry.get("London_FVG_v1", "1.0")
