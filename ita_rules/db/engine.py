@@ -186,5 +186,51 @@ def connect(url: str, root: Path) -> Database:
         engine.dispose()
         detail = _one_line(str(getattr(exc, "orig", exc)), secrets)
         detail = re.sub(r"\s*\(Background on this error.*$", "", detail)
+        if target.get_backend_name() == "sqlite" and _BROKEN.search(detail):
+            detail += (
+                "; the file is damaged: `ita-rules store rebuild` sets it aside and rebuilds "
+                "the database from the files on disk"
+            )
         raise DatabaseUnavailable(f"cannot connect to the database {shown}: {detail}") from None
     return db
+
+
+_BROKEN = re.compile(r"malformed|not a database|file is (encrypted|not a database)|corrupt", re.I)
+
+
+def set_aside_broken_sqlite(url: str, root: Path) -> Path | None:
+    """When the configured database is a SQLite file that SQLite cannot read (truncated,
+    overwritten, not a database), rename it (and its -wal and -shm files) to
+    ``NAME.broken-YYYYMMDDTHHMMSSZ`` so a rebuild can start from an empty database; return
+    the new name, or None when there is nothing to set aside (Postgres, no file, a sound file).
+
+    Nothing is deleted: the broken file stays beside the new one for inspection.
+    """
+    import datetime as dt
+    import sqlite3
+
+    target = engine_url(url, root)
+    if target.get_backend_name() != "sqlite" or not target.database:
+        return None
+    path = Path(target.database)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+        if rows == [("ok",)]:
+            return None
+    except sqlite3.DatabaseError as exc:
+        if not _BROKEN.search(str(exc)):
+            raise DatabaseUnavailable(f"cannot open the SQLite database {path}: {exc}") from None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    for suffix in ("-wal", "-shm"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            extra.replace(aside.with_name(aside.name + suffix))
+    path.replace(aside)
+    return aside
