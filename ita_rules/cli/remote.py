@@ -102,7 +102,8 @@ def pull(
     if file_id is not None and run_id is not None:
         raise UsageError("remote pull: give a FILE_ID or --run, not both")
     with _remote(ctx) as remote:
-        records = remote.select_pull(file_id, run_id)
+        whole = remote.store.resolve(file_id) if file_id is not None else None  # or 8+ chars
+        records = remote.select_pull(whole, run_id)
         bar = Bar("pull")
         try:
             report = remote.pull(records, progress=bar)

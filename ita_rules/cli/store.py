@@ -157,7 +157,7 @@ def put(
 @store_app.command("get")
 def get(
     ctx: typer.Context,
-    file_id: str = typer.Argument(..., help="The record's file_id."),
+    file_id: str = typer.Argument(..., help="The record's file_id (or its first 8+ characters)."),
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Copy the file here (hash checked)."
     ),
@@ -226,6 +226,8 @@ def find(
             hash=hash_,
             status=None if status == "all" else (status,),
         )
+        if not records:  # an empty answer from a lost database would mislead: say so
+            store.check_not_lost()
     if json_:
         emit_json([r.as_dict() for r in records])
         return
@@ -236,7 +238,7 @@ def find(
 @store_app.command("tag")
 def tag(
     ctx: typer.Context,
-    file_id: str = typer.Argument(..., help="The record's file_id."),
+    file_id: str = typer.Argument(..., help="The record's file_id (or its first 8+ characters)."),
     tags: list[str] = typer.Argument(..., help="Tags to add."),
     json_: bool = JSON_OPTION,
 ) -> None:
@@ -266,6 +268,8 @@ def verify(
 ) -> None:
     """Re-hash stored files, record last_verified_at, report corrupt or missing files (exit 1).
 
+    Their records are marked corrupt or missing (`store find --status corrupt` lists them).
+
     \b
     Example:
       ita-rules store verify --sample 100
@@ -288,11 +292,11 @@ def verify(
         emit_json(report.as_dict())
     else:
         for record in report.missing:
-            echo(f"{record.path}: missing (record {record.file_id})")
+            echo(f"{record.path}: missing (record {record.file_id}, now marked missing)")
         for record in report.corrupt:
             echo(
                 f"{record.path}: corrupt: content does not match {record.hash} "
-                f"(record {record.file_id})"
+                f"(record {record.file_id}, now marked corrupt)"
             )
         warn(
             f"{report.checked} file(s) verified for {report.records} record(s), "
@@ -336,19 +340,25 @@ def fsck(
 
 @store_app.command("rebuild")
 def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
-    """Restore the store's records from its journal (after the database was lost).
+    """Restore the database from the disk (after it was lost): the store's records and tags
+    and the remote copies from the journal, the runs from their snapshot files.
+
+    Exit 1 when a snapshot file could not be read (it is named; the rest is restored).
 
     \b
     Example:
       rm .ita/ita.sqlite && ita-rules store rebuild
     """
-    from ita_rules.store import rebuild_from_journal
+    from ita_rules.store.replay import rebuild_database
 
-    restored = rebuild_from_journal(open_workspace(ctx))
+    rebuilt = rebuild_database(open_workspace(ctx))
     if json_:
-        emit_json({"restored": restored})
+        emit_json(rebuilt.as_dict())
     else:
-        echo(f"restored {restored} record(s) from the journal")
+        for path in rebuilt.unreadable:
+            warn(f"{path}: not a run's snapshot file; its run was not restored")
+        echo(f"restored {rebuilt} from the disk")
+    raise typer.Exit(0 if rebuilt.ok else 1)
 
 
 @db_app.command("upgrade")

@@ -19,7 +19,7 @@ from ita_rules.db.engine import Database
 from ita_rules.errors import UsageError
 
 COMPONENT = "store"
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 _PG_LOCK_KEY = 0x17A5_7013  # pg_advisory_xact_lock key: serialises schema creation
 
 
@@ -103,7 +103,12 @@ def _v1_to_v2(conn: sa.Connection) -> None:
     t.schema_version.create(conn, checkfirst=True)
 
 
-STEPS: list[tuple[int, Callable[[sa.Connection], None]]] = [(2, _v1_to_v2)]
+def _v2_to_v3(conn: sa.Connection) -> None:
+    """v3: a record keeps the base name of the file that was put."""
+    conn.execute(sa.text("ALTER TABLE store_records ADD COLUMN original_name VARCHAR(255)"))
+
+
+STEPS: list[tuple[int, Callable[[sa.Connection], None]]] = [(2, _v1_to_v2), (3, _v2_to_v3)]
 
 
 def upgrade(db: Database) -> Upgrade:

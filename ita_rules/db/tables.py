@@ -45,6 +45,7 @@ records = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("deleted_at", sa.String(32)),
     sa.Column("last_verified_at", sa.String(32)),
+    sa.Column("original_name", sa.String(255)),  # the base name of the file that was put
 )
 
 tags = sa.Table(

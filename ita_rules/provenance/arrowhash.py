@@ -272,7 +272,12 @@ def _csv_pass(
 
 
 def parquet_range_hash(
-    path: Path, rng: DataRange, *, time_column: str | None = None, shown: str | None = None
+    path: Path,
+    rng: DataRange,
+    *,
+    time_column: str | None = None,
+    shown: str | None = None,
+    make: Callable[[list[str], DataRange], _Accumulator] = _Accumulator,
 ) -> RangeResult:
     """The canonical range hash of a Parquet candle file, read batch by batch."""
     import pyarrow.parquet as pq
@@ -287,7 +292,7 @@ def parquet_range_hash(
     names = list(pf.schema_arrow.names)
     ti = find_time_column(names, time_column, shown)
     order = _value_order(names, ti, shown)
-    acc = _Accumulator([canonical_name(names[i]) for i in order], rng)
+    acc = make([canonical_name(names[i]) for i in order], rng)
     times_of = _Times(shown)
     try:
         for batch in pf.iter_batches(batch_size=BATCH_ROWS, use_threads=True):

@@ -11,6 +11,9 @@ and so that how the file is cut into blocks never matters:
 
 * the time column becomes int64 microseconds since the epoch, UTC (ISO-8601 text with or
   without a zone, naive times read as UTC; epoch numbers in s/ms/us/ns by their magnitude);
+* a CSV from ``DataFrame.to_csv()`` (first header cell empty: the index) hashes like the
+  same candles without the index: an unnamed first column is the time when no other column
+  has a time name (a DatetimeIndex), and is left out otherwise (row numbers);
 * every other column becomes float64: ``1.10``, ``1.1`` and ``1.100`` are one price, ``5``
   and ``5.0`` one volume; an empty cell is NaN; ``-0`` is ``0``; one NaN bit pattern;
 * each column is a stream of 8-byte little-endian values, hashed on its own; the range hash is
@@ -34,7 +37,7 @@ import os
 import re
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,7 +255,8 @@ def canonical_name(name: str) -> str:
 
 
 def find_time_column(names: Sequence[str], given: str | None, shown: str) -> int:
-    """The index of the time column: the given name, or the first with a known name."""
+    """The index of the time column: the given name, else the first with a known name, else
+    an unnamed first column (the index ``DataFrame.to_csv()`` writes, e.g. a DatetimeIndex)."""
     lowered = [canonical_name(n) for n in names]
     if given is not None:
         if canonical_name(given) in lowered:
@@ -263,15 +267,23 @@ def find_time_column(names: Sequence[str], given: str | None, shown: str) -> int
     for candidate in TIME_NAMES:
         if candidate in lowered:
             return lowered.index(candidate)
+    if lowered and not lowered[0]:
+        return 0
     raise DataHashError(
-        f"no time column found (columns: {', '.join(names)}); name it with time_column=",
+        f"no time column found (columns: {', '.join(names)}); accepted names: "
+        f"{', '.join(TIME_NAMES)}, or an unnamed first column (a pandas index); name another "
+        "with --time-column (runs start) or time_column= (Python)",
         Location(shown),
     )
 
 
 def _value_order(names: Sequence[str], time_index: int, shown: str) -> list[int]:
-    """Indexes of the value columns, sorted by canonical name; duplicates refused."""
+    """Indexes of the value columns, sorted by canonical name; duplicates refused. An unnamed
+    first column that is not the time is a pandas index (row numbers), not data: left out, so
+    ``df.to_csv()`` hashes like the same candles written without their index."""
     others = [i for i in range(len(names)) if i != time_index]
+    if others and others[0] == 0 and not canonical_name(names[0]):
+        others = others[1:]
     canon = [canonical_name(names[i]) for i in others]
     if len(set(canon)) != len(canon) or "time" in canon:
         raise DataHashError(f"duplicate column names: {', '.join(names)}", Location(shown))
@@ -308,8 +320,10 @@ def csv_range_hash(
     time_column: str | None = None,
     shown: str | None = None,
     engine: str = "auto",
+    make: Callable[[list[str], DataRange], _Accumulator] = _Accumulator,
 ) -> RangeResult:
-    """The canonical range hash of a candle CSV (pyarrow when available, else pure Python)."""
+    """The canonical range hash of a candle CSV (pyarrow when available, else pure Python).
+    ``make`` builds what receives the columns (:func:`range_columns` keeps them instead)."""
     shown = shown or str(path)
     delimiter, names, header_len = _sniff_csv(path, shown)
     ti = find_time_column(names, time_column, shown)
@@ -320,7 +334,7 @@ def csv_range_hash(
         from ita_rules.provenance import arrowhash
 
         acc = arrowhash.csv_hash(
-            lambda: _Accumulator(value_names, rng),
+            lambda: make(value_names, rng),
             path,
             delimiter,
             names,
@@ -330,7 +344,7 @@ def csv_range_hash(
             shown,
         )
     else:
-        acc = _Accumulator(value_names, rng)
+        acc = make(value_names, rng)
         _csv_python(acc, path, delimiter, len(names), ti, order, header_len, shown)
     return acc.finish(names[ti], "csv", names)
 
@@ -445,6 +459,7 @@ def range_hash(
     time_column: str | None = None,
     shown: str | None = None,
     engine: str = "auto",
+    make: Callable[[list[str], DataRange], _Accumulator] = _Accumulator,
 ) -> RangeResult:
     """The canonical range hash of a candle file, by its suffix (CSV or Parquet)."""
     suffix = path.suffix.lower()
@@ -456,8 +471,10 @@ def range_hash(
             )
         from ita_rules.provenance import arrowhash
 
-        return arrowhash.parquet_range_hash(path, rng, time_column=time_column, shown=shown)
-    return csv_range_hash(path, rng, time_column=time_column, shown=shown, engine=engine)
+        return arrowhash.parquet_range_hash(
+            path, rng, time_column=time_column, shown=shown, make=make
+        )
+    return csv_range_hash(path, rng, time_column=time_column, shown=shown, engine=engine, make=make)
 
 
 def is_candle_file(path: Path) -> bool:

@@ -94,7 +94,9 @@ def _data(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
                         "data",
                         f"inputs[{path}].range_hash",
                         what
-                        + (f" ({', '.join(counts)})" if counts else " (same count, other values)"),
+                        + (f" ({', '.join(counts)})" if counts else " (same count, other values)")
+                        + "; "
+                        + _which_candle(workspace, old, spec, rng),
                         old["range_hash"],
                         new.get("range_hash"),
                     )
@@ -114,6 +116,32 @@ def _data(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
                 )
             )
     return found
+
+
+def _which_candle(
+    workspace: Workspace, old: Mapping[str, Any], spec: InputSpec, rng: DataRange | None
+) -> str:
+    """The first candle inside the range that differs, read from the recorded bytes when the
+    store holds them (any record with the input's recorded file hash)."""
+    from ita_rules.provenance.candlediff import first_difference, read_candles
+
+    recorded = None
+    if rng is not None:
+        for record in workspace.store.find(hash=str(old["hash"]), status=None):
+            if workspace.store.abspath(record.path).is_file():
+                recorded = workspace.store.abspath(record.path)
+                break
+    if recorded is None or rng is None:
+        return (
+            "the recorded file is not in the store, so the candle cannot be named (store "
+            "inputs with `ita-rules store put` to see it next time)"
+        )
+    try:
+        before = read_candles(recorded, rng, spec.time_column, spec.path)
+        now = read_candles(workspace.root / spec.path, rng, spec.time_column, spec.path)
+    except ItaRulesError as exc:
+        return f"the candles cannot be compared: {exc}"
+    return first_difference(before, now) or "no candle differs as read now"
 
 
 def _rule(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:

@@ -1,7 +1,9 @@
 """The locked part of a put, for one file or a batch of many.
 
 Under the store lock, in one database transaction: look every hash up (one query per 500),
-move each new content from its temp file to a free name (``os.replace``), insert the blobs,
+move each new content from its temp file to a free name (``os.replace``), give each record of
+content already stored its own name in its type's folder (a hard link to the stored file; the
+temp copy instead where the file system cannot link), insert the blobs,
 records and tags (one ``executemany`` each), fsync the folder so the renames are durable, and
 commit; then append one journal entry per record (one write, one fsync) before unlocking.
 If anything fails before the commit, the files placed so far are removed again: a record
@@ -15,13 +17,15 @@ import operator
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ita_rules.db import tables as t
 from ita_rules.store import blobs, journal, naming
-from ita_rules.store.records import Record, dump_metadata
+from ita_rules.store.records import LIVE, Record, dump_metadata
+from ita_rules.store.sources import BYTES_SHOWN
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -42,21 +46,28 @@ def commit(
 ) -> list[Record]:
     """Record the staged files (see the module docstring); ``moved`` receives the temp files
     that were renamed into place (the caller removes the others). Every record of a batch
-    shares ``spec`` and ``now``: they differ only in file_id, path, hash and size."""
+    shares ``spec`` and ``now``: they differ in file_id, path, hash, size and original name."""
     created = naming.iso(now)
     placed: list[str] = []
     with store.locked():
         try:
             with store.db.write() as conn:
-                stored = stored_paths(conn, sorted({s.hash for s in staged}))
-                out, new_blobs, moves = _plan(store, staged, spec, stored, folder_rel, folder, now)
-                for src, dst in moves:
-                    os.replace(src, dst)
-                    moved.add(src)
+                hashes = sorted({s.hash for s in staged})
+                known = Known(stored_paths(conn, hashes), *_live_paths(conn, hashes, spec))
+                plan = _plan(store, staged, spec, known, folder_rel, folder, now)
+                out, new_blobs = plan.records, plan.new_blobs
+                for src, dst, spare in plan.ops:
+                    if spare is None:  # new content: the temp file becomes the stored file
+                        os.replace(src, dst)
+                        moved.add(src)
+                    elif blobs.link_or_copy(src, dst, spare):
+                        moved.add(spare)  # no hard link here: the temp copy took its place
                     placed.append(dst)
                 # rows in key order: the B-tree inserts then touch neighbouring pages
                 new_blobs.sort(key=operator.itemgetter("hash"))
                 insert_many(conn, t.blobs, new_blobs)
+                for hash_, path in plan.moved.items():
+                    conn.execute(t.blobs.update().where(t.blobs.c.hash == hash_).values(path=path))
                 metadata = dump_metadata(spec.metadata or {})
                 docs = [r.as_dict() for r in out]
                 rows = sorted((_row(d, metadata) for d in docs), key=operator.itemgetter("file_id"))
@@ -69,57 +80,109 @@ def commit(
             for path in placed:  # the transaction did not commit: nothing may point to them
                 blobs.discard(path)
             raise
-        varying = [(d["file_id"], d["path"], d["hash"], d["size"]) for d in docs]
-        store.journal.append_lines(journal.encode_puts(docs[0], varying, created))
+        varying = [
+            (d["file_id"], d["path"], d["hash"], d["size"], d["original_name"]) for d in docs
+        ]
+        lines = journal.encode_puts(docs[0], varying, created)
+        lines += b"".join(
+            journal.encode({"op": "blob", "at": created, "hash": h, "path": p})
+            for h, p in plan.moved.items()
+        )
+        store.journal.append_lines(lines)
     return out
+
+
+@dataclass
+class Known:
+    """What the database knows of a batch's hashes, read in the put's transaction."""
+
+    stored: dict[str, str]  # hash -> its stored file (the first path its bytes got)
+    needed: set[str]  # hashes some live record needs
+    same: dict[str, str]  # hash -> path of a live record of the same type, symbol and run
+
+
+@dataclass
+class Plan:
+    records: list[Record]
+    new_blobs: list[dict[str, Any]]
+    moved: dict[str, str]  # hash -> new path of a stored content no live record needed
+    ops: list[tuple[str, str, str | None]]  # (source, target, spare temp file or None)
 
 
 def _plan(
     store: Store,
     staged: Sequence[blobs.Staged],
     spec: PutSpec,
-    stored: dict[str, str],
+    known: Known,
     folder_rel: str,
     folder: str,
     now: _dt.datetime,
-) -> tuple[list[Record], list[dict[str, Any]], list[tuple[str, str]]]:
-    """One record per staged file (not yet inserted), the new blob rows, and the renames
-    (temp file -> free name) that put new contents in place.
+) -> Plan:
+    """One record per staged file (not yet inserted), the new blob rows, the stale blobs
+    stored again under a new name, and the file operations: ``(temp file, target, None)``
+    renames a new content into place, ``(stored file, target, temp file)`` gives a record
+    its own name for bytes already stored (a hard link; the temp copy when the file system
+    cannot link).
 
-    ``stored`` (hash -> path) grows with what is placed, so a content that appears twice in a
-    batch is stored once."""
+    Each record's path is in its type's folder and named after its own symbol and run: bytes
+    first stored as candles and put again as a screenshot get a second name under the
+    screenshot folder. A record of the same content, type, symbol and run shares the path
+    that record has. ``known.stored`` grows with what is placed, so a content that appears
+    twice in a batch is stored once."""
     stamp, created = naming.timestamp(now), naming.iso(now)
+    stored, same = known.stored, known.same
     names: dict[str, str] = {}  # extension -> file name of this batch
-    here: set[str] = set()  # hashes whose file this batch places: known to exist
-    # stored before and removed since: their bytes go back to their old paths, which new
-    # contents of this batch must not take (names this batch used, in ``folder``)
+    here: set[str] = set()  # paths this batch places: known to exist
+    # needed, but removed from disk since: their bytes go back to their stored paths (the
+    # records pointing there work again), which new contents of this batch must not take
     seen = {s.hash for s in staged} & stored.keys()
-    gone = {h for h in seen if not os.path.lexists(store.root / stored[h])}
+    # stored before, but no live record needs them (purged, or marked corrupt or missing):
+    # stored again under the new record's own name, which becomes their stored file
+    stale = {h for h in seen if h not in known.needed}
+    gone = {h for h in seen - stale if not os.path.lexists(store.root / stored[h])}
     old_paths = [os.fspath(store.root / stored[h]) for h in gone]
     taken = {os.path.basename(p) for p in old_paths if os.path.dirname(p) == folder}
     out: list[Record] = []
     new_blobs: list[dict[str, Any]] = []
-    moves: list[tuple[str, str]] = []
+    moved: dict[str, str] = {}  # hash -> its new stored file
+    ops: list[tuple[str, str, str | None]] = []
+
+    def own_name(source: str) -> str:
+        ext = naming.extension(source)
+        if ext not in names:
+            names[ext] = naming.file_name(spec.symbol, spec.run_id, stamp, ext)
+        return names[ext]
+
     for s in staged:
-        rel = stored.get(s.hash)
-        dedup = rel is not None
-        if rel is None:
-            ext = naming.extension(s.source)
-            name = names.get(ext)
-            if name is None:
-                name = names[ext] = naming.file_name(spec.symbol, spec.run_id, stamp, ext)
-            used = blobs.free_name(s.hash, folder, name, taken)
-            moves.append((s.path, f"{folder}{os.sep}{used}"))
-            rel = stored[s.hash] = f"{folder_rel}/{used}"
-            here.add(s.hash)
-            new_blobs.append({"hash": s.hash, "path": rel, "size": s.size, "created_at": created})
-        elif s.hash in gone and s.hash not in here:
-            # stored before and removed since: store the bytes again at their path
-            target = store.abspath(rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            moves.append((s.path, str(target)))
-            here.add(s.hash)
-            dedup = False
+        blob = stored.get(s.hash)
+        dedup = blob is not None and s.hash not in stale
+        if not dedup:
+            used = blobs.free_name(s.hash, folder, own_name(s.source), taken)
+            ops.append((s.path, f"{folder}{os.sep}{used}", None))
+            rel = stored[s.hash] = same[s.hash] = f"{folder_rel}/{used}"
+            here.add(rel)
+            if blob is None:
+                row = {"hash": s.hash, "path": rel, "size": s.size, "created_at": created}
+                new_blobs.append(row)
+            else:
+                moved[s.hash] = rel
+                stale.discard(s.hash)
+        else:
+            assert blob is not None
+            if s.hash in gone and blob not in here:
+                # the bytes go back to their stored path first
+                target = store.abspath(blob)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                ops.append((s.path, str(target), None))
+                here.add(blob)
+                dedup = False
+            rel = same.get(s.hash, "")
+            if not rel or (rel not in here and not os.path.lexists(store.root / rel)):
+                used = blobs.free_name(s.hash, folder, own_name(s.source), taken)
+                rel = same[s.hash] = f"{folder_rel}/{used}"
+                spare = s.path if dedup else ""  # the temp file, unless it restored the bytes
+                ops.append((os.fspath(store.abspath(blob)), f"{folder}{os.sep}{used}", spare))
+                here.add(rel)
         out.append(
             Record(
                 str(uuid.uuid4()),
@@ -133,10 +196,41 @@ def _plan(
                 spec.tags,
                 dict(spec.metadata or {}),
                 created,
+                original_name=original_name(s.source),
                 deduplicated=dedup,
             )
         )
-    return out, new_blobs, moves
+    return Plan(out, new_blobs, moved, ops)
+
+
+def original_name(shown: str) -> str | None:
+    """The base name of the file that was put (None for bytes from memory), as valid text."""
+    if shown.startswith(BYTES_SHOWN):
+        return None
+    name = os.path.basename(shown)[:255]
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _live_paths(
+    conn: sa.Connection, hashes: Sequence[str], spec: PutSpec
+) -> tuple[set[str], dict[str, str]]:
+    """The hashes some live record needs, and for each the path of a live record of the
+    same type, symbol and run (the oldest), if any."""
+    r = t.records.c
+    needed: set[str] = set()
+    same: dict[str, str] = {}
+    for start in range(0, len(hashes), LOOKUP_CHUNK):
+        chunk = list(hashes[start : start + LOOKUP_CHUNK])
+        query = (
+            sa.select(r.hash, r.path, r.type, r.symbol, r.run_id)
+            .where(r.hash.in_(chunk), r.status.in_(LIVE))
+            .order_by(r.created_at, r.file_id)
+        )
+        for hash_, path, type_, symbol, run_id in conn.execute(query):
+            needed.add(hash_)
+            if (type_, symbol, run_id) == (spec.type, spec.symbol, spec.run_id):
+                same.setdefault(hash_, path)
+    return needed, same
 
 
 def _row(doc: dict[str, Any], metadata: str) -> dict[str, Any]:

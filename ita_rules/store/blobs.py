@@ -316,3 +316,30 @@ def sync_all(paths: Sequence[str | Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+def link_or_copy(stored: str, target: str, spare: str | None) -> bool:
+    """Give stored bytes a second name: a hard link ``target`` -> ``stored`` (the content stays
+    stored once). Where the file system cannot link (another device, too many links, no
+    support) ``target`` becomes a copy instead: ``spare`` (a temp file with the same bytes in
+    the target's folder) is renamed, or the stored file is copied. True when ``spare`` was
+    used. Call under the store lock with a free ``target``."""
+    try:
+        os.link(stored, target, follow_symlinks=False)
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+    if spare:
+        os.replace(spare, target)
+        return True
+    fd = open_source(stored)
+    try:
+        copy = stage(fd, os.path.dirname(target), stored)
+    finally:
+        os.close(fd)
+    os.replace(copy.path, target)
+    return False

@@ -28,8 +28,8 @@ from ita_rules.errors import NotFound, UsageError
 from ita_rules.store import batch, blobs, naming
 from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
-from ita_rules.store.records import LIVE, STATUSES, Record, dump_metadata
-from ita_rules.store.sources import Source, stage_all
+from ita_rules.store.records import LIVE, STATUSES, Record, dump_metadata, resolve_file_id
+from ita_rules.store.sources import BYTES_SHOWN, Source, check_candles, stage_all
 
 if TYPE_CHECKING:
     from ita_rules.rules.registry import Registry
@@ -148,7 +148,8 @@ class Store:
         """Store bytes (e.g. a result document a flow built in memory)."""
         if ext and naming.extension(f"x.{ext}") != ext:
             raise UsageError(f"ext: {ext!r} is not a plain file extension")
-        return self._put_sources([Source(f"<bytes>.{ext}", data=data)], spec.checked(), None)[0]
+        source = Source(f"{BYTES_SHOWN}.{ext}", data=data)
+        return self._put_sources([source], spec.checked(), None)[0]
 
     def put_many(
         self,
@@ -175,6 +176,8 @@ class Store:
         else:  # check every source first: a bad one refuses the batch before any write
             for src in sources:
                 src.check()
+            if spec.type == "candles":
+                check_candles(sources)
         bulk = len(sources) > 1
         staged: list[blobs.Staged] = []
         moved: set[str] = set()
@@ -197,10 +200,47 @@ class Store:
 
     # -- read ----------------------------------------------------------------------------
     def get(self, file_id: str) -> Record:
-        found = self.find(file_id=file_id)
+        """The record of a file id, or of a unique prefix of one (8 characters or more)."""
+        found = self.find(file_id=self.resolve(file_id))
         if not found:
-            raise NotFound(f"no record {file_id!r} in the store")
+            raise NotFound(f"no record {file_id!r} in the store" + self._lost_hint())
         return found[0]
+
+    def resolve(self, file_id: str) -> str:
+        """The whole file id a user means (see :func:`records.resolve_file_id`)."""
+        if len(file_id) >= 36:
+            return file_id
+        try:
+            with self.db.read() as conn:
+                return resolve_file_id(conn, file_id)
+        except NotFound as exc:
+            raise NotFound(exc.message + self._lost_hint()) from None
+
+    def check_not_lost(self) -> None:
+        """Raise :class:`StoreError` when the database holds no records but the journal has
+        some: the database was lost or replaced, and an empty answer would mislead."""
+        hint = self._lost_hint()
+        if hint:
+            raise StoreError(hint.removeprefix("; "))
+
+    def _lost_hint(self) -> str:
+        with self.db.read() as conn:
+            if conn.execute(sa.select(t.records.c.file_id).limit(1)).first() is not None:
+                return ""
+        if not self.journal.path.exists():
+            return ""
+        entries = sum(1 for e in self.journal.read()[0] if e.data.get("op") == "put")
+        if not entries:
+            return ""
+        try:
+            shown = self.journal.path.relative_to(self.settings.root).as_posix()
+        except ValueError:
+            shown = str(self.journal.path)
+        return (
+            f"; the metadata database holds no records, but the store's journal ({shown}) has "
+            f"{entries}: the database was lost or replaced; run `ita-rules store rebuild` "
+            "(or `ita-rules index --rebuild`) to restore them"
+        )
 
     def find(
         self,
@@ -267,7 +307,9 @@ class Store:
         try:
             fd = blobs.open_source(source, record.path)
         except SourceError:
-            raise StoreError(f"{record.path}: the stored file of {file_id} is missing") from None
+            raise StoreError(
+                f"{record.path}: the stored file of {record.file_id} is missing"
+            ) from None
         target = dest / Path(record.path).name if dest.is_dir() else dest
         try:
             staged = blobs.stage(fd, target.parent.absolute(), record.path)
@@ -297,6 +339,7 @@ class Store:
         new = sorted({naming.check_tag(tag) for tag in tags})
         with self.locked():
             record = self.get(file_id)
+            file_id = record.file_id
             added = [tag for tag in new if tag not in record.tags]
             if added:
                 with self.db.write() as conn:
@@ -331,26 +374,44 @@ class Store:
         )
 
     def remove(self, file_id: str, *, unless: Callable[[Record], str | None] | None = None) -> bool:
-        """Purge one record; delete its stored file when no live record needs it any more.
+        """Purge one record; delete its name from disk when no live record needs that name,
+        and the stored bytes when no live record needs them any more.
 
-        ``unless`` is asked under the store lock with the record as it is now: a reason it
-        returns vetoes the removal (:class:`RemovalVetoed`), so a protection gained, or a restore
-        made, by another process a moment earlier is honoured. Returns True when the file was
-        deleted from disk.
+        A record's path may be its own hard link to bytes stored under another name: that
+        link goes with the record, while the stored file stays as long as a live record of
+        the same content remains. ``unless`` is asked under the store lock with the record as
+        it is now: a reason it returns vetoes the removal (:class:`RemovalVetoed`), so a
+        protection gained, or a restore made, by another process a moment earlier is
+        honoured. Returns True when the stored bytes were deleted from disk.
         """
         with self.locked():
             record = self.get(file_id)
             reason = unless(record) if unless is not None else None
             if reason:
                 raise RemovalVetoed(reason)
-            self._set_status([file_id], "purged", naming.iso(now_utc()))
+            self._set_status([record.file_id], "purged", naming.iso(now_utc()))
+            r = t.records.c
             with self.db.read() as conn:
-                needed = conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(t.records)
-                    .where(t.records.c.hash == record.hash, t.records.c.status.in_(LIVE))
-                ).scalar_one()
-            if needed:
-                return False
+                users = conn.execute(
+                    sa.select(r.path).where(r.hash == record.hash, r.status.in_(LIVE))
+                ).scalars()
+                needed = set(users)
+                stored = conn.execute(
+                    sa.select(t.blobs.c.path).where(t.blobs.c.hash == record.hash)
+                ).scalar_one_or_none()
+            if record.path in needed:
+                return False  # another live record has this very name
+            if needed and record.path == stored:
+                # the bytes stay under another live record's name: it becomes the stored file
+                keep = next((p for p in sorted(needed) if self.abspath(p).is_file()), None)
+                if keep is None:
+                    return False
+                with self.db.write() as conn:
+                    conn.execute(
+                        t.blobs.update().where(t.blobs.c.hash == record.hash).values(path=keep)
+                    )
+                self.journal.append(
+                    [{"op": "blob", "at": naming.iso(now_utc()), "hash": record.hash, "path": keep}]
+                )
             self.abspath(record.path).unlink(missing_ok=True)
-            return True
+            return not needed

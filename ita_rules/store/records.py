@@ -1,11 +1,18 @@
-"""The record of one put (SPEC §4), as returned by the Python API and printed by the CLI."""
+"""The record of one put, as returned by the Python API and printed by the CLI; and how a
+file id given by a user (the whole id or a unique prefix of 8+ characters) is resolved."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ita_rules.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 LIVE = ("live", "deleted")  # statuses whose record still needs its stored file
 STATUSES = ("live", "deleted", "purged", "missing", "corrupt")
@@ -13,7 +20,13 @@ STATUSES = ("live", "deleted", "purged", "missing", "corrupt")
 
 @dataclass(frozen=True)
 class Record:
-    """One put: ``file_id`` (UUID) points to a stored file by ``path`` and ``hash``."""
+    """One put: ``file_id`` (UUID) points to a stored file by ``path`` and ``hash``.
+
+    ``path`` is the record's own name in its type's folder; records of the same content in
+    other folders or under other names are hard links to the same bytes (a copy where the
+    file system cannot link). ``original_name`` is the base name of the file that was put
+    (None for bytes put from memory and for records stored before it was kept).
+    """
 
     file_id: str
     path: str  # relative to the store root, "/"-separated
@@ -29,6 +42,7 @@ class Record:
     status: str = "live"
     deleted_at: str | None = None
     last_verified_at: str | None = None
+    original_name: str | None = None
     deduplicated: bool = field(default=False, compare=False)  # this put found the bytes stored
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,6 +61,7 @@ class Record:
             "status": self.status,
             "deleted_at": self.deleted_at,
             "last_verified_at": self.last_verified_at,
+            "original_name": self.original_name,
         }
 
     def row(self) -> dict[str, Any]:
@@ -73,6 +88,7 @@ class Record:
             status=str(data.get("status") or "live"),
             deleted_at=data.get("deleted_at"),
             last_verified_at=data.get("last_verified_at"),
+            original_name=data.get("original_name"),
         )
 
     @classmethod
@@ -85,3 +101,41 @@ class Record:
 
 def dump_metadata(metadata: Mapping[str, Any]) -> str:
     return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+MIN_PREFIX = 8
+_ID_CHARS = re.compile(r"[0-9a-fA-F-]+")
+
+
+def resolve_file_id(conn: sa.Connection, given: str) -> str:
+    """The file id a user means: ``given`` itself when it is a whole id, else the one record
+    whose id starts with it (at least 8 characters, as ``git`` takes commit prefixes).
+
+    A prefix shorter than 8 characters or matching several records is a usage error (the
+    candidates are listed); no match is :class:`NotFound`.
+    """
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+
+    ids = t.records.c.file_id
+    if len(given) >= 36:
+        return given
+    if len(given) < MIN_PREFIX:
+        raise UsageError(
+            f"file id {given!r} is too short: give the whole id or at least "
+            f"{MIN_PREFIX} characters of it"
+        )
+    if not _ID_CHARS.fullmatch(given):  # no LIKE wildcards; such an id cannot exist
+        raise NotFound(f"no record {given!r} in the store")
+    found = list(
+        conn.execute(
+            sa.select(ids).where(ids.like(given.lower() + "%")).order_by(ids).limit(11)
+        ).scalars()
+    )
+    if not found:
+        raise NotFound(f"no record {given!r} in the store")
+    if len(found) > 1:
+        more = ", ..." if len(found) > 10 else ""
+        raise UsageError(f"file id {given!r} is ambiguous: {', '.join(found[:10])}{more}")
+    return str(found[0])

@@ -18,6 +18,24 @@ from ita_rules.store.errors import SourceError
 if TYPE_CHECKING:
     from ita_rules.rules.registry import Registry
 
+BYTES_SHOWN = "<bytes>"  # how bytes put from memory are shown: "<bytes>.json"
+CANDLE_EXTENSIONS = ("csv", "parquet", "pq", "tsv", "txt")  # what run inputs hash as candles
+
+
+def check_candles(sources: list[Source]) -> None:
+    """Refuse a candles put of files that are not candle files (by extension), naming the
+    first; nothing of the batch is stored."""
+    from ita_rules.store import naming
+
+    bad = [s.shown for s in sources if naming.extension(s.shown).lower() not in CANDLE_EXTENSIONS]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        kinds = ", ".join(f".{e}" for e in CANDLE_EXTENSIONS[:-1])
+        raise SourceError(
+            f"{bad[0]}: not a candle file{more}: --type candles takes {kinds} or "
+            f".{CANDLE_EXTENSIONS[-1]} files; nothing was stored"
+        )
+
 
 class Source:
     """One thing to store: a path (opened safely) or bytes."""

@@ -1,9 +1,12 @@
-"""``store verify``: re-hash stored files, record ``last_verified_at``, report corrupt/missing."""
+"""``store verify``: re-hash stored files, record ``last_verified_at``, report corrupt/missing
+files and mark their records so."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import random
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +20,7 @@ from ita_rules.store.records import Record
 
 @dataclass
 class VerifyReport:
-    checked: int = 0  # stored files re-hashed
+    checked: int = 0  # stored files re-hashed (or found missing)
     records: int = 0  # records they cover
     corrupt: list[Record] = field(default_factory=list)
     missing: list[Record] = field(default_factory=list)
@@ -56,31 +59,54 @@ def select(
 
 
 def verify(store: Store, records: list[Record], progress: Progress | None = None) -> VerifyReport:
-    """Hash each stored file once; mark the records of intact files as verified now."""
+    """Hash each stored content once; mark the records of intact files as verified now, and
+    those of corrupt or missing files ``corrupt``/``missing`` (journaled, so ``store find
+    --status corrupt`` lists them, also after a rebuild).
+
+    The records of one content may have several paths (hard links to the same bytes, or
+    copies where the file system could not link): each path is checked to exist, and each
+    distinct file (device and inode) is hashed once.
+    """
     report = VerifyReport(records=len(records))
     by_hash: dict[str, list[Record]] = {}
     for record in records:
         by_hash.setdefault(record.hash, []).append(record)
     verified: list[str] = []
     for done, (hash_, group) in enumerate(by_hash.items(), 1):
-        path = store.abspath(group[0].path)
-        if not path.is_file() or path.is_symlink():
-            report.missing.extend(group)
-        elif blobs.hash_file(path)[0] != hash_:
-            report.corrupt.extend(group)
-        else:
-            verified.append(hash_)
-        report.checked += 1
+        by_path: dict[str, list[Record]] = {}
+        for record in group:
+            by_path.setdefault(record.path, []).append(record)
+        hashed: dict[tuple[int, int], bool] = {}  # (device, inode) -> intact
+        for rel, owners in by_path.items():
+            try:
+                st = os.lstat(store.abspath(rel))
+            except FileNotFoundError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
+                report.missing.extend(owners)
+                report.checked += 1
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key not in hashed:
+                hashed[key] = blobs.hash_file(store.abspath(rel))[0] == hash_
+                report.checked += 1
+            if hashed[key]:
+                verified.extend(r.file_id for r in owners)
+            else:
+                report.corrupt.extend(owners)
         if progress:
             progress(done, len(by_hash))
+    at = iso(now_utc())
     if verified:
-        at = iso(now_utc())
         with store.db.write() as conn:
             for start in range(0, len(verified), 500):
                 chunk = verified[start : start + 500]
                 conn.execute(
                     t.records.update()
-                    .where(t.records.c.hash.in_(chunk), t.records.c.status == "live")
+                    .where(t.records.c.file_id.in_(chunk), t.records.c.status == "live")
                     .values(last_verified_at=at)
                 )
+    for status, found in (("corrupt", report.corrupt), ("missing", report.missing)):
+        if found:
+            store.set_status([r.file_id for r in found], status, at=at)
     return report

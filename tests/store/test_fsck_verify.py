@@ -79,10 +79,15 @@ def test_verify_reports_corrupt_and_missing_and_records_the_time(store_ws: Store
     r = cli("store", "verify")
     assert r.code == 1
     assert r.out.splitlines() == [
-        f"{recs[1]['path']}: missing (record {recs[1]['file_id']})",
-        f"{recs[0]['path']}: corrupt: content does not match {recs[0]['hash']} (record {recs[0]['file_id']})",
+        f"{recs[1]['path']}: missing (record {recs[1]['file_id']}, now marked missing)",
+        f"{recs[0]['path']}: corrupt: content does not match {recs[0]['hash']} (record {recs[0]['file_id']}, now marked corrupt)",
     ]
     assert r.err == "4 file(s) verified for 4 record(s), 1 corrupt, 1 missing\n"
+    statuses = {
+        f["file_id"]: f["status"]
+        for f in json.loads(cli("store", "find", "--status", "all", "--json").out)
+    }
+    assert (statuses[recs[0]["file_id"]], statuses[recs[1]["file_id"]]) == ("corrupt", "missing")
     r = cli("store", "verify", "--sample", "0")
     assert (r.code, r.err) == (2, "ita-rules: --sample: expected a positive number, got 0\n")
 
@@ -116,7 +121,9 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
     before = json.loads(cli("store", "find", "--status", "all", "--json").out)
 
     _drop_everything(store_ws)
-    assert json.loads(cli("store", "find", "--status", "all", "--json").out) == []
+    lost = cli("store", "find", "--status", "all", "--json")  # not an empty answer
+    assert (lost.code, lost.out) == (1, "")
+    assert "run `ita-rules store rebuild` (or `ita-rules index --rebuild`)" in lost.err
     assert rebuild_from_journal(Workspace.open(store_ws.root)) == 6
     assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
     assert rebuild_from_journal(Workspace.open(store_ws.root)) == 0  # idempotent
@@ -124,7 +131,10 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
 
     _drop_everything(store_ws)
     r = cli("store", "rebuild", "--json")
-    assert (r.code, json.loads(r.out)) == (0, {"restored": 6})
+    assert (r.code, json.loads(r.out)) == (
+        0,
+        {"restored": 6, "records": 6, "runs": 0, "remote_copies": 0, "unreadable": []},
+    )
 
 
 def _drop_everything(ws: StoreWs) -> None:

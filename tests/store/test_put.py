@@ -90,9 +90,11 @@ def test_same_bytes_stored_once_each_put_has_its_record(store_ws: StoreWs, cli) 
         cli("store", "put", str(b), "--type", "screenshot", "--run-id", "run_2", "--json").out
     )[0]
     assert first["file_id"] != second["file_id"]
-    assert first["path"] == second["path"]
+    # each record has its own name (its run's), both names one stored file (a hard link)
+    assert first["path"].startswith("to_vision/run_1_")
+    assert second["path"].startswith("to_vision/run_2_")
     stored = [p for p in (store_ws.store_root / "to_vision").iterdir()]
-    assert len(stored) == 1
+    assert len(stored) == 2 and len({p.stat().st_ino for p in stored}) == 1
     # each run still finds its own record
     assert [
         f["file_id"] for f in json.loads(cli("store", "find", "--run-id", "run_2", "--json").out)
@@ -102,13 +104,14 @@ def test_same_bytes_stored_once_each_put_has_its_record(store_ws: StoreWs, cli) 
     try:
         assert store.refcount(first["hash"]) == 2
         assert store.remove(first["file_id"]) is False  # the second record still needs the file
-        assert (store_ws.store_root / first["path"]).is_file()
+        assert not (store_ws.store_root / first["path"]).exists()  # its own name goes
+        assert (store_ws.store_root / second["path"]).read_bytes() == b"\x89PNG same bytes"
         assert store.refcount(first["hash"]) == 1
         assert store.remove(second["file_id"]) is True  # the last one: the file goes
-        assert not (store_ws.store_root / first["path"]).exists()
-        # the same bytes put again are stored again at their path
+        assert not (store_ws.store_root / second["path"]).exists()
+        # the same bytes put again are stored again, under the new record's name
         again = store.put(a, type="screenshot")
-        assert again.path == first["path"] and (store_ws.store_root / again.path).is_file()
+        assert (store_ws.store_root / again.path).is_file() and not again.deduplicated
     finally:
         store.db.dispose()
     r = cli("store", "fsck")
@@ -153,8 +156,10 @@ def test_python_api_put_returns_a_record(store_ws: StoreWs) -> None:
         assert record.type == "model" and record.tags == ("a", "b")
         assert record.path.startswith("archive/models/GER40_")
         assert store.get(record.file_id) == record
-        other = store.put(src, type="embedding")  # same bytes, other type: still one file
-        assert other.path == record.path and other.deduplicated
+        other = store.put(src, type="embedding")  # same bytes, other type: still one file,
+        assert other.path.startswith("archive/embeddings/") and other.deduplicated  # 2 names
+        root = store_ws.store_root
+        assert (root / other.path).samefile(root / record.path)
     finally:
         store.db.dispose()
 
@@ -174,7 +179,8 @@ def test_type_folders_follow_the_spec_and_config(store_ws: StoreWs, cli) -> None
     for type_, prefix in expected.items():
         if prefix is None:
             continue
-        src = write(store_ws.root / f"{type_}.bin", type_.encode())
+        ext = "csv" if type_ == "candles" else "bin"  # candles are CSV or Parquet files
+        src = write(store_ws.root / f"{type_}.{ext}", type_.encode())
         rec = json.loads(cli("store", "put", str(src), "--type", type_, "--json").out)[0]
         assert rec["path"].startswith(prefix), (type_, rec["path"])
 
