@@ -92,6 +92,8 @@ def _print_report(report: Any, json_: bool) -> None:
     if json_:
         emit_json(doc)
         return
+    for warning in doc["warnings"]:
+        warn(f"ita-rules: warning: {warning}")
     for line in _report_lines(doc):
         echo(line)
 

@@ -47,6 +47,7 @@ class Report:
     content_kept: list[tuple[str, str]] = field(default_factory=list)  # (file_id, shared with)
     kept: list[tuple[str, str]] = field(default_factory=list)  # sweep: (file_id, why not removed)
     safety_window_days: int | None = None
+    warnings: list[str] = field(default_factory=list)  # apply: the plan's (unknown runs)
     audit_log_path: str | None = None
     report_path: str | None = None
 
@@ -67,6 +68,7 @@ class Report:
             "content_kept": [{"file_id": f, "shared_with": h} for f, h in self.content_kept],
             "kept": [{"file_id": f, "reason": r} for f, r in self.kept],
             "safety_window_days": self.safety_window_days,
+            "warnings": list(self.warnings),
             "audit_log_path": self.audit_log_path,
             "report_path": self.report_path,
             "affected_file_ids": [f for f, _, _ in self.affected],

@@ -186,6 +186,7 @@ class Retention:
             plan = self.plan(max_delete=max_delete)
             now = self.now()
             report = self._report("apply", plan.plan_id, now)
+            report.warnings = plan.warnings
             selected = plan.selected
             if not selected:
                 return report
@@ -289,7 +290,7 @@ class Retention:
                     to_remove.append((item, row))
                 else:
                     report.kept.append((item.file_id, reason))
-            shared = self._sharing(to_remove)
+            shared = inputs.sharers(self.store, [item for item, _ in to_remove])
             for entry in entries:
                 if entry["action"] == "purge":
                     entry["disk"] = _disk_text(shared.get(entry["file_id"]))
@@ -318,7 +319,7 @@ class Retention:
                 if removed:
                     report.removed.append((row["path"], item.size))
                 else:
-                    sharer = predicted or self._holder(item.hash) or "another record"
+                    sharer = predicted or inputs.holder(self.store, item.hash) or "another record"
                     report.content_kept.append((item.file_id, sharer))
                 if sharer != predicted:  # another process changed the picture meanwhile
                     entry = {**_entry_for(entries, item.file_id), "disk": _disk_text(sharer)}
@@ -342,45 +343,6 @@ class Retention:
                 )
                 report.removed += leftovers
             return self._finish(report)
-
-    def _sharing(self, to_remove: Sequence[tuple[Item, dict[str, Any]]]) -> dict[str, str]:
-        """file_id -> a record that still needs its stored file when it is removed (in
-        ``to_remove``'s order): a live or soft-deleted record left, or one removed later."""
-        hashes = {item.hash for item, _ in to_remove}
-        going = {item.file_id for item, _ in to_remove}
-        others: dict[str, str] = {}  # hash -> a record keeping it
-        r = t.records
-        listed = sorted(hashes)
-        with self.store.db.read() as conn:
-            for start in range(0, len(listed), 500):
-                query = (
-                    sa.select(r.c.hash, r.c.file_id, r.c.status)
-                    .where(r.c.hash.in_(listed[start : start + 500]))
-                    .where(r.c.status.in_(("live", "deleted")))
-                    .order_by(r.c.status.desc(), r.c.file_id)  # live ones first
-                )
-                for hash_, file_id, _status in conn.execute(query):
-                    if file_id not in going:
-                        others.setdefault(hash_, file_id)
-        out: dict[str, str] = {}
-        later: dict[str, str] = {}  # hash -> the next record of to_remove holding it
-        for item, _row in reversed(to_remove):
-            holder = others.get(item.hash) or later.get(item.hash)
-            if holder is not None:
-                out[item.file_id] = holder
-            later[item.hash] = item.file_id
-        return out
-
-    def _holder(self, hash_: str) -> str | None:
-        r = t.records
-        with self.store.db.read() as conn:
-            row = conn.execute(
-                sa.select(r.c.file_id)
-                .where(r.c.hash == hash_, r.c.status.in_(("live", "deleted")))
-                .order_by(r.c.file_id)
-                .limit(1)
-            ).first()
-        return None if row is None else str(row[0])
 
     def _veto(self, lineage: Lineage) -> Callable[[Record], str | None]:
         """Asked by the store under its lock, just before a removal: the record as it is now
@@ -524,7 +486,10 @@ class Retention:
                 if self.store.remove(d.file_id):
                     report.removed.append((paths[d.file_id], d.size))
                 else:
-                    holder = self._holder(self.store.get(d.file_id).hash) or "another record"
+                    holder = (
+                        inputs.holder(self.store, self.store.get(d.file_id).hash)
+                        or "another record"
+                    )
                     report.content_kept.append((d.file_id, holder))
                 report.affected.append((d.file_id, d.type, d.size))
             return plan, self._finish(report)

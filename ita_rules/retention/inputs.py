@@ -147,6 +147,48 @@ def protected_live_hashes(store: Store, policy: Policy, lineage: Lineage) -> set
             }
 
 
+def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
+    """file_id -> a record that still needs the stored file when that one is purged, removing
+    ``going`` in order: a live or soft-deleted record that stays (live ones first), else the
+    next of ``going`` with the same content. Purged records absent from it free their file."""
+    leaving = {item.file_id for item in going}
+    stays: dict[str, str] = {}  # hash -> a record keeping it
+    r = t.records
+    listed = sorted({item.hash for item in going})
+    with store.db.read() as conn:
+        for start in range(0, len(listed), 500):
+            query = (
+                sa.select(r.c.hash, r.c.file_id)
+                .where(r.c.hash.in_(listed[start : start + 500]))
+                .where(r.c.status.in_(("live", "deleted")))
+                .order_by(r.c.status.desc(), r.c.file_id)  # "live" sorts after "deleted"
+            )
+            for hash_, file_id in conn.execute(query):
+                if file_id not in leaving:
+                    stays.setdefault(hash_, file_id)
+    out: dict[str, str] = {}
+    later: dict[str, str] = {}  # hash -> the next record of ``going`` holding it
+    for item in reversed(going):
+        sharer = stays.get(item.hash) or later.get(item.hash)
+        if sharer is not None:
+            out[item.file_id] = sharer
+        later[item.hash] = item.file_id
+    return out
+
+
+def holder(store: Store, hash_: str) -> str | None:
+    """A live or soft-deleted record pointing to ``hash_``, if any."""
+    r = t.records
+    with store.db.read() as conn:
+        row = conn.execute(
+            sa.select(r.c.file_id)
+            .where(r.c.hash == hash_, r.c.status.in_(("live", "deleted")))
+            .order_by(r.c.file_id)
+            .limit(1)
+        ).first()
+    return None if row is None else str(row[0])
+
+
 def tags_by_file(conn: sa.Connection) -> dict[str, set[str]]:
     """file_id -> its tags (files without tags are absent)."""
     tags: dict[str, set[str]] = {}

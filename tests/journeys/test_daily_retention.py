@@ -163,6 +163,7 @@ def test_a_desk_daily_retention_over_several_days(desk: Desk, tmp_path: Path) ->
     # The daily job: soft delete today; nothing leaves the disk inside the safety window.
     r = desk.run("retention", "run")
     assert r.code == 0, r.err
+    assert r.err == f"ita-rules: warning: {warning}\n"  # cron's mail shows it too
     soft_deleted = [eurusd, shot_deprecated, chart_1, chart_2, notes_old]
     assert r.out.splitlines() == [
         "apply: 5 record(s) soft-deleted, their files stay on disk for the 7-day safety window; "
