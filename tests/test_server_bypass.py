@@ -188,6 +188,9 @@ def test_replace_ref_already_on_the_server_does_not_hide_a_mutation(server: Serv
     assert r.returncode != 0
     assert MUTATED_V10.format(label="refs/heads/main before this push") in r.stderr
     assert server.ref("main") == tip
+    r = server.push("origin", "--delete", f"refs/replace/{tip}")  # removing one is welcome
+    assert r.returncode == 0, r.stderr
+    assert server.ref(f"refs/replace/{tip}") == ""
 
 
 # --- every ref, whatever HEAD names -----------------------------------------------------------

@@ -8,10 +8,12 @@ patterns. What is protected, the rules folder and the patterns are read from the
 refs as they are before the push, never from the pushed commits.
 
 Every pushed ref is checked, whatever its name: branches, tags, new, orphan and deleted ones.
-A new tip is compared with its merge base with each protected ref (an orphan with the protected
-tip itself, for changed files only), so versions that only a feature branch holds stay
-editable until they are merged. Deleting or rewinding a protected ref is refused, and so is
-any ``refs/replace/*`` ref: a replace ref changes what every reader of the repository sees.
+A new tip is compared with its merge bases with the protected refs (every rule applies) and
+with the protected tips themselves (a released file it holds with other content; for an
+orphan, which shares no history, only that), so versions that only a feature branch holds
+stay editable until they are merged. Deleting or rewinding a protected ref is refused, and so is
+any new ``refs/replace/*`` ref: a replace ref changes what every reader of the repository sees
+(every read runs with replace objects disabled anyway, see :mod:`ita_rules.gitio`).
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str)
 def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
     """Fill in ``upd.refused`` and ``upd.result`` for one pushed ref."""
     ref = upd.ref
-    if ref.startswith(REPLACE_PREFIX):
+    if ref.startswith(REPLACE_PREFIX) and not _is_zero(upd.new):  # deleting one is welcome
         upd.refused.append(
             f"{ref}: replace refs change what every reader of the repository sees; "
             "they are refused here"
