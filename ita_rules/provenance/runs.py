@@ -16,7 +16,6 @@ that produced it is never lost.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,10 +23,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError, Location, RuleError, UsageError
+from ita_rules.errors import ItaRulesError, RuleError, UsageError
 from ita_rules.provenance.release import rule_released
 from ita_rules.provenance.runstore import RunStore
 from ita_rules.provenance.snapshot import RuleRef, build_snapshot
+from ita_rules.provenance.stamp import encode, keep_rejected, stamped
 
 if TYPE_CHECKING:
     from ita_rules.store import Record, Store
@@ -226,62 +226,22 @@ class Run:
             raise UsageError(f"save_result: expected a mapping, got {type(result).__name__}")
         if not self.snapshot.get("rule_id"):
             raise UsageError("save_result: this run has no rule; start it with rule=...")
-        stamp = {
-            "run_id": self.run_id,
-            "setup_id": self.snapshot["rule_id"],
-            "rule_version": self.snapshot["rule_version"],
-            "rule_released": self.snapshot.get("rule_released"),
-            "params_hash": self.snapshot["params_hash"],
-        }
-        for key, value in stamp.items():
-            if key in result and not _same(key, result[key], value):
-                raise ItaRulesError(
-                    f"save_result: the result says {key}={result[key]!r} but this run is "
-                    f"{key}={value!r}"
-                )
-        document = {**dict(result), **stamp}
-        for key in ("symbol", "timeframe"):
-            if self.snapshot.get(key) and key not in document:
-                document[key] = self.snapshot[key]
-        try:
-            data = json.dumps(
-                document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
-            ).encode()
-        except (TypeError, ValueError) as exc:  # a value JSON cannot hold: keep what we can
-            kept = json.dumps(document, indent=2, sort_keys=True, skipkeys=True, default=str)
-            raise self._keep_rejected(
-                kept.encode(), f"a value JSON cannot hold ({exc}); write null for a missing figure"
-            ) from None
+        document = stamped(result, self.snapshot)
+        data, problem = encode(document)
+        assert self._runs is not None
+        folder = self._runs.snapshot_path(self.run_id).parent
+        if problem is not None:
+            raise keep_rejected(folder, self.run_id, self.workspace.root, data, problem)
         from ita_rules.store import ResultRejected
 
         try:
             record = self.store.put_bytes(data, ext="json", spec=_spec("result", self, None))
         except ResultRejected as exc:
-            raise self._keep_rejected(data, exc.message, exc.location) from None
+            raise keep_rejected(
+                folder, self.run_id, self.workspace.root, data, exc.message, exc.location
+            ) from None
         self._add_output(record.file_id)
         return record
-
-    def _keep_rejected(
-        self, data: bytes, message: str, at: Location | None = None
-    ) -> ItaRulesError:
-        """Write a refused result next to the snapshot; the error to raise names that file."""
-        from ita_rules.fsutil import atomic_write_bytes, display_path
-        from ita_rules.store import ResultRejected
-
-        assert self._runs is not None
-        folder = self._runs.snapshot_path(self.run_id).parent
-        path = folder / f"{self.run_id}_result_rejected.json"
-        n = 1
-        while path.exists():
-            n += 1
-            path = folder / f"{self.run_id}_result_rejected_{n}.json"
-        atomic_write_bytes(path, data)
-        shown = display_path(path, self.workspace.root)
-        line, col = (at.line, at.col) if at is not None else (None, None)
-        return ResultRejected(
-            f"{message}; the result was not stored, it is kept in that file",
-            Location(shown, line, col),
-        )
 
     def save_file(
         self,
@@ -315,16 +275,6 @@ class Run:
             snapshot = {**self.snapshot, **changes}
             self._runs.update_running(snapshot)
             self.snapshot = snapshot
-
-
-def _same(key: str, given: Any, stamped: Any) -> bool:
-    """A result's own stamp field agrees with the run's ("1.2" and "v1.2" are one version)."""
-    if key == "rule_version" and isinstance(given, str) and isinstance(stamped, str):
-        from ita_rules.rules.model import Version
-
-        with contextlib.suppress(UsageError):
-            return Version.parse(given) == Version.parse(stamped)
-    return bool(given == stamped)
 
 
 def _spec(type_: str, run: Run, metadata: Mapping[str, Any] | None) -> Any:

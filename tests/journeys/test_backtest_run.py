@@ -332,3 +332,34 @@ def test_results_with_duplicate_keys_or_non_finite_numbers_are_refused(
     put = desk.run("store", "put", "out/r.json", "--type", "result")
     assert (put.code, put.out, put.err) == (1, "", f"ita-rules: {message}\n")
     assert desk.run("store", "find", "--type", "result").out == ""
+
+
+def test_a_result_over_the_size_limit_is_refused_before_parsing(desk: Desk) -> None:
+    from ita_rules.store.results import MAX_BYTES
+
+    head = '{"setup_id": "IB_raid_v1", "rule_version": "v1.2", "equity": ['
+    with (desk.root / "big.json").open("w", encoding="utf-8") as fh:
+        fh.write(head)
+        fh.write("1.0, " * (MAX_BYTES // 5))
+        fh.write("1.0]}")
+    put = desk.run("store", "put", "big.json", "--type", "result")
+    assert (put.code, put.out) == (1, "")
+    assert put.err == (
+        "ita-rules: big.json: a result may hold at most 64 MiB; this one is larger (store big "
+        "tables such as trade lists as their own files)\n"
+    )
+    assert desk.run("store", "find", "--type", "result").out == ""
+
+
+def test_a_result_with_nan_from_python_is_kept_and_refused(desk: Desk) -> None:
+    with_flow(desk)
+    ran = backtest(desk, result={**STATS, "Sortino Ratio": float("nan")})
+    (kept, snapshot) = provenance(desk)
+    run_id = snapshot.removesuffix("_snapshot.json")
+    assert (ran.code, ran.out) == (1, "")
+    assert ran.err == (
+        f"exchange/archive/provenance/{kept}: Sortino Ratio: nan is not a number JSON allows; "
+        "write null for a missing figure; the result was not stored, it is kept in that file\n"
+    )
+    assert kept == f"{run_id}_result_rejected.json"
+    assert '"Sortino Ratio": NaN' in desk.read(f"exchange/archive/provenance/{kept}")

@@ -77,3 +77,33 @@ def test_secret_looking_names_keep_their_name_but_never_their_value() -> None:
         "ITA_TELEGRAM_TOKEN": "<redacted>",
         "PGPASSWORD": "<redacted>",
     }
+
+
+def test_declared_inputs_and_ignored_files_are_data_not_code(in_git_repo: Path) -> None:
+    root = in_git_repo
+    (root / "data").mkdir()
+    (root / "data" / "GER40_M15.csv").write_text("time,close\n")
+    (root / "build").mkdir()
+    (root / "build" / "out.txt").write_text("v1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "start")
+    (root / ".gitignore").write_text("build/\n*.log\n")
+    git(root, "add", ".gitignore")
+    git(root, "commit", "-q", "-m", "ignore build output")
+    outside = root.parent / "elsewhere.csv"
+    outside.write_text("time,close\n")
+    (root / "data" / "link.csv").symlink_to(outside)
+
+    (root / "data" / "GER40_M15.csv").write_text("time,close\n2025-05-01,1\n")  # appended
+    (root / "build" / "out.txt").write_text("v2\n")  # tracked, but .gitignore matches it
+    (root / "run.log").write_text("log\n")
+    inputs = [root / "data" / "GER40_M15.csv", root / "data" / "link.csv"]
+    state = capture.git_state(root, skip=inputs)
+    assert (state.dirty, state.changed, state.untracked, state.diff) == (False, (), {}, b"")
+
+    (root / "flow.py").write_text("x = 1\n")  # code: still counts
+    (root / "ita.toml").write_text("# edited\n")
+    state = capture.git_state(root, skip=inputs)
+    assert state.dirty and state.changed == ("ita.toml",) and list(state.untracked) == ["flow.py"]
+    assert b"out.txt" not in state.diff and b"GER40" not in state.diff
+    assert b"+# edited" in state.diff
