@@ -532,6 +532,8 @@ def _ambiguous(text: str, value: Any) -> tuple[str, str] | None:
     what to write instead), or None when YAML 1.1 and YAML 1.2 agree."""
     if isinstance(value, str) and len(text) > 3 and text[0] not in _NUMBER_START:
         return None  # the common case: a word, neither a YAML 1.1 boolean nor a number
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # refused as not finite, whatever the YAML version
     quoted = f'"{text}"'
     if isinstance(value, bool) or (isinstance(value, str) and text.lower() in _BOOL_WORDS_11):
         if text.lower() in ("true", "false"):

@@ -8,10 +8,15 @@ linked rules folder, and what the loader's Python API answers.
 
 from __future__ import annotations
 
+import datetime as _dt
 import shutil
 import unicodedata
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from ita_rules import schemacheck, yamlio
 from ita_rules.rules.diffing import diff, required_bump
@@ -292,3 +297,22 @@ def test_the_python_api_refuses_nested_and_linked_rule_files(desk: Desk) -> None
     (desk.root / "rules").symlink_to("elsewhere", target_is_directory=True)
     with pytest.raises(RuleError, match="the folder rules is a symbolic link"):
         Workspace.open(desk.root).registry.get("London_FVG_v1", "1.0")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="0123456789+-._:eExXoObBfFnNyYsStTrRuUlL~", min_size=1, max_size=7))
+def test_what_the_loader_accepts_a_yaml_1_2_parser_reads_the_same(text: str) -> None:
+    """ruamel.yaml reads YAML 1.2; it also allows digit groups (``1_000``) as an extension, so
+    texts with ``_`` are left out. Dates are ISO strings on our side: left out too."""
+    assume("_" not in text)
+    doc, _ = yamlio.loads(f"x: {text}\n", "t.yaml")
+    if doc is None:
+        return
+    try:
+        theirs = YAML(typ="safe", pure=True).load(f"x: {text}\n")
+    except YAMLError:
+        return
+    if not isinstance(theirs, dict) or isinstance(theirs["x"], _dt.date):
+        return
+    ours = doc.data["x"]
+    assert (type(ours), ours) == (type(theirs["x"]), theirs["x"]), text
