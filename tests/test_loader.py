@@ -453,3 +453,45 @@ def test_quick_valid_says_no_when_it_does_not_know_a_keyword(keyword: str) -> No
     assert schemacheck.quick_valid({keyword: 0} if keyword == "minimum" else {keyword: {}}, 5) is (
         keyword == "minimum"
     )
+
+
+@pytest.mark.parametrize(
+    ("released", "tail"),
+    [
+        (
+            None,
+            " (run `ita-rules validate --fix` to write it)",
+        ),
+        (
+            ("HEAD", False),
+            ": this version is released (in HEAD) and was changed; a released version never "
+            "changes: make a new version for the change (ita-rules new-version Frank_raid_v1) "
+            "and restore this file (git checkout HEAD -- rules/Frank_raid_v1/v1.1.yaml)",
+        ),
+        (  # a description, not a ref name (the server hook's labels): no git command
+            ("refs/heads/main before this push", False),
+            ": this version is released (in refs/heads/main before this push) and was changed; "
+            "a released version never changes: make a new version for the change "
+            "(ita-rules new-version Frank_raid_v1)",
+        ),
+        (
+            ("origin/main", True),
+            ": this version was released (in origin/main) like this, and a released version "
+            "never changes: make a new version (ita-rules new-version Frank_raid_v1)",
+        ),
+    ],
+)
+def test_hash_message_depends_on_whether_the_version_is_released(
+    tmp_path: Path, released: tuple[str, bool] | None, tail: str
+) -> None:
+    """A wrong hash in a file not released yet is fixable; in a released version it is not."""
+    from ita_rules.rules.load import Released
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    stated = yaml.safe_load(text)["params_hash"]
+    path = write(tmp_path / "rules/Frank_raid_v1/v1.1.yaml", text.replace("tp: 2.0", "tp: 2.5"))
+    release = Released(*released) if released else None
+    checked = check_file(path, "rules/Frank_raid_v1/v1.1.yaml", released=release)
+    (finding,) = checked.findings
+    assert finding.code == "hash-mismatch" and finding.field == "params_hash"
+    assert finding.message == f"is {stated} but the content hashes to {checked.computed_hash}{tail}"

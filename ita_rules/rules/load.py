@@ -154,9 +154,15 @@ def _hash(
             f"never changes: make a new version ({new_version})"
         )
     else:
+        # Where the ref is a name git knows (not a description such as the server's
+        # "refs/heads/main before this push"), say how to get the released file back.
+        restore = (
+            f" and restore this file (git checkout {released.ref} -- {doc.path})"
+            if released.ref.split() == [released.ref]
+            else ""
+        )
         why = (
             f"this version is released (in {released.ref}) and was changed; a released version "
-            f"never changes: make a new version for the change ({new_version}) and restore this "
-            f"file (git checkout {released.ref} -- {doc.path})"
+            f"never changes: make a new version for the change ({new_version}){restore}"
         )
     return [doc.finding(("params_hash",), f"{what}: {why}", code=code)]
