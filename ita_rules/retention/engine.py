@@ -384,30 +384,37 @@ class Retention:
             return False
 
     def _finish_interrupted_removals(self) -> list[tuple[str, int]]:
-        """A sweep killed between marking a record purged and unlinking its file leaves a
-        stored file no live record needs: remove it now (the purge was already decided).
-        Returns the (path, bytes) that left the disk."""
+        """A sweep killed between marking a record purged and unlinking its file leaves the
+        purged record's name on disk: remove it now (the purge was already decided), unless a
+        live or soft-deleted record uses that name, or the content still needed is stored
+        under it. Returns the (path, bytes) of the stored content that left the disk (a name
+        whose bytes another record still holds frees nothing)."""
         # Under the store lock: a put of the same bytes cannot slip in between the query that
         # finds the file unneeded and its deletion (puts place files under this lock).
+        r = t.records.c
         with self.store.locked():
             with self.store.db.read() as conn:
-                live = sa.select(t.records.c.hash).where(
-                    t.records.c.status.in_(("live", "deleted"))
-                )
-                rows = conn.execute(
-                    sa.select(t.records.c.hash, t.records.c.path)
-                    .where(t.records.c.status == "purged", t.records.c.hash.not_in(live))
-                    .distinct()
+                kept = conn.execute(
+                    sa.select(r.hash, r.path).where(r.status.in_(("live", "deleted")))
                 ).all()
+                stored = dict(conn.execute(sa.select(t.blobs.c.hash, t.blobs.c.path)).all())
+                purged = conn.execute(
+                    sa.select(r.hash, r.path).where(r.status == "purged").distinct()
+                ).all()
+            needed = {hash_ for hash_, _ in kept}
+            in_use = {path for _, path in kept} | {stored[h] for h in needed if h in stored}
             removed = []
-            for _hash, path in rows:
+            for hash_, path in purged:
+                if path in in_use:
+                    continue
                 full = self.store.abspath(path)
                 try:
                     size = full.stat().st_size
                     full.unlink()
                 except FileNotFoundError:
                     continue
-                removed.append((str(path), size))
+                if hash_ not in needed:
+                    removed.append((str(path), size))
             return removed
 
     def restore(self, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
