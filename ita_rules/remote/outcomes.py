@@ -4,7 +4,7 @@ a :class:`SyncReport`; and the grouping of records by content (:class:`Blob`).""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,12 +87,15 @@ class SyncReport:
         }
 
 
-def group(records: Iterable[Record]) -> list[Blob]:
-    """Records -> one :class:`Blob` per content hash, in the order first seen."""
+def group(records: Iterable[Record], stored: Mapping[str, str] | None = None) -> list[Blob]:
+    """Records -> one :class:`Blob` per content hash, in the order first seen, named after
+    the content's stored file (``stored``: hash -> path, see ``Store.stored_paths``; records
+    of one content may have other names, hard links to it), else its first record's path."""
     by_hash: dict[str, list[Record]] = {}
     for record in records:
         by_hash.setdefault(record.hash, []).append(record)
-    return [Blob(h, rs[0].path, rs[0].size, tuple(rs)) for h, rs in by_hash.items()]
+    known = stored or {}
+    return [Blob(h, known.get(h, rs[0].path), rs[0].size, tuple(rs)) for h, rs in by_hash.items()]
 
 
 def hash_local(path: Path, extra: str | None) -> tuple[str, str, int]:

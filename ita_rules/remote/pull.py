@@ -54,7 +54,7 @@ def pull(remote: Remote, records: Sequence[Record], progress: Progress | None = 
     report = SyncReport("pull", remote.key, "sha256")
     _clean_staging(remote.store)
     need: list[Blob] = []
-    for blob in group(records):
+    for blob in group(records, remote.store.stored_paths(r.hash for r in records)):
         if _present(remote.store, blob):
             _revive(remote.store, blob)
             report.files.append(remote.outcome(blob, "present"))
@@ -97,6 +97,7 @@ def _revive(store: Store, blob: Blob) -> None:
     ids |= {r.file_id for r in store.find(hash=blob.hash, status=REVIVE)}
     if ids:
         store.set_status(sorted(ids), "live")
+    store.relink(blob.hash)  # the records' own names of the content (hard links)
 
 
 def _pull_batch(remote: Remote, batch: list[Blob]) -> list[FileOutcome]:

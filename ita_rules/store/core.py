@@ -334,6 +334,38 @@ class Store:
                 ).scalar_one()
             )
 
+    def stored_paths(self, hashes: Iterable[str]) -> dict[str, str]:
+        """The stored file of each content (one of its records' names): what a remote copy
+        of the content is named after."""
+        with self.db.read() as conn:
+            return batch.stored_paths(conn, sorted(set(hashes)))
+
+    def relink(self, hash_: str) -> list[str]:
+        """Give back their names to the live records of a content whose stored file is on
+        disk (e.g. after a pull restored it): a hard link each, or a copy. Returns the names
+        made."""
+        r = t.records.c
+        made: list[str] = []
+        with self.locked():
+            with self.db.read() as conn:
+                stored = batch.stored_paths(conn, [hash_]).get(hash_)
+                paths = set(
+                    conn.execute(
+                        sa.select(r.path).where(r.hash == hash_, r.status.in_(LIVE))
+                    ).scalars()
+                )
+            if stored is None or not self.abspath(stored).is_file():
+                return made
+            for rel in sorted(paths - {stored}):
+                target = self.abspath(rel)
+                if not os.path.lexists(target):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    blobs.link_or_copy(os.fspath(self.abspath(stored)), os.fspath(target), None)
+                    made.append(rel)
+            for parent in {os.path.dirname(os.fspath(self.abspath(m))) for m in made}:
+                blobs.sync_dir(parent)
+        return made
+
     # -- change --------------------------------------------------------------------------
     def tag(self, file_id: str, *tags: str) -> Record:
         new = sorted({naming.check_tag(tag) for tag in tags})

@@ -275,3 +275,48 @@ def test_number_spelling_never_matters(
         csv_range_hash(folder / n, MAY, engine=e).hash for n in ("p.csv", "q.csv") for e in ENGINES
     }
     assert len(hashes) == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pandas_csv_hashes_like_the_same_candles_without_the_index(
+    tmp_path: Path, base_lines: list[str], engine: str
+) -> None:
+    plain = csv_range_hash(write_csv(tmp_path / "p.csv", base_lines), MAY, engine=engine)
+    numbered = [f"{i},{line}" for i, line in enumerate(base_lines)]  # df.to_csv(): RangeIndex
+    indexed = write_csv(tmp_path / "i.csv", numbered, header="," + HEADER)
+    assert csv_range_hash(indexed, MAY, engine=engine).hash == plain.hash
+    as_index = write_csv(tmp_path / "t.csv", base_lines, header="," + HEADER.split(",", 1)[1])
+    by_index = csv_range_hash(as_index, MAY, engine=engine)  # a DatetimeIndex without a name
+    assert (by_index.hash, by_index.time_column) == (plain.hash, "")
+
+
+def test_no_time_column_names_what_is_accepted(tmp_path: Path) -> None:
+    nocol = write_csv(tmp_path / "n.csv", ["1,2,3\n"], header="a,b,c\n")
+    with pytest.raises(DataHashError) as err:
+        csv_range_hash(nocol, MAY)
+    assert str(err.value) == (
+        f"{nocol}: no time column found (columns: a, b, c); accepted names: time, timestamp, "
+        "datetime, date_time, date, ts, open_time, gmt time, local time, time_utc, "
+        "datetime_utc, or an unnamed first column (a pandas index); name another with "
+        "--time-column (runs start) or time_column= (Python)"
+    )
+
+
+def test_first_difference_names_the_candle_and_field(tmp_path: Path, base_lines: list[str]) -> None:
+    from ita_rules.provenance.candlediff import first_difference, read_candles
+
+    old = write_csv(tmp_path / "old.csv", base_lines)
+    changed = list(base_lines)
+    t, o, h, low, c, v = changed[200].rstrip("\n").split(",")
+    changed[200] = ",".join([t, o, h, low, "1.5", v]) + "\n"
+    new = write_csv(tmp_path / "new.csv", changed)
+    before = read_candles(old, MAY, None, "old.csv")
+    when = dt.datetime.fromisoformat(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert first_difference(before, read_candles(new, MAY, None, "new.csv")) == (
+        f"first difference at {when}: close {float(c)!r} -> 1.5"
+    )
+    assert first_difference(before, before) is None
+    fewer = write_csv(tmp_path / "fewer.csv", base_lines[:200] + base_lines[201:])
+    assert first_difference(before, read_candles(fewer, MAY, None, "f.csv")) == (
+        f"first difference at {when}: the recorded candle is gone"
+    )

@@ -232,6 +232,14 @@ def test_journal_lines_of_a_batch_equal_one_encoding_per_entry() -> None:
         expected = b"".join(journal.encode(journal.put_entry(d, at)) for d in docs)
         assert journal.encode_puts(docs[0], varying, at) == expected
         assert [json.loads(line)["record"] for line in expected.splitlines()] == docs
+        # each record's original file name differs too (None for bytes put from memory)
+        named = [
+            {**d, "original_name": None if i % 7 == 0 else f'c{i}"é.png'}
+            for i, d in enumerate(docs)
+        ]
+        rows = [(*row, d["original_name"]) for row, d in zip(varying, named, strict=True)]
+        expected = b"".join(journal.encode(journal.put_entry(d, at)) for d in named)
+        assert journal.encode_puts(named[0], rows, at) == expected
 
 
 def test_insert_many_with_one_column_and_with_many(tmp_path: Path) -> None:
