@@ -123,34 +123,53 @@ def _closing_quote(line: str, start: int) -> int:
     return -1
 
 
+# a quoted scalar opens at a line's start or after a space or one of ``:,[{?-`` (elsewhere a
+# quote is part of a plain scalar); each pattern starts with its literal character (fast)
+_QUOTED = re.compile(
+    r"'(?<![^\s:,\[{?-]')[^'\n]*(?:''[^'\n]*)*'"
+    r'|"(?<![^\s:,\[{?-]")[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+)
+_COMMENT = re.compile(r"#(?<!\S#).*")
+
+
+@lru_cache(maxsize=1024)  # a replay compares each blob with the one before and after it
 def lines_close(text: str) -> bool:
     """True when every line closes the flow collections and quoted scalars it opens. Only then
     is a line at column 0 sure to start a top-level key: a flow collection or a quoted scalar
     may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``)."""
-    for line in text.splitlines():
-        if not _OPENERS.search(line):
-            continue
-        depth, i, prev = 0, 0, ""
-        while i < len(line):
-            ch = line[i]
-            if ch == "#" and (i == 0 or line[i - 1] in " \t"):
-                break
-            if ch in "\"'" and prev in ("", ":", ",", "[", "{", "-", "?"):
-                i = _closing_quote(line, i)
-                if i < 0:
-                    return False
-            elif ch in "[{":
-                depth += 1
-            elif ch in "]}":
-                depth -= 1
-                if depth < 0:
-                    return False
-            if ch not in " \t":
-                prev = line[i] if line[i] in ":,[{-?" else "x"
-            i += 1
-        if depth:
+    if not _OPENERS.search(text):
+        return True
+    bare = _COMMENT.sub("", _QUOTED.sub("", text))  # never removes a line break
+    if "'" in bare or '"' in bare:  # a quote inside a plain scalar, or one left open
+        return all(_line_closes(line) for line in text.split("\n"))
+    for line in bare.split("\n"):
+        opened = line.count("[") + line.count("{")
+        if opened != line.count("]") + line.count("}"):
             return False
     return True
+
+
+def _line_closes(line: str) -> bool:
+    """:func:`lines_close` for one line, character by character."""
+    depth, i, prev = 0, 0, ""
+    while i < len(line):
+        ch = line[i]
+        if ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            break
+        if ch in "\"'" and prev in ("", ":", ",", "[", "{", "-", "?"):
+            i = _closing_quote(line, i)
+            if i < 0:
+                return False
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth < 0:
+                return False
+        if ch not in " \t":
+            prev = line[i] if line[i] in ":,[{-?" else "x"
+        i += 1
+    return depth == 0
 
 
 def strip_lifecycle(text: str) -> str | None:
