@@ -71,7 +71,7 @@ _NUMBER_START = frozenset("0123456789+-.")
 _BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})  # YAML 1.1 only, any case
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _FILLERS = frozenset("\u034f\u115f\u1160\u3164\uffa0")  # invisible, though not format chars
-# The type YAML 1.1 gives a plain scalar's text (to tell ``y`` from an explicit ``!!str y``).
+# The type YAML 1.1 gives a plain scalar's text.
 _resolve: Callable[[type, str, tuple[bool, bool]], str] = yaml.resolver.Resolver().resolve
 
 
@@ -316,6 +316,14 @@ class _Builder:
         shown = dotted(path) if field is None else field
         return _Stop(Finding(self.doc.path, message, line, col, shown, code))
 
+    def _tagged(self, node: yaml.Node) -> bool:
+        """True when the node is written with an explicit tag (``!!str y``, ``&a !!bool yes``):
+        its type is then not guessed from its text. Marks count characters, in both parsers."""
+        source = self.doc.text[node.start_mark.index : node.end_mark.index]
+        if source.startswith("&"):  # an anchor comes first, or after the tag
+            source = source.partition(" ")[2].lstrip()
+        return source.startswith("!")
+
     def _note(self, node: yaml.Node, path: FieldPath, message: str, code: str) -> None:
         """Record a finding and go on loading (so every such problem is reported at once)."""
         line, col = self._at(node)
@@ -386,7 +394,7 @@ class _Builder:
             )
         if not node.style and kind in ("str", "int", "float", "bool"):
             problem = _ambiguous(node.value, value)
-            if problem is not None and _implicit(node):
+            if problem is not None and not self._tagged(node):
                 self._note(
                     node,
                     path,
@@ -423,7 +431,7 @@ class _Builder:
                 self._note(node, (*path, _escape(key)), problem, "key-characters")
             elif not node.style:
                 ambiguous = _ambiguous(key, key)
-                if ambiguous is not None and _implicit(node):
+                if ambiguous is not None and not self._tagged(node):
                     message = f'key {key} is ambiguous ({ambiguous[0]}); quote it ("{key}")'
                     self._note(node, (*path, key), message, "ambiguous")
             return key
@@ -490,11 +498,6 @@ def _bad_scalar(text: str, kind: str, exc: BaseException) -> str:
             f"{text} is not a valid date{reason}; write YYYY-MM-DD, or quote it if it is not a date"
         )
     return f"{text!r} is not a valid !!{kind} value"
-
-
-def _implicit(node: yaml.ScalarNode) -> bool:
-    """True when the node's type comes from its text, not from an explicit tag (``!!str y``)."""
-    return node.tag == _resolve(yaml.ScalarNode, node.value, (True, False))
 
 
 def needs_quotes(text: str) -> bool:
@@ -591,12 +594,8 @@ def _escape(text: str) -> str:
 
 def _key_characters(key: str) -> str | None:
     """A message when a key holds characters that make look-alike keys, else None."""
-    if key.isascii():
-        return None if key.isprintable() else _key_characters_slow(key)
-    return _key_characters_slow(key)
-
-
-def _key_characters_slow(key: str) -> str | None:
+    if key.isascii() and key.isprintable():
+        return None  # the common case, and always in NFC
     for ch in key:
         kind = _char_kind(ch)
         if kind is not None:

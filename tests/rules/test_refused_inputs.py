@@ -34,11 +34,9 @@ def desk(journey_desk: Desk) -> Desk:  # noqa: F811
     return journey_desk
 
 
-def _copy_as(d: Desk, setup_id: str, folder: str, **replace: str) -> str:
-    """The London setup's v1.1 as ``setup_id`` under ``folder``, with a correct params_hash."""
+def _copy_as(d: Desk, setup_id: str, folder: str) -> str:
+    """The London setup's v1.1 as ``setup_id`` under ``folder`` (its params_hash stays right)."""
     text = d.read(LONDON).replace("setup_id: London_FVG_v1", f"setup_id: {setup_id}")
-    for old, new in replace.items():
-        text = text.replace(old, new)
     rel = f"{folder}/v1.1.yaml"
     d.write(rel, text)
     return rel
@@ -316,3 +314,32 @@ def test_what_the_loader_accepts_a_yaml_1_2_parser_reads_the_same(text: str) -> 
         return
     ours = doc.data["x"]
     assert (type(ours), ours) == (type(theirs["x"]), theirs["x"]), text
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("a\u00a0b", "holds a space that is not a plain space (U+00A0 NO-BREAK SPACE); use"),
+        ("a\\tb", "holds a control character (U+0009); delete it"),
+        ("a\u2066b", "holds a bidirectional control character (U+2066 LEFT-TO-RIGHT ISOLATE)"),
+        ("\ufeffab", "holds an invisible character (U+FEFF ZERO WIDTH NO-BREAK SPACE)"),
+        ("a\u3164b", "holds an invisible character (U+3164 HANGUL FILLER)"),
+    ],
+)
+def test_each_kind_of_look_alike_key_is_named(key: str, says: str) -> None:
+    doc, findings = yamlio.loads(f'params:\n  "{key}": 1\n', "t.yaml")
+    assert doc is None
+    [finding] = findings
+    assert (finding.line, finding.col, finding.code) == (2, 3, "key-characters")
+    assert says in finding.message
+    assert finding.field.startswith("params.a") or finding.field.startswith("params.\\ufeff")
+    assert finding.field.isascii()  # the character is shown as an escape, not invisibly
+
+
+def test_explicit_tags_and_quotes_are_not_ambiguous() -> None:
+    text = 'a: !!str y\nb: &x !!bool yes\nc: !!float "1.5"\nd: "NO"\n"y": 1\ne: \'1e3\'\nf: *x\n'
+    doc, findings = yamlio.loads(text, "t.yaml")
+    assert doc is not None, [str(f) for f in findings]
+    assert doc.data == {"a": "y", "b": True, "c": 1.5, "d": "NO", "y": 1, "e": "1e3", "f": True}
+    doc, findings = yamlio.loads("a: &x yes\nb: *x\n", "t.yaml")
+    assert [(f.line, f.col, f.code) for f in findings] == [(1, 4, "ambiguous"), (1, 4, "ambiguous")]
