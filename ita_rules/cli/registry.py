@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ita_rules import report
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
 from ita_rules.errors import UsageError
+
+if TYPE_CHECKING:
+    from ita_rules.store.replay import Rebuilt
 
 
 def index_source(ctx: typer.Context) -> Any:
@@ -126,33 +129,38 @@ def index(
         stats = refresh(index_source(ctx), rebuild=rebuild, progress=bar)
     finally:
         bar.close()
-    restored = _restore_store_records(ctx) if rebuild else None
+    rebuilt = _restore_from_disk(ctx) if rebuild else None
     if json_:
-        emit_json({**stats.as_dict(), "store_records_restored": restored})
-        return
+        emit_json(
+            {
+                **stats.as_dict(),
+                "store_records_restored": rebuilt.records if rebuilt else None,
+                "store_rebuilt": rebuilt.as_dict() if rebuilt else None,
+            }
+        )
+        raise typer.Exit(0 if rebuilt is None or rebuilt.ok else 1)
     why = f" ({stats.reason})" if stats.reason else ""
     echo(
         f"index {stats.action}{why}: {stats.commits} commit(s) read, {stats.versions} version(s), "
         f"{stats.findings} audit finding(s)"
     )
-    if restored is not None:
-        echo(f"store: {restored} record(s) restored from the journal")
+    if rebuilt is not None:
+        for path in rebuilt.unreadable:
+            warn(f"{path}: not a run's snapshot file; its run was not restored")
+        echo(f"store: {rebuilt} restored from the disk")
+        raise typer.Exit(0 if rebuilt.ok else 1)
 
 
-STORE_JOURNAL = ".ita-store/journal.jsonl"
-
-
-def _restore_store_records(ctx: typer.Context) -> int | None:
-    """``index --rebuild`` also restores the store's records from its journal (SPEC §4) when
-    the workspace has a store; None when it has none."""
+def _restore_from_disk(ctx: typer.Context) -> Rebuilt | None:
+    """``index --rebuild`` also restores the rest of the database from the disk (the store's
+    records, the runs, the remote copies) when the workspace has a store root; None when it
+    has none (then the store, and SQLAlchemy, are not even imported)."""
     ws = open_workspace(ctx)
-    # The journal's place, without importing the store (SQLAlchemy) when there is none;
-    # tests/store/test_index_rebuild.py keeps it equal to ita_rules.store.core.HOUSEKEEPING.
-    if not (ws.settings.store_root / STORE_JOURNAL).exists():
+    if not ws.settings.store_root.is_dir():
         return None
-    from ita_rules.store import rebuild_from_journal
+    from ita_rules.store.replay import rebuild_database
 
-    return rebuild_from_journal(ws)
+    return rebuild_database(ws)
 
 
 @app.command()

@@ -1,9 +1,14 @@
 """Runs in the metadata database and their snapshot files under the store root.
 
 * :meth:`RunStore.allocate` gives the next ``run_YYYY_MM_DD_NNN`` and inserts the run (status
-  ``running``) in one transaction.
-* The snapshot file ``archive/provenance/{run_id}_snapshot.json`` is written atomically (temp
-  file + fsync + ``os.replace``) at the start, at every change and at the end.
+  ``running``) in one transaction. The id is claimed by creating its snapshot file
+  ``archive/provenance/{run_id}_snapshot.json`` exclusively (a hard link of a complete temp
+  file, which fails when the name exists): an id whose snapshot file exists is skipped, so an
+  id is never handed out twice, not even after the database was lost, and no run's snapshot
+  file is ever overwritten by another run.
+* The snapshot file is the run's durable state: it is rewritten atomically (temp file + fsync
+  + ``os.replace``) at every change and at the end, before the database commits, and
+  :meth:`RunStore.restore` rebuilds the ``runs`` table from the snapshot files alone.
 * A running run renews its lease (heartbeat). :meth:`RunStore.reap` marks ``abandoned`` every
   running run whose lease ran out or whose process (on this host) is gone; the completion of a
   run only changes a run that is still ``running``, so an abandoned run never becomes
@@ -14,10 +19,13 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import errno
 import json
 import os
+import re
 import sys
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,6 +42,9 @@ from ita_rules.fsutil import atomic_write_text
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
 
 RUN_ID_FORMAT = "run_{day}_{seq:03d}"
+RUN_ID_RE = re.compile(r"run_([0-9]{4}_[0-9]{2}_[0-9]{2})_([0-9]{3,})")
+SNAPSHOT_SUFFIX = "_snapshot.json"
+RESTORED_LEASE_S = 24 * 3600.0  # a running run restored from its file: its lease is unknown
 STATUSES = ("running", "succeeded", "failed", "abandoned")
 FINAL = ("succeeded", "failed")
 ALLOCATE_TRIES = 100
@@ -52,9 +63,7 @@ def iso(moment: _dt.datetime) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    import re
-
-    if not re.fullmatch(r"run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}", run_id):
+    if not RUN_ID_RE.fullmatch(run_id):
         raise UsageError(f"not a run id: {run_id!r} (expected run_YYYY_MM_DD_NNN)")
     return run_id
 
@@ -135,37 +144,99 @@ class RunStore:
             yield conn
 
     # -- files ---------------------------------------------------------------------------
+    def snapshot_folder(self) -> Path:
+        return self.settings.store_root / self.settings.folder_for("provenance")
+
     def snapshot_path(self, run_id: str) -> Path:
-        folder = self.settings.folder_for("provenance")
-        return self.settings.store_root / folder / f"{check_run_id(run_id)}_snapshot.json"
+        return self.snapshot_folder() / f"{check_run_id(run_id)}{SNAPSHOT_SUFFIX}"
 
     def write_file(self, snapshot: Mapping[str, Any]) -> Path:
+        """Rewrite the snapshot file of a run that has one (its id was claimed)."""
         path = self.snapshot_path(str(snapshot["run_id"]))
-        atomic_write_text(path, json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(path, _text(snapshot))
         return path
+
+    def _claim(self, snapshot: Mapping[str, Any]) -> bool:
+        """Create the snapshot file of a new run id, complete, only if no file has that name:
+        False when the id is taken (another run, even one the database does not know)."""
+        from ita_rules.store.naming import TMP_PREFIX
+
+        path = self.snapshot_path(str(snapshot["run_id"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            try:
+                view = memoryview(_text(snapshot).encode("utf-8"))
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)  # atomic, and refuses an existing name
+            except FileExistsError:
+                return False
+            except OSError as exc:  # no hard links on this file system: exclusive create
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                return _create_exclusive(path, _text(snapshot))
+        finally:
+            tmp.unlink(missing_ok=True)
+        _sync_dir(path.parent)
+        return True
+
+    def _taken_on_disk(self, day: str) -> int:
+        """The highest sequence number of ``day`` that has a snapshot file (0 when none)."""
+        top = 0
+        try:
+            names = os.listdir(self.snapshot_folder())
+        except FileNotFoundError:
+            return 0
+        prefix = f"run_{day}_"
+        for name in names:
+            if name.startswith(prefix) and name.endswith(SNAPSHOT_SUFFIX):
+                match = RUN_ID_RE.fullmatch(name[: -len(SNAPSHOT_SUFFIX)])
+                if match is not None:
+                    top = max(top, int(match.group(2)))
+        return top
 
     # -- allocate ------------------------------------------------------------------------
     def allocate(
         self, snapshot: dict[str, Any], *, pid: int | None, lease_s: float
     ) -> dict[str, Any]:
-        """Insert a new running run with the next free id of the day; return its snapshot."""
+        """Insert a new running run with the next free id of the day; return its snapshot.
+
+        The next id is past the highest of the day in the database and on disk; its snapshot
+        file is created exclusively before the row is inserted (an id whose file appeared
+        meanwhile is skipped), so the file exists whenever the row does."""
         for _ in range(ALLOCATE_TRIES):
             now = now_utc()
             day = now.strftime("%Y_%m_%d")
+            claimed: Path | None = None
             try:
                 with self._write() as conn:
                     top = conn.execute(
                         sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
                     ).scalar()
-                    seq = int(top or 0) + 1
-                    run_id = RUN_ID_FORMAT.format(day=day, seq=seq)
-                    snap = {
-                        **snapshot,
-                        "run_id": run_id,
-                        "status": "running",
-                        "started_at": iso(now),
-                        "finished_at": None,
-                    }
+                    seq = max(int(top or 0), self._taken_on_disk(day))
+                    for _attempt in range(ALLOCATE_TRIES):
+                        seq += 1
+                        snap = {
+                            **snapshot,
+                            "run_id": RUN_ID_FORMAT.format(day=day, seq=seq),
+                            "status": "running",
+                            "started_at": iso(now),
+                            "finished_at": None,
+                        }
+                        if self._claim(snap):
+                            claimed = self.snapshot_path(snap["run_id"])
+                            break
+                    else:
+                        raise ItaRulesError(
+                            f"could not allocate a run id: {ALLOCATE_TRIES} ids of {day} "
+                            f"in a row have snapshot files in {self.snapshot_folder()}"
+                        )
                     row = _row(snap)
                     row.update(
                         day=day,
@@ -177,7 +248,14 @@ class RunStore:
                     conn.execute(runs.insert().values(**row))
                 return snap
             except sa.exc.IntegrityError:
-                continue  # another process took that number between our read and insert
+                # another database took that number: the file we created is ours to remove
+                if claimed is not None:
+                    claimed.unlink(missing_ok=True)
+                continue
+            except BaseException:
+                if claimed is not None:
+                    claimed.unlink(missing_ok=True)
+                raise
         raise ItaRulesError(f"could not allocate a run id after {ALLOCATE_TRIES} tries")
 
     # -- change --------------------------------------------------------------------------
@@ -202,9 +280,9 @@ class RunStore:
                 .where(runs.c.run_id == snapshot["run_id"], runs.c.status == "running")
                 .values(snapshot=_dump(snapshot))
             )
-        if not result.rowcount:
-            raise RunStateError(f"run {snapshot['run_id']} is no longer running")
-        self.write_file(snapshot)
+            if not result.rowcount:
+                raise RunStateError(f"run {snapshot['run_id']} is no longer running")
+            self.write_file(snapshot)  # the file first: it is what a rebuild restores
 
     def finish(
         self,
@@ -236,7 +314,7 @@ class RunStore:
                 .where(runs.c.run_id == run_id, runs.c.status == "running")
                 .values(status=status, finished_at=now, error=error, snapshot=_dump(snap))
             )
-        self.write_file(snap)
+            self.write_file(snap)  # before the commit: the file is what a rebuild restores
         return snap
 
     def reap(self, host: str | None = None) -> list[str]:
@@ -278,9 +356,51 @@ class RunStore:
                         status="abandoned", finished_at=stamp, error=error, snapshot=_dump(snap)
                     )
                 )
-            self.write_file(snap)
+                self.write_file(snap)
             reaped.append(run_id)
         return reaped
+
+    # -- rebuild -------------------------------------------------------------------------
+    def restore(self) -> tuple[list[str], list[str]]:
+        """Insert every run whose snapshot file exists but whose row does not (the database
+        was lost); return the restored run ids and the snapshot files that could not be read
+        (as paths relative to the store root). Idempotent."""
+        folder = self.snapshot_folder()
+        try:
+            names = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return [], []
+        restored: list[str] = []
+        unreadable: list[str] = []
+        now = now_utc()
+        with self._write() as conn:
+            present = {row[0] for row in conn.execute(sa.select(runs.c.run_id))}
+            rows: list[dict[str, Any]] = []
+            for name in names:
+                run_id = name[: -len(SNAPSHOT_SUFFIX)] if name.endswith(SNAPSHOT_SUFFIX) else ""
+                match = RUN_ID_RE.fullmatch(run_id)
+                if match is None or run_id in present:
+                    continue
+                path = folder / name
+                snap = read_snapshot(path, run_id)
+                if snap is None:
+                    unreadable.append(path.relative_to(self.settings.store_root).as_posix())
+                    continue
+                row = _row(snap)
+                running = snap["status"] == "running"
+                lease = iso(now + _dt.timedelta(seconds=RESTORED_LEASE_S)) if running else None
+                row.update(
+                    day=match.group(1),
+                    seq=int(match.group(2)),
+                    pid=None,
+                    heartbeat_at=None,
+                    lease_until=lease,
+                )
+                rows.append(row)
+                restored.append(run_id)
+            if rows:
+                conn.execute(runs.insert(), rows)
+        return restored, unreadable
 
     # -- read ----------------------------------------------------------------------------
     def get(self, run_id: str) -> dict[str, Any]:
@@ -332,6 +452,55 @@ class RunStore:
             query = query.limit(limit)
         with self.db.read() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _text(snapshot: Mapping[str, Any]) -> str:
+    """The snapshot file's text."""
+    return json.dumps(snapshot, indent=2, sort_keys=True) + "\n"
+
+
+def _create_exclusive(path: Path, text: str) -> bool:
+    """Create ``path`` only if absent (where hard links are not available)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    except FileExistsError:
+        return False
+    try:
+        view = memoryview(text.encode("utf-8"))
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make a new name in ``folder`` durable (where directories can be fsynced)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_snapshot(path: Path, run_id: str) -> dict[str, Any] | None:
+    """A snapshot file's content when it is a run's snapshot with that run id, else None."""
+    try:
+        snap = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(snap, dict)
+        or snap.get("run_id") != run_id
+        or snap.get("status") not in STATUSES
+        or not isinstance(snap.get("flow_type"), str)
+        or not isinstance(snap.get("started_at"), str)
+    ):
+        return None
+    return snap
 
 
 def _dump(snapshot: Mapping[str, Any]) -> str:

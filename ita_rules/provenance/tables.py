@@ -4,7 +4,10 @@ Postgres.
 
 A run id ``run_YYYY_MM_DD_NNN`` is ``(day, seq)`` with a unique constraint: allocation takes
 the next ``seq`` of the day inside a write transaction (``BEGIN IMMEDIATE`` on SQLite, an
-advisory lock on Postgres) and retries on a unique violation, so concurrent runs never collide.
+advisory lock on Postgres), past every id that has a snapshot file, claims the id by creating
+its snapshot file exclusively, and retries on a unique violation, so concurrent runs never
+collide. The table is derived: every row can be rebuilt from its run's snapshot file
+(:meth:`ita_rules.provenance.runstore.RunStore.restore`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ themselves checked against the record's SHA-256 just before. The hash is the bes
 can compute: SHA-256 where the backend has it (local folders, Google Drive...), else SHA-1, else
 MD5 (S3's native checksum). A backend that reports none of them (or no value for an object,
 e.g. an S3 multipart upload without rclone's MD5 metadata) is verified by downloading the object
-and re-computing its SHA-256. Only then is ``verified_at`` recorded (``remote_copies``); a failed
-or partial upload records nothing as verified, and a re-run copies what is still missing.
+and re-computing its SHA-256. Only then is ``verified_at`` recorded (``remote_copies``, and the
+store's journal, from which a lost database is rebuilt); a failed or partial upload records
+nothing as verified, and a re-run copies what is still missing.
 
 ``pull`` (:mod:`ita_rules.remote.pull`) restores files, each SHA-256 re-verified first.
 """
@@ -61,12 +62,21 @@ class Remote:
             None if problem else at, at, problem,
         )  # fmt: skip
 
+    def _save(self, rows: Sequence[RemoteCopy]) -> None:
+        """Record what was found about copies: in the store's journal first (what a rebuild
+        of the database restores), then in ``remote_copies``; under the store lock."""
+        if not rows:
+            return
+        with self.store.locked():
+            self.store.journal.append([row.journal_entry() for row in rows])
+            tables.save(self.store.db, rows)
+
     # -- push ----------------------------------------------------------------------------
     def push(self, records: Sequence[Record], progress: Progress | None = None) -> SyncReport:
         """Copy the stored files of ``records`` that have no verified copy yet, then verify
         them. Files verified before an rclone failure stay recorded; the failure is raised."""
         report = SyncReport("push", self.key, self.hash_type)
-        blobs = group(records)
+        blobs = group(records, self.store.stored_paths(r.hash for r in records))
         known = tables.copies(self.store.db, [b.hash for b in blobs], self.key)
         todo: list[Blob] = []
         for blob in blobs:
@@ -135,7 +145,7 @@ class Remote:
             rows.append(self._row(blob, expected or None, at, problem))
             out.append(self.outcome(blob, "failed" if problem else "verified", problem,
                                      None if problem else at))  # fmt: skip
-        tables.save(self.store.db, rows)
+        self._save(rows)
         return out
 
     def _compare(self, blob: Blob, found: RemoteFile, expected: str | None) -> str | None:
@@ -177,7 +187,7 @@ class Remote:
             else self._compare(blob, found, row.remote_hash)
         )
         at = iso(now_utc())
-        tables.save(self.store.db, [self._row(blob, row.remote_hash, at, problem)])
+        self._save([self._row(blob, row.remote_hash, at, problem)])
         return problem is None
 
     def download_hash(self, relative: str) -> str:
@@ -194,7 +204,9 @@ class Remote:
         a copy found missing or different loses its ``verified_at``."""
         report = SyncReport("check", self.key, None if download else self.hash_type)
         rows = tables.all_copies(self.store.db, self.key)
-        by_hash = {blob.hash: blob for blob in group(self.store.find(status=LIVE))}
+        live = self.store.find(status=LIVE)
+        stored = self.store.stored_paths(r.hash for r in live)
+        by_hash = {blob.hash: blob for blob in group(live, stored)}
         try:
             listed = self.rclone.list_files(
                 self.spec.text, [r.remote_path for r in rows], None if download else self.hash_type
@@ -218,7 +230,7 @@ class Remote:
             report.files.append(self.outcome(blob, status, problem, None if problem else at))
             if progress:
                 progress(done, len(rows))
-        tables.save(self.store.db, saved)
+        self._save(saved)
         recorded = {r.hash for r in rows}
         for blob in by_hash.values():
             if blob.hash not in recorded:
@@ -243,8 +255,7 @@ class Remote:
         """The copy of ``blob`` on this remote is not intact: it is no longer verified."""
         known = tables.copies(self.store.db, [blob.hash], self.key).get(blob.hash, [])
         at = iso(now_utc())
-        tables.save(
-            self.store.db,
+        self._save(
             [RemoteCopy(c.hash, c.remote, c.remote_path, c.size, c.remote_hash, None, at, problem)
              for c in known],
         )  # fmt: skip

@@ -7,11 +7,15 @@ what was checked (``size`` and ``remote_hash``, e.g. ``md5:...`` or ``sha256:...
 the copy was verified by downloading it and re-computing its SHA-256) and when it was last found
 intact (``verified_at``). ``verified_at`` is None while a copy is not known to be intact: never
 verified, or found missing or different by a later check (``problem`` says which).
+
+Every saved row is also appended to the store's journal (``{"op": "remote", "copy": {...}}``,
+before the database commits), so :func:`restore` rebuilds the table after the database is lost:
+the last entry of each (content, remote) wins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +44,12 @@ remote_copies = sa.Table(
 )
 
 
+JOURNAL_OP = "remote"
+_FIELDS = (
+    "hash", "remote", "remote_path", "size", "remote_hash", "verified_at", "checked_at", "problem",
+)  # fmt: skip
+
+
 class RemoteSchemaOutdated(UsageError):
     """The remote_copies table was made by a newer ita-rules."""
 
@@ -58,6 +68,26 @@ class RemoteCopy:
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+    def row(self) -> dict[str, Any]:
+        """The ``remote_copies`` row (also what the journal keeps)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def journal_entry(self) -> dict[str, Any]:
+        return {"op": JOURNAL_OP, "at": self.checked_at, "copy": self.row()}
+
+    @classmethod
+    def from_row(cls, data: Mapping[str, Any]) -> RemoteCopy:
+        return cls(
+            hash=str(data["hash"]),
+            remote=str(data["remote"]),
+            remote_path=str(data["remote_path"]),
+            size=int(data["size"]),
+            remote_hash=data.get("remote_hash"),
+            verified_at=data.get("verified_at"),
+            checked_at=str(data["checked_at"]),
+            problem=data.get("problem"),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,19 +158,28 @@ def save(db: Database, rows: Sequence[RemoteCopy]) -> None:
     with db.write() as conn:
         for row in rows:
             conn.execute(remote_copies.delete().where(c.hash == row.hash, c.remote == row.remote))
-        conn.execute(
-            remote_copies.insert(),
-            [
-                {
-                    "hash": r.hash,
-                    "remote": r.remote,
-                    "remote_path": r.remote_path,
-                    "size": r.size,
-                    "remote_hash": r.remote_hash,
-                    "verified_at": r.verified_at,
-                    "checked_at": r.checked_at,
-                    "problem": r.problem,
-                }
-                for r in rows
-            ],
-        )
+        conn.execute(remote_copies.insert(), [r.row() for r in rows])
+
+
+def restore(db: Database, entries: Iterable[Mapping[str, Any]]) -> int:
+    """Insert the remote copies of the journal's ``remote`` entries (the data of each entry)
+    that the table lacks, each as its last entry left it; return how many. Idempotent."""
+    last: dict[tuple[str, str], RemoteCopy] = {}
+    for data in entries:
+        if data.get("op") != JOURNAL_OP or not isinstance(data.get("copy"), dict):
+            continue
+        try:
+            copy = RemoteCopy.from_row(data["copy"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a line of another format: nothing this version can restore
+        last[(copy.hash, copy.remote)] = copy
+    if not last:
+        return 0
+    ensure_remote_schema(db)
+    c = remote_copies.c
+    with db.write() as conn:
+        present = set(conn.execute(sa.select(c.hash, c.remote)).tuples())
+        rows = [copy.row() for key, copy in last.items() if key not in present]
+        if rows:
+            conn.execute(remote_copies.insert(), rows)
+    return len(rows)

@@ -29,18 +29,12 @@ def open_store(workspace: Workspace) -> Store:
 
 
 def rebuild_from_journal(workspace: Workspace) -> int:
-    """Restore every record of the store's journal that the database lacks (e.g. after the
-    database file was lost); return how many records were restored. Idempotent."""
-    from ita_rules.store.replay import replay
+    """Restore everything the database lacks after it was lost (records, runs, remote copies:
+    :func:`ita_rules.store.replay.rebuild_database`); return how many records were restored.
+    Idempotent."""
+    from ita_rules.store.replay import rebuild_database
 
-    store = open_store(workspace)
-    try:
-        with store.locked():
-            entries, _damaged = store.journal.read()
-            with store.db.write() as conn:
-                return replay(conn, entries)
-    finally:
-        store.db.dispose()
+    return rebuild_database(workspace).records
 
 
 __all__ = [

@@ -5,11 +5,17 @@ files, hash mismatches, records missing from the journal or from the database, a
 journal lines. ``repair=True`` fixes each: stale temp files and unneeded files are deleted,
 unknown files move to ``.ita-store/lost+found/`` (never deleted), records of missing or
 corrupt files get the status ``missing``/``corrupt``, and database and journal are reconciled.
+
+The runs' snapshot files (``{provenance folder}/{run_id}_snapshot.json``) are the tool's own:
+they are accounted for by the ``runs`` table, not by records. A snapshot whose run the database
+lacks is restored by ``--repair``; one that cannot be read is reported and never moved (its
+name keeps its run id taken).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +36,7 @@ STALE_TEMP_S = 3600.0
 @dataclass(frozen=True)
 class Problem:
     kind: str  # temp | orphan | unneeded | missing | mismatch | unjournaled | unrecorded | journal
+    # | run (a snapshot file whose run the database lacks) | snapshot (an unreadable one)
     path: str
     message: str
     file_ids: tuple[str, ...] = ()
@@ -151,7 +158,9 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                 conn.execute(sa.select(sa.func.count()).select_from(t.records)).scalar_one()
             )
         blob_paths = {path for path, _ in blob_rows.values()}
-        for rel in sorted(files - blob_paths):
+        snapshots, kept = _run_files(store, files - blob_paths)
+        _runs(store, snapshots, report, repair)
+        for rel in sorted(files - blob_paths - set(snapshots) - kept):
             if repair:
                 _lost_and_found(store, rel)
             report.problems.append(
@@ -208,6 +217,65 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                     )
                 )
     return report
+
+
+_KEPT_RESULT = re.compile(
+    r"(run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,})_result_rejected(_[0-9]+)?\.json"
+)
+
+
+def _run_files(store: Store, candidates: set[str]) -> tuple[dict[str, str], set[str]]:
+    """The runs' own files among ``candidates`` (relative paths) in the provenance folder:
+    their snapshot files (path -> run id), and the results a run kept after the store refused
+    them (``{run_id}_result_rejected.json``)."""
+    from ita_rules.provenance.runstore import RUN_ID_RE, SNAPSHOT_SUFFIX
+
+    folder = store.settings.folder_for("provenance").strip("/")
+    snapshots: dict[str, str] = {}
+    kept: set[str] = set()
+    for rel in candidates:
+        parent, _, name = rel.rpartition("/")
+        if parent != folder:
+            continue
+        run_id = name[: -len(SNAPSHOT_SUFFIX)] if name.endswith(SNAPSHOT_SUFFIX) else ""
+        if RUN_ID_RE.fullmatch(run_id):
+            snapshots[rel] = run_id
+        elif _KEPT_RESULT.fullmatch(name):
+            kept.add(rel)
+    return snapshots, kept
+
+
+def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: bool) -> None:
+    """Snapshot files whose run the database lacks (restored with ``repair``), and snapshot
+    files that are not a run's snapshot (reported, left in place)."""
+    from ita_rules.provenance.runstore import RunStore, read_snapshot
+    from ita_rules.provenance.tables import ensure_runs_schema, runs
+
+    if not snapshots:
+        return
+    with store.db.read() as conn:
+        known: set[str] = set()
+        if sa.inspect(conn).has_table(runs.name):
+            known = {row[0] for row in conn.execute(sa.select(runs.c.run_id))}
+    missing = {rel: run_id for rel, run_id in snapshots.items() if run_id not in known}
+    readable = {
+        rel
+        for rel, run_id in missing.items()
+        if read_snapshot(store.root / rel, run_id) is not None
+    }
+    if repair and readable:
+        ensure_runs_schema(store.db)
+        RunStore(store.settings, store.db, owned=False).restore()
+    for rel in sorted(missing):
+        if rel in readable:
+            message = f"run {missing[rel]} has a snapshot file but is not in the database"
+            report.problems.append(
+                Problem("run", rel, message + (" (restored)" if repair else ""), (), repair)
+            )
+        else:
+            report.problems.append(
+                Problem("snapshot", rel, "not a run's snapshot file (left in place)")
+            )
 
 
 def _journal(store: Store, report: FsckReport, repair: bool) -> None:

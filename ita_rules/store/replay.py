@@ -1,9 +1,16 @@
-"""Replay journal entries into the database: used by ``rebuild_from_journal`` and fsck."""
+"""Replay journal entries into the database (:func:`replay`, also used by fsck), and rebuild
+every table after the database was lost (:func:`rebuild_database`).
+
+The disk is the source of truth: the store's records, tags and status changes and the remote
+copies are in the journal under the store root, each run is in its snapshot file under
+``archive/provenance/``. A rebuild restores what the database lacks and leaves the rest alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -11,6 +18,61 @@ from ita_rules.db import tables as t
 from ita_rules.store.batch import insert_many
 from ita_rules.store.journal import Entry
 from ita_rules.store.records import Record
+
+if TYPE_CHECKING:
+    from ita_rules.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What :func:`rebuild_database` restored."""
+
+    records: int
+    runs: tuple[str, ...]
+    remote_copies: int
+    unreadable: tuple[str, ...] = ()  # snapshot files that are not a run's snapshot
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreadable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "restored": self.records,
+            "records": self.records,
+            "runs": len(self.runs),
+            "remote_copies": self.remote_copies,
+            "unreadable": list(self.unreadable),
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"{self.records} record(s), {len(self.runs)} run(s), "
+            f"{self.remote_copies} remote copy(ies)"
+        )
+
+
+def rebuild_database(workspace: Workspace) -> Rebuilt:
+    """Restore what the metadata database lacks from the disk: the store's records (with
+    their tags and statuses) and the remote copies from the journal, the runs from their
+    snapshot files. Idempotent; used by ``store rebuild`` and ``index --rebuild``."""
+    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance.tables import ensure_runs_schema
+    from ita_rules.remote import tables as remote_tables
+    from ita_rules.store import open_store
+
+    store = open_store(workspace)
+    try:
+        with store.locked():
+            entries, _damaged = store.journal.read()
+            with store.db.write() as conn:
+                records = replay(conn, entries)
+            copies = remote_tables.restore(store.db, (e.data for e in entries))
+            ensure_runs_schema(store.db)
+            runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
+    finally:
+        store.db.dispose()
+    return Rebuilt(records, tuple(runs), copies, tuple(unreadable))
 
 
 def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None = None) -> int:
