@@ -76,7 +76,7 @@ def diff(
 def _field_changes(key: str, old: Any, new: Any) -> list[Change]:
     hashed = key in HASHED_FIELDS
     out: list[Change] = []
-    # deepdiff skips keys starting with "__" by default: in a rule file they are data like any other.
+    # deepdiff skips keys starting with "__" by default; in a rule file they are plain data.
     tree = DeepDiff(old, new, view="tree", verbose_level=2, ignore_private_variables=False)
     for report, items in tree.items():
         for item in items:
