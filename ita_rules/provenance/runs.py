@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ita_rules.errors import ItaRulesError, RuleError, UsageError
 from ita_rules.provenance.release import rule_released
-from ita_rules.provenance.runstore import RunStore
+from ita_rules.provenance.runstore import RunStore, checked_lease
 from ita_rules.provenance.snapshot import RuleRef, build_snapshot
 from ita_rules.provenance.stamp import encode, keep_rejected, stamped
 
@@ -72,7 +72,8 @@ class Run:
         self.flow_run_id = flow_run_id
         self.flow_name = flow_name
         self.heartbeat_s = heartbeat
-        self.lease_s = lease if lease is not None else heartbeat * LEASE_FACTOR
+        # refused here, before anything is opened or written
+        self.lease_s = checked_lease(lease if lease is not None else heartbeat * LEASE_FACTOR)
         self.track_process = track_process
         self.snapshot: dict[str, Any] = {}
         self._runs: RunStore | None = None

@@ -119,6 +119,23 @@ def _dispose_all() -> None:
             db.dispose()
 
 
+MAX_LEASE_S = 366 * 24 * 3600  # a lease longer than a year is a mistake, not a long run
+
+
+def checked_lease(seconds: float, what: str = "lease") -> float:
+    """``seconds`` when it is a usable lease (a finite number of seconds from 1 to a year);
+    a one-line :class:`UsageError` otherwise (``nan``, ``inf``, ``1e300``, ``0``, ``-5``)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what}: expected a number of seconds, got {seconds!r}") from None
+    if not 1 <= value <= MAX_LEASE_S:  # also false for nan
+        raise UsageError(
+            f"{what}: expected a number of seconds from 1 to {MAX_LEASE_S} (a year), got {seconds}"
+        )
+    return value
+
+
 class RunStore:
     """The runs of one workspace: database rows plus snapshot files."""
 
@@ -210,6 +227,7 @@ class RunStore:
         The next id is past the highest of the day in the database and on disk; its snapshot
         file is created exclusively before the row is inserted (an id whose file appeared
         meanwhile is skipped), so the file exists whenever the row does."""
+        lease_s = checked_lease(lease_s)
         for _ in range(ALLOCATE_TRIES):
             now = now_utc()
             day = now.strftime("%Y_%m_%d")
@@ -261,6 +279,7 @@ class RunStore:
     # -- change --------------------------------------------------------------------------
     def heartbeat(self, run_id: str, lease_s: float) -> bool:
         """Renew the lease of a running run; False when it is no longer running."""
+        lease_s = checked_lease(lease_s)
         now = now_utc()
         with self.db.write() as conn:
             result = conn.execute(
