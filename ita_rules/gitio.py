@@ -176,6 +176,12 @@ class Git:
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.run(["merge-base", "--is-ancestor", older, newer], check=False).returncode == 0
 
+    def has_path(self, commit: str, path: str) -> bool:
+        """True when ``path`` (a file or a folder) exists in ``commit``."""
+        if path in ("", "."):
+            return True
+        return self.run(["cat-file", "-e", f"{commit}:{path}"], check=False).returncode == 0
+
     def empty_tree(self) -> str:
         return self.run(["hash-object", "-t", "tree", "--stdin"], input=b"").stdout.decode().strip()
 

@@ -427,3 +427,19 @@ def test_range_checks_every_folder_that_held_versions(ws: Path, cli: Any) -> Non
     r = cli("check", "--base", base)
     assert r.code == 1
     assert r.out.startswith(f"rules/S2/v1.0.yaml: is released (in {base}) and was deleted")
+
+
+def test_range_may_choose_rules_dir_while_nothing_is_released(in_git_repo: Path, cli: Any) -> None:
+    (in_git_repo / "README.md").write_text("a new desk\n")
+    base = commit(in_git_repo, "start")
+    (in_git_repo / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    write(in_git_repo / "registry/S1/v1.0.yaml", rule_yaml("S1", "1.0"))
+    commit(in_git_repo, "the registry lives in registry/")
+    r = cli("check", "--base", base)
+    assert (r.code, r.out) == (0, "")
+    assert "1 changed file(s) checked" in r.err  # the new folder's files are validated
+    write(in_git_repo / "registry/S1/v1.1.yaml", rule_yaml("S1", "1.1", bad_hash=True))
+    commit(in_git_repo, "a wrong hash")
+    r = cli("check", "--base", base)
+    assert r.code == 1
+    assert r.out.startswith("registry/S1/v1.1.yaml:")

@@ -347,3 +347,48 @@ def test_clean_pushes_pass(server: Server) -> None:
     r = server.push("origin", "main", "v2")
     assert r.returncode == 0, r.stderr
     assert server.ref("main") == head
+
+
+@pytest.fixture(params=["main", "master"], ids=["HEAD-main", "HEAD-master"])
+def new_server(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Server:
+    """A bare repository with the hook and a ``main`` that holds no rules yet."""
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{request.param}")
+    s = Server(bare, tmp_path / "client", request.param)
+    s.install_hook()
+    git(tmp_path, "clone", "-q", str(bare), str(s.client))
+    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    (s.client / "README.md").write_text("rules of the desk\n")
+    commit(s.client, "start")
+    assert s.push("origin", "main").returncode == 0
+    return s
+
+
+def test_rules_dir_may_be_chosen_while_nothing_is_released(new_server: Server) -> None:
+    """Before any version is released the folder may be set; from then on it is fixed, and
+    the server reads it from main, not from the push."""
+    s = new_server
+    (s.client / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    s.client.joinpath("registry/S1").mkdir(parents=True)
+    (s.client / "registry/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0"))
+    first = commit(s.client, "the registry lives in registry/")
+    r = s.push("origin", "main")
+    assert r.returncode == 0, r.stderr
+    (s.client / "ita.toml").write_text("")
+    (s.client / "registry/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0", params={"atr_mult": 2}))
+    commit(s.client, "back to the default folder, and an edit")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        'remote: ita.toml: rules.dir: is "rules" in this push but "registry" in refs/heads/main'
+        in r.stderr
+    )
+    assert (
+        "remote: registry/S1/v1.0.yaml:10:13: params.atr_mult: is released (in refs/heads/main "
+        "before this push)" in r.stderr
+    )
+    assert s.ref("main") == first

@@ -487,16 +487,22 @@ def folders_in_history(git: gitio.Git, tips: Sequence[str], config_path: str) ->
 
 
 def rules_dir_findings(
-    released: RulesConfig, head: RulesConfig | ConfigError, *, head_label: str, base_label: str
+    released: RulesConfig,
+    head: RulesConfig | ConfigError,
+    *,
+    head_label: str,
+    base_label: str,
+    holds_versions: bool = True,
 ) -> list[Finding]:
     """A head whose ``ita.toml`` does not load, or moves the rules folder away from the one
-    the protected side uses: either would let released versions go unchecked."""
+    the protected side uses (when a folder of the protected side holds files: otherwise
+    nothing is released yet): either would let released versions go unchecked."""
     path = CONFIG_NAME
     if isinstance(head, ConfigError):
         at = head.location or Location(path)
         msg = f"does not load in {head_label}: {head.message}"
         return [Finding(path, msg, at.line, at.col, code="config")]
-    if head.dir == released.dir:
+    if head.dir == released.dir or not holds_versions:
         return []
     return [
         Finding(
@@ -524,7 +530,7 @@ def compare_folders(
     result = CheckResult(mode, released_label, head_label)
     seen: set[tuple[str, str, str, int, int]] = set()
     for n, folder in enumerate(dict.fromkeys(folders)):
-        if n and (released_commit is None or not git.tree_entries(released_commit, folder)):
+        if n and (released_commit is None or not git.has_path(released_commit, folder)):
             continue
         part = compare(
             git,
@@ -557,17 +563,23 @@ def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> C
         head_cfg: RulesConfig | ConfigError = config_at(git, head_id, config_path)
     except ConfigError as exc:
         head_cfg = exc
-    folders = [released.dir, *folders_in_history(git, [base_id], config_path)]
+    history = folders_in_history(git, [base_id], config_path)
+    folders = [repo_folder(prefix, f) for f in (released.dir, *history)]
+    holds = any(git.has_path(base_id, f) for f in folders)
+    if not holds and isinstance(head_cfg, RulesConfig):  # nothing released: the head may say
+        folders.insert(0, repo_folder(prefix, head_cfg.dir))
     result = compare_folders(
         git,
-        [repo_folder(prefix, f) for f in folders],
+        folders,
         base_id,
         head_id,
         released_label=base,
         head_label=head,
         mode="range",
     )
-    found = rules_dir_findings(released, head_cfg, head_label=head, base_label=base)
+    found = rules_dir_findings(
+        released, head_cfg, head_label=head, base_label=base, holds_versions=holds
+    )
     result.findings[:0] = [
         Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
     ]

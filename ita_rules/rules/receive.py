@@ -59,6 +59,7 @@ class Protection:
     config: RulesConfig
     config_ref: str  # where config was read ("" when nothing is protected yet)
     folders: tuple[str, ...]  # every folder that held released versions (config.dir first)
+    holds_versions: bool  # one of them holds files at config_ref
 
     def covers(self, ref: str) -> bool:
         if ref in self.defaults or ref.startswith("refs/tags/"):
@@ -104,10 +105,10 @@ def protection(git: gitio.Git) -> Protection:
     listed = git.out(["for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/"])
     refs = listed.decode("utf-8", "surrogateescape").split()
     existing = [d for d in defaults if d in refs]
-    config, config_ref = RulesConfig("rules", ()), ""
+    config, config_ref, config_commit = RulesConfig("rules", ()), "", ""
     sources = _peeled(git, existing or [r for r in refs if r.startswith("refs/tags/")][:1])
     for ref, commit in sources.items():
-        config, config_ref = config_at(git, commit), ref
+        config, config_ref, config_commit = config_at(git, commit), ref, commit
         break
     patterns = [full_pattern(p) for p in config.protected_refs]
     chosen = [
@@ -121,7 +122,9 @@ def protection(git: gitio.Git) -> Protection:
         config.dir,
         *folders_in_history(git, list(dict.fromkeys(tips.values())), CONFIG_NAME),
     ]
-    return Protection(tips, defaults, config, config_ref, tuple(dict.fromkeys(folders)))
+    folders = list(dict.fromkeys(folders))
+    holds = bool(config_commit) and any(git.has_path(config_commit, f) for f in folders)
+    return Protection(tips, defaults, config, config_ref, tuple(folders), holds)
 
 
 def _independent(git: gitio.Git, commits: dict[str, str]) -> dict[str, str]:
@@ -160,7 +163,13 @@ def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str)
         head: RulesConfig | ConfigError = config_at(git, new)
     except ConfigError as exc:
         head = exc
-    out = rules_dir_findings(prot.config, head, head_label="this push", base_label=prot.config_ref)
+    out = rules_dir_findings(
+        prot.config,
+        head,
+        head_label="this push",
+        base_label=prot.config_ref,
+        holds_versions=prot.holds_versions,
+    )
     if isinstance(head, RulesConfig) and prot.covers(upd.ref):
         for pattern in prot.config.protected_refs:
             if pattern not in head.protected_refs:
@@ -201,7 +210,9 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
         )
     result = CheckResult("push", "", new[:12])
     result.findings.extend(_config_findings(git, prot, upd, new))
-    folders = prot.folders if prot.config_ref else (_pushed_dir(git, new),)
+    folders = prot.folders
+    if not prot.holds_versions:  # nothing released yet: the push may say where its rules are
+        folders = (_pushed_dir(git, new), *prot.folders)
     bases: list[tuple[str | None, str, str]] = []
     bases += _bases(git, prot, new) if prot.tips else [(None, "", "base")]
     for base, owner, kind in bases:
@@ -224,8 +235,7 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
 
 
 def _pushed_dir(git: gitio.Git, new: str) -> str:
-    """The rules folder of a first push, when nothing is protected yet (nothing is released,
-    so the pushed commit may say where its rules are)."""
+    """The rules folder the pushed commit names (only used while nothing is released)."""
     try:
         return config_at(git, new).dir
     except ConfigError:
