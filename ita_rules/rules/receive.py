@@ -151,7 +151,9 @@ def _bases(git: gitio.Git, prot: Protection, new: str) -> list[tuple[str, str, s
         for base in found:
             bases.setdefault(base, ref)
         out.append((tip, ref, "tip" if found else "orphan"))
-    return [(c, ref, "base") for c, ref in _independent(git, bases).items()] + out
+    kept = _independent(git, bases)
+    tips = [t for t in out if t[0] not in kept]  # a tip that is a base is compared as one
+    return [(c, ref, "base") for c, ref in kept.items()] + tips
 
 
 def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str) -> list[Finding]:
