@@ -392,3 +392,28 @@ def test_rules_dir_may_be_chosen_while_nothing_is_released(new_server: Server) -
         "before this push)" in r.stderr
     )
     assert s.ref("main") == first
+
+
+def test_an_ita_toml_that_does_not_load_is_refused(server: Server) -> None:
+    (server.client / "ita.toml").write_text('[rules]\ndirr = "elsewhere"\n')
+    mutate_v10(server.client)
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: ita.toml: does not load in this push: rules.dirr: unknown key (known keys: dir, "
+        "protected_ref, protected_refs)" in r.stderr
+    )
+    assert MUTATED_V10.format(label="refs/heads/main before this push") in r.stderr
+    # one already on the protected side (from before the hook): nothing can be evaluated, so
+    # every push is refused until it is fixed on the server
+    server.without_hook()
+    assert server.push("origin", "main").returncode == 0
+    server.install_hook()
+    git(server.client, "checkout", "-q", "-b", "feature")
+    commit(server.client, "anything")
+    r = server.push("origin", "feature")
+    assert r.returncode != 0
+    assert (
+        "remote: ita-rules: refs/heads/main:ita.toml: rules.dirr: unknown key (known keys: dir, "
+        "protected_ref, protected_refs)" in r.stderr
+    )

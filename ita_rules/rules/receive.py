@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 
 from ita_rules import gitio
 from ita_rules.config import CONFIG_NAME, RulesConfig
-from ita_rules.errors import ConfigError
+from ita_rules.errors import ConfigError, Location
 from ita_rules.findings import Finding
 from ita_rules.rules.check import (
     CheckResult,
@@ -108,7 +108,14 @@ def protection(git: gitio.Git) -> Protection:
     config, config_ref, config_commit = RulesConfig("rules", ()), "", ""
     sources = _peeled(git, existing or [r for r in refs if r.startswith("refs/tags/")][:1])
     for ref, commit in sources.items():
-        config, config_ref, config_commit = config_at(git, commit), ref, commit
+        try:
+            config, config_ref, config_commit = config_at(git, commit), ref, commit
+        except ConfigError as exc:  # what is protected cannot be told: refuse every push
+            at = exc.location
+            where = Location(
+                f"{ref}:{CONFIG_NAME}", at.line if at else None, at.col if at else None
+            )
+            raise ConfigError(exc.message, where) from None
         break
     patterns = [full_pattern(p) for p in config.protected_refs]
     chosen = [
