@@ -158,9 +158,10 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                 conn.execute(sa.select(sa.func.count()).select_from(t.records)).scalar_one()
             )
         blob_paths = {path for path, _ in blob_rows.values()}
-        snapshots, kept = _run_files(store, files - blob_paths)
+        linked = _links(store, files, blob_rows, report, repair=repair, hashes=hashes)
+        snapshots, kept = _run_files(store, files - blob_paths - linked)
         _runs(store, snapshots, report, repair)
-        for rel in sorted(files - blob_paths - set(snapshots) - kept):
+        for rel in sorted(files - blob_paths - linked - set(snapshots) - kept):
             if repair:
                 _lost_and_found(store, rel)
             report.problems.append(
@@ -217,6 +218,70 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                     )
                 )
     return report
+
+
+def _links(
+    store: Store,
+    files: set[str],
+    blob_rows: dict[str, tuple[str, int]],
+    report: FsckReport,
+    *,
+    repair: bool,
+    hashes: bool,
+) -> set[str]:
+    """Check the records' own names of stored bytes (hard links, or copies where the file
+    system cannot link; see :mod:`ita_rules.store.batch`); return the files they account
+    for. A live record's missing name is linked again (``repair``) when its bytes are still
+    stored; a name only purged records had is unneeded; a copy is hashed like a stored file."""
+    r = t.records.c
+    with store.db.read() as conn:
+        rows = conn.execute(sa.select(r.path, r.hash, r.file_id, r.status)).all()
+    stored_files = {path for path, _ in blob_rows.values()}
+    names: dict[str, tuple[str, list[str]]] = {}  # path -> (hash, its live records)
+    for path, hash_, fid, status in rows:
+        if path not in stored_files:
+            names.setdefault(path, (hash_, []))[1].extend([fid] if status in LIVE else [])
+    for rel, (hash_, ids) in sorted(names.items()):
+        stored = blob_rows.get(hash_, ("", 0))[0]
+        if rel in files and not ids:
+            if repair:
+                (store.root / rel).unlink(missing_ok=True)
+            report.problems.append(
+                Problem("unneeded", rel, "name no live record needs", (), repair)
+            )
+        elif rel not in files and ids:
+            fixed = repair and stored in files
+            if fixed:
+                (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                blobs.link_or_copy(
+                    os.fspath(store.root / stored), os.fspath(store.root / rel), None
+                )
+            elif repair:
+                store._set_status(ids, "missing", iso(now_utc()))
+            report.problems.append(
+                Problem(
+                    "missing",
+                    rel,
+                    f"name missing; {len(ids)} record(s) point to it"
+                    + (f" (linked again to {stored})" if fixed else ""),
+                    tuple(ids),
+                    repair,
+                )
+            )
+        elif (
+            rel in files
+            and hashes
+            and stored in files
+            and not os.path.samefile(store.root / rel, store.root / stored)  # a copy
+            and blobs.hash_file(store.root / rel)[0] != hash_
+        ):
+            if repair:
+                store._set_status(ids, "corrupt", iso(now_utc()))
+                _lost_and_found(store, rel)
+            report.problems.append(
+                Problem("mismatch", rel, f"content does not match {hash_}", tuple(ids), repair)
+            )
+    return set(names) & files
 
 
 _KEPT_RESULT = re.compile(
@@ -349,3 +414,54 @@ def _journal(store: Store, report: FsckReport, repair: bool) -> None:
                         }
                     )
         store.journal.append(add)
+    _remote_copies(store, [e.data for e in entries], journal_name, report, repair)
+
+
+def _remote_copies(
+    store: Store, entries: list[dict[str, Any]], journal_name: str, report: FsckReport, repair: bool
+) -> None:
+    """Remote copies the journal lacks (recorded before copies were journaled: appended with
+    ``repair``) and copies the database lacks (restored with ``repair``)."""
+    from ita_rules.remote import tables as remote_tables
+
+    journaled = {
+        (e["copy"].get("hash"), e["copy"].get("remote"))
+        for e in entries
+        if e.get("op") == remote_tables.JOURNAL_OP and isinstance(e.get("copy"), dict)
+    }
+    with store.db.read() as conn:
+        if not sa.inspect(conn).has_table(remote_tables.remote_copies.name):
+            rows: list[remote_tables.RemoteCopy] = []
+        else:
+            query = sa.select(remote_tables.remote_copies)
+            rows = [
+                remote_tables.RemoteCopy.from_row(dict(r._mapping)) for r in conn.execute(query)
+            ]
+    in_db = {(r.hash, r.remote) for r in rows}
+    unjournaled = [r for r in rows if (r.hash, r.remote) not in journaled]
+    unrecorded = sorted(journaled - in_db)
+    for copy in unjournaled:
+        report.problems.append(
+            Problem(
+                "unjournaled",
+                journal_name,
+                f"the copy of {copy.hash} on {copy.remote} is in the database but not in the "
+                "journal",
+                (),
+                repair,
+            )
+        )
+    for hash_, remote in unrecorded:
+        report.problems.append(
+            Problem(
+                "unrecorded",
+                journal_name,
+                f"the copy of {hash_} on {remote} is in the journal but not in the database",
+                (),
+                repair,
+            )
+        )
+    if repair and unjournaled:
+        store.journal.append([copy.journal_entry() for copy in unjournaled])
+    if repair and unrecorded:
+        remote_tables.restore(store.db, entries)

@@ -86,6 +86,7 @@ def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None 
     present = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
     known_blobs = {row[0] for row in conn.execute(sa.select(t.blobs.c.hash))}
     blobs: list[dict[str, Any]] = []
+    moved_to: dict[str, dict[str, Any]] = {}  # hash -> its row in ``blobs``
     rows: dict[str, dict[str, Any]] = {}  # file_id -> its store_records row, as restored
     tags: dict[str, dict[str, None]] = {}  # file_id -> its tags (an ordered set)
     for entry in entries:
@@ -99,17 +100,22 @@ def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None 
             if record.hash not in known_blobs:
                 blob = data.get("blob") or {}
                 blobs.append(
-                    {
-                        "hash": record.hash,
-                        "path": blob.get("path", record.path),
-                        "size": int(blob.get("size", record.size)),
-                        "created_at": record.created_at,
-                    }
+                    moved_to.setdefault(
+                        record.hash,
+                        {
+                            "hash": record.hash,
+                            "path": blob.get("path", record.path),
+                            "size": int(blob.get("size", record.size)),
+                            "created_at": record.created_at,
+                        },
+                    )
                 )
                 known_blobs.add(record.hash)
             rows[fid] = record.row()
             tags[fid] = dict.fromkeys(record.tags)
             present.add(fid)
+        elif op == "blob" and data.get("hash") in moved_to:  # its bytes kept by another name
+            moved_to[data["hash"]]["path"] = data["path"]
         elif op == "tag" and data.get("file_id") in rows:
             tags[data["file_id"]].update(dict.fromkeys(data.get("tags", [])))
         elif op == "status" and data.get("file_id") in rows:

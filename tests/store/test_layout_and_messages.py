@@ -215,3 +215,20 @@ def test_find_on_a_fresh_store_is_quiet_and_on_a_lost_database_is_not(
     r = cli("store", "get", "0000000000")
     assert r.code == 1
     assert r.err.startswith("ita-rules: no record '0000000000' in the store; the metadata database")
+
+
+def test_relink_gives_the_records_their_names_back(store_ws: StoreWs) -> None:
+    """What a pull does after it restored a content's stored file."""
+    csv = write(store_ws.root / "GER40.csv", CANDLES)
+    png = write(store_ws.root / "chart.png", CANDLES)
+    store = _open(store_ws)
+    try:
+        first = store.put(csv, type="candles")
+        second = store.put(png, type="screenshot")
+        assert store.stored_paths([first.hash]) == {first.hash: first.path}
+        (store_ws.store_root / second.path).unlink()
+        assert store.relink(first.hash) == [second.path]
+        assert (store_ws.store_root / second.path).samefile(store_ws.store_root / first.path)
+        assert store.relink(first.hash) == []
+    finally:
+        store.db.dispose()
