@@ -417,3 +417,28 @@ def test_an_ita_toml_that_does_not_load_is_refused(server: Server) -> None:
         "remote: ita-rules: refs/heads/main:ita.toml: rules.dirr: unknown key (known keys: dir, "
         "protected_ref, protected_refs)" in r.stderr
     )
+
+
+@pytest.mark.parametrize("head", ["main", "master"])
+def test_first_push_with_an_ita_toml_that_does_not_load_is_refused(
+    head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It would become the protected side's configuration, and no push could be checked."""
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{head}")
+    s = Server(bare, tmp_path / "client", head)
+    s.install_hook()
+    git(tmp_path, "clone", "-q", str(bare), str(s.client))
+    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    (s.client / "ita.toml").write_text("[rules]\ndir = 5\n")
+    put(s.client, "S1", "1.0")
+    commit(s.client, "first")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: ita.toml: does not load in this push: rules.dir: expected a string, got int 5"
+        in r.stderr
+    )
+    assert s.ref("main") == ""

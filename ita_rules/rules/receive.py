@@ -166,12 +166,14 @@ def _bases(git: gitio.Git, prot: Protection, new: str) -> list[tuple[str, str, s
 def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str) -> list[Finding]:
     """The pushed tip's ``ita.toml`` may not move the rules folder, nor (on a protected ref)
     drop a protected pattern."""
-    if not prot.config_ref:
-        return []
     try:
         head: RulesConfig | ConfigError = config_at(git, new)
     except ConfigError as exc:
         head = exc
+    if not prot.config_ref:  # the first push: only whether its ita.toml loads
+        return rules_dir_findings(
+            prot.config, head, head_label="this push", base_label="", holds_versions=False
+        )
     out = rules_dir_findings(
         prot.config,
         head,
