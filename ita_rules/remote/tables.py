@@ -178,7 +178,7 @@ def restore(db: Database, entries: Iterable[Mapping[str, Any]]) -> int:
     ensure_remote_schema(db)
     c = remote_copies.c
     with db.write() as conn:
-        present = set(conn.execute(sa.select(c.hash, c.remote)).tuples())
+        present = {(h, r) for h, r in conn.execute(sa.select(c.hash, c.remote))}
         rows = [copy.row() for key, copy in last.items() if key not in present]
         if rows:
             conn.execute(remote_copies.insert(), rows)

@@ -188,3 +188,49 @@ def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None: 
     _drop_everything(store_ws)
     assert rebuild_from_journal(Workspace.open(store_ws.root)) == 1
     assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
+
+
+def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # type: ignore[no-untyped-def]
+    store_ws: StoreWs, cli
+) -> None:
+    from ita_rules.remote import tables as remote_tables
+    from ita_rules.store.replay import rebuild_database
+    from ita_rules.workspace import Workspace
+
+    rec = _put(store_ws, cli, "a.png", b"a")
+    at = "2026-01-15T00:00:00.000000Z"
+    copy = remote_tables.RemoteCopy(
+        rec["hash"], "/backup/ita", rec["path"], rec["size"], None, at, at, None
+    )
+    store = store_ws.open()
+    try:  # a row as an older ita-rules saved it: in the database only
+        remote_tables.ensure_remote_schema(store.db)
+        remote_tables.save(store.db, [copy])
+    finally:
+        store.db.dispose()
+    r = cli("store", "fsck", "--json")
+    assert r.code == 1
+    assert [(p["kind"], p["message"]) for p in json.loads(r.out)["problems"]] == [
+        (
+            "unjournaled",
+            f"the copy of {rec['hash']} on /backup/ita is in the database but not in the journal",
+        )
+    ]
+    assert cli("store", "fsck", "--repair").code == 0
+    assert _kinds(cli) == []
+
+    _drop_everything(store_ws)
+    if not store_ws.db_url.startswith("sqlite"):
+        from ita_rules.db.engine import connect
+
+        db = connect(store_ws.db_url, store_ws.root)
+        with db.write() as conn:
+            remote_tables.metadata.drop_all(conn)
+        db.dispose()
+    rebuilt = rebuild_database(Workspace.open(store_ws.root))
+    assert (rebuilt.records, rebuilt.remote_copies) == (1, 1)
+    store = store_ws.open()
+    try:
+        assert remote_tables.all_copies(store.db, "/backup/ita") == [copy]
+    finally:
+        store.db.dispose()
