@@ -286,3 +286,21 @@ def test_find_json_shows_the_original_name(desk: Desk) -> None:
     (found,) = desk.run("store", "find", "--json").json()
     assert found["original_name"] == "GER40.csv"
     assert json.dumps(found)  # plain JSON
+
+
+def test_retention_restore_takes_a_file_id_prefix(desk: Desk) -> None:
+    desk.write("data/GER40.csv", candles_csv())
+    (rec,) = _put(desk, "data/GER40.csv", "--type", "candles", "--symbol", "GER40")
+    code = (
+        "from ita_rules import Workspace\nfrom ita_rules.store import open_store\n"
+        f"open_store(Workspace.open()).set_status([{rec['file_id']!r}], 'deleted')\n"
+    )
+    assert desk.sh(str(BIN / "python"), "-c", code).code == 0
+    desk.write(
+        "retention.yaml",
+        "safety_window_days: 7\ntypes:\n  candles: {retain_days: 365, strategy: delete}\n",
+    )
+    ran = desk.run("retention", "restore", str(rec["file_id"])[:8])
+    assert (ran.code, ran.out) == (0, "restored 1 file(s)\n"), ran.err
+    (found,) = desk.run("store", "find", "--json").json()
+    assert found["status"] == "live"
