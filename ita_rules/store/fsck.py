@@ -158,9 +158,10 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                 conn.execute(sa.select(sa.func.count()).select_from(t.records)).scalar_one()
             )
         blob_paths = {path for path, _ in blob_rows.values()}
-        snapshots, kept = _run_files(store, files - blob_paths)
+        linked = _links(store, files, blob_rows, report, repair=repair, hashes=hashes)
+        snapshots, kept = _run_files(store, files - blob_paths - linked)
         _runs(store, snapshots, report, repair)
-        for rel in sorted(files - blob_paths - set(snapshots) - kept):
+        for rel in sorted(files - blob_paths - linked - set(snapshots) - kept):
             if repair:
                 _lost_and_found(store, rel)
             report.problems.append(
@@ -217,6 +218,70 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
                     )
                 )
     return report
+
+
+def _links(
+    store: Store,
+    files: set[str],
+    blob_rows: dict[str, tuple[str, int]],
+    report: FsckReport,
+    *,
+    repair: bool,
+    hashes: bool,
+) -> set[str]:
+    """Check the records' own names of stored bytes (hard links, or copies where the file
+    system cannot link; see :mod:`ita_rules.store.batch`); return the files they account
+    for. A live record's missing name is linked again (``repair``) when its bytes are still
+    stored; a name only purged records had is unneeded; a copy is hashed like a stored file."""
+    r = t.records.c
+    with store.db.read() as conn:
+        rows = conn.execute(sa.select(r.path, r.hash, r.file_id, r.status)).all()
+    stored_files = {path for path, _ in blob_rows.values()}
+    names: dict[str, tuple[str, list[str]]] = {}  # path -> (hash, its live records)
+    for path, hash_, fid, status in rows:
+        if path not in stored_files:
+            names.setdefault(path, (hash_, []))[1].extend([fid] if status in LIVE else [])
+    for rel, (hash_, ids) in sorted(names.items()):
+        stored = blob_rows.get(hash_, ("", 0))[0]
+        if rel in files and not ids:
+            if repair:
+                (store.root / rel).unlink(missing_ok=True)
+            report.problems.append(
+                Problem("unneeded", rel, "name no live record needs", (), repair)
+            )
+        elif rel not in files and ids:
+            fixed = repair and stored in files
+            if fixed:
+                (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                blobs.link_or_copy(
+                    os.fspath(store.root / stored), os.fspath(store.root / rel), None
+                )
+            elif repair:
+                store._set_status(ids, "missing", iso(now_utc()))
+            report.problems.append(
+                Problem(
+                    "missing",
+                    rel,
+                    f"name missing; {len(ids)} record(s) point to it"
+                    + (f" (linked again to {stored})" if fixed else ""),
+                    tuple(ids),
+                    repair,
+                )
+            )
+        elif (
+            rel in files
+            and hashes
+            and stored in files
+            and not os.path.samefile(store.root / rel, store.root / stored)  # a copy
+            and blobs.hash_file(store.root / rel)[0] != hash_
+        ):
+            if repair:
+                store._set_status(ids, "corrupt", iso(now_utc()))
+                _lost_and_found(store, rel)
+            report.problems.append(
+                Problem("mismatch", rel, f"content does not match {hash_}", tuple(ids), repair)
+            )
+    return set(names) & files
 
 
 _KEPT_RESULT = re.compile(
