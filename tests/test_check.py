@@ -410,7 +410,7 @@ def test_range_reads_rules_dir_from_the_base_in_a_subfolder_workspace(
     assert r.code == 1
     assert r.out.splitlines()[0] == (
         f'desk/ita.toml: rules.dir: is "elsewhere" in HEAD but "registry" in {base}; the rules '
-        "folder cannot change in a push (the versions released in it would go unchecked)"
+        "folder cannot be moved (the versions released in it would go unchecked)"
     )
     assert r.out.splitlines()[1].startswith(
         "desk/registry/S1/v1.0.yaml:10:13: params.atr_mult: is released"

@@ -107,7 +107,7 @@ def test_moving_rules_dir_in_the_same_push_is_refused(server: Server) -> None:
     assert "remote: " + REFUSED.format(ref="refs/heads/main") in r.stderr
     assert (
         'remote: ita.toml: rules.dir: is "elsewhere" in this push but "rules" in refs/heads/main; '
-        "the rules folder cannot change in a push (the versions released in it would go "
+        "the rules folder cannot be moved (the versions released in it would go "
         "unchecked)" in r.stderr
     )
     label = "refs/heads/main before this push"
@@ -145,8 +145,7 @@ def test_ci_reads_rules_dir_from_the_base(server: Server) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     assert (
         'ita.toml: rules.dir: is "elsewhere" in HEAD but "rules" in origin/main; the rules '
-        "folder cannot change in a push (the versions released in it would go unchecked)"
-        in r.stdout
+        "folder cannot be moved (the versions released in it would go unchecked)" in r.stdout
     )
     assert (
         "rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in origin/main): only active, "

@@ -508,7 +508,7 @@ def rules_dir_findings(
         Finding(
             path,
             f'is "{head.dir}" in {head_label} but "{released.dir}" in {base_label}; the rules '
-            "folder cannot change in a push (the versions released in it would go unchecked)",
+            "folder cannot be moved (the versions released in it would go unchecked)",
             field="rules.dir",
             code="rules-dir-changed",
         )
