@@ -1,4 +1,4 @@
-"""``check``: the immutability and versioning rules of SPEC §2.3, against git.
+"""``check``: the immutability and versioning rules of released rule versions, against git.
 
 Three inputs, one code path: the staged index vs the released ref (pre-commit), a commit range
 ``--base REF [--head REF]`` (CI, pre-push, the pre-receive server hook), and the whole history
@@ -14,6 +14,10 @@ default HEAD; ``--base`` in a range). The check compares the released tree with 
   predecessor without a skip, differ from it (``params_hash``) and use a major bump when a key
   or a component is added or removed;
 * every new or changed file is validated like ``ita-rules validate`` (schema, naming, hash).
+
+A range takes nothing from its head: the rules folder is ``rules.dir`` of ``ita.toml`` in the
+base (not the head's, not ``ITA_RULES_DIR``), every folder that ``rules.dir`` named in the
+base's history is checked too, and a head that moves the folder is a finding.
 
 The contents are read from git (``git cat-file --batch``), never from the work tree, so what is
 checked is what is committed or staged. On the hook path: no typer, and deepdiff only when a
