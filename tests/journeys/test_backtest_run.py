@@ -260,6 +260,11 @@ def test_an_ordinary_backtest_result_is_stored(desk: Desk) -> None:
         "timeframe": "M15",
     }
     assert desk.run("runs", "show", run_id, "--json").json()["status"] == "succeeded"
+    # a flow that writes the version as "1.2" itself agrees with the run's "v1.2"
+    ran = backtest(desk, result={**STATS, "rule_version": "1.2"})
+    assert (ran.code, ran.err) == (0, "")
+    stored = json.loads((desk.root / "exchange" / ran.out.split()[1]).read_text())
+    assert stored["rule_version"] == "v1.2"
 
     # the same result written by a non-Python flow, its version written "1.2"
     desk.write(
