@@ -126,3 +126,28 @@ def test_new_branches_and_deleted_branches(server: tuple[Path, Path]) -> None:
         "remote: ita-rules: push refused: refs/heads/main is protected; deleting it would delete "
         "released versions" in r.stderr
     )
+
+
+def test_protected_ref_patterns() -> None:
+    from ita_rules.config import RulesConfig
+    from ita_rules.rules.receive import Protection
+
+    prot = Protection(
+        {},
+        ("refs/heads/main", "refs/heads/master"),
+        RulesConfig("rules", ("release/*", "refs/heads/lts-?")),
+        "refs/heads/main",
+        ("rules",),
+        True,
+    )
+    covered = [
+        "refs/heads/main",
+        "refs/heads/master",
+        "refs/tags/v1.0",
+        "refs/heads/release/2026",
+        "refs/heads/release/a/b",
+        "refs/heads/lts-1",
+    ]
+    assert all(prot.covers(r) for r in covered)
+    for ref in ("refs/heads/feature", "refs/heads/lts-10", "refs/notes/commits", "refs/release/x"):
+        assert not prot.covers(ref), ref
