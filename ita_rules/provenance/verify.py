@@ -124,13 +124,18 @@ def _which_candle(
     """The first candle inside the range that differs, read from the recorded bytes when the
     store holds them (any record with the input's recorded file hash)."""
     from ita_rules.provenance.candlediff import first_difference, read_candles
+    from ita_rules.store import open_store
 
     recorded = None
     if rng is not None:
-        for record in workspace.store.find(hash=str(old["hash"]), status=None):
-            if workspace.store.abspath(record.path).is_file():
-                recorded = workspace.store.abspath(record.path)
-                break
+        store = open_store(workspace)
+        try:
+            for record in store.find(hash=str(old["hash"]), status=None):
+                if store.abspath(record.path).is_file():
+                    recorded = store.abspath(record.path)
+                    break
+        finally:
+            store.db.dispose()
     if recorded is None or rng is None:
         return (
             "the recorded file is not in the store, so the candle cannot be named (store "
