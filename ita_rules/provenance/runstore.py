@@ -54,6 +54,10 @@ class RunStateError(ItaRulesError):
     """A run is not in the state the operation needs (e.g. finishing an abandoned run)."""
 
 
+class RunsLost(ItaRulesError):
+    """The database lacks runs whose snapshot files exist (it was lost or replaced)."""
+
+
 def now_utc() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
@@ -123,15 +127,17 @@ MAX_LEASE_S = 366 * 24 * 3600  # a lease longer than a year is a mistake, not a 
 
 
 def checked_lease(seconds: float, what: str = "lease") -> float:
-    """``seconds`` when it is a usable lease (a finite number of seconds from 1 to a year);
-    a one-line :class:`UsageError` otherwise (``nan``, ``inf``, ``1e300``, ``0``, ``-5``)."""
+    """``seconds`` when it is a usable lease (a finite number of seconds above 0, at most a
+    year); a one-line :class:`UsageError` otherwise (``nan``, ``inf``, ``1e300``, ``0``,
+    ``-5``)."""
     try:
         value = float(seconds)
     except (TypeError, ValueError):
         raise UsageError(f"{what}: expected a number of seconds, got {seconds!r}") from None
-    if not 1 <= value <= MAX_LEASE_S:  # also false for nan
+    if not 0 < value <= MAX_LEASE_S:  # also false for nan
         raise UsageError(
-            f"{what}: expected a number of seconds from 1 to {MAX_LEASE_S} (a year), got {seconds}"
+            f"{what}: expected a number of seconds above 0 and at most {MAX_LEASE_S} "
+            f"(a year), got {seconds}"
         )
     return value
 
@@ -318,6 +324,7 @@ class RunStore:
         with self._write() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
             if row is None:
+                self._check_not_lost(run_id)
                 raise NotFound(f"no run {run_id}")
             if row.status != "running":
                 raise RunStateError(
@@ -427,6 +434,7 @@ class RunStore:
         with self.db.read() as conn:
             row = conn.execute(sa.select(runs.c.snapshot).where(runs.c.run_id == run_id)).first()
         if row is None:
+            self._check_not_lost(run_id)
             raise NotFound(f"no run {run_id}")
         snap: dict[str, Any] = json.loads(row.snapshot)
         return snap
@@ -470,7 +478,42 @@ class RunStore:
         if limit is not None:
             query = query.limit(limit)
         with self.db.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            found = [dict(row._mapping) for row in conn.execute(query)]
+            empty = not found and conn.execute(sa.select(runs.c.run_id).limit(1)).first() is None
+        if empty:
+            self._check_not_lost()
+        return found
+
+    def _check_not_lost(self, run_id: str | None = None) -> None:
+        """Raise :class:`RunsLost` when the database lacks runs (all of them, or ``run_id``)
+        whose snapshot files exist: it was lost or replaced, and an empty answer would
+        mislead."""
+        folder = self.snapshot_folder()
+        if run_id is not None:
+            if not self.snapshot_path(run_id).is_file():
+                return
+            what = f"holds no run {run_id}, but its snapshot file exists"
+        else:
+            try:
+                count = sum(
+                    1
+                    for name in os.listdir(folder)
+                    if name.endswith(SNAPSHOT_SUFFIX)
+                    and RUN_ID_RE.fullmatch(name[: -len(SNAPSHOT_SUFFIX)])
+                )
+            except FileNotFoundError:
+                return
+            if not count:
+                return
+            try:
+                shown = folder.relative_to(self.settings.root).as_posix()
+            except ValueError:
+                shown = str(folder)
+            what = f"holds no runs, but {shown} has {count} snapshot file(s)"
+        raise RunsLost(
+            f"the metadata database {what}: the database was lost or replaced; run "
+            "`ita-rules store rebuild` (or `ita-rules index --rebuild`) to restore them"
+        )
 
 
 def _text(snapshot: Mapping[str, Any]) -> str:

@@ -60,9 +60,19 @@ def lab(desk: Desk, tmp_path: Path) -> Desk:
 
 
 def _lose_the_database(desk: Desk) -> None:
+    """``rm .ita/ita.sqlite``; until a rebuild, ``runs list`` says what happened (never an
+    empty list that looks like "no runs")."""
     for path in (desk.root / ".ita").glob("ita.sqlite*"):
         path.unlink()
-    assert desk.run("runs", "list", "--json").json() == {"runs": []}
+    listed = desk.run("runs", "list", "--json")
+    assert (listed.code, listed.out, listed.err) == (
+        1,
+        "",
+        "ita-rules: the metadata database holds no runs, but exchange/archive/provenance has "
+        f"{len(list((desk.root / SNAPSHOTS).glob('*_snapshot.json')))} snapshot file(s): the "
+        "database was lost or replaced; run `ita-rules store rebuild` (or "
+        "`ita-rules index --rebuild`) to restore them\n",
+    )
 
 
 def _answers(desk: Desk, run_ids: list[str]) -> dict[str, Any]:
@@ -162,8 +172,14 @@ def test_a_run_id_is_never_allocated_twice(lab: Desk) -> None:
     second_snapshot = (folder / f"{run_ids[1]}_snapshot.json").read_bytes()
 
     # the database is lost and *not* rebuilt: the next run still gets a new id
-    for path in (lab.root / ".ita").glob("ita.sqlite*"):
-        path.unlink()
+    _lose_the_database(lab)
+    shown = lab.run("runs", "show", run_ids[0])
+    assert (shown.code, shown.err) == (
+        1,
+        f"ita-rules: the metadata database holds no run {run_ids[0]}, but its snapshot file "
+        "exists: the database was lost or replaced; run `ita-rules store rebuild` (or "
+        "`ita-rules index --rebuild`) to restore them\n",
+    )
     third = lab.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.2", check=True)
     day = run_ids[0][: -len("001")]
     assert third.out == f"{day}003\n"
