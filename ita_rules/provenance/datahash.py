@@ -52,6 +52,7 @@ TIME_NAMES = (
     "time", "timestamp", "datetime", "date_time", "date", "ts", "open_time", "gmt time",
     "local time", "time_utc", "datetime_utc",
 )  # fmt: skip
+PANDAS_INDEX = "__index_level_0__"  # how pandas names an unnamed index in Parquet
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -256,7 +257,8 @@ def canonical_name(name: str) -> str:
 
 def find_time_column(names: Sequence[str], given: str | None, shown: str) -> int:
     """The index of the time column: the given name, else the first with a known name, else
-    an unnamed first column (the index ``DataFrame.to_csv()`` writes, e.g. a DatetimeIndex)."""
+    an unnamed first column (the index ``DataFrame.to_csv()`` writes, e.g. a DatetimeIndex),
+    or the index column ``DataFrame.to_parquet()`` writes."""
     lowered = [canonical_name(n) for n in names]
     if given is not None:
         if canonical_name(given) in lowered:
@@ -269,6 +271,8 @@ def find_time_column(names: Sequence[str], given: str | None, shown: str) -> int
             return lowered.index(candidate)
     if lowered and not lowered[0]:
         return 0
+    if PANDAS_INDEX in lowered:  # DataFrame.to_parquet() of an unnamed DatetimeIndex
+        return lowered.index(PANDAS_INDEX)
     raise DataHashError(
         f"no time column found (columns: {', '.join(names)}); accepted names: "
         f"{', '.join(TIME_NAMES)}, or an unnamed first column (a pandas index); name another "

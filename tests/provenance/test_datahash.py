@@ -320,3 +320,26 @@ def test_first_difference_names_the_candle_and_field(tmp_path: Path, base_lines:
     assert first_difference(before, read_candles(fewer, MAY, None, "f.csv")) == (
         f"first difference at {when}: the recorded candle is gone"
     )
+
+
+def test_a_pandas_parquet_with_its_time_as_the_index(tmp_path: Path, base_lines: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    times, closes = [], []
+    for line in base_lines:
+        t, _o, _h, _l, c, _v = line.rstrip("\n").split(",")
+        times.append(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC))
+        closes.append(float(c))
+    table = pa.table({"close": closes, "__index_level_0__": pa.array(times, pa.timestamp("ns"))})
+    pq.write_table(table, tmp_path / "i.parquet")
+    plain = write_csv(
+        tmp_path / "p.csv",
+        [f"{line.split(',')[0]},{line.split(',')[4]}\n" for line in base_lines],
+        header="time,close\n",
+    )
+    by_index = range_hash(tmp_path / "i.parquet", MAY)
+    assert (by_index.hash, by_index.time_column) == (
+        range_hash(plain, MAY).hash,
+        "__index_level_0__",
+    )
