@@ -443,3 +443,13 @@ def test_range_may_choose_rules_dir_while_nothing_is_released(in_git_repo: Path,
     r = cli("check", "--base", base)
     assert r.code == 1
     assert r.out.startswith("registry/S1/v1.1.yaml:")
+
+
+def test_range_with_a_base_whose_ita_toml_does_not_load(ws: Path, cli: Any) -> None:
+    (ws / "ita.toml").write_text("[rules]\ndir = 5\n")
+    commit(ws, "a broken ita.toml")
+    (ws / "ita.toml").write_text("")
+    commit(ws, "fixed")
+    r = cli("check", "--base", "HEAD~1")
+    assert r.code == 2
+    assert r.err == "ita-rules: HEAD~1:ita.toml: rules.dir: expected a string, got int 5\n"

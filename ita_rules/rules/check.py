@@ -562,7 +562,11 @@ def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> C
     head_id = git.require_commit(head, "head")
     prefix = "" if prefix in ("", ".") else prefix
     config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
-    released = config_at(git, base_id, config_path)
+    try:
+        released = config_at(git, base_id, config_path)
+    except ConfigError as exc:  # the base's own configuration: nothing can be checked
+        at = exc.location or Location(config_path)
+        raise ConfigError(exc.message, Location(f"{base}:{config_path}", at.line, at.col)) from None
     try:
         head_cfg: RulesConfig | ConfigError = config_at(git, head_id, config_path)
     except ConfigError as exc:
