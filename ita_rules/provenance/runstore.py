@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
-import errno
 import json
 import os
-import re
 import sys
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,13 +36,12 @@ from ita_rules.config import Settings
 from ita_rules.db import Database
 from ita_rules.errors import ItaRulesError, NotFound, UsageError
 from ita_rules.fsutil import atomic_write_text
+from ita_rules.provenance import snapfiles
+from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
 
 RUN_ID_FORMAT = "run_{day}_{seq:03d}"
-RUN_ID_RE = re.compile(r"run_([0-9]{4}_[0-9]{2}_[0-9]{2})_([0-9]{3,})")
-SNAPSHOT_SUFFIX = "_snapshot.json"
 RESTORED_LEASE_S = 24 * 3600.0  # a running run restored from its file: its lease is unknown
-STATUSES = ("running", "succeeded", "failed", "abandoned")
 FINAL = ("succeeded", "failed")
 ALLOCATE_TRIES = 100
 
@@ -67,7 +63,7 @@ def iso(moment: _dt.datetime) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID_RE.fullmatch(run_id):
+    if not snapfiles.RUN_ID_RE.fullmatch(run_id):
         raise UsageError(f"not a run id: {run_id!r} (expected run_YYYY_MM_DD_NNN)")
     return run_id
 
@@ -171,58 +167,13 @@ class RunStore:
         return self.settings.store_root / self.settings.folder_for("provenance")
 
     def snapshot_path(self, run_id: str) -> Path:
-        return self.snapshot_folder() / f"{check_run_id(run_id)}{SNAPSHOT_SUFFIX}"
+        return self.snapshot_folder() / f"{check_run_id(run_id)}{snapfiles.SNAPSHOT_SUFFIX}"
 
     def write_file(self, snapshot: Mapping[str, Any]) -> Path:
         """Rewrite the snapshot file of a run that has one (its id was claimed)."""
         path = self.snapshot_path(str(snapshot["run_id"]))
-        atomic_write_text(path, _text(snapshot))
+        atomic_write_text(path, snapfiles.text(snapshot))
         return path
-
-    def _claim(self, snapshot: Mapping[str, Any]) -> bool:
-        """Create the snapshot file of a new run id, complete, only if no file has that name:
-        False when the id is taken (another run, even one the database does not know)."""
-        from ita_rules.store.naming import TMP_PREFIX
-
-        path = self.snapshot_path(str(snapshot["run_id"]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-        try:
-            try:
-                view = memoryview(_text(snapshot).encode("utf-8"))
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, path)  # atomic, and refuses an existing name
-            except FileExistsError:
-                return False
-            except OSError as exc:  # no hard links on this file system: exclusive create
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                    raise
-                return _create_exclusive(path, _text(snapshot))
-        finally:
-            tmp.unlink(missing_ok=True)
-        _sync_dir(path.parent)
-        return True
-
-    def _taken_on_disk(self, day: str) -> int:
-        """The highest sequence number of ``day`` that has a snapshot file (0 when none)."""
-        top = 0
-        try:
-            names = os.listdir(self.snapshot_folder())
-        except FileNotFoundError:
-            return 0
-        prefix = f"run_{day}_"
-        for name in names:
-            if name.startswith(prefix) and name.endswith(SNAPSHOT_SUFFIX):
-                match = RUN_ID_RE.fullmatch(name[: -len(SNAPSHOT_SUFFIX)])
-                if match is not None:
-                    top = max(top, int(match.group(2)))
-        return top
 
     # -- allocate ------------------------------------------------------------------------
     def allocate(
@@ -243,7 +194,7 @@ class RunStore:
                     top = conn.execute(
                         sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
                     ).scalar()
-                    seq = max(int(top or 0), self._taken_on_disk(day))
+                    seq = max(int(top or 0), snapfiles.highest_seq(self.snapshot_folder(), day))
                     for _attempt in range(ALLOCATE_TRIES):
                         seq += 1
                         snap = {
@@ -253,8 +204,9 @@ class RunStore:
                             "started_at": iso(now),
                             "finished_at": None,
                         }
-                        if self._claim(snap):
-                            claimed = self.snapshot_path(snap["run_id"])
+                        path = self.snapshot_path(snap["run_id"])
+                        if snapfiles.claim(path, snapfiles.text(snap)):
+                            claimed = path
                             break
                     else:
                         raise ItaRulesError(
@@ -392,23 +344,17 @@ class RunStore:
         was lost); return the restored run ids and the snapshot files that could not be read
         (as paths relative to the store root). Idempotent."""
         folder = self.snapshot_folder()
-        try:
-            names = sorted(os.listdir(folder))
-        except FileNotFoundError:
-            return [], []
         restored: list[str] = []
         unreadable: list[str] = []
         now = now_utc()
         with self._write() as conn:
             present = {row[0] for row in conn.execute(sa.select(runs.c.run_id))}
             rows: list[dict[str, Any]] = []
-            for name in names:
-                run_id = name[: -len(SNAPSHOT_SUFFIX)] if name.endswith(SNAPSHOT_SUFFIX) else ""
-                match = RUN_ID_RE.fullmatch(run_id)
-                if match is None or run_id in present:
+            for run_id, day, seq in snapfiles.listed(folder):
+                if run_id in present:
                     continue
-                path = folder / name
-                snap = read_snapshot(path, run_id)
+                path = self.snapshot_path(run_id)
+                snap = snapfiles.read_snapshot(path, run_id)
                 if snap is None:
                     unreadable.append(path.relative_to(self.settings.store_root).as_posix())
                     continue
@@ -416,8 +362,8 @@ class RunStore:
                 running = snap["status"] == "running"
                 lease = iso(now + _dt.timedelta(seconds=RESTORED_LEASE_S)) if running else None
                 row.update(
-                    day=match.group(1),
-                    seq=int(match.group(2)),
+                    day=day,
+                    seq=seq,
                     pid=None,
                     heartbeat_at=None,
                     lease_until=lease,
@@ -494,15 +440,7 @@ class RunStore:
                 return
             what = f"holds no run {run_id}, but its snapshot file exists"
         else:
-            try:
-                count = sum(
-                    1
-                    for name in os.listdir(folder)
-                    if name.endswith(SNAPSHOT_SUFFIX)
-                    and RUN_ID_RE.fullmatch(name[: -len(SNAPSHOT_SUFFIX)])
-                )
-            except FileNotFoundError:
-                return
+            count = len(snapfiles.listed(folder))
             if not count:
                 return
             try:
@@ -514,55 +452,6 @@ class RunStore:
             f"the metadata database {what}: the database was lost or replaced; run "
             "`ita-rules store rebuild` (or `ita-rules index --rebuild`) to restore them"
         )
-
-
-def _text(snapshot: Mapping[str, Any]) -> str:
-    """The snapshot file's text."""
-    return json.dumps(snapshot, indent=2, sort_keys=True) + "\n"
-
-
-def _create_exclusive(path: Path, text: str) -> bool:
-    """Create ``path`` only if absent (where hard links are not available)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    except FileExistsError:
-        return False
-    try:
-        view = memoryview(text.encode("utf-8"))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make a new name in ``folder`` durable (where directories can be fsynced)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_snapshot(path: Path, run_id: str) -> dict[str, Any] | None:
-    """A snapshot file's content when it is a run's snapshot with that run id, else None."""
-    try:
-        snap = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if (
-        not isinstance(snap, dict)
-        or snap.get("run_id") != run_id
-        or snap.get("status") not in STATUSES
-        or not isinstance(snap.get("flow_type"), str)
-        or not isinstance(snap.get("started_at"), str)
-    ):
-        return None
-    return snap
 
 
 def _dump(snapshot: Mapping[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""A lease is a number of seconds from 1 to a year: anything else is a usage error (exit 2)
+"""A lease is a number of seconds above 0 and at most a year: anything else is a usage error (exit 2)
 that starts nothing and changes no run, never an internal error."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def test_runs_start_refuses_a_lease_that_is_not_a_duration(
     assert (r.code, r.out) == (2, "")
     shown = str(float(lease))
     assert r.err == (
-        f"ita-rules: lease: expected a number of seconds from 1 to 31622400 (a year), got {shown}\n"
+        f"ita-rules: lease: expected a number of seconds above 0 and at most 31622400 (a year), got {shown}\n"
     )
     assert snapshot(run_ws.root) == before  # no snapshot file, no database row
     assert json.loads(cli("runs", "list", "--json").out) == {"runs": []}
