@@ -293,7 +293,7 @@ def _run_files(store: Store, candidates: set[str]) -> tuple[dict[str, str], set[
     """The runs' own files among ``candidates`` (relative paths) in the provenance folder:
     their snapshot files (path -> run id), and the results a run kept after the store refused
     them (``{run_id}_result_rejected.json``)."""
-    from ita_rules.provenance.runstore import RUN_ID_RE, SNAPSHOT_SUFFIX
+    from ita_rules.provenance.snapfiles import RUN_ID_RE, SNAPSHOT_SUFFIX
 
     folder = store.settings.folder_for("provenance").strip("/")
     snapshots: dict[str, str] = {}
@@ -313,7 +313,8 @@ def _run_files(store: Store, candidates: set[str]) -> tuple[dict[str, str], set[
 def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: bool) -> None:
     """Snapshot files whose run the database lacks (restored with ``repair``), and snapshot
     files that are not a run's snapshot (reported, left in place)."""
-    from ita_rules.provenance.runstore import RunStore, read_snapshot
+    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance.snapfiles import read_snapshot
     from ita_rules.provenance.tables import ensure_runs_schema, runs
 
     if not snapshots:
