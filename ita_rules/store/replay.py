@@ -31,6 +31,7 @@ class Rebuilt:
     runs: tuple[str, ...]
     remote_copies: int
     unreadable: tuple[str, ...] = ()  # snapshot files that are not a run's snapshot
+    set_aside: str | None = None  # a damaged SQLite file, renamed before the rebuild
 
     @property
     def ok(self) -> bool:
@@ -43,24 +44,32 @@ class Rebuilt:
             "runs": len(self.runs),
             "remote_copies": self.remote_copies,
             "unreadable": list(self.unreadable),
+            "set_aside": self.set_aside,
         }
 
     def __str__(self) -> str:
+        aside = f" (the damaged database was moved to {self.set_aside})" if self.set_aside else ""
         return (
             f"{self.records} record(s), {len(self.runs)} run(s), "
-            f"{self.remote_copies} remote copy(ies)"
+            f"{self.remote_copies} remote copy(ies){aside}"
         )
 
 
 def rebuild_database(workspace: Workspace) -> Rebuilt:
     """Restore what the metadata database lacks from the disk: the store's records (with
     their tags and statuses) and the remote copies from the journal, the runs from their
-    snapshot files. Idempotent; used by ``store rebuild`` and ``index --rebuild``."""
+    snapshot files. Idempotent; used by ``store rebuild`` and ``index --rebuild``.
+
+    A SQLite file that SQLite cannot read (truncated, overwritten) is renamed first
+    (:func:`~ita_rules.db.engine.set_aside_broken_sqlite`: kept beside, never deleted) and
+    the database is rebuilt from nothing."""
+    from ita_rules.db.engine import set_aside_broken_sqlite
     from ita_rules.provenance.runstore import RunStore
     from ita_rules.provenance.tables import ensure_runs_schema
     from ita_rules.remote import tables as remote_tables
     from ita_rules.store import open_store
 
+    aside = set_aside_broken_sqlite(workspace.settings.database_url, workspace.root)
     store = open_store(workspace)
     try:
         with store.locked():
@@ -72,7 +81,13 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
             runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
     finally:
         store.db.dispose()
-    return Rebuilt(records, tuple(runs), copies, tuple(unreadable))
+    shown = None
+    if aside is not None:
+        try:
+            shown = aside.relative_to(workspace.root).as_posix()
+        except ValueError:
+            shown = str(aside)
+    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown)
 
 
 def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None = None) -> int:
