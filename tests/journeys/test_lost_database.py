@@ -83,6 +83,8 @@ def _answers(desk: Desk, run_ids: list[str]) -> dict[str, Any]:
             "retention", "plan", "--as-of", "2026-01-01", "--json", check=True
         ).out,
         "store find": desk.run("store", "find", "--status", "all", "--json", check=True).out,
+        # every copy already verified: each with the time recorded when it was verified
+        "remote push": desk.run("remote", "push", "--json", check=True).out,
     }
     for run_id in run_ids:
         out[f"runs show {run_id}"] = desk.run("runs", "show", run_id, "--json", check=True).out
@@ -123,8 +125,8 @@ def _runs_and_copies(desk: Desk) -> tuple[list[str], str]:
 def test_index_rebuild_restores_runs_tags_and_remote_copies(lab: Desk) -> None:
     run_ids, tagged = _runs_and_copies(lab)
     assert run_ids[0].endswith("_001") and run_ids[1].endswith("_002")
-    before = _answers(lab, run_ids)
     remote_before = _remote_check(lab)
+    before = _answers(lab, run_ids)
     assert remote_before[0] == 0 and remote_before[1]["counts"] == {"ok": 3}
     verified = json.loads(before["runs verify " + run_ids[0]])
     assert verified["reproducible"] is True, verified
@@ -144,7 +146,14 @@ def test_index_rebuild_restores_runs_tags_and_remote_copies(lab: Desk) -> None:
     again = lab.run("store", "rebuild", "--json")
     assert (again.code, again.json()) == (
         0,
-        {"restored": 0, "records": 0, "runs": 0, "remote_copies": 0, "unreadable": []},
+        {
+            "restored": 0,
+            "records": 0,
+            "runs": 0,
+            "remote_copies": 0,
+            "unreadable": [],
+            "set_aside": None,
+        },
     )
 
 
