@@ -91,7 +91,8 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
 
 
 def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None = None) -> int:
-    """Apply put/tag/status entries for records the database lacks (or those in ``only``).
+    """Apply put/tag/status/verified entries for records the database lacks (or those in
+    ``only``).
 
     Returns the number of records inserted. Idempotent: what exists is left alone. The
     restored records are rebuilt in memory, entry after entry, and inserted at the end with
@@ -131,6 +132,11 @@ def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None 
             present.add(fid)
         elif op == "blob" and data.get("hash") in moved_to:  # its bytes kept by another name
             moved_to[data["hash"]]["path"] = data["path"]
+        elif op == "verified":  # store verify found these records' files intact
+            for fid in data.get("file_ids") or ():
+                row = rows.get(fid)
+                if row is not None and row["status"] == "live":
+                    row["last_verified_at"] = data.get("at")
         elif op == "tag" and data.get("file_id") in rows:
             tags[data["file_id"]].update(dict.fromkeys(data.get("tags", [])))
         elif op == "status" and data.get("file_id") in rows:

@@ -98,14 +98,19 @@ def verify(store: Store, records: list[Record], progress: Progress | None = None
             progress(done, len(by_hash))
     at = iso(now_utc())
     if verified:
-        with store.db.write() as conn:
-            for start in range(0, len(verified), 500):
-                chunk = verified[start : start + 500]
-                conn.execute(
-                    t.records.update()
-                    .where(t.records.c.file_id.in_(chunk), t.records.c.status == "live")
-                    .values(last_verified_at=at)
-                )
+        with store.locked():  # journaled first: a rebuilt database keeps last_verified_at
+            store.journal.append(
+                {"op": "verified", "at": at, "file_ids": verified[start : start + 1000]}
+                for start in range(0, len(verified), 1000)
+            )
+            with store.db.write() as conn:
+                for start in range(0, len(verified), 500):
+                    chunk = verified[start : start + 500]
+                    conn.execute(
+                        t.records.update()
+                        .where(t.records.c.file_id.in_(chunk), t.records.c.status == "live")
+                        .values(last_verified_at=at)
+                    )
     for status, found in (("corrupt", report.corrupt), ("missing", report.missing)):
         if found:
             store.set_status([r.file_id for r in found], status, at=at)

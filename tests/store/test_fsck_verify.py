@@ -133,7 +133,14 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
     r = cli("store", "rebuild", "--json")
     assert (r.code, json.loads(r.out)) == (
         0,
-        {"restored": 6, "records": 6, "runs": 0, "remote_copies": 0, "unreadable": []},
+        {
+            "restored": 6,
+            "records": 6,
+            "runs": 0,
+            "remote_copies": 0,
+            "unreadable": [],
+            "set_aside": None,
+        },
     )
 
 
@@ -234,3 +241,24 @@ def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # t
         assert remote_tables.all_copies(store.db, "/backup/ita") == [copy]
     finally:
         store.db.dispose()
+
+
+def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
+    from ita_rules.store.replay import rebuild_database
+    from ita_rules.workspace import Workspace
+
+    kept = _put(store_ws, cli, "a.png", b"a")
+    gone = _put(store_ws, cli, "b.png", b"b")
+    store = store_ws.open()
+    try:
+        store.set_status([gone["file_id"]], "deleted")
+    finally:
+        store.db.dispose()
+    assert cli("store", "verify", "--all").code == 0
+    before = json.loads(cli("store", "find", "--status", "all", "--json").out)
+    assert [r["last_verified_at"] is not None for r in before] == [True, False]
+    assert before[0]["file_id"] == kept["file_id"]
+
+    _drop_everything(store_ws)
+    assert rebuild_database(Workspace.open(store_ws.root)).records == 2
+    assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
