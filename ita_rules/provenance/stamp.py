@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.errors import ItaRulesError, Location, UsageError
+from ita_rules.store.results import MAX_DEPTH, MAX_INT_DIGITS
+
+_MAX_INT_BITS = int(MAX_INT_DIGITS / 0.30103)  # integers past this many bits are too long
 
 if TYPE_CHECKING:
     from ita_rules.store.errors import ResultRejected
@@ -46,9 +49,33 @@ def encode(document: Mapping[str, Any]) -> tuple[bytes, str | None]:
     try:
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
         return text.encode(), None
-    except (TypeError, ValueError) as exc:
-        kept = json.dumps(document, indent=2, sort_keys=True, skipkeys=True, default=str)
+    except (TypeError, ValueError, RecursionError) as exc:
+        kept = json.dumps(_jsonable(document), indent=2, sort_keys=True, ensure_ascii=False)
         return kept.encode(), not_json(document) or str(exc)
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` that JSON can hold, to keep a refused result: what JSON cannot
+    hold is written as text, what is nested too deep or too long to print is named."""
+    if depth > MAX_DEPTH:
+        return f"<nested deeper than {MAX_DEPTH} levels: not kept>"
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, depth + 1) for v in value]
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= _MAX_INT_BITS else f"<{_digits(value)}-digit integer>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    return str(value)
+
+
+def _digits(value: int) -> int:
+    """About how many decimal digits ``value`` has (without printing it: Python refuses to
+    print integers of more than 4,300 digits)."""
+    return int(abs(value).bit_length() * 0.30103) + 1
 
 
 def keep_rejected(
@@ -72,22 +99,27 @@ def keep_rejected(
     )
 
 
-def not_json(value: Any, path: str = "") -> str | None:
+def not_json(value: Any, path: str = "", depth: int = 0) -> str | None:
     """``field: why`` for the first value JSON cannot hold (NaN, infinity, a Timestamp...)."""
     where = f"{path}: " if path else ""
     if isinstance(value, float) and not math.isfinite(value):
         return f"{where}{value!r} is not a number JSON allows; write null for a missing figure"
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return f"{where}an integer of about {_digits(value)} digits; write it as a string"
+    if depth > MAX_DEPTH:
+        top = path.split("[", 1)[0].split(".", 1)[0]
+        return f"{top}: nested more than {MAX_DEPTH} levels deep; store it as its own file"
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 return f"{where}the key {key!r} is not a string"
-            found = not_json(item, f"{path}.{key}" if path else str(key))
+            found = not_json(item, f"{path}.{key}" if path else str(key), depth + 1)
             if found:
                 return found
         return None
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = not_json(item, f"{path}[{i}]")
+            found = not_json(item, f"{path}[{i}]", depth + 1)
             if found:
                 return found
         return None

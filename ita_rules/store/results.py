@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "backtest_result.schema.json"
 MAX_BYTES = 64 * 1024 * 1024  # a result is a summary; candles and trades lists go to the store
+MAX_DEPTH = 100  # levels of nested objects and lists; a result is a summary, not a tree
+MAX_INT_DIGITS = 300  # longer integers are not numbers any engine reports (int() refuses 4,300)
 
 # A JSON string, or a number / constant outside strings (to find where a bad token is).
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?(?:NaN|Infinity|[0-9][0-9.eE+-]*)')
@@ -62,11 +64,36 @@ class _Parsed:
         if self.non_finite is None:
             self.non_finite = name
 
+    def integer(self, text: str) -> int | float:
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            if self.non_finite is None:
+                self.non_finite = text
+            return 0
+        return int(text)
+
     def number(self, text: str) -> float:
         value = float(text)
         if not math.isfinite(value) and self.non_finite is None:
             self.non_finite = text
         return value
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """True when ``value`` nests containers more than ``limit`` deep (iterative: no recursion,
+    and it stops at the first container past the limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _token_at(text: str, token: str) -> tuple[int, int] | None:
@@ -87,17 +114,37 @@ def _parse(text: str, shown: str) -> Any:
             object_pairs_hook=seen.pairs,
             parse_constant=seen.constant,
             parse_float=seen.number,
+            parse_int=seen.integer,
         )
     except json.JSONDecodeError as exc:
         raise ResultRejected(
             f"not valid JSON: {exc.msg}", Location(shown, exc.lineno, exc.colno)
         ) from None
+    except RecursionError:
+        raise ResultRejected(
+            f"nested more than {MAX_DEPTH} levels deep; a result is a flat record of what a "
+            "run produced (store deep structures as their own files)",
+            Location(shown),
+        ) from None
     if seen.non_finite is not None:
         token = seen.non_finite
+        if len(token.lstrip("-")) > MAX_INT_DIGITS:
+            at = _token_at(text, token) or (None, None)
+            raise ResultRejected(
+                f"not valid here: an integer of {len(token.lstrip('-'))} digits (at most "
+                f"{MAX_INT_DIGITS}); write it as a string",
+                Location(shown, *at),
+            )
         why = "is not a number JSON allows" if token.lstrip("-")[0] in "NI" else "is too large"
         at = _token_at(text, token) or (None, None)
         raise ResultRejected(
             f"not valid JSON: {token} {why}; write null or a finite number", Location(shown, *at)
+        )
+    if _depth_over(value, MAX_DEPTH):
+        raise ResultRejected(
+            f"nested more than {MAX_DEPTH} levels deep; a result is a flat record of what a "
+            "run produced (store deep structures as their own files)",
+            Location(shown),
         )
     if seen.duplicate is not None:
         from ita_rules.yamlio import loads
