@@ -311,14 +311,14 @@ def _run_files(store: Store, candidates: set[str]) -> tuple[dict[str, str], set[
 
 
 def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: bool) -> None:
-    """Snapshot files whose run the database lacks (restored with ``repair``), and snapshot
-    files that are not a run's snapshot (reported, left in place)."""
+    """Snapshot files whose run the database lacks (restored with ``repair``), snapshot files
+    that are not a run's snapshot (reported, left in place), and runs of the database whose
+    snapshot file is missing (written again from the database with ``repair``, never over a
+    file that appeared meanwhile)."""
+    from ita_rules.provenance import snapfiles
     from ita_rules.provenance.runstore import RunStore
-    from ita_rules.provenance.snapfiles import read_snapshot
     from ita_rules.provenance.tables import ensure_runs_schema, runs
 
-    if not snapshots:
-        return
     with store.db.read() as conn:
         known: set[str] = set()
         if sa.inspect(conn).has_table(runs.name):
@@ -327,11 +327,12 @@ def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: b
     readable = {
         rel
         for rel, run_id in missing.items()
-        if read_snapshot(store.root / rel, run_id) is not None
+        if snapfiles.read_snapshot(store.root / rel, run_id) is not None
     }
+    run_store = RunStore(store.settings, store.db, owned=False)
     if repair and readable:
         ensure_runs_schema(store.db)
-        RunStore(store.settings, store.db, owned=False).restore()
+        run_store.restore()
     for rel in sorted(missing):
         if rel in readable:
             message = f"run {missing[rel]} has a snapshot file but is not in the database"
@@ -342,6 +343,22 @@ def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: b
             report.problems.append(
                 Problem("snapshot", rel, "not a run's snapshot file (left in place)")
             )
+    for run_id in sorted(known - set(snapshots.values())):
+        path = run_store.snapshot_path(run_id)
+        if path.exists():  # written since the walk (a run that just started)
+            continue
+        if repair:
+            snapfiles.claim(path, snapfiles.text(run_store.get(run_id)))
+        report.problems.append(
+            Problem(
+                "run",
+                path.relative_to(store.root).as_posix(),
+                f"run {run_id} is in the database but its snapshot file is missing"
+                + (" (written again from the database)" if repair else ""),
+                (),
+                repair,
+            )
+        )
 
 
 def _journal(store: Store, report: FsckReport, repair: bool) -> None:

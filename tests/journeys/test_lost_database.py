@@ -216,6 +216,20 @@ def test_fsck_accounts_for_snapshots_and_stored_diffs(lab: Desk) -> None:
         assert (lab.root / SNAPSHOTS / f"{run_id}_snapshot.json").is_file()
     assert not (lab.root / "exchange" / ".ita-store" / "lost+found").exists()
 
+    # a snapshot file deleted by hand: fsck names it, --repair writes it again from the database
+    snapshot = lab.root / SNAPSHOTS / f"{run_ids[1]}_snapshot.json"
+    original = snapshot.read_bytes()
+    snapshot.unlink()
+    fsck = lab.run("store", "fsck")
+    assert (fsck.code, fsck.out) == (
+        1,
+        f"archive/provenance/{run_ids[1]}_snapshot.json: run {run_ids[1]} is in the database "
+        "but its snapshot file is missing\n",
+    )
+    assert lab.run("store", "fsck", "--repair").code == 0
+    assert snapshot.read_bytes() == original
+    assert lab.run("store", "fsck").code == 0
+
 
 def test_fsck_repair_restores_the_runs_a_lost_database_forgot(lab: Desk) -> None:
     run_ids, _tagged = _runs_and_copies(lab)
