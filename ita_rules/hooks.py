@@ -77,6 +77,13 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     ``git diff --cached --name-status -M`` itself, so deletions and renames are seen); at the
     pre-push stage it checks ``PRE_COMMIT_FROM_REF..PRE_COMMIT_TO_REF``; with ``--pre-receive``
     it is a git server hook reading ``old new ref`` lines on stdin.
+
+    When the pushed commits reach a root commit (the first push to an empty remote, an orphan
+    branch), pre-commit gives no range, only ``PRE_COMMIT_LOCAL_BRANCH`` (the ref as pushed),
+    ``PRE_COMMIT_REMOTE_NAME``, ``PRE_COMMIT_REMOTE_BRANCH`` and ``PRE_COMMIT_REMOTE_URL``. The
+    staged index has nothing to do with the push then: the commits the push sends (those the
+    remote-tracking refs of that remote do not have) are checked instead, see
+    :func:`ita_rules.rules.check.push_check`.
     """
     import os
 
@@ -116,10 +123,20 @@ def check_main(argv: Sequence[str] | None = None) -> int:
         base, head = args.base, args.head
         from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
         to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+        pushed = remote = None
         if base is None and from_ref and to_ref:  # the pre-push stage: the pushed range
             base, head = from_ref, to_ref
+        elif base is None and os.environ.get("PRE_COMMIT_REMOTE_BRANCH"):  # a push, no range
+            pushed = os.environ.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+            remote = os.environ.get("PRE_COMMIT_REMOTE_NAME")
         result = check.run_check(
-            root, settings.rules_dir, settings.protected_ref, base=base, head=head
+            root,
+            settings.rules_dir,
+            settings.protected_ref,
+            base=base,
+            head=head,
+            pushed=pushed,
+            remote=remote,
         )
     except ItaRulesError as exc:
         print(f"ita-rules: {exc}", file=sys.stderr)

@@ -453,3 +453,165 @@ def test_range_with_a_base_whose_ita_toml_does_not_load(ws: Path, cli: Any) -> N
     r = cli("check", "--base", "HEAD~1")
     assert r.code == 2
     assert r.err == "ita-rules: HEAD~1:ita.toml: rules.dir: expected a string, got int 5\n"
+
+
+NESTED = (
+    "rules/S1/S3/v1.0.yaml: rule files sit directly in their setup folder "
+    "(rules/{setup_id}/v{MAJOR}.{MINOR}.yaml); move it to rules/S3/v1.0.yaml\n"
+)
+
+
+def test_staged_rule_file_in_a_nested_folder_is_refused(ws: Path, cli: Any) -> None:
+    """A valid file one folder too deep (its setup_id matching its own folder) is refused with
+    the message validate gives, not checked as a version of S3."""
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    r = staged_check(cli)
+    assert (r.code, r.out) == (1, NESTED)
+    assert cli("validate").out == NESTED
+
+
+def test_range_with_a_nested_rule_file_is_refused(ws: Path, cli: Any) -> None:
+    base = git(ws, "rev-parse", "HEAD")
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    commit(ws, "one folder too deep")
+    r = cli("check", "--base", base)
+    assert (r.code, r.out) == (1, NESTED)
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0", params={"atr_mult": 3.0}))
+    later = commit(ws, "changed in its nested folder")
+    r = cli("check", "--base", f"{later}~1")
+    assert (r.code, r.out) == (1, NESTED)
+
+
+def test_moving_a_nested_rule_file_into_its_setup_folder_passes(ws: Path, cli: Any) -> None:
+    """A nested file committed before (never a version: nothing can show it) may be moved
+    where check says, or deleted."""
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    base = commit(ws, "one folder too deep, from before the layout rule")
+    (ws / "rules/S3").mkdir()
+    git(ws, "mv", "rules/S1/S3/v1.0.yaml", "rules/S3/v1.0.yaml")
+    r = cli("check")
+    assert (r.code, r.out) == (0, "")
+    commit(ws, "moved")
+    assert cli("check", "--base", base).out == ""
+    git(ws, "rm", "-q", "rules/S3/v1.0.yaml")
+    git(ws, "commit", "-q", "-m", "and deleted")
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    again = commit(ws, "nested again")
+    git(ws, "rm", "-q", "rules/S1/S3/v1.0.yaml")
+    assert cli("check").out == ""
+    assert cli("check", "--base", again, "--head", again).out == ""
+
+
+def test_nested_rule_file_in_a_subfolder_workspace_names_the_folder_as_the_repository_does(
+    in_git_repo: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = in_git_repo / "desk"
+    ws.mkdir()
+    (ws / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    write(ws / "registry/S1/v1.0.yaml", rule_yaml("S1", "1.0"))
+    base = commit(in_git_repo, "a desk in a subfolder")
+    monkeypatch.chdir(ws)
+    write(ws / "registry/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    commit(in_git_repo, "nested")
+    r = cli("check", "--base", base)
+    assert (r.code, r.out) == (
+        1,
+        "desk/registry/S1/S3/v1.0.yaml: rule files sit directly in their setup folder "
+        "(desk/registry/{setup_id}/v{MAJOR}.{MINOR}.yaml); move it to desk/registry/S3/v1.0.yaml\n",
+    )
+
+
+def first_push_env(monkeypatch: pytest.MonkeyPatch, local: str = "refs/heads/main") -> None:
+    """What pre-commit sets at pre-push when the pushed commits reach a root commit: no range."""
+    monkeypatch.delenv("PRE_COMMIT_FROM_REF", raising=False)
+    monkeypatch.delenv("PRE_COMMIT_TO_REF", raising=False)
+    monkeypatch.setenv("PRE_COMMIT_LOCAL_BRANCH", local)
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main")
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_NAME", "origin")
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_URL", "/nowhere/remote.git")
+
+
+def test_hook_push_without_a_range_audits_the_commits_it_sends(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing on the remote: every commit is sent; one that changed a released version (its
+    hash rewritten to match) is refused at the place of the change."""
+    from ita_rules.hooks import check_main
+
+    git(ws, "branch", "-M", "main")
+    first = git(ws, "rev-parse", "HEAD")
+    put(ws, "S1", "1.0", params={"atr_mult": 1.2})
+    forged = commit(ws, "forged")
+    first_push_env(monkeypatch)
+    assert check_main([]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"rules/S1/v1.0.yaml:10:13: released version changed in commit {forged[:12]} "
+        f"(introduced in commit {first[:12]}); only active, deprecation_reason and tags may "
+        "change:\n    ~ params.atr_mult: 1.0 -> 1.2\n"
+    ), out
+    # the remote has the first commit: the range from it, like --base
+    git(ws, "update-ref", "refs/remotes/origin/main", first)
+    assert check_main([]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in {first})")
+    # the remote has everything: nothing is sent, nothing to check
+    git(ws, "update-ref", "refs/remotes/origin/main", forged)
+    assert (check_main([]), capsys.readouterr().out) == (0, "")
+
+
+def test_push_without_a_range_checks_only_what_the_remote_lacks(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A violation already on the remote is not this push's: an unrelated history (its own
+    root) merged on top of it is audited, and passes."""
+    from ita_rules.hooks import check_main
+
+    git(ws, "branch", "-M", "main")
+    put(ws, "S1", "1.0", params={"atr_mult": 1.2})
+    old = commit(ws, "an old violation, already pushed")
+    git(ws, "update-ref", "refs/remotes/origin/main", old)
+    git(ws, "switch", "-q", "--orphan", "other")
+    (ws / "ita.toml").write_text("")
+    put(ws, "S3", "1.0")
+    commit(ws, "a history of its own")
+    git(ws, "merge", "-q", "--allow-unrelated-histories", "-m", "merge main", "main")
+    first_push_env(monkeypatch, "refs/heads/other")
+    assert (check_main([]), capsys.readouterr().out) == (0, "")
+    put(ws, "S3", "1.0", params={"atr_mult": 5.0})
+    changed = commit(ws, "changed S3 1.0, made on the orphan side")
+    assert check_main([]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"rules/S3/v1.0.yaml:10:13: released version changed in commit {changed[:12]} "
+    ), out
+    assert "rules/S1/" not in out
+
+
+def test_push_to_a_url_compares_with_every_remote(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pushed to a URL (no remote of that name): what no remote-tracking ref has is sent."""
+    from ita_rules.hooks import check_main
+
+    first = git(ws, "rev-parse", "HEAD")
+    git(ws, "update-ref", "refs/remotes/upstream/main", first)
+    put(ws, "S1", "1.1", params={"atr_mult": 4.0})
+    commit(ws, "edit 1.1")
+    first_push_env(monkeypatch, "HEAD")
+    monkeypatch.setenv("PRE_COMMIT_REMOTE_NAME", "/somewhere/else.git")
+    assert check_main([]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"rules/S1/v1.1.yaml:10:13: params.atr_mult: is released (in {first})")
+
+
+def test_push_without_a_range_refuses_a_nested_rule_file(
+    ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first push validates the tip's files too: a file one folder too deep is refused."""
+    from ita_rules.hooks import check_main
+
+    write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    commit(ws, "nested")
+    first_push_env(monkeypatch, "HEAD")
+    assert (check_main([]), capsys.readouterr().out) == (1, NESTED)

@@ -113,6 +113,19 @@ def is_rule_path(path: str, rules_path: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
+def is_nested(path: str, rules_path: str) -> bool:
+    """True for a path more than one folder below the rules folder (``rules/X/N/v1.0.yaml``):
+    not where a rule version lives, so never one (validate refuses it the same way)."""
+    prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
+    return path.startswith(prefix) and path.count("/", len(prefix)) > 1
+
+
+def is_version_path(path: str, rules_path: str) -> bool:
+    """A rule file where a version lives: under the rules folder, not nested deeper."""
+    return is_rule_path(path, rules_path) and not is_nested(path, rules_path)
+
+
+@lru_cache(maxsize=65536)
 def version_of(path: str) -> tuple[str, Version] | None:
     """``rules/X/v1.2.yaml`` -> ``("X", 1.2)``; None when the name is not a version file."""
     folder, _, name = path.rpartition("/")
@@ -218,10 +231,15 @@ def compare(
     added: list[str] = []
     modified: list[str] = []
     for status, old, new in statuses:
-        if status == "D" and is_rule_path(old, rules_path) and old in released.entries:
+        was_version = old in released.entries and is_version_path(old, rules_path)
+        if status in "ACMTR" and is_rule_path(new, rules_path) and is_nested(new, rules_path):
+            result.findings.append(_misplaced(new, rules_path))
+            if status == "R" and was_version:
+                result.findings.append(_renamed(old, new, released_label))
+        elif status == "D" and was_version:
             result.findings.append(_deleted(old, released_label))
         elif status == "R":
-            if is_rule_path(old, rules_path) and old in released.entries:
+            if was_version:
                 result.findings.append(_renamed(old, new, released_label))
             if is_rule_path(new, rules_path):
                 changed.append(new)
@@ -288,6 +306,17 @@ def _predecessors(added: list[str], released: _Side, head: _Side) -> dict[str, s
         lower = [v for v in versions if v < sv[1]]
         out[path] = versions[max(lower)] if lower else None
     return out
+
+
+def _misplaced(path: str, rules_path: str) -> Finding:
+    """The refusal ``validate`` gives a file that is not directly in its setup folder."""
+    where = "." if rules_path in ("", ".") else rules_path.rstrip("/")
+    folder, _, name = path.rpartition("/")
+    message = (
+        f"rule files sit directly in their setup folder ({where}/{{setup_id}}/"
+        f"v{{MAJOR}}.{{MINOR}}.yaml); move it to {where}/{folder.rpartition('/')[2]}/{name}"
+    )
+    return Finding(path, message, code="layout")
 
 
 def _deleted(path: str, label: str) -> Finding:
@@ -594,6 +623,97 @@ def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> C
     return result
 
 
+@dataclass(frozen=True)
+class Unpushed:
+    """The commits a push sends: those reachable from its tip that the remote does not have."""
+
+    commits: tuple[str, ...]
+    bases: tuple[str, ...]  # their parents on the remote's side
+    reaches_root: bool  # one of them has no parent: its history starts in this push
+
+
+def unpushed(git: gitio.Git, tip: str, remote: str | None) -> Unpushed:
+    """What pushing ``tip`` to ``remote`` sends, as far as the remote-tracking refs tell:
+    ``git rev-list TIP --not --remotes=REMOTE`` (every remote's refs when the name is not a
+    configured remote, e.g. a URL)."""
+    names = git.out(["remote"]).decode("utf-8", "surrogateescape").split()
+    scope = f"--remotes={remote}" if remote and remote in names else "--remotes"
+    listed = git.out(["rev-list", "--parents", tip, "--not", scope]).decode().splitlines()
+    commits = [line.split()[0] for line in listed]
+    sent = set(commits)
+    bases: dict[str, None] = {}
+    root = False
+    for line in listed:
+        parents = line.split()[1:]
+        root = root or not parents
+        bases.update((p, None) for p in parents if p not in sent)
+    return Unpushed(tuple(commits), tuple(bases), root)
+
+
+def push_check(git: gitio.Git, prefix: str, tip_ref: str, remote: str | None) -> CheckResult:
+    """A push that names no range (pre-commit's pre-push stage gives none when the pushed
+    commits reach a root commit, e.g. the first push to an empty remote): check exactly the
+    commits it sends (see :func:`unpushed`).
+
+    * commits whose parents are on the remote: the range from each such parent, like
+      ``check --base`` (the parent's versions are released);
+    * commits that reach a root (nothing of their history is on the remote): the pushed tip
+      against nothing released (every file validated, the version order) and the history audit
+      of ``check --history`` restricted to these commits (a version file that an earlier commit
+      made, changed outside its lifecycle fields, deleted or renamed by a later one), in every
+      folder ``rules.dir`` named in the tip's history.
+    """
+    from ita_rules.rules.history import audit_commits
+
+    tip = git.require_commit(tip_ref, "pushed ref")
+    prefix = "" if prefix in ("", ".") else prefix
+    sent = unpushed(git, tip, remote)
+    result = CheckResult("push", "", tip_ref)
+    parts: list[CheckResult] = [range_check(git, prefix, base, tip) for base in sent.bases]
+    released = list(sent.bases)
+    if sent.reaches_root:
+        released.append("nothing on the remote")
+        config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
+        try:
+            tip_cfg: RulesConfig | ConfigError = config_at(git, tip, config_path)
+        except ConfigError as exc:
+            tip_cfg = exc
+        named = folders_in_history(git, [tip], config_path)
+        if isinstance(tip_cfg, RulesConfig):
+            named.insert(0, tip_cfg.dir)
+        folders = [repo_folder(prefix, f) for f in dict.fromkeys(named or ["rules"])]
+        part = compare_folders(
+            git,
+            folders,
+            None,
+            tip,
+            released_label="nothing on the remote",
+            head_label=tip_ref,
+            mode="push",
+        )
+        found = rules_dir_findings(
+            RulesConfig("rules", ()),
+            tip_cfg,
+            head_label=tip_ref,
+            base_label="",
+            holds_versions=False,
+        )
+        part.findings[:0] = [
+            Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
+        ]
+        part.findings += audit_commits(git, tip, set(sent.commits), folders)
+        parts.append(part)
+    seen: set[tuple[str, str]] = set()
+    for part in parts:
+        result.files = max(result.files, part.files)
+        for f in part.findings:
+            if (str(f), f.code) not in seen:
+                seen.add((str(f), f.code))
+                result.findings.append(f)
+    result.released = ", ".join(released)
+    return result
+
+
 def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
     """The rules folder relative to the repository root, ``/``-separated."""
     try:
@@ -613,8 +733,12 @@ def run_check(
     *,
     base: str | None = None,
     head: str | None = None,
+    pushed: str | None = None,
+    remote: str | None = None,
 ) -> CheckResult:
-    """``ita-rules check`` for the workspace at ``root``: staged changes, or ``base..head``."""
+    """``ita-rules check`` for the workspace at ``root``: staged changes, or ``base..head``,
+    or (``pushed``: the ref a push sends, with the ``remote`` it goes to) the commits of a push
+    that names no range (see :func:`push_check`)."""
     from ita_rules.errors import UsageError
 
     top = gitio.toplevel(root)
@@ -626,4 +750,6 @@ def run_check(
         raise UsageError("--head needs --base (the ref whose versions count as released)")
     if base is not None:
         return range_check(git, rules_path_in_repo(top, root), base, head or "HEAD")
+    if pushed is not None:
+        return push_check(git, rules_path_in_repo(top, root), pushed, remote)
     return staged(git, rules_path, protected_ref)

@@ -11,16 +11,16 @@ safe loader. The state lives in :mod:`ita_rules.rules.index` (SQLite) between re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ita_rules import gitio
 from ita_rules.errors import GitError
-from ita_rules.findings import Finding
+from ita_rules.findings import FieldPath, Finding
 from ita_rules.rules.check import diff_lines, is_rule_path, mutation, version_of
 from ita_rules.rules.model import Version
-from ita_rules.rules.scan import full_data, load_fields, strip_lifecycle
+from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle
 
 LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%cI"
 ZERO_BLOB = "0" * 40
@@ -241,9 +241,19 @@ class Replay:
         else:  # added again while present: two branches made this version differently
             self._change(c, row, row.blob, e.new_blob, readded=False, again=True)
 
-    def _find(self, c: Commit, path: str, message: str, code: str, field_: str = "") -> None:
+    def _find(
+        self,
+        c: Commit,
+        path: str,
+        message: str,
+        code: str,
+        field_: str = "",
+        at: tuple[bytes, FieldPath] | None = None,
+    ) -> None:
+        """Record a finding; ``at``: the blob and the field whose place (line, col) it names."""
+        line, col = _position(at[0], path, at[1]) if at is not None else (None, None)
         self.findings.append(
-            AuditFinding(Finding(path, message, field=field_, code=code), c.id, c.at)
+            AuditFinding(Finding(path, message, line, col, field=field_, code=code), c.id, c.at)
         )
 
     def _introduce(self, c: Commit, path: str, blob: str) -> None:
@@ -251,7 +261,8 @@ class Replay:
         assert sv is not None
         setup, version = sv
         folder = self._folder(path)
-        fields, _ = load_fields(self._blobs().get(blob), path)
+        raw = self._blobs().get(blob)
+        fields, _ = load_fields(raw, path)
         f = fields or {}
         short = c.id[:12]
         if folder:
@@ -266,6 +277,7 @@ class Replay:
                     "every existing version",
                     "history-order",
                     "version",
+                    (raw, ("version",)),
                 )
             elif not version.follows(latest):
                 self._find(
@@ -275,6 +287,7 @@ class Replay:
                     f"{latest} comes {latest.next()} or {latest.next(major=True)}",
                     "history-skip",
                     "version",
+                    (raw, ("version",)),
                 )
         elif version not in (Version(1, 0), Version(0, 1)):
             self._find(
@@ -284,6 +297,7 @@ class Replay:
                 "the first version must be 1.0",
                 "history-skip",
                 "version",
+                (raw, ("version",)),
             )
         active = f.get("active", True) is not False
         self.rows[path] = VersionRow(
@@ -367,6 +381,7 @@ class Replay:
                 "change"
                 + (":" + diff_lines(changes) if changes else " (the file no longer loads)"),
                 "history-changed",
+                at=(new_raw, tuple(changes[0].path)) if changes else None,
             )
             self.events.append(Event(row.file_path, "changed", c.id, c.at, c.author))
         fields, _ = load_fields(new_raw, row.file_path)
@@ -409,6 +424,13 @@ class _Lazy:
         return self.blobs.get(blob, b"")
 
 
+def _position(raw: bytes, path: str, where: FieldPath) -> tuple[int | None, int | None]:
+    """The 1-based (line, col) of the value at ``where`` in a rule blob (None: it does not load);
+    read only for a finding, so the replay's usual path never loads YAML for it."""
+    doc = full_document(raw, path)
+    return doc.position(where) if doc is not None else (None, None)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -419,3 +441,23 @@ def _text(value: Any) -> str | None:
 
 def findings_of(items: Iterable[AuditFinding]) -> list[Finding]:
     return [a.finding for a in items]
+
+
+def audit_commits(
+    git: gitio.Git, tip: str, commits: Collection[str], folders: Sequence[str]
+) -> list[Finding]:
+    """The history audit of ``commits`` (those a push sends): the whole history of ``tip`` is
+    replayed for each rules folder, so a version released by any earlier commit counts, and
+    the findings made by ``commits`` are returned (a folder's duplicates once)."""
+    out: list[Finding] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for folder in dict.fromkeys(folders):
+        found, blobs = read_history(git, [tip], folder)
+        replay = Replay()
+        replay.apply(git, found, folder, blobs=blobs)
+        for a in replay.findings:
+            key = (a.commit, a.finding.path, a.finding.code, a.finding.message)
+            if a.commit in commits and key not in seen:
+                seen.add(key)
+                out.append(a.finding)
+    return out

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ita_rules.rules.model import LIFECYCLE_FIELDS
+
+if TYPE_CHECKING:
+    from ita_rules import yamlio
 
 FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
 
@@ -205,12 +208,18 @@ def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str,
     return {k: doc.data.get(k) for k in FIELDS if k in doc.data}, doc.data
 
 
-def full_data(raw: bytes, path: str) -> dict[str, Any] | None:
-    """The file's data as ``check`` reads a blob (the same decoding and loader), or None."""
+def full_document(raw: bytes, path: str) -> yamlio.Document | None:
+    """The file as ``check`` reads a blob (the same decoding and loader), or None."""
     from ita_rules import yamlio
 
     text, _ = yamlio.decode(raw, path)
     if text is None:
         return None
     doc, _ = yamlio.loads(text, path, raw_scalars=("version",))
+    return doc
+
+
+def full_data(raw: bytes, path: str) -> dict[str, Any] | None:
+    """The file's data as ``check`` reads a blob (the same decoding and loader), or None."""
+    doc = full_document(raw, path)
     return doc.data if doc is not None and isinstance(doc.data, dict) else None
