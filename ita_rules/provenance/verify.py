@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from ita_rules.errors import ItaRulesError
 from ita_rules.provenance import capture
-from ita_rules.provenance.datahash import DataRange, InputSpec, data_hash, input_entry
+from ita_rules.provenance.datahash import (
+    DataRange,
+    InputSpec,
+    data_hash,
+    file_hash,
+    input_entry,
+)
 
 if TYPE_CHECKING:
     from ita_rules.workspace import Workspace
@@ -130,9 +136,11 @@ def _which_candle(
     if rng is not None:
         store = open_store(workspace)
         try:
-            for record in store.find(hash=str(old["hash"]), status=None):
-                if store.abspath(record.path).is_file():
-                    recorded = store.abspath(record.path)
+            found = store.find(hash=str(old["hash"]), status=None)
+            for record in sorted(found, key=lambda r: r.status != "live"):  # live ones first
+                path = store.abspath(record.path)
+                if path.is_file() and file_hash(path)[0] == old["hash"]:  # intact bytes only
+                    recorded = path
                     break
         finally:
             store.db.dispose()

@@ -304,3 +304,20 @@ def test_retention_restore_takes_a_file_id_prefix(desk: Desk) -> None:
     assert (ran.code, ran.out) == (0, "restored 1 file(s)\n"), ran.err
     (found,) = desk.run("store", "find", "--json").json()
     assert found["status"] == "live"
+
+
+def test_runs_verify_reads_the_intact_recorded_bytes_not_a_corrupt_copy(desk: Desk) -> None:
+    desk.write("data/GER40.csv", candles_csv())
+    (first,) = _put(desk, "data/GER40.csv", "--type", "candles", "--symbol", "GER40")
+    run_id = _start(desk, "data/GER40.csv")
+    assert desk.run("runs", "finish", run_id, "--status", "succeeded").code == 0
+    _store(desk, first["path"]).write_text("rotten\n")
+    assert desk.run("store", "verify").code == 1  # marked corrupt
+    (again,) = _put(desk, "data/GER40.csv", "--type", "candles", "--symbol", "GER40")
+    assert _store(desk, again["path"]).read_text() == candles_csv()  # stored again, intact
+    desk.write("data/GER40.csv", candles_csv().replace(",107.0,1006", ",99.5,1006"))
+    ran = desk.run("runs", "verify", run_id)
+    assert ran.code == 1
+    assert ran.out.splitlines()[0].endswith(
+        "; first difference at 2025-05-07T00:00:00Z: close 107.0 -> 99.5"
+    )
