@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import git, run_on_a_terminal
+from tests.conftest import git, run_on_a_terminal, write
 from tests.test_check import (
     _no_git_env,  # noqa: F401 (an autouse fixture)
     commit,
@@ -554,3 +554,37 @@ def test_strip_lifecycle_refuses_lines_that_go_on() -> None:
     assert strip_lifecycle("{a: 1,\nactive: true, params: {r: 1}}\n") is None
     assert strip_lifecycle("note: 'it is\nactive: x'\n") is None
     assert strip_lifecycle("note: it's fine\nactive: true\n") == "note: it's fine\n"
+
+
+def test_history_audits_every_folder_rules_dir_named(in_git_repo: Path, cli: Any) -> None:
+    """The folders come from the commits: a version changed while ``rules.dir`` named another
+    folder is found, and a work tree whose ita.toml points elsewhere hides nothing."""
+    ws = in_git_repo
+    (ws / "ita.toml").write_text('[rules]\ndir = "registry"\n')
+    write(ws / "registry/S1/v1.0.yaml", rule_yaml("S1", "1.0"))
+    c1 = commit(ws, "the registry lives in registry/")[:12]
+    write(ws / "registry/S1/v1.0.yaml", rule_yaml("S1", "1.0", params={"atr_mult": 1.2}))
+    c2 = commit(ws, "mutate S1 1.0 in registry/")[:12]
+    (ws / "ita.toml").write_text("")  # back to the default folder, rules/
+    put(ws, "S2", "1.0")
+    put(ws, "S2", "1.0", params={"atr_mult": 2.0})
+    commit(ws, "S2 in rules/")
+    put(ws, "S2", "1.0", params={"atr_mult": 3.0})
+    c4 = commit(ws, "mutate S2 1.0 in rules/")[:12]
+    expected = [
+        f"rules/S2/v1.0.yaml: released version changed in commit {c4} (introduced in commit ",
+        f"registry/S1/v1.0.yaml: released version changed in commit {c2} (introduced in commit "
+        f"{c1}); only active, deprecation_reason and tags may change:",
+    ]
+    r = history(cli)
+    assert r.code == 1
+    changed = [line for line in r.out.splitlines() if not line.startswith("    ")]
+    assert len(changed) == 2, r.out
+    assert changed[0].startswith(expected[0]), r.out
+    assert changed[1] == expected[1], r.out
+    # the work tree names a folder no commit ever named: the audit is the same
+    (ws / "ita.toml").write_text('[rules]\ndir = "nowhere"\n')
+    r = history(cli)
+    assert r.code == 1
+    assert [line for line in r.out.splitlines() if not line.startswith("    ")][-1] == expected[1]
+    assert "rules/S2/v1.0.yaml: released version changed" in r.out

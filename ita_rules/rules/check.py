@@ -519,6 +519,23 @@ def folders_in_history(git: gitio.Git, tips: Sequence[str], config_path: str) ->
     return list(dict.fromkeys(found))
 
 
+def named_folders(
+    git: gitio.Git, tip: str, prefix: str = ""
+) -> tuple[list[str], RulesConfig | ConfigError]:
+    """The rules folders ``tip``'s commits name, relative to the repository: the one its
+    ``ita.toml`` sets (first), then every other one ``rules.dir`` named in its history, by name;
+    and that configuration (the error when it does not load). Read from the commits only."""
+    config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
+    try:
+        cfg: RulesConfig | ConfigError = config_at(git, tip, config_path)
+    except ConfigError as exc:
+        cfg = exc
+    named = sorted(folders_in_history(git, [tip], config_path))
+    if isinstance(cfg, RulesConfig):
+        named.insert(0, cfg.dir)
+    return [repo_folder(prefix, f) for f in dict.fromkeys(named or ["rules"])], cfg
+
+
 def rules_dir_findings(
     released: RulesConfig,
     head: RulesConfig | ConfigError,
@@ -663,7 +680,7 @@ def push_check(git: gitio.Git, prefix: str, tip_ref: str, remote: str | None) ->
       made, changed outside its lifecycle fields, deleted or renamed by a later one), in every
       folder ``rules.dir`` named in the tip's history.
     """
-    from ita_rules.rules.history import audit_commits
+    from ita_rules.rules.history import audit_folders
 
     tip = git.require_commit(tip_ref, "pushed ref")
     prefix = "" if prefix in ("", ".") else prefix
@@ -674,14 +691,7 @@ def push_check(git: gitio.Git, prefix: str, tip_ref: str, remote: str | None) ->
     if sent.reaches_root:
         released.append("nothing on the remote")
         config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
-        try:
-            tip_cfg: RulesConfig | ConfigError = config_at(git, tip, config_path)
-        except ConfigError as exc:
-            tip_cfg = exc
-        named = folders_in_history(git, [tip], config_path)
-        if isinstance(tip_cfg, RulesConfig):
-            named.insert(0, tip_cfg.dir)
-        folders = [repo_folder(prefix, f) for f in dict.fromkeys(named or ["rules"])]
+        folders, tip_cfg = named_folders(git, tip, prefix)
         part = compare_folders(
             git,
             folders,
@@ -701,7 +711,7 @@ def push_check(git: gitio.Git, prefix: str, tip_ref: str, remote: str | None) ->
         part.findings[:0] = [
             Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
         ]
-        part.findings += audit_commits(git, tip, set(sent.commits), folders)
+        part.findings += audit_folders(git, tip, folders, set(sent.commits))
         parts.append(part)
     seen: set[tuple[str, str]] = set()
     for part in parts:

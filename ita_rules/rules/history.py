@@ -443,12 +443,13 @@ def findings_of(items: Iterable[AuditFinding]) -> list[Finding]:
     return [a.finding for a in items]
 
 
-def audit_commits(
-    git: gitio.Git, tip: str, commits: Collection[str], folders: Sequence[str]
+def audit_folders(
+    git: gitio.Git, tip: str, folders: Sequence[str], commits: Collection[str] | None = None
 ) -> list[Finding]:
-    """The history audit of ``commits`` (those a push sends): the whole history of ``tip`` is
-    replayed for each rules folder, so a version released by any earlier commit counts, and
-    the findings made by ``commits`` are returned (a folder's duplicates once)."""
+    """The history audit of ``tip`` in each rules folder of ``folders``, replayed from scratch
+    (no index); only the findings made by ``commits`` when given (a push: the commits it sends;
+    the whole history is still replayed, so a version released by any earlier commit counts).
+    A finding that two folders share is reported once."""
     out: list[Finding] = []
     seen: set[tuple[str, str, str, str]] = set()
     for folder in dict.fromkeys(folders):
@@ -457,7 +458,7 @@ def audit_commits(
         replay.apply(git, found, folder, blobs=blobs)
         for a in replay.findings:
             key = (a.commit, a.finding.path, a.finding.code, a.finding.message)
-            if a.commit in commits and key not in seen:
+            if (commits is None or a.commit in commits) and key not in seen:
                 seen.add(key)
                 out.append(a.finding)
     return out

@@ -82,6 +82,7 @@ class Source:
     rules_path: str
     ref: str
     db: Path
+    prefix: str = ""  # the workspace's folder in the repository ("" at its root)
 
 
 def source(root: Path, rules_dir: Path, protected_ref: str = "") -> Source:
@@ -93,6 +94,7 @@ def source(root: Path, rules_dir: Path, protected_ref: str = "") -> Source:
         rules_path_in_repo(top, rules_dir),
         protected_ref or "HEAD",
         root / INDEX_DIR / INDEX_NAME,
+        rules_path_in_repo(top, root),
     )
 
 
@@ -389,10 +391,19 @@ def present_at(
 
 
 def history_check(src: Source, progress: Progress | None = None) -> Any:
-    """``check --history``: the audit findings of the whole history of the indexed ref."""
-    from ita_rules.rules.check import CheckResult
+    """``check --history``: the audit findings of the whole history of the indexed ref, in
+    the indexed folder and in every other folder that ``rules.dir`` named in that history (read
+    from the commits, not from the work tree; those are replayed without the index)."""
+    from ita_rules.rules.check import CheckResult, named_folders
+    from ita_rules.rules.history import audit_folders
 
     with opened(src, progress) as conn:
         findings = audit(conn)
         files = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+    head = src.git.commit_id(src.ref)
+    if head is not None:
+        folders, _ = named_folders(src.git, head, "" if src.prefix == "." else src.prefix)
+        others = [f for f in folders if f != src.rules_path]
+        for f in audit_folders(src.git, head, others):  # as the index keeps them: no line:col
+            findings.append(Finding(f.path, f.message, field=f.field, code=f.code))
     return CheckResult("history", src.ref, src.ref, files, findings)
