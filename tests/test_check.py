@@ -615,3 +615,32 @@ def test_push_without_a_range_refuses_a_nested_rule_file(
     commit(ws, "nested")
     first_push_env(monkeypatch, "HEAD")
     assert (check_main([]), capsys.readouterr().out) == (1, NESTED)
+
+
+def test_server_hook_refuses_a_nested_rule_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hooks/pre-receive in a bare repository refuses the nested file with the same message."""
+    import shutil
+    import sys
+
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    bare, client = tmp_path / "server.git", tmp_path / "client"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    shutil.copy(REPO / "hooks" / "pre-receive", bare / "hooks" / "pre-receive")
+    (bare / "hooks" / "pre-receive").chmod(0o755)
+    git(tmp_path, "clone", "-q", str(bare), str(client))
+    (client / "ita.toml").write_text("")
+    put(client, "S1", "1.0")
+    before = commit(client, "first version")
+    git(client, "push", "-q", "origin", "HEAD:main")
+    write(client / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
+    commit(client, "one folder too deep")
+    r = subprocess.run(
+        ["git", "push", "origin", "HEAD:main"], cwd=client, capture_output=True, text=True
+    )
+    assert r.returncode != 0
+    assert "remote: " + NESTED.rstrip("\n") in r.stderr
+    assert git(bare, "rev-parse", "main") == before
