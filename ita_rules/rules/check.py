@@ -2,7 +2,9 @@
 
 Three inputs, one code path: the staged index vs the released ref (pre-commit), a commit range
 ``--base REF [--head REF]`` (CI, pre-push, the pre-receive server hook), and the whole history
-(``--history``, via the registry index in :mod:`ita_rules.rules.history`).
+(``--history``, via the registry index in :mod:`ita_rules.rules.history`). A push that names no
+range (pre-push, when the pushed commits reach a root commit) combines them: see
+:func:`push_check`.
 
 A version file is *released* once it is in the released ref (``rules.protected_ref``, by
 default HEAD; ``--base`` in a range). The check compares the released tree with the new one:
