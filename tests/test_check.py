@@ -467,6 +467,7 @@ def test_staged_rule_file_in_a_nested_folder_is_refused(ws: Path, cli: Any) -> N
     write(ws / "rules/S1/S3/v1.0.yaml", rule_yaml("S3", "1.0"))
     r = staged_check(cli)
     assert (r.code, r.out) == (1, NESTED)
+    assert "1 staged change(s) checked against HEAD, 1 problem(s)" in r.err
     assert cli("validate").out == NESTED
 
 

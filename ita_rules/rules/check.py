@@ -236,6 +236,7 @@ def compare(
         was_version = old in released.entries and is_version_path(old, rules_path)
         if status in "ACMTR" and is_rule_path(new, rules_path) and is_nested(new, rules_path):
             result.findings.append(_misplaced(new, rules_path))
+            result.files += 1
             if status == "R" and was_version:
                 result.findings.append(_renamed(old, new, released_label))
         elif status == "D" and was_version:
@@ -256,7 +257,7 @@ def compare(
             result.findings.append(
                 Finding(new, "is unmerged; resolve the conflict first", code="unmerged")
             )
-    result.files = len(changed)
+    result.files += len(changed)
     if not changed:
         return result
     new_blobs = {p: head.entries[p][1] for p in changed if p in head.entries}
