@@ -267,9 +267,10 @@ def verify(
 ) -> None:
     """Recompute every part of a run's snapshot; print "reproducible" or each difference.
 
-    Compares the data (range hash over the same range), the rule version's params_hash, the
-    commit (present and reachable), the dirty state and every package version. Exit 1 when
-    the run is not reproducible.
+    Checks the run's snapshot file first (present, the bytes written at the run, the same
+    fields as the database copy), then compares the data (range hash over the same range), the
+    rule version's params_hash, the commit (present and reachable), the dirty state and every
+    package version. Exit 1 when the run is not reproducible.
 
     \b
     Example:
@@ -281,9 +282,13 @@ def verify(
     if json_:
         emit_json(result.as_dict())
     elif result.reproducible:
+        for note in result.notes:
+            echo(f"{run_id}: note: {note}")
         echo(f"{run_id}: reproducible")
     else:
         for difference in result.differences:
             echo(f"{run_id}: {difference}")
+        for note in result.notes:
+            echo(f"{run_id}: note: {note}")
         echo(f"{run_id}: not reproducible ({len(result.differences)} difference(s))")
     raise typer.Exit(0 if result.reproducible else 1)

@@ -9,7 +9,7 @@ frozen DDL (:func:`create_v1`) so that a test can build an old database and upgr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -161,10 +161,13 @@ def ensure_component(
     *,
     lock_key: int,
     newer_error: type[UsageError] = SchemaOutdated,
+    steps: Sequence[tuple[int, Callable[[sa.Connection], None]]] = (),
 ) -> None:
     """Create the tables of a component (``runs``, ``remote``...) in a database that lacks
     them, recording ``version`` in ``ita_schema_version``; refuse a database made by a newer
-    ita-rules. On Postgres an advisory lock serialises concurrent first uses."""
+    ita-rules. An older version is upgraded in place by the component's ``steps``
+    (``(to_version, function)``, additive changes only), in the same transaction. On Postgres
+    an advisory lock serialises concurrent first uses and upgrades."""
     sv = t.schema_version
     with db.write() as conn:
         if conn.dialect.name == "postgresql":
@@ -176,6 +179,13 @@ def ensure_component(
             conn.execute(sv.insert().values(component=component, version=version))
             return
         found = int(row[0])
+        if found < version and steps:
+            for to_version, step in steps:
+                if found < to_version:
+                    step(conn)
+            tables.create_all(conn)  # indexes or tables a step did not need to touch
+            conn.execute(sv.update().where(sv.c.component == component).values(version=version))
+            return
     if found > version:
         raise newer_error(
             f"the database {db.shown_url} has {component} schema version {found}, newer than "

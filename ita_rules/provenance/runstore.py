@@ -9,6 +9,14 @@
 * The snapshot file is the run's durable state: it is rewritten atomically (temp file + fsync
   + ``os.replace``) at every change and at the end, before the database commits, and
   :meth:`RunStore.restore` rebuilds the ``runs`` table from the snapshot files alone.
+* Every write of a snapshot file records the SHA-256 of the exact bytes written twice: in the
+  run's row (``snapshot_sha256``, same transaction) and in the store's journal (a ``snapshot``
+  entry, appended before the file is written, under the store lock, which is taken before the
+  database transaction as every store writer does). ``runs verify`` compares the file with
+  both (:mod:`ita_rules.provenance.verify`). A row restored from its file takes the hash the
+  journal kept, so a file edited before the database was lost is still caught; a file the
+  journal has no hash for (written before hashes were kept) cannot be checked, and verify says
+  so.
 * A running run renews its lease (heartbeat). :meth:`RunStore.reap` marks ``abandoned`` every
   running run whose lease ran out or whose process (on this host) is gone; the completion of a
   run only changes a run that is still ``running``, so an abandoned run never becomes
@@ -27,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -39,6 +47,9 @@ from ita_rules.fsutil import atomic_write_text
 from ita_rules.provenance import snapfiles
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
+
+if TYPE_CHECKING:
+    from ita_rules.store.core import Store
 
 RUN_ID_FORMAT = "run_{day}_{seq:03d}"
 RESTORED_LEASE_S = 24 * 3600.0  # a running run restored from its file: its lease is unknown
@@ -145,6 +156,7 @@ class RunStore:
         self.settings = settings
         self.db = db
         self._owned = owned
+        self._store: Store | None = None
         if owned:
             ensure_runs_schema(db)
 
@@ -169,11 +181,52 @@ class RunStore:
     def snapshot_path(self, run_id: str) -> Path:
         return self.snapshot_folder() / f"{check_run_id(run_id)}{snapfiles.SNAPSHOT_SUFFIX}"
 
-    def write_file(self, snapshot: Mapping[str, Any]) -> Path:
-        """Rewrite the snapshot file of a run that has one (its id was claimed)."""
-        path = self.snapshot_path(str(snapshot["run_id"]))
-        atomic_write_text(path, snapfiles.text(snapshot))
-        return path
+    def write_file(self, snapshot: Mapping[str, Any]) -> str:
+        """Rewrite the snapshot file of a run that has one (its id was claimed) with the bytes
+        its row's ``snapshot_sha256`` names; return their SHA-256. (A change of the snapshot
+        goes through :meth:`update_running`, :meth:`finish` or :meth:`reap`, which record the
+        new hash.)"""
+        content = snapfiles.text(snapshot)
+        atomic_write_text(self.snapshot_path(str(snapshot["run_id"])), content)
+        return snapfiles.sha256(content)
+
+    def _store_of(self) -> Store:
+        """The store of this workspace (its lock and journal), sharing this database."""
+        if self._store is None:
+            from ita_rules.store.core import Store
+
+            self._store = Store(self.settings, self.db)
+        return self._store
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The store lock, taken before any database transaction (the store's lock order)."""
+        with self._store_of().locked():
+            yield
+
+    def _journal_hash(self, run_id: str, sha: str) -> None:
+        """Keep the hash of a snapshot file about to be written in the store's journal (under
+        the store lock): it survives the loss of the database."""
+        from ita_rules.store.journal import snapshot_entry
+
+        self._store_of().journal.append([snapshot_entry(run_id, sha, iso(now_utc()))])
+
+    def _rewrite(self, snapshot: Mapping[str, Any]) -> None:
+        """Journal the new file's hash, then write the file (inside the run's transaction,
+        under the store lock, after the row's update)."""
+        content = snapfiles.text(snapshot)
+        self._journal_hash(str(snapshot["run_id"]), snapfiles.sha256(content))
+        atomic_write_text(self.snapshot_path(str(snapshot["run_id"])), content)
+
+    def journaled_hash(self, run_id: str) -> str | None:
+        """The hash the store's journal kept for the last write of the run's snapshot file."""
+        return self._store_of().journal.snapshot_hashes().get(run_id)
+
+    def row(self, run_id: str) -> dict[str, Any] | None:
+        """The run's row as stored (every column), or None."""
+        with self.db.read() as conn:
+            found = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
+        return None if found is None else dict(found._mapping)
 
     # -- allocate ------------------------------------------------------------------------
     def allocate(
@@ -190,7 +243,7 @@ class RunStore:
             day = now.strftime("%Y_%m_%d")
             claimed: Path | None = None
             try:
-                with self._write() as conn:
+                with self._locked(), self._write() as conn:
                     top = conn.execute(
                         sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
                     ).scalar()
@@ -205,7 +258,8 @@ class RunStore:
                             "finished_at": None,
                         }
                         path = self.snapshot_path(snap["run_id"])
-                        if snapfiles.claim(path, snapfiles.text(snap)):
+                        content = snapfiles.text(snap)
+                        if snapfiles.claim(path, content):
                             claimed = path
                             break
                     else:
@@ -213,10 +267,13 @@ class RunStore:
                             f"could not allocate a run id: {ALLOCATE_TRIES} ids of {day} "
                             f"in a row have snapshot files in {self.snapshot_folder()}"
                         )
+                    sha = snapfiles.sha256(content)
+                    self._journal_hash(snap["run_id"], sha)
                     row = _row(snap)
                     row.update(
                         day=day,
                         seq=seq,
+                        snapshot_sha256=sha,
                         pid=pid,
                         heartbeat_at=iso(now),
                         lease_until=iso(now + _dt.timedelta(seconds=lease_s)),
@@ -251,15 +308,16 @@ class RunStore:
 
     def update_running(self, snapshot: dict[str, Any]) -> None:
         """Store a changed snapshot (new outputs) of a run that is still running."""
-        with self.db.write() as conn:
+        sha = snapfiles.sha256(snapfiles.text(snapshot))
+        with self._locked(), self.db.write() as conn:
             result = conn.execute(
                 runs.update()
                 .where(runs.c.run_id == snapshot["run_id"], runs.c.status == "running")
-                .values(snapshot=_dump(snapshot))
+                .values(snapshot=_dump(snapshot), snapshot_sha256=sha)
             )
             if not result.rowcount:
                 raise RunStateError(f"run {snapshot['run_id']} is no longer running")
-            self.write_file(snapshot)  # the file first: it is what a rebuild restores
+            self._rewrite(snapshot)  # before the commit: the file is what a rebuild restores
 
     def finish(
         self,
@@ -273,7 +331,7 @@ class RunStore:
         if status not in FINAL:
             raise UsageError(f"--status: expected succeeded or failed, got {status!r}")
         now = iso(now_utc())
-        with self._write() as conn:
+        with self._locked(), self._write() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
             if row is None:
                 self._check_not_lost(run_id)
@@ -290,9 +348,15 @@ class RunStore:
             conn.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id, runs.c.status == "running")
-                .values(status=status, finished_at=now, error=error, snapshot=_dump(snap))
+                .values(
+                    status=status,
+                    finished_at=now,
+                    error=error,
+                    snapshot=_dump(snap),
+                    snapshot_sha256=snapfiles.sha256(snapfiles.text(snap)),
+                )
             )
-            self.write_file(snap)  # before the commit: the file is what a rebuild restores
+            self._rewrite(snap)  # before the commit: the file is what a rebuild restores
         return snap
 
     def reap(self, host: str | None = None) -> list[str]:
@@ -316,7 +380,7 @@ class RunStore:
         reaped = []
         for run_id, why in dead:
             stamp = iso(now_utc())
-            with self._write() as conn:
+            with self._locked(), self._write() as conn:
                 row = conn.execute(
                     sa.select(runs.c.snapshot).where(
                         runs.c.run_id == run_id, runs.c.status == "running"
@@ -331,10 +395,14 @@ class RunStore:
                     runs.update()
                     .where(runs.c.run_id == run_id, runs.c.status == "running")
                     .values(
-                        status="abandoned", finished_at=stamp, error=error, snapshot=_dump(snap)
+                        status="abandoned",
+                        finished_at=stamp,
+                        error=error,
+                        snapshot=_dump(snap),
+                        snapshot_sha256=snapfiles.sha256(snapfiles.text(snap)),
                     )
                 )
-                self.write_file(snap)
+                self._rewrite(snap)
             reaped.append(run_id)
         return reaped
 
@@ -342,7 +410,13 @@ class RunStore:
     def restore(self) -> tuple[list[str], list[str]]:
         """Insert every run whose snapshot file exists but whose row does not (the database
         was lost); return the restored run ids and the snapshot files that could not be read
-        (as paths relative to the store root). Idempotent."""
+        (as paths relative to the store root). Idempotent.
+
+        A restored row is made from the file, so it cannot tell an edited file by itself: it
+        records ``restored_at`` and, as ``snapshot_sha256``, the hash the store's journal kept
+        for the run's last write (not the file's own hash). ``runs verify`` then reports a file
+        edited before the database was lost; a run the journal has no hash for keeps NULL and
+        verify says that its file could not be checked."""
         folder = self.snapshot_folder()
         restored: list[str] = []
         unreadable: list[str] = []
@@ -371,6 +445,9 @@ class RunStore:
                 rows.append(row)
                 restored.append(run_id)
             if rows:
+                journaled = self._store_of().journal.snapshot_hashes()
+                for row in rows:
+                    row.update(snapshot_sha256=journaled.get(row["run_id"]), restored_at=iso(now))
                 conn.execute(runs.insert(), rows)
         return restored, unreadable
 

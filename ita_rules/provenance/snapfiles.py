@@ -29,6 +29,13 @@ def text(snapshot: Mapping[str, Any]) -> str:
     return json.dumps(snapshot, indent=2, sort_keys=True) + "\n"
 
 
+def sha256(content: str) -> str:
+    """``sha256:<hex>`` of the bytes a snapshot file with that text holds."""
+    from ita_rules.canonical import sha256_of
+
+    return sha256_of(content.encode("utf-8"))
+
+
 def listed(folder: Path) -> list[tuple[str, str, int]]:
     """``(run_id, day, seq)`` of every file in ``folder`` named like a snapshot, by name."""
     try:

@@ -38,6 +38,18 @@ def put_entry(record: Mapping[str, Any], at: str) -> dict[str, Any]:
     }
 
 
+def snapshot_entry(run_id: str, sha256: str, at: str) -> dict[str, Any]:
+    """The entry written each time a run's snapshot file is written: the SHA-256 of its bytes.
+
+    The journal survives the loss of the database, so a snapshot file edited before the loss is
+    still told from the one the run wrote after ``store rebuild`` (the rebuilt row is made from
+    the file itself). Replay ignores these entries: they restore no record."""
+    return {"op": "snapshot", "at": at, "run_id": run_id, "sha256": sha256}
+
+
+_SNAPSHOT_OP = b'"op":"snapshot"'
+
+
 # A put entry is encoded once with these markers in place of the fields that differ between
 # the records of a batch, then filled in per record (about 2.5x cheaper than encoding each).
 _VARYING = ("file_id", "path", "hash", "size", "original_name")
@@ -124,6 +136,26 @@ class Journal:
                 continue
             good.append(Entry(number, data))
         return good, bad
+
+    def snapshot_hashes(self) -> dict[str, str]:
+        """``{run_id: sha256}`` of the last snapshot entry of each run (see
+        :func:`snapshot_entry`); only those lines are parsed, so a large journal reads fast."""
+        found: dict[str, str] = {}
+        for _number, raw in self._lines():
+            if _SNAPSHOT_OP not in raw:
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                continue
+            if (
+                isinstance(data, dict)
+                and data.get("op") == "snapshot"
+                and isinstance(data.get("run_id"), str)
+                and isinstance(data.get("sha256"), str)
+            ):
+                found[data["run_id"]] = data["sha256"]
+        return found
 
     def _lines(self) -> Iterator[tuple[int, bytes]]:
         if not self.path.exists():
