@@ -17,20 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.journeys.conftest import Desk, candles_csv
+from tests.retention.conftest import POLICY  # README's example policy
 
-POLICY = """\
-safety_window_days: 7
-large_purge_gb: 10
-types:
-  candles:    {retain_days: 365, strategy: archive_to_remote}
-  screenshot: {retain_days: 90,  strategy: delete}
-  result:     {retain_days: null, strategy: keep_forever}
-  embedding:  {retain_days: 180, strategy: prune_old, keep_last: 3}
-protect:
-  tags: [important]
-  active_rules: true
-backup_before_delete: false
-"""  # README "Retention", verbatim
 ACTIVE = "IB_raid_v1@1.2"
 DEPRECATED = "London_FVG_v1@1.1"
 UNKNOWN = "run run_x unknown: lineage cannot be checked"

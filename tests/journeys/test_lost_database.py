@@ -16,19 +16,7 @@ from typing import Any
 import pytest
 
 from tests.journeys.conftest import Desk, candles_csv
-
-POLICY = """\
-safety_window_days: 7
-large_purge_gb: 10
-types:
-  candles:    {retain_days: 365, strategy: archive_to_remote}
-  screenshot: {retain_days: 90,  strategy: delete}
-  result:     {retain_days: null, strategy: keep_forever}
-protect:
-  tags: [important]
-  active_rules: true
-backup_before_delete: false
-"""
+from tests.retention.conftest import POLICY  # README's example policy
 
 FLOW = """\
 import sys
