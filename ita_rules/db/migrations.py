@@ -112,7 +112,29 @@ STEPS: list[tuple[int, Callable[[sa.Connection], None]]] = [(2, _v1_to_v2), (3, 
 
 
 def upgrade(db: Database) -> Upgrade:
-    """Run the missing migration steps in one transaction; a current schema is left alone."""
+    """Run the missing migration steps in one transaction; a current schema is left alone.
+    Then the components that keep their own version and upgrade themselves on first use (the
+    runs table) are upgraded too, when the database has them (the result names the store's
+    versions)."""
+    done = _upgrade_store(db)
+    _upgrade_components(db)
+    return done
+
+
+def _upgrade_components(db: Database) -> None:
+    from ita_rules.provenance.tables import COMPONENT as RUNS
+    from ita_rules.provenance.tables import ensure_runs_schema
+
+    sv = t.schema_version
+    with db.read() as conn:
+        if not sa.inspect(conn).has_table(sv.name):
+            return
+        found = conn.execute(sa.select(sv.c.version).where(sv.c.component == RUNS)).first()
+    if found is not None:
+        ensure_runs_schema(db)
+
+
+def _upgrade_store(db: Database) -> Upgrade:
     with db.write() as conn:
         _lock(conn)
         before = read_version(conn)

@@ -13,7 +13,7 @@ Schema versions: 1 as first released; 2 adds ``snapshot_sha256`` (the SHA-256 of
 bytes last written to the run's snapshot file, so that ``runs verify`` can tell an edited file)
 and ``restored_at`` (set on a row rebuilt from its file after the database was lost). A
 version-1 table is upgraded in place, in one transaction, by the first command that opens the
-runs table (two nullable columns: old rows keep NULL); ``ita-rules db upgrade`` is not needed.
+runs table, or by ``ita-rules db upgrade`` (two nullable columns: old rows keep NULL).
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from ita_rules.canonical import sha256_of
-from ita_rules.db import connect
+from ita_rules.db import connect, upgrade
 from ita_rules.db import tables as db_tables
 from ita_rules.provenance import verify_run
 from ita_rules.provenance.runs import Run
@@ -214,7 +215,8 @@ def test_journal_snapshot_hashes_keep_the_last_of_each_run(tmp_path: Path) -> No
     }
 
 
-def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs) -> None:
+@pytest.mark.parametrize("how", ["first use", "db upgrade"])
+def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs, how: str) -> None:
     ws = run_ws.open()
     db = connect(ws.settings.database_url, ws.settings.root)
     try:
@@ -230,7 +232,10 @@ def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs) -> None:
                     "'backtest_flow', 'succeeded', false, '2026-01-15T00:00:00Z', '{}')"
                 )
             )
-        ensure_runs_schema(db)
+        if how == "db upgrade":
+            upgrade(db)
+        else:
+            ensure_runs_schema(db)
         ensure_runs_schema(db)  # a second use finds it current
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
