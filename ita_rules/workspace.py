@@ -95,14 +95,21 @@ repos:
 """
 
 
-def init_workspace(directory: Path) -> list[str]:
-    """Create (or complete) a workspace in ``directory``; return what was created.
+def init_workspace(
+    directory: Path, ci: str | None = None
+) -> tuple[list[str], tuple[str, bool] | None]:
+    """Create (or complete) a workspace in ``directory``; return what was created, and with
+    ``ci`` (github, gitlab) the CI file's path and whether it was written (see ita_rules.ci).
 
     Existing files are kept: running it twice changes nothing.
     """
     from importlib import resources
 
     from ita_rules import gitio
+    from ita_rules.ci import TEMPLATES, write_ci
+
+    if ci is not None and ci not in TEMPLATES:
+        write_ci(directory, ci)  # refuses the unknown name before anything is created
     from ita_rules.config import DEFAULT_TOML
     from ita_rules.fsutil import atomic_write_text
 
@@ -137,4 +144,9 @@ def init_workspace(directory: Path) -> list[str]:
         lines = [*existing, "# ita-rules sidecar, store, logs and candle data", *missing]
         atomic_write_text(ignore, "\n".join(lines) + "\n")
         created.append(".gitignore entries " + " ".join(missing))
-    return created
+    if ci is None:
+        return created, None
+    ci_path, written = write_ci(directory, ci)
+    if written:
+        created.append(ci_path)
+    return created, (ci_path, written)

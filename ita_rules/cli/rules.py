@@ -31,19 +31,32 @@ def _today() -> _dt.date:
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Where to create the workspace."),
+    ci: str | None = typer.Option(
+        None,
+        "--ci",
+        metavar="github|gitlab",
+        help="Also write a CI configuration: .github/workflows/rules.yml or .gitlab-ci.yml "
+        "(an existing file is kept).",
+    ),
 ) -> None:
     """Create a workspace: git repository, ita.toml, rules/, .gitignore, pre-commit config.
+
+    On an existing workspace it adds only what is missing; `--ci` adds the CI file that runs
+    validate, `check --base` on pull/merge requests and `check --history` on pushes.
 
     \b
     Example:
       ita-rules init my-rules && cd my-rules && ita-rules new Frank_raid_v1
+      ita-rules init --ci github      # in an existing workspace
     """
     from ita_rules.workspace import init_workspace
 
-    created = init_workspace(directory)
+    created, ci_file = init_workspace(directory, ci=ci)
     for item in created:
         echo(f"created {item}")
-    if not created:
+    if ci_file is not None and not ci_file[1]:
+        echo(f"kept {ci_file[0]}: it exists already (not overwritten)")
+    if not created and ci_file is None:
         echo(f"{directory} is already a workspace; nothing to do")
 
 
