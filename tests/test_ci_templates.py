@@ -129,7 +129,7 @@ def _run_steps(root: Path, runs: list[str], env: dict[str, str]) -> tuple[int, s
 def test_github_workflow_parses_and_checks_out_the_whole_history(tmp_path: Path) -> None:
     root = _desk(tmp_path, "github")
     workflow = _load(root / ".github" / "workflows" / "rules.yml")
-    on: dict[str, Any] = workflow.get("on", workflow.get(True))  # YAML 1.1: `on` is true
+    on = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1: `on` is true
     assert set(on) == {"pull_request", "push"}
     (job,) = workflow["jobs"].values()
     checkout = job["steps"][0]
@@ -282,3 +282,12 @@ def test_init_ci_unknown_is_a_usage_error_and_creates_nothing(tmp_path: Path) ->
     assert done.returncode == 2
     assert done.stderr == "ita-rules: --ci: unknown CI 'jenkins' (known: github, gitlab)\n"
     assert not (tmp_path / "desk").exists()
+
+
+def test_docs_ci_shows_the_generated_workflow() -> None:
+    from ita_rules.ci import GITHUB_WORKFLOW
+
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    section = text[text.index("## GitHub Actions") :]
+    block = section[section.index("```yaml\n") + len("```yaml\n") :]
+    assert yaml.safe_load(block[: block.index("```")]) == yaml.safe_load(GITHUB_WORKFLOW)
