@@ -535,6 +535,11 @@ def _dump(snapshot: Mapping[str, Any]) -> str:
     return canonical_json(dict(snapshot)).decode("utf-8")
 
 
+def columns_of(snap: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of a run's row that its snapshot determines (the ``snapshot`` copy too)."""
+    return _row(snap)
+
+
 def _row(snap: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "run_id": snap["run_id"],

@@ -94,7 +94,7 @@ def _snapshot_file(
     copy; the row's columns against that copy."""
     from ita_rules.canonical import sha256_of
     from ita_rules.fsutil import display_path
-    from ita_rules.provenance.runstore import RunStore, _row
+    from ita_rules.provenance.runstore import RunStore, columns_of
 
     run_id = str(snap["run_id"])
     runs = RunStore.open(workspace.settings)
@@ -104,7 +104,7 @@ def _snapshot_file(
         if row is None:
             return []
         found: list[Difference] = []
-        expected = _row(json.loads(row["snapshot"]))
+        expected = columns_of(json.loads(row["snapshot"]))
         for column in sorted(expected):
             if column != "snapshot" and row[column] != expected[column]:
                 found.append(
