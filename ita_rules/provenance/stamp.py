@@ -68,7 +68,7 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, int):
         return value if value.bit_length() <= _MAX_INT_BITS else f"<{_digits(value)}-digit integer>"
     if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+        return value  # NaN and Infinity are kept as Python writes them: the error names them
     return str(value)
 
 
