@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""data_hash throughput and memory (SPEC §10): on a generated ~1 GiB candle CSV, in one run,
+"""data_hash throughput and memory (docs/architecture.md#speed-budgets): on a generated
+~1 GiB candle CSV, in one run,
 
 1. ``openssl dgst -sha256 FILE`` (the reference),
 2. our plain file hash (``datahash.file_hash``; target >= 90% of openssl's throughput),

@@ -1,4 +1,4 @@
-"""Benchmark: the registry index over a 5,000-commit history (SPEC §10).
+"""Benchmark: the registry index over a 5,000-commit history (docs/architecture.md#speed-budgets).
 
 Generates (with ``git fast-import``) a history of 5,000 commits over ~2,000 version files:
 2,000 commits each add a version (200 setups x 10 versions), 1,000 deprecate or re-activate a

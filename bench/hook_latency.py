@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Pre-commit hook latency (SPEC §10): our published validate hook on one changed rule file in a
-registry of 10,000 version files, side by side with check-jsonschema on the same file and schema.
+"""Pre-commit hook latency (docs/architecture.md#speed-budgets): our published validate hook on
+one changed rule file in a registry of 10,000 version files, side by side with check-jsonschema
+on the same file and schema.
 
     python bench/hook_latency.py [--files 10000] [--runs 21]
 

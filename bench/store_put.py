@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark `store put` against the tools SPEC §10 names, in one run.
+"""Benchmark `store put` against the reference tools, in one run
+(docs/architecture.md#speed-budgets).
 
 1. A 1 GiB file: `openssl dgst -sha256` + `cp` (their times added) vs our put (hash while
    copying, fsync, os.replace, DB transaction, journal). Throughput ratio (target >= 0.8) and

@@ -1,8 +1,8 @@
 """Normalise, then hash: RFC 8785 (JSON Canonicalization Scheme) + SHA-256.
 
 ``params_hash = "sha256:" + hex(sha256(JCS(content)))`` where ``content`` holds the semantic
-fields of a rule (SPEC §2.2). The data must already be JSON-compatible: the YAML loader turns
-dates into ISO strings and refuses NaN, infinities and integers beyond 2**53.
+fields of a rule (docs/architecture.md#params-hash). The data must already be JSON-compatible:
+the YAML loader turns dates into ISO strings and refuses NaN, infinities and integers beyond 2**53.
 """
 
 from __future__ import annotations

@@ -439,7 +439,7 @@ def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, 
 
 
 def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:
-    """SPEC §10 (rebuild <= 3x git log): the `index` command must not pay for the YAML loader,
+    """docs/architecture.md#speed-budgets (rebuild <= 3x git log): the `index` command must not pay for the YAML loader,
     jsonschema, the store's SQLAlchemy or pydantic (typer 0.29 imports it for every option)."""
     code = (
         "import sys; from ita_rules.cli import main\n"

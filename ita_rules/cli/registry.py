@@ -60,7 +60,7 @@ def check(
     history: bool = typer.Option(False, "--history", help="Audit the whole history instead."),
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Refuse changes to released rule versions and wrong new versions (SPEC 2.3).
+    """Refuse changes to released rule versions and wrong new versions.
 
     Default: the staged changes against the released ref (rules.protected_ref, or HEAD).
     Every problem is printed as `path:line:col: field: message`, with the diff; exit 1 when any.

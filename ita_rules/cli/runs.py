@@ -1,4 +1,4 @@
-"""Run commands: ``runs start/finish/heartbeat/list/show/verify`` (SPEC §5)."""
+"""Run commands: ``runs start/finish/heartbeat/list/show/verify`` (docs/architecture.md#runs)."""
 
 from __future__ import annotations
 

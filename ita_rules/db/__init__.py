@@ -1,4 +1,5 @@
-"""The metadata database: SQLite by default, Postgres for teams (SPEC §8).
+"""The metadata database: SQLite by default, Postgres for teams
+(docs/architecture.md#metadata-database).
 
 ``open_database(url, root)`` returns a :class:`Database` whose schema is current; an older
 schema is refused until ``ita-rules db upgrade`` (:func:`upgrade`) migrates it.

@@ -1,4 +1,4 @@
-"""Run provenance (seed 2.3.3, SPEC §5): snapshots of every run and their verification.
+"""Run provenance (docs/architecture.md#runs): snapshots of every run and their verification.
 
     from ita_rules import Workspace
     ws = Workspace.open()

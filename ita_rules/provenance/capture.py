@@ -1,6 +1,7 @@
-"""What a snapshot records about the code and the machine (SPEC §5): the git state of the
-workspace (full commit, branch, dirty flag, the diff and its hash, hashes of untracked files)
-and the environment (Python, platform, every installed distribution, allow-listed variables).
+"""What a snapshot records about the code and the machine (docs/architecture.md#runs): the git
+state of the workspace (full commit, branch, dirty flag, the diff and its hash, hashes of
+untracked files) and the environment (Python, platform, every installed distribution,
+allow-listed variables).
 
 Every git call goes through :mod:`ita_rules.gitio`.
 """

@@ -1,4 +1,4 @@
-"""``data_hash``: which data a run read, exactly (SPEC §5).
+"""``data_hash``: which data a run read, exactly (docs/architecture.md#runs).
 
 Two hashes per input file:
 

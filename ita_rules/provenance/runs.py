@@ -1,4 +1,4 @@
-"""A run: the snapshot written at its start, its outputs, and its end (SPEC §5).
+"""A run: the snapshot written at its start, its outputs, and its end (docs/architecture.md#runs).
 
     with ws.start_run("backtest_flow", rule=rule, symbol="GER40", timeframe="M15",
                       inputs=["data/GER40_M15.csv"],

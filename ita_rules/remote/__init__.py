@@ -1,5 +1,6 @@
-"""Remote object storage through rclone (SPEC §7): push, pull and check the store against the
-configured ``remote.name`` (any rclone remote path: S3, Google Drive, a local folder...).
+"""Remote object storage through rclone (docs/architecture.md#remote-copies): push, pull and
+check the store against the configured ``remote.name`` (any rclone remote path: S3, Google
+Drive, a local folder...).
 
     from ita_rules import Workspace
     from ita_rules.remote import open_remote

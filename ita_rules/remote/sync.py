@@ -1,4 +1,5 @@
-"""push, pull and check between the store and its rclone remote (SPEC §7).
+"""push, pull and check between the store and its rclone remote
+(docs/architecture.md#remote-copies).
 
 Layout: the remote mirrors the store root. The stored file of each distinct content (the store
 keeps one file per SHA-256) is copied once to ``{remote.name}/{its path under the store root}``,

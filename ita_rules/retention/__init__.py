@@ -1,1 +1,2 @@
-"""Seed 2.3.4: retention policies, the purge plan, soft delete, sweep and notifications."""
+"""Retention policies, the purge plan, soft delete, sweep and notifications
+(docs/architecture.md#retention)."""

@@ -7,11 +7,11 @@ run of an active rule version read as an input, no policy for the type, keep_for
 retain_days, prune_old's newest ``keep_last``; then a candidate is kept anyway when its content
 is shared with a protected record, and ``max_delete`` caps the candidates, oldest first.
 
-Built for a million records in seconds (SPEC 10): one pass over the records, which may stream
-from a database cursor (:func:`plan_records`); the checks of each type and the reason texts are
-prepared once per type (most reasons are the same string, shared); decisions are plain named
-tuples; ``prune_old``'s newest ``keep_last`` per group are kept in small heaps instead of sorting
-every group.
+Built for a million records in seconds (docs/architecture.md#speed-budgets): one pass over the
+records, which may stream from a database cursor (:func:`plan_records`); the checks of each type
+and the reason texts are prepared once per type (most reasons are the same string, shared);
+decisions are plain named tuples; ``prune_old``'s newest ``keep_last`` per group are kept in
+small heaps instead of sorting every group.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Seed 2.3.2: the rule & version registry (model, loading, authoring, registry)."""
+"""The rule & version registry: model, loading, authoring, registry
+(docs/architecture.md#rule-files)."""

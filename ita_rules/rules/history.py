@@ -1,6 +1,7 @@
 """The history audit: replay the commits that touched ``rules/`` and derive, for every version
-file, who introduced it and how its lifecycle changed, plus every past violation of SPEC §2.3
-(a released version changed, deleted or renamed; a version out of order or skipping one).
+file, who introduced it and how its lifecycle changed, plus every past violation of the rules of
+docs/architecture.md#released-versions (a released version changed, deleted or renamed; a
+version out of order or skipping one).
 
 History is read in one batch (``git log --raw -z``) and blob contents in one
 ``git cat-file --batch``: never one git process per commit. Blobs are not fully parsed when a

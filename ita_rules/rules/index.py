@@ -1,4 +1,5 @@
-"""The registry index (SPEC §3): a sidecar SQLite file ``.ita/index.sqlite`` derived from git.
+"""The registry index (docs/architecture.md#registry-index): a sidecar SQLite file
+``.ita/index.sqlite`` derived from git.
 
 For every version file: who introduced it (commit, git author, date), its params_hash, its
 lifecycle state and when that last changed, every lifecycle event, and the findings of the

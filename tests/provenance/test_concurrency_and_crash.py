@@ -1,4 +1,4 @@
-"""Run ids under concurrency, and runs whose process died (SPEC §5, issue acceptance 2 and 3)."""
+"""Run ids under concurrency, and runs whose process died (docs/architecture.md#reliability)."""
 
 from __future__ import annotations
 

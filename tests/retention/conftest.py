@@ -27,7 +27,7 @@ protect:
   tags: [important]
   active_rules: true
 backup_before_delete: false
-"""  # the example of SPEC 6, verbatim
+"""  # the README's example policy, verbatim
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 
 

@@ -154,7 +154,7 @@ def test_temp_names_are_unique_carry_the_pid_and_survive_a_clash(
 def test_bulk_data_is_synced_before_any_rename_and_renames_before_the_commit(
     store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SPEC §4 durability, in order: temp files synced (one syncfs for a bulk put) -> renames ->
+    """Durability of a put (docs/architecture.md#store), in order: temp files synced (one syncfs for a bulk put) -> renames ->
     the folder fsynced while the transaction is still open -> commit -> journal."""
     from ita_rules.store import PutSpec, batch, blobs
 

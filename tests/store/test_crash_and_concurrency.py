@@ -1,4 +1,5 @@
-"""Kill -9 at random moments during puts, and many processes putting at once (SPEC §11).
+"""Kill -9 at random moments during puts, and many processes putting at once
+(docs/architecture.md#reliability).
 
 The workers are real processes (forked, so they start in milliseconds) doing real puts into a
 real store and database; the crash test SIGKILLs them.
