@@ -343,7 +343,8 @@ def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     """Restore the database from the disk (after it was lost): the store's records and tags
     and the remote copies from the journal, the runs from their snapshot files.
 
-    Exit 1 when a snapshot file could not be read (it is named; the rest is restored).
+    Exit 1 when a snapshot file could not be read (it is named; the rest is restored). A
+    journaled record whose file is not on disk is not restored (it is named).
 
     \b
     Example:
@@ -357,6 +358,8 @@ def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     else:
         for path in rebuilt.unreadable:
             warn(f"{path}: not a run's snapshot file; its run was not restored")
+        for file_id in rebuilt.skipped:
+            warn(f"record {file_id}: its file is not on disk; not restored")
         echo(f"restored {rebuilt} from the disk")
     raise typer.Exit(0 if rebuilt.ok else 1)
 

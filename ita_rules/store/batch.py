@@ -4,10 +4,12 @@ Under the store lock, in one database transaction: look every hash up (one query
 move each new content from its temp file to a free name (``os.replace``), give each record of
 content already stored its own name in its type's folder (a hard link to the stored file; the
 temp copy instead where the file system cannot link), insert the blobs,
-records and tags (one ``executemany`` each), fsync the folder so the renames are durable, and
-commit; then append one journal entry per record (one write, one fsync) before unlocking.
-If anything fails before the commit, the files placed so far are removed again: a record
-never points to a missing or partial file. The temp files were made durable before (fsync,
+records and tags (one ``executemany`` each), fsync the folder so the renames are durable,
+append one journal entry per record (one write, one fsync: write-ahead, the journal always
+holds what the database commits) and commit. If anything fails before the commit finishes,
+the journal is cut back to where it was and the files placed so far are removed again: a
+failed put leaves neither a record nor a journal entry, and a record never points to a
+missing or partial file. The temp files were made durable before (fsync,
 or one ``syncfs`` for a bulk put), so a rename never exposes unsynced data.
 """
 
@@ -49,6 +51,8 @@ def commit(
     shares ``spec`` and ``now``: they differ in file_id, path, hash, size and original name."""
     created = naming.iso(now)
     placed: list[str] = []
+    mark: int | None = None  # the journal's size before this put's lines
+    journaled = False
     with store.locked():
         try:
             with store.db.write() as conn:
@@ -76,20 +80,27 @@ def commit(
                 insert_many(conn, t.tags, tags)
                 for parent in {os.path.dirname(p) for p in placed}:
                     blobs.sync_dir(parent)
+                # write-ahead: the entries are durable before the commit (the files they name
+                # are already in place, so an entry the commit never confirmed is harmless)
+                mark = store.journal.append_lines(_journal_lines(docs, plan, created))
+                journaled = True
         except BaseException:
+            if journaled:  # but the commit failed: take the entries back
+                store.journal.rollback(mark)
             for path in placed:  # the transaction did not commit: nothing may point to them
                 blobs.discard(path)
             raise
-        varying = [
-            (d["file_id"], d["path"], d["hash"], d["size"], d["original_name"]) for d in docs
-        ]
-        lines = journal.encode_puts(docs[0], varying, created)
-        lines += b"".join(
-            journal.encode({"op": "blob", "at": created, "hash": h, "path": p})
-            for h, p in plan.moved.items()
-        )
-        store.journal.append_lines(lines)
     return out
+
+
+def _journal_lines(docs: Sequence[dict[str, Any]], plan: Plan, created: str) -> bytes:
+    """The journal lines of a put: one entry per record, then the stale blobs stored again."""
+    varying = [(d["file_id"], d["path"], d["hash"], d["size"], d["original_name"]) for d in docs]
+    lines = journal.encode_puts(docs[0], varying, created)
+    return lines + b"".join(
+        journal.encode({"op": "blob", "at": created, "hash": h, "path": p})
+        for h, p in plan.moved.items()
+    )
 
 
 @dataclass

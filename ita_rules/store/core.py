@@ -1,17 +1,24 @@
 """The store: put, get, find, tag and remove, over stored files plus the metadata database.
 
-Order of a put (SPEC §4): stage (temp file in the target folder, hash while copying, fsync)
--> under the store lock: database transaction [look the hash up; if new, ``os.replace`` the
-temp file to its name; insert blob, record, tags; fsync the folder] -> commit -> journal
-append -> unlock (:mod:`ita_rules.store.batch`). A bulk put stages every file first and makes
-them all durable with one ``syncfs`` before the lock. A record therefore never points to a
-missing or partial file; a crash leaves at most a temp file or a file without a record, which
-``store fsck`` finds.
+Order of a put: stage (temp file in the target folder, hash while copying, fsync) -> under
+the store lock: database transaction [look the hash up; if new, ``os.replace`` the temp file
+to its name; insert blob, record, tags; fsync the folder; journal append + fsync] -> commit
+-> unlock (:mod:`ita_rules.store.batch`). A bulk put stages every file first and makes them
+all durable with one ``syncfs`` before the lock. A record therefore never points to a missing
+or partial file, and is never in the database without its journal entry (a tag, a status
+change and a blob move too are journaled before their commit; a failed commit cuts the
+journal back). A crash leaves at most a temp file, a file without a record, or a journal
+entry whose commit never happened, which ``store fsck`` finds (and the rebuild restores from
+the files on disk).
+
+A full disk, a read-only store root or one the user may not write to is a one-line
+:class:`StoreError` naming the store root, with nothing written.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,6 +43,10 @@ if TYPE_CHECKING:
 
 HOUSEKEEPING = ".ita-store"  # journal, lock, lost+found: under the store root
 LOCK_TIMEOUT_S = 600.0
+# the disk refuses the write: full, read-only, not ours. Told in one line, not an internal error
+DISK_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+)
 Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.progress
 
 
@@ -66,11 +77,20 @@ class PutSpec:
         try:  # stored as JSON text: refuse now what the database or the journal cannot hold
             dump_metadata(metadata).encode("utf-8")
         except UnicodeEncodeError as exc:
-            bad = exc.object[exc.start : exc.end].encode("utf-8", "surrogateescape")
-            raise UsageError(f"metadata: not valid UTF-8 text (bytes {bad!r})") from None
+            raise UsageError(_not_text(exc)) from None
         except (TypeError, ValueError) as exc:
             raise UsageError(f"metadata: cannot be stored as JSON: {exc}") from None
         return replace(self, tags=tags, metadata=metadata)
+
+
+def _not_text(exc: UnicodeEncodeError) -> str:
+    """Metadata holds characters UTF-8 cannot encode: from a command line, bytes that were not
+    UTF-8 (shown as those bytes); from the Python API, any lone surrogate (shown as itself)."""
+    bad = exc.object[exc.start : exc.end]
+    try:
+        return f"metadata: not valid UTF-8 text (bytes {bad.encode('utf-8', 'surrogateescape')!r})"
+    except UnicodeEncodeError:
+        return f"metadata: not valid UTF-8 text (a lone surrogate {bad[:1]!r})"
 
 
 def now_utc() -> _dt.datetime:
@@ -121,6 +141,36 @@ class Store:
                 f"the store {self.root} stayed locked for {LOCK_TIMEOUT_S:.0f} s"
             ) from None
 
+    @contextmanager
+    def disk_errors(self, outcome: str) -> Iterator[None]:
+        """Turn the disk refusing a write (full, read-only, permission) into one line naming
+        the store root; ``outcome`` says what that left (e.g. ``nothing was stored``)."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            try:
+                shown = self.root.relative_to(self.settings.root).as_posix()
+            except ValueError:
+                shown = str(self.root)
+            raise StoreError(
+                f"{shown}: cannot write to the store: {exc.strerror}; {outcome}"
+            ) from None
+
+    @contextmanager
+    def write_ahead(self, entries: Sequence[Mapping[str, Any]]) -> Iterator[sa.Connection]:
+        """A database transaction for the change ``entries`` describe, journaled first: the
+        entries are appended and fsynced, then the transaction runs and commits; when it fails
+        the entries are cut from the journal again. Call under the store lock."""
+        mark = self.journal.append(entries)
+        try:
+            with self.db.write() as conn:
+                yield conn
+        except BaseException:
+            self.journal.rollback(mark)
+            raise
+
     # -- paths ---------------------------------------------------------------------------
     def folder(self, type_: str) -> str:
         return naming.check_folder(self.settings.folder_for(type_))
@@ -166,6 +216,12 @@ class Store:
         return self._put_sources(sources, spec, progress)
 
     def _put_sources(
+        self, sources: list[Source], spec: PutSpec, progress: Progress | None
+    ) -> list[Record]:
+        with self.disk_errors("nothing was stored"):
+            return self._put_checked(sources, spec, progress)
+
+    def _put_checked(
         self, sources: list[Source], spec: PutSpec, progress: Progress | None
     ) -> list[Record]:
         folder_rel = self.folder(spec.type)
@@ -369,18 +425,17 @@ class Store:
     # -- change --------------------------------------------------------------------------
     def tag(self, file_id: str, *tags: str) -> Record:
         new = sorted({naming.check_tag(tag) for tag in tags})
-        with self.locked():
-            record = self.get(file_id)
+        record = self.get(file_id)
+        with self.disk_errors("nothing was changed"), self.locked():
+            record = self.get(record.file_id)
             file_id = record.file_id
             added = [tag for tag in new if tag not in record.tags]
             if added:
-                with self.db.write() as conn:
+                entry = {"op": "tag", "at": naming.iso(now_utc()), "file_id": file_id}
+                with self.write_ahead([{**entry, "tags": added}]) as conn:
                     conn.execute(
                         t.tags.insert(), [{"file_id": file_id, "tag": tag} for tag in added]
                     )
-                self.journal.append(
-                    [{"op": "tag", "at": naming.iso(now_utc()), "file_id": file_id, "tags": added}]
-                )
         return replace(record, tags=tuple(sorted({*record.tags, *added})))
 
     def set_status(self, file_ids: Sequence[str], status: str, *, at: str | None = None) -> None:
@@ -388,7 +443,7 @@ class Store:
         journaled. ``at`` (an ISO time, default now) becomes ``deleted_at`` for ``deleted``."""
         if status not in STATUSES:
             raise UsageError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
-        with self.locked():
+        with self.disk_errors("nothing was changed"), self.locked():
             self._set_status(file_ids, status, at or naming.iso(now_utc()))
 
     def _set_status(self, file_ids: Sequence[str], status: str, at: str) -> None:
@@ -397,13 +452,11 @@ class Store:
             values["deleted_at"] = at
         elif status == "live":
             values["deleted_at"] = None
-        with self.db.write() as conn:
+        entries = [{"op": "status", "at": at, "file_id": fid, "status": status} for fid in file_ids]
+        with self.write_ahead(entries) as conn:
             conn.execute(
                 t.records.update().where(t.records.c.file_id.in_(list(file_ids))).values(**values)
             )
-        self.journal.append(
-            [{"op": "status", "at": at, "file_id": fid, "status": status} for fid in file_ids]
-        )
 
     def remove(self, file_id: str, *, unless: Callable[[Record], str | None] | None = None) -> bool:
         """Purge one record; delete its name from disk when no live record needs that name,
@@ -416,7 +469,7 @@ class Store:
         protection gained, or a restore made, by another process a moment earlier is
         honoured. Returns True when the stored bytes were deleted from disk.
         """
-        with self.locked():
+        with self.disk_errors("nothing was removed"), self.locked():
             record = self.get(file_id)
             reason = unless(record) if unless is not None else None
             if reason:
@@ -438,12 +491,10 @@ class Store:
                 keep = next((p for p in sorted(needed) if self.abspath(p).is_file()), None)
                 if keep is None:
                     return False
-                with self.db.write() as conn:
+                moved = {"op": "blob", "at": naming.iso(now_utc()), "hash": record.hash}
+                with self.write_ahead([{**moved, "path": keep}]) as conn:
                     conn.execute(
                         t.blobs.update().where(t.blobs.c.hash == record.hash).values(path=keep)
                     )
-                self.journal.append(
-                    [{"op": "blob", "at": naming.iso(now_utc()), "hash": record.hash, "path": keep}]
-                )
             self.abspath(record.path).unlink(missing_ok=True)
             return not needed

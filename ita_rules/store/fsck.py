@@ -28,7 +28,7 @@ from ita_rules.store import blobs
 from ita_rules.store.core import HOUSEKEEPING, Store, now_utc
 from ita_rules.store.naming import TMP_PREFIX, iso
 from ita_rules.store.records import LIVE, Record
-from ita_rules.store.replay import replay
+from ita_rules.store.replay import replay, unbacked
 
 STALE_TEMP_S = 3600.0
 
@@ -36,6 +36,7 @@ STALE_TEMP_S = 3600.0
 @dataclass(frozen=True)
 class Problem:
     kind: str  # temp | orphan | unneeded | missing | mismatch | unjournaled | unrecorded | journal
+    # | unbacked (a journaled record the database lacks whose file is not on disk)
     # | run (a snapshot file whose run the database lacks) | snapshot (an unreadable one)
     path: str
     message: str
@@ -373,8 +374,6 @@ def _journal(store: Store, report: FsckReport, repair: bool) -> None:
                 repaired=repair,
             )
         )
-    if repair and damaged:
-        store.journal.drop_lines(damaged)
     journaled = {
         e.data["record"]["file_id"]
         for e in entries
@@ -383,19 +382,34 @@ def _journal(store: Store, report: FsckReport, repair: bool) -> None:
     with store.db.read() as conn:
         in_db = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
     unrecorded = journaled - in_db
-    for fid in sorted(unrecorded):
-        report.problems.append(
-            Problem(
-                "unrecorded",
-                journal_name,
-                f"record {fid} is in the journal but not in the database",
-                (fid,),
-                repair,
-            )
-        )
-    if repair and unrecorded:
+    gone: set[str] = set()  # of those, the ones whose file is not on disk: never restored
+    if unrecorded:
+        with store.db.read() as conn:
+            gone = set(unbacked(conn, entries, unrecorded, store.root))
+    if repair and unrecorded - gone:
         with store.db.write() as conn:
-            replay(conn, entries, only=unrecorded)
+            replay(conn, entries, only=unrecorded - gone, root=store.root)
+    if repair:  # damaged lines and the entries of gone files in one rewrite (lines as read)
+        store.journal.drop_lines(
+            [
+                *damaged,
+                *(
+                    e.line
+                    for e in entries
+                    if e.data.get("op") == "put" and e.data.get("record", {}).get("file_id") in gone
+                ),
+            ]
+        )
+    for fid in sorted(unrecorded):
+        if fid in gone:
+            message = (
+                f"record {fid} is in the journal but not in the database, and its file is not "
+                "on disk (a put whose commit never happened, or a file lost since)"
+            )
+            report.problems.append(Problem("unbacked", journal_name, message, (fid,), repair))
+        else:
+            message = f"record {fid} is in the journal but not in the database"
+            report.problems.append(Problem("unrecorded", journal_name, message, (fid,), repair))
     unjournaled = sorted(in_db - journaled)
     for fid in unjournaled:
         report.problems.append(

@@ -1,13 +1,21 @@
 """The append-only journal under the store root: one JSON line per change, fsynced.
 
-Every put, tag and status change is appended after its database transaction commits, under
-the store lock. The database can be rebuilt from it (:func:`ita_rules.store.rebuild_from_journal`).
+Write-ahead: every put, tag, status change and blob move is appended (and fsynced) under the
+store lock *before* its database transaction commits, so the database never holds a change the
+journal lacks. When the append fails (disk full, read-only) the journal is cut back to where it
+was and nothing is committed; when the commit fails after the append, the caller cuts the
+journal back too (:meth:`Journal.rollback`: no space is needed for that). Only a process killed
+between the append and the commit leaves an entry the database lacks: its files were placed
+before the append, so the rebuild (or ``store fsck --repair``) restores a complete record, and
+an entry whose file is not on disk is skipped (:func:`ita_rules.store.replay.replay`).
+The database can be rebuilt from it (:func:`ita_rules.store.replay.rebuild_database`).
 A process killed while appending leaves a partial last line: the next append starts on a new
 line, readers skip it, and ``store fsck --repair`` drops it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -99,28 +107,64 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        """Append entries as JSON lines and fsync. Call under the store lock."""
-        self.append_lines(b"".join(encode(e) for e in entries))
+    def append(self, entries: Iterable[Mapping[str, Any]]) -> int | None:
+        """Append entries as JSON lines and fsync. Call under the store lock. Returns the
+        journal's size before (see :meth:`append_lines`)."""
+        return self.append_lines(b"".join(encode(e) for e in entries))
 
-    def append_lines(self, payload: bytes) -> None:
-        """Append encoded lines (see :func:`encode`, :func:`encode_puts`) and fsync."""
+    def append_lines(self, payload: bytes) -> int | None:
+        """Append encoded lines (see :func:`encode`, :func:`encode_puts`) and fsync; all or
+        nothing: a failed write or fsync cuts the journal back to its size before and raises.
+
+        Returns that size (None when the journal did not exist): give it to :meth:`rollback`
+        when the change the lines describe is not committed after all."""
         if not payload:
-            return
+            return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(
-            self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644
-        )
+        flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(self.path, flags)
+            existed = True
+        except FileNotFoundError:
+            fd = os.open(self.path, flags | os.O_CREAT, 0o644)
+            existed = False
         try:
             size = os.fstat(fd).st_size
             if size and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
                 payload = b"\n" + payload  # a previous writer died mid-line
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except BaseException:
+                with contextlib.suppress(OSError):  # the error that matters is the first
+                    self._cut(fd, size, existed)
+                raise
         finally:
             os.close(fd)
+        return size if existed else None
+
+    def rollback(self, size: int | None) -> None:
+        """Cut the journal back to ``size`` (what :meth:`append_lines` returned): the lines
+        appended since describe a change that was not committed. Call under the store lock
+        (nothing else appended meanwhile). Needs no free space."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return
+        try:
+            with contextlib.suppress(OSError):  # called while another error is raised
+                self._cut(fd, size or 0, size is not None)
+        finally:
+            os.close(fd)
+
+    def _cut(self, fd: int, size: int, existed: bool) -> None:
+        os.ftruncate(fd, size)
+        if not existed and size == 0:
+            os.unlink(self.path)  # the append created it: leave no empty journal behind
+            return
+        os.fsync(fd)
 
     def read(self) -> tuple[list[Entry], list[int]]:
         """Every readable entry, and the line numbers of damaged lines."""

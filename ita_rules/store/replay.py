@@ -8,16 +8,18 @@ copies are in the journal under the store root, each run is in its snapshot file
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
 from ita_rules.db import tables as t
 from ita_rules.store.batch import insert_many
 from ita_rules.store.journal import Entry
-from ita_rules.store.records import Record
+from ita_rules.store.records import LIVE, Record
 
 if TYPE_CHECKING:
     from ita_rules.workspace import Workspace
@@ -32,6 +34,7 @@ class Rebuilt:
     remote_copies: int
     unreadable: tuple[str, ...] = ()  # snapshot files that are not a run's snapshot
     set_aside: str | None = None  # a damaged SQLite file, renamed before the rebuild
+    skipped: tuple[str, ...] = ()  # journaled records whose file is not on disk: not restored
 
     @property
     def ok(self) -> bool:
@@ -45,6 +48,7 @@ class Rebuilt:
             "remote_copies": self.remote_copies,
             "unreadable": list(self.unreadable),
             "set_aside": self.set_aside,
+            "skipped": list(self.skipped),
         }
 
     def __str__(self) -> str:
@@ -75,7 +79,7 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
         with store.locked():
             entries, _damaged = store.journal.read()
             with store.db.write() as conn:
-                records = replay(conn, entries)
+                records, skipped = replay(conn, entries, root=store.root)
             copies = remote_tables.restore(store.db, (e.data for e in entries))
             ensure_runs_schema(store.db)
             runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
@@ -87,20 +91,67 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
             shown = aside.relative_to(workspace.root).as_posix()
         except ValueError:
             shown = str(aside)
-    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown)
+    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown, skipped)
 
 
-def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None = None) -> int:
+class Replayed(NamedTuple):
+    records: int  # inserted
+    skipped: tuple[str, ...]  # file ids of journaled records whose file is not on disk
+
+
+def replay(
+    conn: sa.Connection,
+    entries: Iterable[Entry],
+    only: set[str] | None = None,
+    *,
+    root: Path | None = None,
+) -> Replayed:
     """Apply put/tag/status/verified entries for records the database lacks (or those in
     ``only``).
 
-    Returns the number of records inserted. Idempotent: what exists is left alone. The
+    With ``root`` (the store root) only what the files on disk support is restored: a record
+    that still needs its file (live or deleted) whose own name and stored file are both
+    missing is skipped and its file id returned in ``skipped`` (a put whose commit never
+    happened, or a file lost since). Records marked purged, missing or corrupt are restored
+    as they are. Idempotent: what exists is left alone. The
     restored records are rebuilt in memory, entry after entry, and inserted at the end with
     one ``executemany`` per table (a journal of a million puts replays in seconds, not in a
     million round trips).
     """
+    plan = _restore(conn, entries, only, root)
+    insert_many(conn, t.blobs, plan.blobs)
+    insert_many(conn, t.records, list(plan.rows.values()))
+    insert_many(
+        conn,
+        t.tags,
+        [{"file_id": fid, "tag": tag} for fid, names in plan.tags.items() for tag in names],
+    )
+    return Replayed(len(plan.rows), plan.skipped)
+
+
+def unbacked(
+    conn: sa.Connection, entries: Iterable[Entry], only: set[str], root: Path
+) -> tuple[str, ...]:
+    """The file ids (of ``only``) that :func:`replay` would skip: journaled records that need
+    a file no longer on disk. Writes nothing."""
+    return _restore(conn, entries, only, root).skipped
+
+
+@dataclass
+class _Restore:
+    blobs: list[dict[str, Any]]
+    rows: dict[str, dict[str, Any]]  # file_id -> its store_records row
+    tags: dict[str, dict[str, None]]  # file_id -> its tags (an ordered set)
+    skipped: tuple[str, ...]
+
+
+def _restore(
+    conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None, root: Path | None
+) -> _Restore:
+    """What :func:`replay` inserts (read from the database, written nowhere)."""
     present = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
-    known_blobs = {row[0] for row in conn.execute(sa.select(t.blobs.c.hash))}
+    stored_at = {h: p for h, p in conn.execute(sa.select(t.blobs.c.hash, t.blobs.c.path))}
+    known_blobs = set(stored_at)
     blobs: list[dict[str, Any]] = []
     moved_to: dict[str, dict[str, Any]] = {}  # hash -> its row in ``blobs``
     rows: dict[str, dict[str, Any]] = {}  # file_id -> its store_records row, as restored
@@ -146,9 +197,20 @@ def replay(conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None 
                 row["deleted_at"] = data.get("at")
             elif data["status"] == "live":
                 row["deleted_at"] = None
-    insert_many(conn, t.blobs, blobs)
-    insert_many(conn, t.records, list(rows.values()))
-    insert_many(
-        conn, t.tags, [{"file_id": fid, "tag": tag} for fid, names in tags.items() for tag in names]
-    )
-    return len(rows)
+    skipped: list[str] = []
+    if root is not None:
+        stored_at.update({b["hash"]: b["path"] for b in blobs})  # blob moves applied
+        on_disk: dict[str, bool] = {}
+        for fid, row in list(rows.items()):
+            if row["status"] not in LIVE or os.path.lexists(root / row["path"]):
+                continue
+            hash_ = row["hash"]
+            if hash_ not in on_disk:
+                on_disk[hash_] = os.path.lexists(root / stored_at[hash_])
+            if on_disk[hash_]:
+                continue
+            skipped.append(fid)
+            del rows[fid], tags[fid]
+        needed = {row["hash"] for row in rows.values()}
+        blobs = [b for b in blobs if b["hash"] in needed or on_disk.get(b["hash"], True)]
+    return _Restore(blobs, rows, tags, tuple(sorted(skipped)))

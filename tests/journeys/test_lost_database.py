@@ -141,6 +141,7 @@ def test_index_rebuild_restores_runs_tags_and_remote_copies(lab: Desk) -> None:
             "remote_copies": 0,
             "unreadable": [],
             "set_aside": None,
+            "skipped": [],
         },
     )
 

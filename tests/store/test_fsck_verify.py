@@ -140,6 +140,7 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
             "remote_copies": 0,
             "unreadable": [],
             "set_aside": None,
+            "skipped": [],
         },
     )
 
