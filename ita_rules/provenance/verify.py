@@ -12,8 +12,8 @@ Then the run is recomputed: each input (its canonical range hash over the same r
 plain hash when it has no range) and the ``data_hash``; the rule version (still present, same
 ``params_hash``); the commit (present and reachable from a branch or tag); the dirty state of
 the run (code that was never committed cannot be reproduced from the commit; declared inputs
-are data, not code); the Python version and every installed distribution (deepdiff of
-``{name: version}``).
+are data, not code); the Python version and every installed distribution (``{name: version}``, compared
+name by name).
 """
 
 from __future__ import annotations
@@ -386,8 +386,8 @@ def _git(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
 
 
 def _env(snap: Mapping[str, Any]) -> list[Difference]:
-    from deepdiff import DeepDiff
-
+    """Python and package versions then and now. The package map is flat (name -> version):
+    set operations on its keys say what changed, was removed or was added."""
     env = snap.get("env") or {}
     found: list[Difference] = []
     now_python = capture.environment()["python"]
@@ -397,40 +397,16 @@ def _env(snap: Mapping[str, Any]) -> list[Difference]:
         )
     old = dict(env.get("packages") or {})
     new = capture.packages()
-    diff = DeepDiff(old, new, verbose_level=2)
-    for path, change in diff.get("values_changed", {}).items():
-        name = _key(path)
-        found.append(
-            Difference(
-                "env",
-                f"packages.{name}",
-                f"{name} {change['old_value']} -> {change['new_value']}",
-                change["old_value"],
-                change["new_value"],
-            )
-        )
-    for path, value in diff.get("dictionary_item_removed", {}).items():
-        name = _key(path)
-        found.append(
-            Difference(
-                "env", f"packages.{name}", f"{name} {value} is not installed now", value, None
-            )
-        )
-    for path, value in diff.get("dictionary_item_added", {}).items():
-        name = _key(path)
-        found.append(
-            Difference(
-                "env",
-                f"packages.{name}",
-                f"{name} {value} is installed now, not at the run",
-                None,
-                value,
-            )
-        )
+    for name in sorted(old.keys() | new.keys()):
+        was, now = old.get(name), new.get(name)
+        if was == now:
+            continue
+        if now is None:
+            why = f"{name} {was} is not installed now"
+        elif was is None:
+            why = f"{name} {now} is installed now, not at the run"
+        else:
+            why = f"{name} {was} -> {now}"
+        found.append(Difference("env", f"packages.{name}", why, was, now))
     found.sort(key=lambda d: d.what)
     return found
-
-
-def _key(path: str) -> str:
-    """``root['numpy']`` -> ``numpy``."""
-    return path.removeprefix("root[").removesuffix("]").strip("'\"")
