@@ -1,4 +1,4 @@
-"""The persistent store (seed 2.3.1, SPEC §4): files stored once by SHA-256, found by symbol,
+"""The persistent store (docs/architecture.md#store): files stored once by SHA-256, found by symbol,
 timeframe, run or tag, written atomically, journaled so the database can be rebuilt.
 
     from ita_rules import Workspace

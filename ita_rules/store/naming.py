@@ -1,4 +1,4 @@
-"""Folder layout and file names (SPEC §4), with every path part checked.
+"""Folder layout and file names (docs/architecture.md#store), with every path part checked.
 
 ``{folder_for(type)}/{symbol}_{run_id}_{timestamp}.{ext}``; missing parts are omitted. A part
 may only hold letters, digits and ``_ . + = -``; ``..``, separators, NUL, drive letters and
