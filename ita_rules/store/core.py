@@ -367,16 +367,26 @@ class Store:
                 f"{record.path}: the stored file of {record.file_id} is missing"
             ) from None
         target = dest / Path(record.path).name if dest.is_dir() else dest
+        staged: blobs.Staged | None = None
         try:
-            staged = blobs.stage(fd, target.parent.absolute(), record.path)
-        finally:
-            os.close(fd)
-        if staged.hash != record.hash:
-            staged.tmp.unlink(missing_ok=True)
+            try:
+                staged = blobs.stage(fd, target.parent.absolute(), record.path)
+            finally:
+                os.close(fd)
+            if staged.hash != record.hash:
+                raise StoreError(
+                    f"{record.path}: content does not match its hash {record.hash} (corrupt)"
+                )
+            os.replace(staged.tmp, target)
+        except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                raise
             raise StoreError(
-                f"{record.path}: content does not match its hash {record.hash} (corrupt)"
-            )
-        os.replace(staged.tmp, target)
+                f"{target}: cannot write: {exc.strerror}; nothing was written"
+            ) from None
+        finally:
+            if staged is not None:
+                blobs.discard(staged.path)  # gone after the rename; left only when it failed
         return record
 
     def refcount(self, hash_: str) -> int:

@@ -174,3 +174,53 @@ def test_metadata_that_is_not_text_is_refused_by_the_api_with_nothing_written(
     assert str(caught_key.value) == "metadata: not valid UTF-8 text (bytes b'\\xff')"
     assert store_ws.state() == before
     assert leftovers(store_ws.store_root) == []
+
+
+def test_a_store_root_the_user_may_not_write_refuses_the_put_in_one_line(
+    store_ws: StoreWs,
+) -> None:
+    """chmod does not stop root: as root the put runs without the capabilities that bypass
+    file permissions (Linux), as any user would."""
+    from tests.store.test_bad_input import _drop_file_capabilities
+
+    (store_ws.root / "a.csv").write_text("a\n")
+    (store_ws.root / "b.csv").write_text("b\n")
+    first = ita(store_ws, "store", "put", "a.csv", "--type", "candles")
+    assert first.returncode == 0, first.stderr
+    folders = [p for p in store_ws.store_root.rglob("*") if p.is_dir()] + [store_ws.store_root]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        before = store_ws.state()
+        put = subprocess.run(
+            [sys.executable, "-m", "ita_rules", "store", "put", "b.csv", "--type", "candles"],
+            cwd=store_ws.root,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=_drop_file_capabilities if os.geteuid() == 0 else None,
+        )
+        after = store_ws.state()
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert (put.returncode, put.stderr) == (
+        1,
+        "ita-rules: exchange: cannot write to the store: Permission denied; nothing was stored\n",
+    )
+    assert after == before
+
+
+def test_get_to_a_full_disk_is_one_line_and_leaves_no_temp_file(store_ws: StoreWs) -> None:
+    (store_ws.root / "big.csv").write_bytes(b"x\n" + os.urandom(3_000_000))
+    put = ita(store_ws, "store", "put", "big.csv", "--type", "candles")
+    assert put.returncode == 0, put.stderr
+    file_id = put.stdout.split()[0]
+    with tmpfs(store_ws.root / "out", size="1m") as out:
+        got = ita(store_ws, "store", "get", file_id, "-o", "out/big.csv")
+        assert (got.returncode, got.stderr) == (
+            1,
+            "ita-rules: out/big.csv: cannot write: No space left on device; nothing was written\n",
+        )
+        assert list(out.iterdir()) == []
