@@ -101,8 +101,9 @@ def resolve_path(root: Path, value: str) -> Path:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a database URL: ``postgresql://u:***@host/db``."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """Hide the password of a database URL: ``postgresql://u:***@host/db``. The password runs
+    to the last "@" (it may hold "/" and "@")."""
+    return re.sub(r"(://[^:/@\s]+):[^\s]*@", r"\1:***@", url)
 
 
 def _flatten(doc: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:

@@ -42,6 +42,12 @@ def _one_line(text: str, secrets: tuple[str, ...]) -> str:
 def engine_url(url: str, root: Path) -> URL:
     """The SQLAlchemy URL for a configured one: relative SQLite paths are resolved against the
     workspace root, ``postgresql://`` uses the psycopg 3 driver."""
+    raw = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^\s]*)@", url)
+    if raw is not None and ("@" in raw.group(1) or "/" in raw.group(1)):
+        raise DatabaseUnavailable(
+            f"store.database: the password in {redact_url(url)} holds '@' or '/', which a URL "
+            "cannot carry as they are: percent-encode them (%40 for @, %2F for /)"
+        )
     try:
         parsed = make_url(url)
     except Exception:

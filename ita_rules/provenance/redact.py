@@ -27,7 +27,9 @@ _SECRET_NAME = re.compile(
 _RCLONE_HARMLESS = re.compile(r"_(TYPE|PROVIDER|REGION|ENDPOINT)$", re.IGNORECASE)
 
 # A URL's userinfo password: scheme://user:password@ -> scheme://user:<redacted>@
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
+# up to the LAST "@" before a space or a quote: a password may hold "/" and "@" (AWS-style
+# secrets often do); when a later "@" is not the userinfo's, more is hidden than needed.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^\s'\"<>]*@")
 _TOKEN_SHAPES = re.compile(
     r"""
       \b\d{6,12}:[A-Za-z0-9_-]{30,}\b            # Telegram bot token

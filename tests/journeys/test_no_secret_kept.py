@@ -34,8 +34,11 @@ PLANTED = {
     # Secret-free names whose values still carry a credential.
     "DESK_DATABASE_URL": "postgresql://desk:url-password-0019@db.internal/ita",
     "BROKER_ENDPOINT": "https://trader:endpoint-password-0020@broker.example/api",
+    # Passwords holding "/" and "@", as AWS-style secrets do.
+    "WAREHOUSE_URL": "postgresql://svc:Zx9/slash-0022+Er@db.internal/prod",
+    "MIRROR_URL": "https://bob:at@sign-0023@mirror.example/",
 }
-DIFF_SECRET = "diff-password-0021"
+DIFF_SECRET = "diff/pass@word-0021"
 
 RUN = """
 from ita_rules import Workspace
@@ -62,7 +65,15 @@ def test_no_planted_secret_is_kept_anywhere(desk: Desk) -> None:
         (desk.root / f"exchange/archive/provenance/{run_id}_snapshot.json").read_text()
     )
 
-    secrets = [*PLANTED.values(), DIFF_SECRET, "url-password", "endpoint-password"]
+    secrets = [
+        *PLANTED.values(),
+        DIFF_SECRET,
+        "url-password",
+        "endpoint-password",
+        "slash-0022",
+        "sign-0023",
+        "word-0021",
+    ]
     traces: dict[str, bytes] = {"runs show --json": shown.out.encode(), "stderr": ran.err.encode()}
     for path in [*(desk.root / "exchange").rglob("*"), *(desk.root / ".ita").rglob("*")]:
         if path.is_file():
@@ -78,12 +89,14 @@ def test_no_planted_secret_is_kept_anywhere(desk: Desk) -> None:
     # What is kept instead: every name, its value redacted; URLs keep all but the password.
     variables = snap["env"]["variables"]
     assert "ITA_TELEGRAM_TOKEN" not in variables  # the notifier's own token: never even named
-    for name in set(PLANTED) - {"ITA_TELEGRAM_TOKEN"}:
+    for name in set(PLANTED) - {"ITA_TELEGRAM_TOKEN"}:  # every value held a secret
         assert "<redacted>" in variables[name], name
     assert variables["PGPASSWORD"] == "<redacted>"
     assert variables["RCLONE_CONFIG_S3BACKUP_SECRET_ACCESS_KEY"] == "<redacted>"
     assert variables["DESK_DATABASE_URL"] == "postgresql://desk:<redacted>@db.internal/ita"
     assert variables["BROKER_ENDPOINT"] == "https://trader:<redacted>@broker.example/api"
+    assert variables["WAREHOUSE_URL"] == "postgresql://svc:<redacted>@db.internal/prod"
+    assert variables["MIRROR_URL"] == "https://bob:<redacted>@mirror.example/"
     assert variables["HOME"] == desk.env["HOME"]  # ordinary variables are kept as they are
 
     # The stored diff is the redacted patch, its hash is of that text, and the snapshot says so.

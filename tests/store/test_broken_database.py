@@ -60,3 +60,17 @@ def test_a_damaged_database_is_named_and_set_aside_whole(tmp_path: Path, damage:
 def test_postgres_and_a_missing_file_have_nothing_to_set_aside(tmp_path: Path) -> None:
     assert set_aside_broken_sqlite(URL, tmp_path) is None
     assert set_aside_broken_sqlite("postgresql://u@127.0.0.1/x", tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:se/cret@127.0.0.1:1/db", "postgresql://u:p@ss-word@127.0.0.1:1/db"]
+)
+def test_a_password_with_slash_or_at_is_refused_without_printing_it(url: str) -> None:
+    """SQLAlchemy would split such a URL at the wrong place and quote part of the password as
+    a host name; the error says how to write it instead, and shows none of it."""
+    with pytest.raises(DatabaseUnavailable) as info:
+        connect(url, Path("."))
+    assert str(info.value) == (
+        "store.database: the password in postgresql://u:***@127.0.0.1:1/db holds '@' or '/', "
+        "which a URL cannot carry as they are: percent-encode them (%40 for @, %2F for /)"
+    )
