@@ -218,12 +218,6 @@ class Store:
     def _put_sources(
         self, sources: list[Source], spec: PutSpec, progress: Progress | None
     ) -> list[Record]:
-        with self.disk_errors("nothing was stored"):
-            return self._put_checked(sources, spec, progress)
-
-    def _put_checked(
-        self, sources: list[Source], spec: PutSpec, progress: Progress | None
-    ) -> list[Record]:
         folder_rel = self.folder(spec.type)
         folder = os.fspath(self.abspath(folder_rel))
         if spec.type == "result":
@@ -237,22 +231,25 @@ class Store:
         bulk = len(sources) > 1
         staged: list[blobs.Staged] = []
         moved: set[str] = set()
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if bulk:
-                staged = stage_all(sources, folder, progress)
-                blobs.sync_all([s.path for s in staged])  # data durable before any rename
-            else:
-                staged.append(sources[0].stage(folder, sync=True))
-                if progress:
-                    progress(1, 1)
-            return batch.commit(self, staged, spec, folder_rel, folder, now_utc(), moved)
-        finally:
-            for src in sources:
-                src.close()
-            for s in staged:
-                if s.path not in moved:  # duplicates, or everything when the commit failed
-                    blobs.discard(s.path)
+        # the sources were checked, and a source that cannot be read is a SourceError: an
+        # OSError from here on is the store's disk refusing a write
+        with self.disk_errors("nothing was stored"):
+            try:
+                os.makedirs(folder, exist_ok=True)
+                if bulk:
+                    staged = stage_all(sources, folder, progress)
+                    blobs.sync_all([s.path for s in staged])  # data durable before any rename
+                else:
+                    staged.append(sources[0].stage(folder, sync=True))
+                    if progress:
+                        progress(1, 1)
+                return batch.commit(self, staged, spec, folder_rel, folder, now_utc(), moved)
+            finally:
+                for src in sources:
+                    src.close()
+                for s in staged:
+                    if s.path not in moved:  # duplicates, or everything when the commit failed
+                        blobs.discard(s.path)
 
     # -- read ----------------------------------------------------------------------------
     def get(self, file_id: str) -> Record:
