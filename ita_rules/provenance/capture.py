@@ -67,27 +67,15 @@ def _excludes(root: Path, skip: Iterable[Path]) -> list[str]:
     return out
 
 
-def _ignored(top: Path, paths: Sequence[str]) -> set[str]:
-    """The tracked ``paths`` (relative to the repository's top) that ``.gitignore`` matches."""
-    if not paths:
-        return set()
-    proc = gitio.Git(top).run(
-        ["check-ignore", "--no-index", "-z", "--stdin"],
-        input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths),
-        check=False,
-    )
-    if proc.returncode != 0:  # 1: none is ignored
-        return set()
-    return {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
-
-
 def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
     """The git state of the work tree at ``root``; ``skip`` holds paths that are data, not code
     (the store root, a run's declared inputs: hashed by the run itself), and never make the
-    tree dirty. Files that ``.gitignore`` matches never count either, tracked or not.
+    tree dirty. Untracked files that ``.gitignore`` matches never count (git does not list
+    them); a *tracked* file counts when it changed, even if ``.gitignore`` matches it: git
+    tracks it, so the commit alone no longer describes what the run read.
 
     One ``git status --porcelain=v2`` gives the commit, the branch, the changed and untracked
-    paths; ``git check-ignore`` and ``git diff HEAD`` run only when something tracked changed.
+    paths; ``git diff HEAD`` runs only when something tracked changed.
     """
     repo = gitio.Git(root)
     excludes = _excludes(root, [*skip])
@@ -127,10 +115,6 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
     top = root
     if (changed or untracked_paths) and not (root / ".git").exists():
         top = gitio.toplevel(root) or root
-    ignored = _ignored(top, changed)
-    if ignored:
-        changed = [p for p in changed if p not in ignored]
-        excludes += [f":(top,exclude,literal){p}" for p in sorted(ignored)]
     diff = b""
     if changed and commit is not None:
         diff = repo.out(

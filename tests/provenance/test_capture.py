@@ -83,8 +83,6 @@ def test_declared_inputs_and_ignored_files_are_data_not_code(in_git_repo: Path) 
     root = in_git_repo
     (root / "data").mkdir()
     (root / "data" / "GER40_M15.csv").write_text("time,close\n")
-    (root / "build").mkdir()
-    (root / "build" / "out.txt").write_text("v1\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "start")
     (root / ".gitignore").write_text("build/\n*.log\n")
@@ -95,7 +93,8 @@ def test_declared_inputs_and_ignored_files_are_data_not_code(in_git_repo: Path) 
     (root / "data" / "link.csv").symlink_to(outside)
 
     (root / "data" / "GER40_M15.csv").write_text("time,close\n2025-05-01,1\n")  # appended
-    (root / "build" / "out.txt").write_text("v2\n")  # tracked, but .gitignore matches it
+    (root / "build").mkdir()
+    (root / "build" / "out.txt").write_text("v2\n")  # untracked and ignored
     (root / "run.log").write_text("log\n")
     inputs = [root / "data" / "GER40_M15.csv", root / "data" / "link.csv"]
     state = capture.git_state(root, skip=inputs)
@@ -107,3 +106,19 @@ def test_declared_inputs_and_ignored_files_are_data_not_code(in_git_repo: Path) 
     assert state.dirty and state.changed == ("ita.toml",) and list(state.untracked) == ["flow.py"]
     assert b"out.txt" not in state.diff and b"GER40" not in state.diff
     assert b"+# edited" in state.diff
+
+
+def test_a_tracked_file_that_gitignore_matches_still_counts(in_git_repo: Path) -> None:
+    """git tracks it (added before the ignore rule, or with ``git add -f``): when it changes,
+    the commit alone no longer says what the run read, so the tree is dirty."""
+    root = in_git_repo
+    (root / ".gitignore").write_text("/data/\n")
+    (root / "data").mkdir()
+    (root / "data" / "overrides.json").write_text('{"risk": 1}\n')
+    git(root, "add", ".gitignore")
+    git(root, "add", "-f", "data/overrides.json")
+    git(root, "commit", "-q", "-m", "start")
+    (root / "data" / "overrides.json").write_text('{"risk": 50}\n')
+    state = capture.git_state(root)
+    assert state.dirty and state.changed == ("data/overrides.json",)
+    assert b'+{"risk": 50}' in state.diff
