@@ -8,6 +8,8 @@ root the test is skipped, except under ``CI=true`` where it fails).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -224,3 +226,25 @@ def test_get_to_a_full_disk_is_one_line_and_leaves_no_temp_file(store_ws: StoreW
             "ita-rules: out/big.csv: cannot write: No space left on device; nothing was written\n",
         )
         assert list(out.iterdir()) == []
+
+
+def test_a_journal_append_cut_short_by_a_full_disk_leaves_the_journal_as_it_was(
+    tmp_path: Path,
+) -> None:
+    from ita_rules.store.journal import Journal
+
+    with tmpfs(tmp_path / "disk", size="64k") as disk:
+        journal = Journal(disk / "journal.jsonl")
+        journal.append([{"op": "tag", "file_id": "a", "tags": ["x"]}])
+        before = journal.path.read_bytes()
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # fill every free page
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(filler, b"\0" * 4096)
+        os.close(filler)
+        entries = [{"op": "tag", "file_id": f"b{i}", "tags": ["y" * 50]} for i in range(200)]
+        with pytest.raises(OSError) as caught:
+            journal.append(entries)  # part of it fits in the journal's last page
+        assert caught.value.errno == errno.ENOSPC
+        assert journal.path.read_bytes() == before
+        assert journal.read() == (journal.read()[0], [])  # no damaged line

@@ -225,3 +225,29 @@ def test_a_commit_that_fails_after_the_journal_append_takes_the_entries_back(
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert json.loads(rebuilt.stdout)["records"] == 1
     assert record_ids(store_ws) == {file_id}
+
+
+def test_a_journaled_record_whose_file_is_gone_is_named_not_restored(store_ws: StoreWs) -> None:
+    (store_ws.root / "a.csv").write_text("a\n")
+    (store_ws.root / "b.csv").write_text("b\n")
+    kept = _ita(store_ws, "store", "put", "a.csv", "--type", "candles").stdout.split()
+    gone = _ita(store_ws, "store", "put", "b.csv", "--type", "candles").stdout.split()
+    (store_ws.store_root / gone[1]).unlink()
+    lose_database(store_ws)
+    fsck = _ita(store_ws, "store", "fsck")
+    assert fsck.returncode == 1
+    assert (
+        f".ita-store/journal.jsonl: record {gone[0]} is in the journal but not in the database, "
+        "and its file is not on disk (a put whose commit never happened, or a file lost since)"
+    ) in fsck.stdout.splitlines()
+    rebuilt = _ita(store_ws, "store", "rebuild")
+    assert (rebuilt.returncode, rebuilt.stderr) == (
+        0,
+        f"record {gone[0]}: its file is not on disk; not restored\n",
+    )
+    assert record_ids(store_ws) == {kept[0]}
+    repair = _ita(store_ws, "store", "fsck", "--repair")
+    assert repair.returncode == 0, repair.stdout + repair.stderr
+    assert gone[0] not in journaled(store_ws.store_root)
+    clean = _ita(store_ws, "store", "fsck")
+    assert (clean.returncode, clean.stdout) == (0, ""), clean.stdout
