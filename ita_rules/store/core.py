@@ -45,7 +45,8 @@ HOUSEKEEPING = ".ita-store"  # journal, lock, lost+found: under the store root
 LOCK_TIMEOUT_S = 600.0
 # the disk refuses the write: full, read-only, not ours. Told in one line, not an internal error
 DISK_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+    {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES}
+    | {errno.EPERM, errno.EFBIG}
 )
 Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.progress
 
