@@ -509,6 +509,10 @@ def test_history_finds_a_mutation_of_a_flow_style_file(
     assert "version file(s) checked against HEAD, 1 problem(s)" in r.err
 
 
+# every line break YAML knows: \r alone, NEL, LS and PS are not line breaks for re's ^ and .
+_BREAKS = st.sampled_from(["\n", "\r\n", "\r", "\x85", "\u2028", "\u2029"])
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     a=_section,
@@ -517,6 +521,7 @@ def test_history_finds_a_mutation_of_a_flow_style_file(
     width=st.sampled_from([12, 30, 80, 1000]),
     order=st.permutations(["rules", "params", "active", "tags", "deprecation_reason"]),
     active_b=st.booleans(),
+    breaks=st.tuples(_BREAKS, _BREAKS),
 )
 def test_strip_lifecycle_never_hides_a_change(
     a: dict[str, Any],
@@ -525,9 +530,11 @@ def test_strip_lifecycle_never_hides_a_change(
     width: int,
     order: list[str],
     active_b: bool,
+    breaks: tuple[str, str],
 ) -> None:
     """Equal stripped texts mean equal content outside the lifecycle fields, whatever the
-    layout (flow style, wrapped lines): the audit's shortcut agrees with ``check``."""
+    layout (flow style, wrapped lines, the line breaks YAML knows besides ``\n``): the audit's
+    shortcut agrees with ``check``."""
     from ita_rules.rules.check import mutation
     from ita_rules.rules.scan import full_data, strip_lifecycle
 
@@ -537,7 +544,7 @@ def test_strip_lifecycle_never_hides_a_change(
         doc = {k: data[k] for k in order}
         return yaml.safe_dump(doc, sort_keys=False, default_flow_style=flow, width=width)
 
-    old, new = text(a, True), text(b, active_b)
+    old, new = text(a, True).replace("\n", breaks[0]), text(b, active_b).replace("\n", breaks[1])
     sa, sb = strip_lifecycle(old), strip_lifecycle(new)
     da, db = full_data(old.encode(), "x"), full_data(new.encode(), "x")
     if da is not None and db is not None and sa is not None and sa == sb:
@@ -554,6 +561,9 @@ def test_strip_lifecycle_refuses_lines_that_go_on() -> None:
     assert strip_lifecycle("{a: 1,\nactive: true, params: {r: 1}}\n") is None
     assert strip_lifecycle("note: 'it is\nactive: x'\n") is None
     assert strip_lifecycle("note: it's fine\nactive: true\n") == "note: it's fine\n"
+    for brk in ("\r", "\x85", "\u2028", "\u2029"):  # a line break only YAML sees
+        assert strip_lifecycle(f"tags: []{brk}params: {{r: 1}}\n") is None
+    assert strip_lifecycle("tags: []\r\nparams: {r: 1}\r\n") == "params: {r: 1}\r\n"
 
 
 def test_history_audits_every_folder_rules_dir_named(in_git_repo: Path, cli: Any) -> None:

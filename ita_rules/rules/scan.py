@@ -105,6 +105,9 @@ def scan(text: str) -> dict[str, Any] | None:
     return out
 
 
+# line breaks YAML knows but ``re``'s ``^`` and ``.`` do not: a lone CR, NEL, LS and PS; a value
+# after one of them is on a new line for YAML (a top-level key there would go unseen here)
+_HIDDEN_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _OPENERS = re.compile(r"[\[\]{}\"']")
 
 
@@ -181,7 +184,7 @@ def strip_lifecycle(text: str) -> str | None:
     another line (a line at column 0 might then not be a top-level key), or a removed part
     holds an anchor that other values might use. Two files whose stripped texts are equal
     differ in their lifecycle fields only; None sends the caller to the YAML loader."""
-    if not lines_close(text):
+    if _HIDDEN_BREAK.search(text) or not lines_close(text):
         return None
     removed: list[str] = []
 
