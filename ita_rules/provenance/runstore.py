@@ -73,6 +73,34 @@ def iso(moment: _dt.datetime) -> str:
     return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _output_ids(conn: sa.Connection, given: Sequence[str]) -> list[str]:
+    """The whole file_ids of the records ``given`` names (ids or prefixes, as the store takes
+    them). One that names no record is a usage error: a mistyped id would protect nothing."""
+    from ita_rules.db import tables as t
+    from ita_rules.store.records import resolve_file_id
+
+    ids = t.records.c.file_id
+    has_records = sa.inspect(conn).has_table(t.records.name)
+    out = []
+    for text in given:
+        hint = (
+            f"--output: no record {text!r} in the store "
+            "(give a file_id that `ita-rules store find` lists)"
+        )
+        if not has_records:
+            raise UsageError(hint)
+        try:
+            file_id = resolve_file_id(conn, text)
+        except NotFound:
+            raise UsageError(hint) from None
+        except UsageError as exc:
+            raise UsageError(f"--output: {exc.message}") from None
+        if conn.execute(sa.select(ids).where(ids == file_id)).first() is None:
+            raise UsageError(hint)
+        out.append(file_id)
+    return out
+
+
 def check_run_id(run_id: str) -> str:
     if not snapfiles.RUN_ID_RE.fullmatch(run_id):
         raise UsageError(f"not a run id: {run_id!r} (expected run_YYYY_MM_DD_NNN)")
@@ -327,7 +355,9 @@ class RunStore:
         error: str | None = None,
         outputs: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """``succeeded`` or ``failed``: only a run that is still running changes."""
+        """``succeeded`` or ``failed``: only a run that is still running changes. ``outputs``
+        name stored records (a file_id or a prefix of one, recorded as the whole id); an id that
+        names no record is a usage error and nothing is recorded."""
         if status not in FINAL:
             raise UsageError(f"--status: expected succeeded or failed, got {status!r}")
         now = iso(now_utc())
@@ -343,7 +373,8 @@ class RunStore:
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
             if outputs is not None:
-                snap["outputs"] = list(dict.fromkeys([*snap.get("outputs", []), *outputs]))
+                whole = _output_ids(conn, outputs)
+                snap["outputs"] = list(dict.fromkeys([*snap.get("outputs", []), *whole]))
             snap.update(status=status, finished_at=now, error=error)
             conn.execute(
                 runs.update()

@@ -38,7 +38,6 @@ from ita_rules.retention.plan import (
     Item,
     Plan,
     plan_records,
-    protection,
 )
 from ita_rules.retention.policy import Policy, load_policy
 from ita_rules.store.core import Store
@@ -122,6 +121,7 @@ class Retention:
                     self.as_of,
                     lineage.runs,
                     inputs=lineage.inputs,
+                    outputs=lineage.outputs,
                     max_delete=max_delete,
                 )
 
@@ -258,14 +258,8 @@ class Retention:
             to_remove: list[tuple[Item, dict[str, Any]]] = []
             at = _iso(now)
             for item, row in deleted:
-                protected = protection(
-                    item.type,
-                    item.tags,
-                    item.run_id,
-                    self.policy,
-                    lineage.runs,
-                    item.hash,
-                    lineage.inputs,
+                protected = lineage.protection(
+                    self.policy, item.file_id, item.type, item.tags, item.run_id, item.hash
                 )
                 reason = None
                 if protected is not None:
@@ -355,14 +349,8 @@ class Retention:
             hit = sorted(set(record.tags) & self.policy.protect_tags)
             if hit:
                 return f"now protected: tag '{hit[0]}'"
-            reason = protection(
-                record.type,
-                record.tags,
-                record.run_id,
-                self.policy,
-                lineage.runs,
-                record.hash,
-                lineage.inputs,
+            reason = lineage.protection(
+                self.policy, record.file_id, record.type, record.tags, record.run_id, record.hash
             )
             if reason == RESULT_REASON or reason is None:
                 return reason
@@ -454,7 +442,9 @@ class Retention:
         self, *, type_: str, before: _dt.datetime, confirm: str | None
     ) -> tuple[Plan, audit.Report | None]:
         """The only way a backtest result leaves the store: an administrator names the type and
-        a cut-off, reviews the plan, and confirms its id. Protected tags still hold."""
+        a cut-off, reviews the plan, and confirms its id. Protected tags still hold. Without
+        ``confirm`` it is a dry run (no report); an id that is not the current plan's raises
+        :class:`ConfirmationNeeded` and nothing is purged."""
         with self._locked():
             items = [
                 item for item, _ in self._items() if item.type == type_ and item.created_at < before
@@ -470,8 +460,14 @@ class Retention:
                     )
                 )
             plan = Plan(_iso(self.as_of), decisions)
-            if confirm != plan.plan_id:
+            if confirm is None:
                 return plan, None
+            if confirm != plan.plan_id:
+                raise ConfirmationNeeded(
+                    f"--confirm {confirm} does not match the current plan {plan.plan_id}: review "
+                    f"the dry run (`ita-rules retention purge --admin --type {type_} "
+                    f"--before {before:%Y-%m-%d}`) and confirm again"
+                )
             now = self.now()
             report = self._report("purge", plan.plan_id, now)
             paths = self._paths(d.file_id for d in plan.selected)

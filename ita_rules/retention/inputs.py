@@ -1,6 +1,7 @@
 """The inputs of the delete decision, read completely or not at all: the records and their
 tags, the lineage (every known run, whether its rule version is active — from the registry: any
-problem aborts — and the content runs of active rule versions read), and the stored content a
+problem aborts — and the content runs of active rule versions read and the records they
+declared as outputs), and the stored content a
 protected record still needs.
 
 Rows stream from a plain DB-API cursor (see :func:`cursor`): a million records plan in seconds.
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 
 from ita_rules.db import tables as t
 from ita_rules.errors import ItaRulesError
-from ita_rules.retention.plan import Inputs, Item, Runs, protection
+from ita_rules.retention.plan import Inputs, Item, Outputs, Runs, protection
 from ita_rules.retention.policy import Policy
 
 if TYPE_CHECKING:
@@ -62,17 +63,41 @@ def paths(store: Store, file_ids: Iterable[str]) -> dict[str, str]:
 
 
 class Lineage(NamedTuple):
-    """What the runs say about stored files: :data:`~ita_rules.retention.plan.Runs` and
-    :data:`~ita_rules.retention.plan.Inputs`."""
+    """What the runs say about stored files: :data:`~ita_rules.retention.plan.Runs`,
+    :data:`~ita_rules.retention.plan.Inputs` and :data:`~ita_rules.retention.plan.Outputs`."""
 
     runs: Runs
     inputs: Inputs
+    outputs: Outputs
+
+    def protection(
+        self,
+        policy: Policy,
+        file_id: str,
+        type_: str,
+        tags: Iterable[str],
+        run_id: str | None,
+        hash_: str | None,
+    ) -> str | None:
+        """Why this record can never be selected (see :func:`.plan.protection`)."""
+        return protection(
+            type_,
+            frozenset(tags),
+            run_id,
+            policy,
+            self.runs,
+            hash_,
+            self.inputs,
+            file_id=file_id,
+            outputs=self.outputs,
+        )
 
 
 def lineage(workspace: Workspace, store: Store) -> Lineage:
     """Every run the metadata knows, with the rule version it used when that is active
-    (``setup@version``), and the stored content those runs read (their declared inputs, by
-    hash). Aborts when a run's rule version cannot be resolved, or the registry cannot be read
+    (``setup@version``), the stored content those runs read (their declared inputs, by hash)
+    and the records they declared as outputs (by file_id; an id naming no record protects
+    nothing). Aborts when a run's rule version cannot be resolved, or the registry cannot be read
     completely. A database without runs knows none: every record naming a run is then kept."""
     rules, findings = workspace.registry.scan()
     if findings:
@@ -83,7 +108,7 @@ def lineage(workspace: Workspace, store: Store) -> Lineage:
     lifecycle = {(r.setup_id, r.rule_version): r.active for r in rules}
     with store.db.read() as conn:
         if not sa.inspect(conn).has_table("runs"):
-            return Lineage({}, {})
+            return Lineage({}, {}, {})
         runs = sa.table(
             "runs",
             sa.column("run_id"),
@@ -107,26 +132,36 @@ def lineage(workspace: Workspace, store: Store) -> Lineage:
                 known[run_id] = f"{setup_id}@{key[1][1:]}"
         active = [run_id for run_id, rule in known.items() if rule is not None]
         read: dict[str, tuple[str, str]] = {}
+        made: dict[str, tuple[str, str]] = {}
         for start in range(0, len(active), 500):
             chunk = active[start : start + 500]
             query = sa.select(runs.c.run_id, runs.c.snapshot).where(runs.c.run_id.in_(chunk))
             for run_id, text in conn.execute(query.order_by(runs.c.run_id)):
-                for entry in _snapshot_inputs(run_id, text):
+                hashes, file_ids = _snapshot_lineage(run_id, text)
+                for entry in hashes:
                     read.setdefault(entry, (run_id, str(known[run_id])))
-    return Lineage(known, read)
+                for file_id in file_ids:
+                    made.setdefault(file_id, (run_id, str(known[run_id])))
+    return Lineage(known, read, made)
 
 
-def _snapshot_inputs(run_id: str, text: str | None) -> list[str]:
-    """The content hashes of a run's declared inputs, from its snapshot. A snapshot that cannot
-    be read aborts: the inputs it declares cannot be protected otherwise."""
+def _snapshot_lineage(run_id: str, text: str | None) -> tuple[list[str], list[str]]:
+    """The content hashes of a run's declared inputs and the file_ids of its declared outputs,
+    from its snapshot. A snapshot that cannot be read aborts: what it declares cannot be
+    protected otherwise."""
     try:
         snapshot = json.loads(text or "{}")
         entries = snapshot.get("inputs") or []
-        return [str(e["hash"]) for e in entries if e.get("hash")]
+        outputs = snapshot.get("outputs") or []
+        if not isinstance(outputs, list):
+            raise TypeError(outputs)
+        return [str(e["hash"]) for e in entries if e.get("hash")], [str(o) for o in outputs]
     except (ValueError, TypeError, AttributeError, KeyError):
         raise RetentionAborted(
-            f"run {run_id}: its snapshot in the database cannot be read, so the inputs it "
-            "declares cannot be protected; check it with `ita-rules runs show " + run_id + "`"
+            f"run {run_id}: its snapshot in the database cannot be read, so the inputs and "
+            "outputs it declares cannot be protected; check it with `ita-rules runs show "
+            + run_id
+            + "`"
         ) from None
 
 
@@ -141,9 +176,7 @@ def protected_live_hashes(store: Store, policy: Policy, lineage: Lineage) -> set
             return {
                 hash_
                 for fid, type_, hash_, run_id in rows
-                if protection(
-                    type_, tags.get(fid, none), run_id, policy, lineage.runs, hash_, lineage.inputs
-                )
+                if lineage.protection(policy, fid, type_, tags.get(fid, none), run_id, hash_)
             }
 
 

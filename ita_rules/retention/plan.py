@@ -2,10 +2,11 @@
 (with its reason) for every live file. It changes nothing; apply and sweep act on it.
 
 Order of the checks, first match wins: results, protected tags, runs of active rule versions,
-runs the metadata does not know (their lineage cannot be checked, so they protect), content a
-run of an active rule version read as an input, no policy for the type, keep_forever, inside
-retain_days, prune_old's newest ``keep_last``; then a candidate is kept anyway when its content
-is shared with a protected record, and ``max_delete`` caps the candidates, oldest first.
+runs the metadata does not know (their lineage cannot be checked, so they protect), records a
+run of an active rule version declared as its outputs, content such a run read as an input, no
+policy for the type, keep_forever, inside retain_days, prune_old's newest ``keep_last``; then a
+candidate is kept anyway when its content is shared with a protected record, and ``max_delete``
+caps the candidates, oldest first.
 
 Built for a million records in seconds (docs/architecture.md#speed-budgets): one pass over the
 records, which may stream from a database cursor (:func:`plan_records`); the checks of each type
@@ -39,6 +40,9 @@ when its rule version is not active (or it used no rule). A run id absent from i
 Inputs = Mapping[str, tuple[str, str]]
 """Stored content (``sha256:...``) a run of an active rule version read -> (run id, rule)."""
 
+Outputs = Mapping[str, tuple[str, str]]
+"""Records (file_id) a run of an active rule version declared as its outputs -> (run id, rule)."""
+
 
 def unknown_run_reason(run_id: str) -> str:
     return f"run {run_id} unknown: lineage cannot be checked"
@@ -46,6 +50,10 @@ def unknown_run_reason(run_id: str) -> str:
 
 def input_reason(run_id: str, rule: str) -> str:
     return f"input of run {run_id} of active rule version {rule}"
+
+
+def output_reason(run_id: str, rule: str) -> str:
+    return f"output of run {run_id} of active rule version {rule}"
 
 
 class Item(NamedTuple):
@@ -201,13 +209,14 @@ def make_plan(
     runs: Runs,
     *,
     inputs: Inputs | None = None,
+    outputs: Outputs | None = None,
     max_delete: int | None = None,
 ) -> Plan:
     """Decide every live item. ``runs`` holds every known run (see :data:`Runs`): a record
     naming any other run is kept, its lineage cannot be checked; ``inputs`` the content that
-    runs of active rule versions read."""
+    runs of active rule versions read, ``outputs`` the records they declared as outputs."""
     with _gc_paused():
-        return _decide(items, {}, policy, as_of, runs, inputs or {}, max_delete)
+        return _decide(items, {}, policy, as_of, runs, inputs or {}, outputs or {}, max_delete)
 
 
 def plan_records(
@@ -218,6 +227,7 @@ def plan_records(
     runs: Runs,
     *,
     inputs: Inputs | None = None,
+    outputs: Outputs | None = None,
     max_delete: int | None = None,
 ) -> Plan:
     """:func:`make_plan` over records as the store holds them, read once (a database cursor
@@ -225,7 +235,7 @@ def plan_records(
     looked up by file_id in ``tags``, and whose ``created_at`` is ISO text (the store's
     ``2026-01-15T10:30:00.123456Z``; any ISO form is read, a naive one as UTC)."""
     with _gc_paused():
-        return _decide(records, tags, policy, as_of, runs, inputs or {}, max_delete)
+        return _decide(records, tags, policy, as_of, runs, inputs or {}, outputs or {}, max_delete)
 
 
 class _TypeChecks:
@@ -272,6 +282,9 @@ def protection(
     runs: Runs,
     hash_: str | None = None,
     inputs: Inputs | None = None,
+    *,
+    file_id: str | None = None,
+    outputs: Outputs | None = None,
 ) -> str | None:
     """Why a record can never be selected (the plan's checks before its policy), or None."""
     if type_ == "result":
@@ -287,6 +300,8 @@ def protection(
         rule = runs[run_id]
         if rule is not None:
             return f"run {run_id} of active rule version {rule}"
+    if outputs and file_id is not None and file_id in outputs:
+        return output_reason(*outputs[file_id])
     if inputs and hash_ is not None and hash_ in inputs:
         return input_reason(*inputs[hash_])
     return None
@@ -313,6 +328,7 @@ def _decide(
     as_of: datetime,
     known_runs: Runs,
     input_of: Inputs,
+    output_of: Outputs,
     max_delete: int | None,
 ) -> Plan:
     """The one pass. A candidate's decision is final once every record was seen: whether a
@@ -324,7 +340,7 @@ def _decide(
     lineage = policy.protect_active_rules  # runs protect their outputs and inputs
     runs = known_runs
     if not lineage:
-        input_of = {}
+        input_of = output_of = {}
     unknown: dict[str, list[str]] = {}  # run id -> file_ids naming it
     new = tuple.__new__
     out: list[Decision] = []
@@ -385,6 +401,10 @@ def _decide(
                 reason = reasons.get("r" + run_id) or reasons.setdefault(
                     "r" + run_id, f"run {run_id} of active rule version {rule}"
                 )
+        elif output_of and fid in output_of:
+            reason = reasons.get("o" + fid) or reasons.setdefault(
+                "o" + fid, output_reason(*output_of[fid])
+            )
         elif input_of and hash_ in input_of:
             reason = reasons.get("i" + hash_) or reasons.setdefault(
                 "i" + hash_, input_reason(*input_of[hash_])

@@ -25,10 +25,12 @@ def reference_plan(
     runs: Mapping[str, str | None],
     *,
     inputs: Mapping[str, tuple[str, str]] | None = None,
+    outputs: Mapping[str, tuple[str, str]] | None = None,
     max_delete: int | None = None,
 ) -> list[Row]:
     """``runs``: every known run -> its active rule version or None; ``inputs``: content read
-    by runs of active rule versions -> (run id, rule)."""
+    by runs of active rule versions -> (run id, rule); ``outputs``: records such runs declared
+    as outputs (file_id) -> (run id, rule)."""
     items = list(items)
     newest: dict[str, int] = {}
     groups: dict[tuple[str, str | None, str | None], list[Item]] = defaultdict(list)
@@ -44,7 +46,9 @@ def reference_plan(
     decisions: list[Row] = []
     protected_hashes: dict[str, str] = {}
     for item in items:
-        action, reason, protected = _decide(item, policy, as_of, runs, inputs or {}, newest)
+        action, reason, protected = _decide(
+            item, policy, as_of, runs, inputs or {}, outputs or {}, newest
+        )
         if protected:
             protected_hashes.setdefault(item.hash, item.file_id)
         decisions.append(
@@ -97,6 +101,7 @@ def _decide(
     as_of: datetime,
     runs: Mapping[str, str | None],
     inputs: Mapping[str, tuple[str, str]],
+    outputs: Mapping[str, tuple[str, str]],
     newest: Mapping[str, int],
 ) -> tuple[str, str, bool]:
     if item.type == "result":
@@ -110,6 +115,9 @@ def _decide(
         rule_version = runs[item.run_id]
         if rule_version is not None:
             return KEEP, f"run {item.run_id} of active rule version {rule_version}", True
+    if policy.protect_active_rules and item.file_id in outputs:
+        run_id, rule_version = outputs[item.file_id]
+        return KEEP, f"output of run {run_id} of active rule version {rule_version}", True
     if policy.protect_active_rules and item.hash in inputs:
         run_id, rule_version = inputs[item.hash]
         return KEEP, f"input of run {run_id} of active rule version {rule_version}", True
