@@ -7,6 +7,7 @@ naming the key (``ita.toml: store.databse: unknown key``), never silently ignore
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
@@ -173,14 +174,28 @@ class RulesConfig:
     protected_refs: tuple[str, ...]
 
 
+def rules_folder(value: str, where: str, key: str = "rules.dir") -> str:
+    """``rules.dir`` in one spelling: ``/``-separated, normalised (``./setups/`` ->
+    ``setups``, ``.`` for the workspace itself). A folder outside the workspace (absolute, or
+    leaving it with ``..``) is a :class:`ConfigError` naming ``key``: the checks compare
+    repository paths and could not find its versions."""
+    folder = value.replace("\\", "/")
+    normal = posixpath.normpath(folder) if folder else "."
+    if is_absolute_any(folder) or normal == ".." or normal.startswith("../"):
+        raise ConfigError(
+            f"{key}: expected a folder inside the workspace, got {value!r}", Location(where)
+        )
+    return normal
+
+
 def rules_config(raw: bytes | None, path: str = CONFIG_NAME) -> RulesConfig:
     """The ``[rules]`` section of an ``ita.toml`` read from git (None: no file, the defaults).
     Strict like :func:`load_settings`: a wrong ``ita.toml`` is a :class:`ConfigError`."""
     given = _parse(raw, Path(path)) if raw is not None else {}
     _string_list(given, "rules", "protected_refs", Path(path))
     rules = given.get("rules", {})
-    folder = str(rules.get("dir", _SCHEMA["rules"]["dir"][1])).replace("\\", "/")
-    return RulesConfig(folder.strip("/") or ".", tuple(rules.get("protected_refs", [])))
+    folder = rules_folder(str(rules.get("dir", _SCHEMA["rules"]["dir"][1])), path)
+    return RulesConfig(folder, tuple(rules.get("protected_refs", [])))
 
 
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -205,6 +220,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
                 Location(str(path)),
             )
         folders[type_] = folder.strip("/")
+    where = "ITA_RULES_DIR" if env.get("ITA_RULES_DIR") else str(path)
+    rules_dir = rules_folder(values["rules"]["dir"], where)
     for section, key in (
         ("runs", "flow_types"),
         ("runs", "env_allowlist"),
@@ -216,7 +233,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         store_root=resolve_path(root, values["store"]["root"]),
         database_url=values["store"]["database"],
         folders=folders,
-        rules_dir=resolve_path(root, values["rules"]["dir"]),
+        rules_dir=root / rules_dir if rules_dir != "." else root,
         protected_ref=values["rules"]["protected_ref"],
         protected_refs=tuple(values["rules"]["protected_refs"]),
         retention_policy=resolve_path(root, values["retention"]["policy"]),

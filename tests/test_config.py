@@ -139,3 +139,48 @@ def test_rules_config_read_from_git_ignores_the_environment(tmp_path: Path) -> N
     assert str(info.value) == (
         "desk/ita.toml: rules.dirr: unknown key (known keys: dir, protected_ref, protected_refs)"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "folder"),
+    [
+        ("./setups", "setups"),
+        ("setups/", "setups"),
+        ("./setups/./", "setups"),
+        ("a//b/../c", "a/c"),
+        ("registry\\\\v2", "registry/v2"),
+        (".", "."),
+        ("./", "."),
+    ],
+)
+def test_rules_dir_has_one_spelling(tmp_path: Path, written: str, folder: str) -> None:
+    """``rules.dir`` is read the way git prints paths (``./setups`` is ``setups``), from a
+    commit as from the work tree, so the checks that compare repository paths find it."""
+    from ita_rules.config import rules_config
+    from ita_rules.rules.check import repo_folder
+
+    text = f'[rules]\ndir = "{written}"\n'
+    assert rules_config(text.encode()).dir == folder
+    expected = tmp_path if folder == "." else tmp_path / folder
+    assert _settings(tmp_path, text).rules_dir == expected
+    assert repo_folder("", written.replace("\\\\", "/")) == folder
+    assert repo_folder("desk", written.replace("\\\\", "/")) == (
+        "desk" if folder == "." else f"desk/{folder}"
+    )
+
+
+@pytest.mark.parametrize("written", ["..", "../shared", "a/../../b", "/srv/rules", "D:/rules"])
+def test_rules_dir_outside_the_workspace_is_refused(tmp_path: Path, written: str) -> None:
+    from ita_rules.config import rules_config
+
+    text = f'[rules]\ndir = "{written}"\n'
+    message = f"rules.dir: expected a folder inside the workspace, got {written!r}"
+    with pytest.raises(ConfigError) as info:
+        rules_config(text.encode(), "desk/ita.toml")
+    assert str(info.value) == f"desk/ita.toml: {message}"
+    with pytest.raises(ConfigError) as info:
+        _settings(tmp_path, text)
+    assert str(info.value) == f"{tmp_path / 'ita.toml'}: {message}"
+    with pytest.raises(ConfigError) as info:
+        _settings(tmp_path, "", {"ITA_RULES_DIR": written})
+    assert str(info.value) == f"ITA_RULES_DIR: {message}"

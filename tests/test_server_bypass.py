@@ -441,3 +441,123 @@ def test_first_push_with_an_ita_toml_that_does_not_load_is_refused(
         in r.stderr
     )
     assert s.ref("main") == ""
+
+
+# --- the protection is read whatever the layout and the server's HEAD ------------------------
+
+
+def _check_base(client: Path, base: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ita-rules", "check", "--base", base], cwd=client, capture_output=True, text=True
+    )
+
+
+def test_rules_dir_written_as_dot_slash_is_protected(new_server: Server) -> None:
+    """``dir = "./setups"`` names the same folder as ``setups``: the server and
+    ``check --base`` check it."""
+    s = new_server
+    (s.client / "ita.toml").write_text('[rules]\ndir = "./setups"\n')
+    s.client.joinpath("setups/S1").mkdir(parents=True)
+    (s.client / "setups/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0"))
+    commit(s.client, "v1")
+    assert s.push("origin", "main").returncode == 0
+    before = s.ref("main")
+    (s.client / "setups/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0", params={"atr_mult": 2}))
+    commit(s.client, "mutate")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: setups/S1/v1.0.yaml:10:13: params.atr_mult: is released (in refs/heads/main "
+        "before this push)" in r.stderr
+    )
+    assert s.ref("main") == before
+    c = _check_base(s.client, "HEAD~1")
+    assert c.returncode == 1, c.stdout + c.stderr
+    assert "setups/S1/v1.0.yaml:10:13: params.atr_mult: is released (in HEAD~1)" in c.stdout
+
+
+def test_a_workspace_in_a_subfolder_is_protected(new_server: Server) -> None:
+    """``ita-rules init desk`` inside a repository: no ita.toml at the root, the one in
+    ``desk/`` sets the rules folder ``desk/rules``."""
+    s = new_server
+    s.client.joinpath("desk/rules/S1").mkdir(parents=True)
+    (s.client / "desk/ita.toml").write_text("")
+    (s.client / "desk/rules/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0"))
+    commit(s.client, "v1")
+    assert s.push("origin", "main").returncode == 0
+    before = s.ref("main")
+    (s.client / "desk/rules/S1/v1.0.yaml").write_text(
+        rule_yaml("S1", "1.0", params={"atr_mult": 2})
+    )
+    commit(s.client, "mutate")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: desk/rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in refs/heads/main "
+        "before this push)" in r.stderr
+    )
+    assert s.ref("main") == before
+    # its ita.toml may not move the folder either
+    (s.client / "desk/ita.toml").write_text('[rules]\ndir = "elsewhere"\n')
+    commit(s.client, "move")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert 'remote: desk/ita.toml: rules.dir: is "elsewhere" in this push but "rules"' in r.stderr
+
+
+@pytest.mark.parametrize("head", ["main", "master"])
+def test_protected_refs_read_when_head_names_a_missing_branch(
+    head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The team pushes ``trunk`` (protected by pattern); the server's HEAD names a branch
+    that does not exist. Mutating trunk or rewinding it is refused."""
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{head}")
+    s = Server(bare, tmp_path / "client", head)
+    s.install_hook()
+    git(tmp_path, "clone", "-q", str(bare), str(s.client))
+    git(s.client, "symbolic-ref", "HEAD", "refs/heads/trunk")
+    (s.client / "ita.toml").write_text('[rules]\nprotected_refs = ["trunk"]\n')
+    put(s.client, "S1", "1.0")
+    commit(s.client, "v1")
+    assert s.push("origin", "trunk").returncode == 0
+    put(s.client, "S1", "1.1", params={"atr_mult": 1.5})
+    commit(s.client, "v1.1")
+    assert s.push("origin", "trunk").returncode == 0
+    before = s.ref("trunk")
+    mutate_v10(s.client)
+    r = s.push("origin", "trunk")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/heads/trunk") in r.stderr
+    assert MUTATED_V10.format(label="refs/heads/trunk before this push") in r.stderr
+    git(s.client, "reset", "-q", "--hard", "HEAD~2")
+    r = s.push("--force", "origin", "trunk")
+    assert r.returncode != 0
+    assert (
+        "refs/heads/trunk is protected; a push that drops commits from it (a rewind or a "
+        "force-push) is refused" in r.stderr
+    )
+    assert s.ref("trunk") == before
+
+
+def test_full_ref_patterns_outside_heads_and_tags_protect_versions(server: Server) -> None:
+    (server.client / "ita.toml").write_text('[rules]\nprotected_refs = ["refs/releases/*"]\n')
+    commit(server.client, "protect release refs")
+    assert server.push("origin", "main").returncode == 0
+    git(server.client, "checkout", "-q", "-b", "r1")
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(server.client, "1.2 on the release ref")
+    assert server.push("origin", "r1:refs/releases/r1").returncode == 0
+    before = server.ref("refs/releases/r1")
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.9})
+    commit(server.client, "1.2 changed")
+    r = server.push("origin", "r1:refs/releases/r1")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/releases/r1") in r.stderr
+    assert (
+        "remote: rules/S1/v1.2.yaml:10:13: params.atr_mult: is released (in refs/releases/r1 "
+        "before this push)" in r.stderr
+    )
+    assert server.ref("refs/releases/r1") == before

@@ -490,9 +490,10 @@ def config_at(git: gitio.Git, commit: str, config_path: str = CONFIG_NAME) -> Ru
 
 
 def repo_folder(prefix: str, folder: str) -> str:
-    """A rules folder of the workspace at ``prefix`` (relative to the repository root)."""
-    joined = posixpath.normpath(posixpath.join(prefix, folder)) if prefix else folder
-    return "." if joined in ("", ".") else joined.strip("/")
+    """A rules folder of the workspace at ``prefix`` (relative to the repository root), in the
+    spelling ``git ls-tree`` prints (``./setups/`` -> ``setups``; ``.`` for the root)."""
+    joined = posixpath.normpath(posixpath.join(prefix, folder.replace("\\", "/")) or ".")
+    return "." if joined in ("", ".", "/") else joined.strip("/")
 
 
 def folders_in_history(git: gitio.Git, tips: Sequence[str], config_path: str) -> list[str]:

@@ -3,9 +3,12 @@
 
 The server trusts nothing the push carries. A version is *released* once it is reachable from
 a protected ref: the default branch (the branch HEAD names; ``main`` and ``master`` too when
-HEAD names a branch that does not exist), every tag, and the ``rules.protected_refs``
-patterns. What is protected, the rules folder and the patterns are read from the protected
-refs as they are before the push, never from the pushed commits.
+HEAD names a branch that does not exist), every tag, and every ref (``refs/replace/`` aside)
+that a ``rules.protected_refs`` pattern names. The patterns are read from every ref's tip (a
+pattern can only add protection), the workspaces and their rules folders from the first
+protected tip (its root ``ita.toml``, else every ``ita.toml`` in its tree), all as they are
+before the push, never from the pushed commits; an ``ita.toml`` there that does not load
+refuses every push.
 
 Every pushed ref is checked, whatever its name: branches, tags, new, orphan and deleted ones.
 A new tip is compared with its merge bases with the protected refs (every rule applies) and
@@ -31,6 +34,7 @@ from ita_rules.rules.check import (
     compare_folders,
     config_at,
     folders_in_history,
+    repo_folder,
     rules_dir_findings,
 )
 
@@ -60,11 +64,15 @@ class Protection:
     config_ref: str  # where config was read ("" when nothing is protected yet)
     folders: tuple[str, ...]  # every folder that held released versions (config.dir first)
     holds_versions: bool  # one of them holds files at config_ref
+    # (workspace folder, its [rules]) at config_ref: the root one, or every nested ita.toml
+    workspaces: tuple[tuple[str, RulesConfig], ...] = ()
+    patterns: tuple[str, ...] = ()  # rules.protected_refs of every ref's tip, together
 
     def covers(self, ref: str) -> bool:
         if ref in self.defaults or ref.startswith("refs/tags/"):
             return True
-        return any(fnmatchcase(ref, full_pattern(p)) for p in self.config.protected_refs)
+        patterns = (*self.config.protected_refs, *self.patterns)
+        return any(fnmatchcase(ref, full_pattern(p)) for p in patterns)
 
 
 def full_pattern(pattern: str) -> str:
@@ -99,39 +107,86 @@ def _peeled(git: gitio.Git, refs: list[str]) -> dict[str, str]:
     return found
 
 
+def config_path(prefix: str) -> str:
+    return f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
+
+
+def workspaces_at(git: gitio.Git, commit: str) -> list[tuple[str, RulesConfig]]:
+    """The workspaces ``commit`` holds, as ``(folder, [rules])``: the one of the root
+    ``ita.toml``, or, when there is none at the root, one for every ``ita.toml`` in the tree
+    (``ita-rules init desk`` inside a repository), each protecting its own rules folder; the
+    root with the defaults when there is no ``ita.toml`` at all. A :class:`ConfigError`
+    naming the file when one does not load."""
+    if git.has_path(commit, CONFIG_NAME):
+        return [("", config_at(git, commit))]
+    listed = git.out(["ls-tree", "-r", "-z", "--name-only", commit]).decode(
+        "utf-8", "surrogateescape"
+    )
+    nested = [p for p in listed.split("\0") if p.rpartition("/")[2] == CONFIG_NAME]
+    if not nested:
+        return [("", config_at(git, commit))]
+    return [(p.rpartition("/")[0], config_at(git, commit, p)) for p in sorted(nested)]
+
+
+def _workspaces_of(git: gitio.Git, ref: str, commit: str) -> list[tuple[str, RulesConfig]]:
+    """:func:`workspaces_at` for a ref before the push: a file that does not load means what
+    is protected cannot be told, so every push is refused (naming ``REF:PATH``)."""
+    try:
+        return workspaces_at(git, commit)
+    except ConfigError as exc:
+        at = exc.location
+        path = at.path if at else CONFIG_NAME
+        where = Location(f"{ref}:{path}", at.line if at else None, at.col if at else None)
+        raise ConfigError(exc.message, where) from None
+
+
 def protection(git: gitio.Git) -> Protection:
-    """What is protected before the push, read from the protected refs themselves."""
+    """What is protected before the push, read from the refs themselves: the
+    ``rules.protected_refs`` patterns of every ref's tip (a pattern can only add protection),
+    and the workspaces and rules folders of the first protected tip."""
     defaults = _default_branches(git)
-    listed = git.out(["for-each-ref", "--format=%(refname)", "refs/heads/", "refs/tags/"])
-    refs = listed.decode("utf-8", "surrogateescape").split()
-    existing = [d for d in defaults if d in refs]
-    config, config_ref, config_commit = RulesConfig("rules", ()), "", ""
-    sources = _peeled(git, existing or [r for r in refs if r.startswith("refs/tags/")][:1])
-    for ref, commit in sources.items():
-        try:
-            config, config_ref, config_commit = config_at(git, commit), ref, commit
-        except ConfigError as exc:  # what is protected cannot be told: refuse every push
-            at = exc.location
-            where = Location(
-                f"{ref}:{CONFIG_NAME}", at.line if at else None, at.col if at else None
-            )
-            raise ConfigError(exc.message, where) from None
-        break
-    patterns = [full_pattern(p) for p in config.protected_refs]
+    listed = git.out(["for-each-ref", "--format=%(refname)"])
+    refs = [
+        r
+        for r in listed.decode("utf-8", "surrogateescape").split()
+        if not r.startswith(REPLACE_PREFIX)
+    ]
+    heads = _peeled(git, refs)
+    order = sorted(heads, key=lambda r: (r not in defaults, not r.startswith("refs/tags/"), r))
+    seen: dict[str, list[tuple[str, RulesConfig]]] = {}
+    for ref in order:  # the default branch and tags first: their file is named when it is wrong
+        commit = heads[ref]
+        if commit not in seen:
+            seen[commit] = _workspaces_of(git, ref, commit)
+    union = tuple(
+        dict.fromkeys(
+            p for spaces in seen.values() for _, cfg in spaces for p in cfg.protected_refs
+        )
+    )
+    patterns = [full_pattern(p) for p in union]
     chosen = [
         r
         for r in refs
         if r in defaults or r.startswith("refs/tags/") or any(fnmatchcase(r, p) for p in patterns)
     ]
     chosen.sort(key=lambda r: (r not in defaults, r.startswith("refs/tags/"), r))
-    tips = _peeled(git, chosen)
-    folders = [
-        config.dir,
-        *folders_in_history(git, list(dict.fromkeys(tips.values())), CONFIG_NAME),
-    ]
+    tips = {r: heads[r] for r in chosen if r in heads}
+    config, config_ref, config_commit = RulesConfig("rules", ()), "", ""
+    spaces: list[tuple[str, RulesConfig]] = [("", config)]
+    for ref, commit in tips.items():
+        spaces, config_ref, config_commit = seen[commit], ref, commit
+        config = spaces[0][1]
+        break
+    history = list(dict.fromkeys(tips.values()))
+    folders = [repo_folder(prefix, cfg.dir) for prefix, cfg in spaces]
+    for prefix in dict.fromkeys(["", *(prefix for prefix, _ in spaces)]):
+        found = folders_in_history(git, history, config_path(prefix))
+        folders += [repo_folder(prefix, f) for f in found]
     folders = list(dict.fromkeys(folders))
     holds = bool(config_commit) and any(git.has_path(config_commit, f) for f in folders)
-    return Protection(tips, defaults, config, config_ref, tuple(folders), holds)
+    return Protection(
+        tips, defaults, config, config_ref, tuple(folders), holds, tuple(spaces), union
+    )
 
 
 def _independent(git: gitio.Git, commits: dict[str, str]) -> dict[str, str]:
@@ -164,35 +219,43 @@ def _bases(git: gitio.Git, prot: Protection, new: str) -> list[tuple[str, str, s
 
 
 def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str) -> list[Finding]:
-    """The pushed tip's ``ita.toml`` may not move the rules folder, nor (on a protected ref)
-    drop a protected pattern."""
-    try:
-        head: RulesConfig | ConfigError = config_at(git, new)
-    except ConfigError as exc:
-        head = exc
-    if not prot.config_ref:  # the first push: only whether its ita.toml loads
-        return rules_dir_findings(
-            prot.config, head, head_label="this push", base_label="", holds_versions=False
+    """The pushed tip's ``ita.toml`` files may not move a rules folder, nor (on a protected
+    ref) drop a protected pattern; each must load."""
+    if not prot.config_ref:  # the first push: only whether its ita.toml files load
+        try:
+            workspaces_at(git, new)
+        except ConfigError as exc:
+            at = exc.location or Location(CONFIG_NAME)
+            msg = f"does not load in this push: {exc.message}"
+            return [Finding(at.path, msg, at.line, at.col, code="config")]
+        return []
+    out: list[Finding] = []
+    for prefix, released in prot.workspaces or (("", prot.config),):
+        path = config_path(prefix)
+        try:
+            head: RulesConfig | ConfigError = config_at(git, new, path)
+        except ConfigError as exc:
+            head = exc
+        found = rules_dir_findings(
+            released,
+            head,
+            head_label="this push",
+            base_label=prot.config_ref,
+            holds_versions=prot.holds_versions,
         )
-    out = rules_dir_findings(
-        prot.config,
-        head,
-        head_label="this push",
-        base_label=prot.config_ref,
-        holds_versions=prot.holds_versions,
-    )
-    if isinstance(head, RulesConfig) and prot.covers(upd.ref):
-        for pattern in prot.config.protected_refs:
-            if pattern not in head.protected_refs:
-                out.append(
-                    Finding(
-                        CONFIG_NAME,
-                        f'drops "{pattern}", protected in {prot.config_ref}; a push cannot '
-                        "remove a protection (change it on the server)",
-                        field="rules.protected_refs",
-                        code="protection-dropped",
+        out += [Finding(path, f.message, f.line, f.col, f.field, f.code) for f in found]
+        if isinstance(head, RulesConfig) and prot.covers(upd.ref):
+            for pattern in released.protected_refs:
+                if pattern not in head.protected_refs:
+                    out.append(
+                        Finding(
+                            path,
+                            f'drops "{pattern}", protected in {prot.config_ref}; a push cannot '
+                            "remove a protection (change it on the server)",
+                            field="rules.protected_refs",
+                            code="protection-dropped",
+                        )
                     )
-                )
     return out
 
 
@@ -223,7 +286,7 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
     result.findings.extend(_config_findings(git, prot, upd, new))
     folders = prot.folders
     if not prot.holds_versions:  # nothing released yet: the push may say where its rules are
-        folders = (_pushed_dir(git, new), *prot.folders)
+        folders = (*_pushed_dirs(git, new), *prot.folders)
     bases: list[tuple[str | None, str, str]] = []
     bases += _bases(git, prot, new) if prot.tips else [(None, "", "base")]
     for base, owner, kind in bases:
@@ -245,12 +308,12 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
     upd.result = result
 
 
-def _pushed_dir(git: gitio.Git, new: str) -> str:
-    """The rules folder the pushed commit names (only used while nothing is released)."""
+def _pushed_dirs(git: gitio.Git, new: str) -> list[str]:
+    """The rules folders the pushed commit names (only used while nothing is released)."""
     try:
-        return config_at(git, new).dir
+        return [repo_folder(prefix, cfg.dir) for prefix, cfg in workspaces_at(git, new)]
     except ConfigError:
-        return "rules"
+        return ["rules"]
 
 
 def pre_receive(git: gitio.Git, lines: Iterable[str]) -> list[RefUpdate]:
