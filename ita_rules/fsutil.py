@@ -34,10 +34,31 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def display_path(path: Path, root: Path | None) -> str:
-    """``path`` relative to ``root`` with ``/`` separators when inside it, else as given."""
+    """``path`` relative to ``root`` with ``/`` separators when inside it, else as given; the
+    bytes of a name that is not UTF-8 are shown escaped (``v1.1\\xff.yaml``), see
+    :func:`printable`."""
+    return printable(relative_path(path, root))
+
+
+def relative_path(path: Path, root: Path | None) -> str:
+    """:func:`display_path` without the escaping: a name git or the file system can take."""
     if root is not None:
         try:
             return path.absolute().relative_to(root.absolute()).as_posix()
         except ValueError:
             pass
     return str(path)
+
+
+def printable(name: str) -> str:
+    """A path (or a message naming one) that can be printed: the bytes of a file name that is
+    not UTF-8 (surrogate escapes, as Python and git reading decode them) become ``\\xNN``.
+    Any other text is returned unchanged."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ from ita_rules import canonical, gitio
 from ita_rules.config import CONFIG_NAME, RulesConfig, rules_config
 from ita_rules.errors import ConfigError, Location
 from ita_rules.findings import Finding, dotted
+from ita_rules.fsutil import printable
 from ita_rules.rules.model import FILE_RE, LIFECYCLE_FIELDS, Version
 
 if TYPE_CHECKING:
@@ -465,8 +466,15 @@ def _order_findings(
     return out
 
 
-def staged(git: gitio.Git, rules_path: str, protected_ref: str = "") -> CheckResult:
-    """The staged index against the released ref (``protected_ref``, or HEAD)."""
+def staged(
+    git: gitio.Git, rules_path: str, protected_ref: str = "", prefix: str | None = None
+) -> CheckResult:
+    """The staged index against the released ref (``protected_ref``, or HEAD). With ``prefix``
+    (the workspace's folder in the repository) the rules folders are those of the released
+    commit, as for a range: the ``rules.dir`` its ``ita.toml`` sets and every one its history
+    named (``rules_path``, the configured one, only while none of them holds files), and an
+    index whose ``ita.toml`` moves the folder is a finding: the file being committed cannot
+    choose what is checked."""
     released: str | None
     if protected_ref:
         released = git.require_commit(protected_ref, "protected ref (rules.protected_ref)")
@@ -474,9 +482,44 @@ def staged(git: gitio.Git, rules_path: str, protected_ref: str = "") -> CheckRes
     else:
         released = git.commit_id("HEAD")
         label = "HEAD"
-    return compare(
-        git, rules_path, released, None, released_label=label, head_label="the index", mode="staged"
+    if prefix is None or released is None:
+        return compare(
+            git,
+            rules_path,
+            released,
+            None,
+            released_label=label,
+            head_label="the index",
+            mode="staged",
+        )
+    prefix = "" if prefix in ("", ".") else prefix
+    config_path = f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
+    try:
+        released_cfg = config_at(git, released, config_path)
+    except ConfigError as exc:
+        at = exc.location or Location(config_path)
+        raise ConfigError(
+            exc.message, Location(f"{label}:{config_path}", at.line, at.col)
+        ) from None
+    try:
+        index_cfg: RulesConfig | ConfigError = config_at(git, "", config_path)
+    except ConfigError as exc:
+        index_cfg = exc
+    history = folders_in_history(git, [released], config_path)
+    folders = [repo_folder(prefix, f) for f in (released_cfg.dir, *history)]
+    holds = any(git.has_path(released, f) for f in folders)
+    if not holds:  # nothing released: the configured folder is the one
+        folders.insert(0, rules_path)
+    result = compare_folders(
+        git, folders, released, None, released_label=label, head_label="the index", mode="staged"
     )
+    found = rules_dir_findings(
+        released_cfg, index_cfg, head_label="the index", base_label=label, holds_versions=holds
+    )
+    result.findings[:0] = [
+        Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
+    ]
+    return result
 
 
 # --- the rules folder, as the protected side holds it --------------------------------------
@@ -573,7 +616,7 @@ def compare_folders(
     git: gitio.Git,
     folders: Sequence[str],
     released_commit: str | None,
-    head_commit: str,
+    head_commit: str | None,
     *,
     released_label: str,
     head_label: str,
@@ -604,10 +647,13 @@ def compare_folders(
     return result
 
 
-def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> CheckResult:
+def range_check(
+    git: gitio.Git, prefix: str, base: str, head: str = "HEAD", known: Sequence[str] = ()
+) -> CheckResult:
     """``check --base``: the rules folder is the one ``ita.toml`` sets in ``base`` (never the
     head's, nor the environment's), and every folder that held versions in ``base``'s history
-    is checked too; a head that moves the folder is a finding."""
+    is checked too; a head that moves the folder is a finding. The commits between (those of
+    ``head`` not in ``base``, nor in ``known``) are audited like ``check --history`` does."""
     base_id = git.require_commit(base, "base")
     head_id = git.require_commit(head, "head")
     prefix = "" if prefix in ("", ".") else prefix
@@ -641,7 +687,35 @@ def range_check(git: gitio.Git, prefix: str, base: str, head: str = "HEAD") -> C
     result.findings[:0] = [
         Finding(config_path, f.message, f.line, f.col, f.field, f.code) for f in found
     ]
+    result.findings += sent_audit(git, head_id, folders, [base_id, *known], result.findings)
     return result
+
+
+def sent_audit(
+    git: gitio.Git,
+    tip: str,
+    folders: Sequence[str],
+    known: Sequence[str],
+    already: Sequence[Finding] = (),
+) -> list[Finding]:
+    """The history audit of the commits ``tip`` adds to ``known`` (``git rev-list TIP --not
+    KNOWN``): a released version changed and changed back, or deleted and restored, by commits
+    in between leaves the compared trees equal but the history wrong, and ``check --history``
+    would fail on it for ever. A single commit has nothing in between (comparing the trees says
+    all), so the replay only runs for two commits or more; findings about a file and rule that
+    ``already`` reports are left out."""
+    listed = git.out(["rev-list", "--max-count=2", tip, "--not", *known]).split()
+    if len(listed) < 2:
+        return []
+    sent = set(git.out(["rev-list", tip, "--not", *known]).decode().split())
+    from ita_rules.rules.history import audit_folders
+
+    reported = {(f.path, f.code) for f in already}
+    kinds = {"history-changed": "released-changed", "history-deleted": "released-deleted"}
+    kinds.update({"history-renamed": "released-renamed", "history-order": "version-order"})
+    kinds["history-skip"] = "version-skip"
+    found = audit_folders(git, tip, folders, sent)
+    return [f for f in found if (f.path, kinds.get(f.code, f.code)) not in reported]
 
 
 @dataclass(frozen=True)
@@ -690,7 +764,7 @@ def push_check(git: gitio.Git, prefix: str, tip_ref: str, remote: str | None) ->
     prefix = "" if prefix in ("", ".") else prefix
     sent = unpushed(git, tip, remote)
     result = CheckResult("push", "", tip_ref)
-    parts: list[CheckResult] = [range_check(git, prefix, base, tip) for base in sent.bases]
+    parts = [range_check(git, prefix, base, tip, sent.bases) for base in sent.bases]
     released = list(sent.bases)
     if sent.reaches_root:
         released.append("nothing on the remote")
@@ -763,7 +837,19 @@ def run_check(
     if head is not None and base is None:
         raise UsageError("--head needs --base (the ref whose versions count as released)")
     if base is not None:
-        return range_check(git, rules_path_in_repo(top, root), base, head or "HEAD")
-    if pushed is not None:
-        return push_check(git, rules_path_in_repo(top, root), pushed, remote)
-    return staged(git, rules_path, protected_ref)
+        result = range_check(git, rules_path_in_repo(top, root), base, head or "HEAD")
+    elif pushed is not None:
+        result = push_check(git, rules_path_in_repo(top, root), pushed, remote)
+    else:
+        result = staged(git, rules_path, protected_ref, rules_path_in_repo(top, root))
+    result.findings = [printable_finding(f) for f in result.findings]
+    return result
+
+
+def printable_finding(f: Finding) -> Finding:
+    """``f`` with a path that is not UTF-8 (a file name git gives as bytes) shown escaped, in
+    its place and in its message: one line that can be printed, not an internal error."""
+    path, message = printable(f.path), printable(f.message)
+    if path == f.path and message == f.message:
+        return f
+    return replace(f, path=path, message=message)

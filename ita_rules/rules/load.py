@@ -12,6 +12,7 @@ from typing import Any
 from ita_rules import canonical, schemacheck, yamlio
 from ita_rules.errors import ItaRulesError
 from ita_rules.findings import Finding
+from ita_rules.fsutil import printable
 from ita_rules.rules.model import FILE_RE, Rule
 
 RULE_SCHEMA = "rule.schema.json"
@@ -110,8 +111,8 @@ def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:
         out.append(
             Finding(
                 doc.path,
-                f"file name {path.name!r} must be v{{MAJOR}}.{{MINOR}}.yaml without leading zeros, "
-                f"e.g. {example}",
+                f"file name '{printable(path.name)}' must be v{{MAJOR}}.{{MINOR}}.yaml without "
+                f"leading zeros, e.g. {example}",
                 code="naming",
             )
         )

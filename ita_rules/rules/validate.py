@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ita_rules.findings import Finding
-from ita_rules.fsutil import display_path
+from ita_rules.fsutil import relative_path
 from ita_rules.rules.load import Released, check_file
 from ita_rules.rules.registry import Registry, discover
 
@@ -87,7 +87,7 @@ def released_files(root: Path | None, files: Sequence[Path], ref: str) -> dict[P
 
     inside: dict[str, Path] = {}
     for path in files:
-        shown = display_path(path, root)
+        shown = relative_path(path, root)  # a name git can take, not escaped
         if not Path(shown).is_absolute():
             inside[shown] = path
     if not inside:

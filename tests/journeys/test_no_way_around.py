@@ -157,9 +157,12 @@ def test_a_rule_file_name_that_is_not_utf8_is_one_line(desk: Desk) -> None:
         assert r.code == 1, (args, r.out, r.err)
         assert "internal error" not in r.err
         lines = [line for line in r.out.splitlines() if shown in line]
-        assert len(lines) == 1 and lines[0].startswith(shown + ": "), (args, r.out)
+        assert lines == [
+            f"{shown}: file name 'v1.3\\xff.yaml' must be v{{MAJOR}}.{{MINOR}}.yaml without "
+            "leading zeros, e.g. v1.2.yaml for version 1.2"
+        ], (args, r.out)
     desk.git("commit", "-q", "--no-verify", "-m", "weird")
     r = desk.run("check", "--base", "HEAD~1")
     assert r.code == 1, r.out + r.err
     assert "internal error" not in r.err
-    assert [line for line in r.out.splitlines() if shown in line][0].startswith(shown + ": ")
+    assert next(line for line in r.out.splitlines() if shown in line).startswith(shown + ": ")
