@@ -125,11 +125,13 @@ def ensure_remote_copy(store: Store, content_hash: str, path: str) -> bool:
     """Retention's check before it deletes a stored file: True only when the content has a
     verified copy on the configured remote *now*. A recorded copy is re-checked on the remote
     (size + hash, one listing); a missing or different one, or none, is pushed and verified.
-    ``path`` is the stored path (the records of ``content_hash`` give it too). Raises
-    :class:`RemoteError` (rclone failed), :class:`RcloneMissing`, :class:`RemoteConfigError`."""
+    ``path`` is the name of one of the content's records (each record has its own name, all
+    of them links to the bytes stored once); a path no record of ``content_hash`` has is not
+    that content: False. Raises :class:`RemoteError` (rclone failed), :class:`RcloneMissing`,
+    :class:`RemoteConfigError`."""
     remote = remote_for(store)
     records = store.find(hash=content_hash, status=None)
-    if not records or records[0].path != path:
+    if path not in {record.path for record in records}:
         return False
     if remote.recheck(content_hash, records):
         return True
