@@ -103,10 +103,16 @@ class RetWs:
             store.db.dispose()
 
     def add_run(
-        self, run_id: str, setup_id: str, rule_version: str, inputs: tuple[str, ...] = ()
+        self,
+        run_id: str,
+        setup_id: str,
+        rule_version: str,
+        inputs: tuple[str, ...] = (),
+        outputs: tuple[str, ...] = (),
     ) -> None:
         """A run row as provenance writes it (only the columns retention reads matter);
-        ``inputs`` are the content hashes its snapshot declares as read."""
+        ``inputs`` are the content hashes its snapshot declares as read, ``outputs`` the
+        file_ids it declares as written."""
         from ita_rules.provenance.runstore import RunStore
         from ita_rules.workspace import Workspace
 
@@ -132,7 +138,8 @@ class RetWs:
                                 "inputs": [
                                     {"path": f"data/{i}.csv", "hash": h}
                                     for i, h in enumerate(inputs)
-                                ]
+                                ],
+                                "outputs": list(outputs),
                             }
                         ),
                     )

@@ -351,6 +351,32 @@ def test_inputs_of_runs_of_active_rule_versions_are_protected(ret_ws: RetWs, cli
     assert reasons[other][0] == reasons[unused][0] == "archive"
 
 
+def test_outputs_of_runs_of_active_rule_versions_are_protected(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """Declared outputs (``runs finish --output``, ``save_file``) protect like inputs, whatever
+    run the record itself names; an output id that names no record protects nothing."""
+    made = ret_ws.put("a.png", b"made by the active run", type="screenshot", days_old=200)
+    also = ret_ws.put("s.png", b"made by the active run", type="screenshot", days_old=200)
+    named = ret_ws.put(
+        "n.png", b"names the deprecated run", type="screenshot", days_old=200,
+        run_id="run_2025_06_01_002",
+    )  # fmt: skip
+    old = ret_ws.put("d.png", b"made by the deprecated run", type="screenshot", days_old=200)
+    gone = "00000000-0000-4000-8000-000000000000"
+    ret_ws.add_run("run_2025_06_01_001", "IB_raid_v1", "v1.2", outputs=(made, named, gone))
+    ret_ws.add_run("run_2025_06_01_002", "London_FVG_v1", "v1.1", outputs=(old,))
+    plan = json.loads(cli("retention", "plan", "--as-of", AS_OF, "--json").out)
+    reasons = {d["file_id"]: (d["action"], d["reason"], d["protected"]) for d in plan["decisions"]}
+    active = "output of run run_2025_06_01_001 of active rule version IB_raid_v1@1.2"
+    assert reasons == {
+        made: ("keep", active, True),
+        also: ("keep", f"content shared with protected record {made}", True),
+        named: ("keep", active, True),
+        old: ("delete", "older than 90 days (200 days old), strategy delete", False),
+    }
+    r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
+    assert r["affected_file_ids"] == [old]
+
+
 def test_the_safety_window_runs_on_the_real_clock(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
     """A simulated day plans; the window still starts at the real soft delete."""
     from ita_rules.retention.engine import Retention

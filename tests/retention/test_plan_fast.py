@@ -45,20 +45,27 @@ run_inputs = st.dictionaries(
     st.tuples(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2")),
     max_size=3,
 )
+# records runs of active rule versions declared as their outputs (the file_ids stores() makes)
+run_outputs = st.dictionaries(
+    st.integers(0, 40).map(lambda i: f"f{i:03d}"),
+    st.tuples(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2")),
+    max_size=4,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(stores(), policies(), known_runs, run_inputs, st.none() | st.integers(0, 10))
+@given(stores(), policies(), known_runs, run_inputs, run_outputs, st.none() | st.integers(0, 10))
 def test_make_plan_decides_as_the_reference(
     items: list[Item],
     policy: Policy,
     runs: dict[str, str | None],
     read: dict[str, tuple[str, str]],
+    made: dict[str, tuple[str, str]],
     cap: int | None,
 ) -> None:
     _same(
-        make_plan(items, policy, AS_OF, runs, inputs=read, max_delete=cap),
-        reference_plan(items, policy, AS_OF, runs, inputs=read, max_delete=cap),
+        make_plan(items, policy, AS_OF, runs, inputs=read, outputs=made, max_delete=cap),
+        reference_plan(items, policy, AS_OF, runs, inputs=read, outputs=made, max_delete=cap),
     )
 
 
@@ -189,16 +196,28 @@ def test_tags_of_any_collection_protect(kind: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(stores(), policies(), known_runs, run_inputs)
+@given(stores(), policies(), known_runs, run_inputs, run_outputs)
 def test_protection_is_the_plans_checks_before_the_policy(
     items: list[Item],
     policy: Policy,
     runs: dict[str, str | None],
     read: dict[str, tuple[str, str]],
+    made: dict[str, tuple[str, str]],
 ) -> None:
     for item in items:
-        decision = make_plan([item], policy, AS_OF, runs, inputs=read).decisions[0]
-        reason = protection(item.type, item.tags, item.run_id, policy, runs, item.hash, read)
+        plan = make_plan([item], policy, AS_OF, runs, inputs=read, outputs=made)
+        decision = plan.decisions[0]
+        reason = protection(
+            item.type,
+            item.tags,
+            item.run_id,
+            policy,
+            runs,
+            item.hash,
+            read,
+            file_id=item.file_id,
+            outputs=made,
+        )
         assert (reason is not None) == decision.protected
         if reason is not None:
             assert reason == decision.reason
@@ -302,7 +321,14 @@ def test_the_store_path_decides_as_the_reference(ret_ws: RetWs, cli) -> None:  #
         plan = retention.plan()
         items = [item for item, _ in inputs.items(retention.store)]
         lineage = inputs.lineage(retention.workspace, retention.store)
-        ref = reference_plan(items, retention.policy, NOW, lineage.runs, inputs=lineage.inputs)
+        ref = reference_plan(
+            items,
+            retention.policy,
+            NOW,
+            lineage.runs,
+            inputs=lineage.inputs,
+            outputs=lineage.outputs,
+        )
     finally:
         store.db.dispose()
     _same(plan, ref)
