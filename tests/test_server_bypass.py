@@ -561,3 +561,44 @@ def test_full_ref_patterns_outside_heads_and_tags_protect_versions(server: Serve
         "before this push)" in r.stderr
     )
     assert server.ref("refs/releases/r1") == before
+
+
+def test_a_nested_ita_toml_does_not_unprotect_the_root_rules(new_server: Server) -> None:
+    """No ``ita.toml`` at the root (the defaults: ``rules/``): a later push that adds one in a
+    subfolder adds a workspace; the root's versions stay protected."""
+    s = new_server
+    put(s.client, "S1", "1.0")
+    commit(s.client, "v1 with the defaults")
+    assert s.push("origin", "main").returncode == 0
+    s.client.joinpath("tools").mkdir()
+    (s.client / "tools/ita.toml").write_text("")
+    commit(s.client, "a workspace in tools/")
+    assert s.push("origin", "main").returncode == 0
+    before = s.ref("main")
+    mutate_v10(s.client)
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert MUTATED_V10.format(label="refs/heads/main before this push") in r.stderr
+    assert s.ref("main") == before
+
+
+def test_an_ita_toml_that_does_not_load_on_any_ref_refuses_every_push(server: Server) -> None:
+    """Its patterns could protect refs (its own among them): what is protected cannot be
+    told, so nothing is accepted until it is fixed on the server."""
+    server.without_hook()
+    git(server.client, "checkout", "-q", "-b", "old")
+    (server.client / "ita.toml").write_text('[rules]\nprotected_refs = "old"\n')
+    commit(server.client, "from before the hook")
+    assert server.push("origin", "old").returncode == 0
+    server.install_hook()
+    git(server.client, "checkout", "-q", "main")
+    before = server.ref("main")
+    put(server.client, "S1", "1.2", params={"atr_mult": 1.8})
+    commit(server.client, "a clean new version")
+    r = server.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: ita-rules: refs/heads/old:ita.toml: rules.protected_refs: expected an array, "
+        "got str 'old'" in r.stderr
+    )
+    assert server.ref("main") == before

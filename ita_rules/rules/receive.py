@@ -64,8 +64,10 @@ class Protection:
     config_ref: str  # where config was read ("" when nothing is protected yet)
     folders: tuple[str, ...]  # every folder that held released versions (config.dir first)
     holds_versions: bool  # one of them holds files at config_ref
-    # (workspace folder, its [rules]) at config_ref: the root one, or every nested ita.toml
+    # (workspace folder, its [rules]) at config_ref: the root one first, then, when there is
+    # no ita.toml at the root, one for every ita.toml in the tree
     workspaces: tuple[tuple[str, RulesConfig], ...] = ()
+    holding: tuple[str, ...] = ()  # the workspaces whose folders hold files at config_ref
     patterns: tuple[str, ...] = ()  # rules.protected_refs of every ref's tip, together
 
     def covers(self, ref: str) -> bool:
@@ -114,18 +116,17 @@ def config_path(prefix: str) -> str:
 def workspaces_at(git: gitio.Git, commit: str) -> list[tuple[str, RulesConfig]]:
     """The workspaces ``commit`` holds, as ``(folder, [rules])``: the one of the root
     ``ita.toml``, or, when there is none at the root, one for every ``ita.toml`` in the tree
-    (``ita-rules init desk`` inside a repository), each protecting its own rules folder; the
-    root with the defaults when there is no ``ita.toml`` at all. A :class:`ConfigError`
-    naming the file when one does not load."""
+    (``ita-rules init desk`` inside a repository), each protecting its own rules folder, and
+    the root with the defaults still (a nested ``ita.toml`` added later never unprotects the
+    root's ``rules/``). A :class:`ConfigError` naming the file when one does not load."""
+    root = [("", config_at(git, commit))]
     if git.has_path(commit, CONFIG_NAME):
-        return [("", config_at(git, commit))]
+        return root
     listed = git.out(["ls-tree", "-r", "-z", "--name-only", commit]).decode(
         "utf-8", "surrogateescape"
     )
     nested = [p for p in listed.split("\0") if p.rpartition("/")[2] == CONFIG_NAME]
-    if not nested:
-        return [("", config_at(git, commit))]
-    return [(p.rpartition("/")[0], config_at(git, commit, p)) for p in sorted(nested)]
+    return root + [(p.rpartition("/")[0], config_at(git, commit, p)) for p in sorted(nested)]
 
 
 def _workspaces_of(git: gitio.Git, ref: str, commit: str) -> list[tuple[str, RulesConfig]]:
@@ -178,14 +179,25 @@ def protection(git: gitio.Git) -> Protection:
         config = spaces[0][1]
         break
     history = list(dict.fromkeys(tips.values()))
-    folders = [repo_folder(prefix, cfg.dir) for prefix, cfg in spaces]
-    for prefix in dict.fromkeys(["", *(prefix for prefix, _ in spaces)]):
+    folders: list[str] = []
+    holding: list[str] = []
+    for prefix, cfg in spaces:  # the root first: its folder is config.dir
         found = folders_in_history(git, history, config_path(prefix))
-        folders += [repo_folder(prefix, f) for f in found]
+        own = [repo_folder(prefix, f) for f in (cfg.dir, *found)]
+        folders += own
+        if config_commit and any(git.has_path(config_commit, f) for f in own):
+            holding.append(prefix)
     folders = list(dict.fromkeys(folders))
-    holds = bool(config_commit) and any(git.has_path(config_commit, f) for f in folders)
     return Protection(
-        tips, defaults, config, config_ref, tuple(folders), holds, tuple(spaces), union
+        tips,
+        defaults,
+        config,
+        config_ref,
+        tuple(folders),
+        bool(holding),
+        workspaces=tuple(spaces),
+        holding=tuple(holding),
+        patterns=union,
     )
 
 
@@ -241,7 +253,7 @@ def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str)
             head,
             head_label="this push",
             base_label=prot.config_ref,
-            holds_versions=prot.holds_versions,
+            holds_versions=prefix in prot.holding if prot.workspaces else prot.holds_versions,
         )
         out += [Finding(path, f.message, f.line, f.col, f.field, f.code) for f in found]
         if isinstance(head, RulesConfig) and prot.covers(upd.ref):
