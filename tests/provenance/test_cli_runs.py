@@ -35,6 +35,11 @@ def test_start_finish_list_show_verify(run_ws: RunWs, cli) -> None:  # type: ign
     assert shown["rule_version"] == "v1.2" and shown["data_range"] == ["2025-05-01", "2025-05-31"]
 
     r = cli("runs", "finish", run_id, "--status", "succeeded", "--output", "f-1")
+    assert r.code == 2 and "--output: file id 'f-1' is too short" in r.err  # nothing recorded
+    r = cli("store", "put", "data/GER40_M15.csv", "--type", "candles", "--json")
+    assert r.code == 0, r.err
+    output = json.loads(r.out)[0]["file_id"]
+    r = cli("runs", "finish", run_id, "--status", "succeeded", "--output", output)
     assert (r.code, r.out) == (0, f"{run_id} succeeded\n")
     listed = json.loads(cli("runs", "list", "--json").out)["runs"]
     assert [(x["run_id"], x["status"], x["setup_id"]) for x in listed] == [
@@ -54,7 +59,7 @@ def test_start_finish_list_show_verify(run_ws: RunWs, cli) -> None:  # type: ign
     assert "IB_raid_v1@v1.2" in text
     r = cli("runs", "show", run_id)
     assert r.code == 0 and "2976 candles 2025-05-01T00:00:00Z .. 2025-05-31T23:45:00Z" in r.out
-    assert json.loads(cli("runs", "show", run_id, "--json").out)["outputs"] == ["f-1"]
+    assert json.loads(cli("runs", "show", run_id, "--json").out)["outputs"] == [output]
     assert cli("runs", "verify", run_id).out == f"{run_id}: reproducible\n"
 
     # the rule file rewritten in place (a forbidden mutation): verify names the rule
