@@ -76,6 +76,36 @@ def test_history_audit_reports_every_past_violation(in_git_repo: Path, cli: Any)
     assert "version file(s) checked against HEAD, 5 problem(s)" in r.err
 
 
+def test_audit_of_some_commits_replays_only_their_folders(in_git_repo: Path) -> None:
+    """audit_folders restricted to some commits (a push, a range) replays only the setup
+    folders they touch, and finds exactly what the whole replay finds in those commits."""
+    from ita_rules import gitio
+    from ita_rules.rules.history import Replay, audit_folders, read_history, touched_folders
+
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    put(ws, "S2", "1.0")
+    commit(ws, "first")
+    put(ws, "S1", "1.0", params={"atr_mult": 1.2})
+    commit(ws, "mutate S1 1.0")
+    put(ws, "S1", "1.0")
+    commit(ws, "put it back")
+    put(ws, "S2", "1.2", params={"atr_mult": 2.0})
+    commit(ws, "skip")
+    g = gitio.Git(ws)
+    found, blobs = read_history(g, ["HEAD"], "rules")
+    replay = Replay()
+    replay.apply(g, found, "rules", blobs=blobs)
+    ids = git(ws, "rev-list", "HEAD").split()
+    for n in range(1, len(ids) + 1):
+        sent = set(ids[:n])
+        expected = [a.finding for a in replay.findings if a.commit in sent]
+        assert audit_folders(g, ids[0], ["rules"], sent) == expected, n
+    assert touched_folders(g, ids[:1], "rules") == ["rules/S2"]
+    assert touched_folders(g, ids[1:3], "rules") == ["rules/S1"]
+    assert audit_folders(g, ids[0], ["rules"], ids[1:3]) != []
+
+
 def canonical_hash(**kw: Any) -> str:
     return str(yaml.safe_load(rule_yaml("S1", "1.0", **kw))["params_hash"])
 

@@ -52,10 +52,11 @@ def read_log(git: gitio.Git, revs: list[str], rules_path: str) -> list[Commit]:
 
 
 def read_history(
-    git: gitio.Git, revs: list[str], rules_path: str
+    git: gitio.Git, revs: list[str], rules_path: str, within: Sequence[str] = ()
 ) -> tuple[list[Commit], dict[str, bytes]]:
     """:func:`read_log` plus the contents of every blob the replay needs, read by one
-    ``git cat-file --batch`` that runs while ``git log`` streams."""
+    ``git cat-file --batch`` that runs while ``git log`` streams. ``within``: only these
+    paths of the rules folder (default: all of it)."""
     proc = git.popen(
         [
             "log",
@@ -70,7 +71,7 @@ def read_history(
             f"--format={LOG_FORMAT}",
             *revs,
             "--",
-            rules_path,
+            *(within or [rules_path]),
         ]
     )
     blobs = gitio.BlobReader(git)
@@ -454,7 +455,12 @@ def audit_folders(
     out: list[Finding] = []
     seen: set[tuple[str, str, str, str]] = set()
     for folder in dict.fromkeys(folders):
-        found, blobs = read_history(git, [tip], folder)
+        within: list[str] = []
+        if commits is not None:  # the setup folders they touch: the others cannot matter
+            within = touched_folders(git, commits, folder)
+            if not within:
+                continue
+        found, blobs = read_history(git, [tip], folder, within)
         replay = Replay()
         replay.apply(git, found, folder, blobs=blobs)
         for a in replay.findings:
@@ -463,3 +469,22 @@ def audit_folders(
                 seen.add(key)
                 out.append(a.finding)
     return out
+
+
+def touched_folders(git: gitio.Git, commits: Collection[str], rules_path: str) -> list[str]:
+    """The folders of the rule files that ``commits`` add, change, delete or rename (each
+    against its first parent, as the replay reads them), in one ``git log`` process. A finding
+    of these commits is about such a file, and depends only on the history of its folder (the
+    versions there before it), so replaying those folders finds what the whole replay would."""
+    if not commits:
+        return []
+    args = ["log", "--stdin", "--no-walk=unsorted", "--diff-merges=first-parent", "--raw", "-z"]
+    args += ["--no-abbrev", "-M", f"--format={LOG_FORMAT}", "--", rules_path]
+    raw = git.run(args, input="".join(f"{c}\n" for c in commits).encode()).stdout
+    found: dict[str, None] = {}
+    for c in parse_log(raw):
+        for e in c.entries:
+            for path in (e.old_path, e.new_path):
+                if is_rule_path(path, rules_path):
+                    found[path.rpartition("/")[0] or rules_path] = None
+    return list(found)
