@@ -36,6 +36,7 @@ from ita_rules.rules.check import (
     folders_in_history,
     repo_folder,
     rules_dir_findings,
+    sent_audit,
 )
 
 REPLACE_PREFIX = "refs/replace/"
@@ -315,6 +316,9 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
             key = (f.path, f.code, f.field)
             if not any(key == (g.path, g.code, g.field) for g in result.findings):
                 result.findings.append(f)
+    if protected:  # what it adds becomes released: the commits in between are audited too
+        known = list(dict.fromkeys(prot.tips.values()))
+        result.findings += sent_audit(git, new, folders, known, result.findings)
     result.findings.sort(key=lambda f: (f.path != CONFIG_NAME, f.path, f.line or 0, f.col or 0))
     result.released = ", ".join(dict.fromkeys(owner for _, owner, _ in bases))
     upd.result = result
