@@ -19,7 +19,10 @@ default HEAD; ``--base`` in a range). The check compares the released tree with 
 
 A range takes nothing from its head: the rules folder is ``rules.dir`` of ``ita.toml`` in the
 base (not the head's, not ``ITA_RULES_DIR``), every folder that ``rules.dir`` named in the
-base's history is checked too, and a head that moves the folder is a finding.
+base's history is checked too, and a head that moves the folder is a finding. The staged check
+does the same with the released commit (HEAD) as the base and the index as the head. A range
+of two commits or more is also audited commit by commit (:func:`sent_audit`): trees that
+compare equal can hide a released version changed and changed back in between.
 
 The contents are read from git (``git cat-file --batch``), never from the work tree, so what is
 checked is what is committed or staged. On the hook path: no typer, and deepdiff only when a
