@@ -192,6 +192,48 @@ def test_pre_push_stage_checks_the_pushed_range(
     assert "rules/S1/v1.1.yaml:10:13: params.atr_mult: is released (in " in r.stdout + r.stderr
 
 
+def test_pre_push_stage_refuses_a_released_version_changed_and_put_back(
+    ws: tuple[Path, Any], tmp_path: Path, hook_repo: tuple[Path, str, Path]
+) -> None:
+    """The pushed range's trees are equal, but a commit in between changed released 1.1: the
+    published check hook audits those commits, as check --history would."""
+    root, _ = ws
+    home = hook_repo[2]
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(root, "remote", "add", "origin", str(bare))
+    assert run(root, home, "git", "push", "-q", "origin", "main").returncode == 0
+    intro = git(root, "rev-parse", "HEAD")[:12]
+    put(root, "S1", "1.1", params={"atr_mult": 4.0})
+    git(root, "commit", "-q", "--no-verify", "-am", "mutate")
+    mutated = git(root, "rev-parse", "HEAD")[:12]
+    put(root, "S1", "1.1", params={"atr_mult": 1.5})
+    git(root, "commit", "-q", "--no-verify", "-am", "put back")
+    r = run(root, home, "git", "push", "origin", "main")
+    assert r.returncode != 0
+    assert (
+        f"rules/S1/v1.1.yaml:10:13: released version changed in commit {mutated} (introduced in "
+        f"commit {intro}); only active, deprecation_reason and tags may change:\n"
+        "    ~ params.atr_mult: 1.5 -> 4.0\n" in r.stdout
+    ), r.stdout
+
+
+def test_commit_moving_rules_dir_cannot_hide_an_edit(ws: tuple[Path, Any]) -> None:
+    """The check hook reads the rules folder from HEAD's ita.toml, not the one being committed."""
+    root, do = ws
+    (root / "ita.toml").write_text('[rules]\ndir = "other"\n')
+    (root / "other").mkdir()
+    put(root, "S1", "1.0", params={"atr_mult": 1.2})
+    r = do("move the folder and edit 1.0")
+    assert r.returncode == 1
+    assert (
+        'ita.toml: rules.dir: is "other" in the index but "rules" in HEAD; the rules folder '
+        "cannot be moved (the versions released in it would go unchecked)\n" in r.stdout
+    ), r.stdout
+    assert "rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in HEAD)" in r.stdout
+    assert git(root, "log", "--format=%s", "-1") == "first versions"
+
+
 def test_try_repo(ws: tuple[Path, Any], hook_repo: tuple[Path, str, Path]) -> None:
     root, _ = ws
     repo, rev, home = hook_repo
