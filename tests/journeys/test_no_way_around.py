@@ -166,3 +166,33 @@ def test_a_rule_file_name_that_is_not_utf8_is_one_line(desk: Desk) -> None:
     assert r.code == 1, r.out + r.err
     assert "internal error" not in r.err
     assert next(line for line in r.out.splitlines() if shown in line).startswith(shown + ": ")
+
+
+def test_server_lets_a_feature_branch_edit_but_audits_what_main_receives(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """A version only a feature branch holds stays editable there (the server does not audit
+    unprotected refs); merged into main, the commits main receives are audited like
+    check --history, so the edit in between is refused (squash the branch first)."""
+    bare = server(desk, tmp_path)
+    assert desk.sh("git", "push", "-q", "origin", "main").code == 0
+    main = desk.git("rev-parse", "HEAD")
+    desk.git("switch", "-q", "-c", "feature")
+    new = "rules/IB_raid_v1/v1.3.yaml"
+    desk.write(new, desk.read("rules/IB_raid_v1/v1.2.yaml"))
+    rewrite(desk, new, 'version: "1.2"', 'version: "1.3"')
+    rewrite(desk, new, "ib_range_atr_mult: 1.2", "ib_range_atr_mult: 1.4")
+    desk.git("add", new)
+    desk.git("commit", "-q", "--no-verify", "-m", "1.3")
+    rewrite(desk, new, "ib_range_atr_mult: 1.4", "ib_range_atr_mult: 1.5")
+    desk.git("commit", "-q", "--no-verify", "-am", "1.3 after review")
+    edited = desk.git("rev-parse", "HEAD")
+    r = desk.sh("git", "push", "--no-verify", "origin", "feature")
+    assert r.code == 0, r.err
+    desk.git("switch", "-q", "main")
+    desk.git("merge", "-q", "--no-ff", "--no-edit", "feature")
+    r = desk.sh("git", "push", "--no-verify", "origin", "main")
+    assert r.code != 0, r.err
+    assert f"remote: {new}:19:22: released version changed in commit {edited[:12]}" in r.err, r.err
+    assert desk.sh("git", "--git-dir", str(bare), "rev-parse", "main").out.strip() == main
+    assert desk.run("check", "--history").code == 1  # what main would have failed on
