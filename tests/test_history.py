@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,7 @@ def test_incremental_refreshes_equal_a_rebuild(in_git_repo: Path, cli: Any) -> N
     put(ws, "S1", "1.0")
     put(ws, "S2", "1.0")
     commit(ws)
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: put(ws, "S1", "1.0", active=False, reason="old"),
         lambda: put(ws, "S1", "1.1", params={"atr_mult": 2.0}),
         lambda: (ws / "rules/S2/v1.0.yaml").unlink(),
