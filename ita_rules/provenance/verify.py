@@ -12,8 +12,8 @@ Then the run is recomputed: each input (its canonical range hash over the same r
 plain hash when it has no range) and the ``data_hash``; the rule version (still present, same
 ``params_hash``); the commit (present and reachable from a branch or tag); the dirty state of
 the run (code that was never committed cannot be reproduced from the commit; declared inputs
-are data, not code); the Python version and every installed distribution (``{name: version}``, compared
-name by name).
+are data, not code); the Python version and every installed distribution
+(``{name: version}``, compared name by name).
 """
 
 from __future__ import annotations
