@@ -67,20 +67,29 @@ class Server:
         hook.chmod(0o755)
 
 
+def _bare_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str, branch: str = "main"
+) -> Server:
+    """A bare repository whose HEAD names ``head``, the hook installed, and a clone of it
+    whose HEAD names ``branch``; nothing committed yet."""
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    bare = tmp_path / "server.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{head}")
+    s = Server(bare, tmp_path / "client", head)
+    s.install_hook()
+    git(tmp_path, "clone", "-q", str(bare), str(s.client))
+    git(s.client, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    return s
+
+
 @pytest.fixture(params=["main", "master"], ids=["HEAD-main", "HEAD-master"])
 def server(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Server:
     """A bare repository whose HEAD names ``main`` or ``master``, the hook installed, and a
     client that pushed ``main`` with S1 1.0 and 1.1."""
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{request.param}")
-    s = Server(bare, tmp_path / "client", request.param)
-    s.install_hook()
-    git(tmp_path, "clone", "-q", str(bare), str(s.client))
-    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    s = _bare_server(tmp_path, monkeypatch, request.param)
     (s.client / "ita.toml").write_text("")
     put(s.client, "S1", "1.0")
     put(s.client, "S1", "1.1", params={"atr_mult": 1.5})
@@ -353,14 +362,7 @@ def new_server(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Server:
     """A bare repository with the hook and a ``main`` that holds no rules yet."""
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{request.param}")
-    s = Server(bare, tmp_path / "client", request.param)
-    s.install_hook()
-    git(tmp_path, "clone", "-q", str(bare), str(s.client))
-    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    s = _bare_server(tmp_path, monkeypatch, request.param)
     (s.client / "README.md").write_text("rules of the desk\n")
     commit(s.client, "start")
     assert s.push("origin", "main").returncode == 0
@@ -423,14 +425,7 @@ def test_first_push_with_an_ita_toml_that_does_not_load_is_refused(
     head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It would become the protected side's configuration, and no push could be checked."""
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{head}")
-    s = Server(bare, tmp_path / "client", head)
-    s.install_hook()
-    git(tmp_path, "clone", "-q", str(bare), str(s.client))
-    git(s.client, "symbolic-ref", "HEAD", "refs/heads/main")
+    s = _bare_server(tmp_path, monkeypatch, head)
     (s.client / "ita.toml").write_text("[rules]\ndir = 5\n")
     put(s.client, "S1", "1.0")
     commit(s.client, "first")
@@ -511,14 +506,7 @@ def test_protected_refs_read_when_head_names_a_missing_branch(
 ) -> None:
     """The team pushes ``trunk`` (protected by pattern); the server's HEAD names a branch
     that does not exist. Mutating trunk or rewinding it is refused."""
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    bare = tmp_path / "server.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(bare, "symbolic-ref", "HEAD", f"refs/heads/{head}")
-    s = Server(bare, tmp_path / "client", head)
-    s.install_hook()
-    git(tmp_path, "clone", "-q", str(bare), str(s.client))
-    git(s.client, "symbolic-ref", "HEAD", "refs/heads/trunk")
+    s = _bare_server(tmp_path, monkeypatch, head, "trunk")
     (s.client / "ita.toml").write_text('[rules]\nprotected_refs = ["trunk"]\n')
     put(s.client, "S1", "1.0")
     commit(s.client, "v1")
