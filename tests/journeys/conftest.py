@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ita_rules import canonical, yamlio
 from tests.conftest import REPO, SAMPLE_RULES
 
 BIN = Path(sys.executable).parent
@@ -92,6 +94,19 @@ class Desk:
 
     def read(self, relative: str) -> str:
         return (self.root / relative).read_text(encoding="utf-8")
+
+
+def rewrite(desk: Desk, path: str, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in ``path`` and write the params_hash that matches, the way
+    someone forging a released version by hand would (so the validate hook finds nothing)."""
+    text = desk.read(path)
+    edited = text.replace(old, new)
+    assert edited != text
+    doc, _ = yamlio.loads(edited, path)
+    assert doc is not None
+    stated = re.search(r'params_hash: "(sha256:[0-9a-f]{64})"', edited)
+    assert stated is not None
+    desk.write(path, edited.replace(stated.group(1), canonical.params_hash(doc.data)))
 
 
 def candles_csv(start_day: int = 1, days: int = 20, symbol_price: float = 100.0) -> str:

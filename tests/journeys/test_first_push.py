@@ -8,11 +8,9 @@ params_hash rewritten to match, so the validate hook is content) is refused ther
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from ita_rules import canonical, yamlio
-from tests.journeys.conftest import Desk
+from tests.journeys.conftest import Desk, rewrite
 
 V10 = "rules/IB_raid_v1/v1.0.yaml"
 CHANGED = (
@@ -25,19 +23,6 @@ RANGE_CHANGED = (
     "deprecation_reason and tags may change; make a new version for this change "
     "(ita-rules new-version IB_raid_v1):\n    ~ params.ib_range_atr_mult: 1.0 -> 1.3\n"
 )
-
-
-def rewrite(desk: Desk, path: str, old: str, new: str) -> None:
-    """Replace ``old`` by ``new`` in ``path`` and write the params_hash that matches, the way
-    someone forging a released version by hand would (so the validate hook finds nothing)."""
-    text = desk.read(path)
-    edited = text.replace(old, new)
-    assert edited != text
-    doc, _ = yamlio.loads(edited, path)
-    assert doc is not None
-    stated = re.search(r'params_hash: "(sha256:[0-9a-f]{64})"', edited)
-    assert stated is not None
-    desk.write(path, edited.replace(stated.group(1), canonical.params_hash(doc.data)))
 
 
 def forge_released(desk: Desk) -> str:

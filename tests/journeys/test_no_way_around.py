@@ -12,13 +12,11 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pytest
 
-from ita_rules import canonical, yamlio
-from tests.journeys.conftest import BIN, Desk
+from tests.journeys.conftest import BIN, Desk, rewrite
 
 V10 = "rules/IB_raid_v1/v1.0.yaml"
 MUTATED = (
@@ -26,19 +24,6 @@ MUTATED = (
     "{intro}); only active, deprecation_reason and tags may change:\n"
     "    ~ params.ib_range_atr_mult: 1.0 -> 1.3\n"
 )
-
-
-def rewrite(desk: Desk, path: str, old: str, new: str) -> None:
-    """Replace ``old`` by ``new`` in ``path`` with the params_hash that matches (a forgery the
-    validate hook cannot see)."""
-    text = desk.read(path)
-    edited = text.replace(old, new)
-    assert edited != text
-    doc, _ = yamlio.loads(edited, path)
-    assert doc is not None
-    stated = re.search(r'params_hash: "(sha256:[0-9a-f]{64})"', edited)
-    assert stated is not None
-    desk.write(path, edited.replace(stated.group(1), canonical.params_hash(doc.data)))
 
 
 def mutate_then_revert(desk: Desk) -> str:
