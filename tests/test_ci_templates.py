@@ -123,6 +123,22 @@ def _run_steps(root: Path, runs: list[str], env: dict[str, str]) -> tuple[int, s
     return 0, "".join(out)
 
 
+def _github_source(root: Path, source: str) -> list[dict[str, Any]]:
+    """The steps of the generated workflow (``workflow``) or of the repository's action."""
+    if source == "workflow":
+        (job,) = _load(root / ".github" / "workflows" / "rules.yml")["jobs"].values()
+        steps: list[dict[str, Any]] = job["steps"]
+        return steps
+    steps = _load(REPO / "action.yml")["runs"]["steps"]
+    return steps
+
+
+def _run_github_pull_request(root: Path, steps: list[dict[str, Any]]) -> tuple[int, str]:
+    """``steps`` as GitHub runs them for a pull request into ``main``."""
+    env = _env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main")
+    return _run_steps(root, _github_steps(steps, "pull_request"), env)
+
+
 # -- GitHub -------------------------------------------------------------------------------
 
 
@@ -149,13 +165,8 @@ def test_github_pull_request_with_a_mutation_fails_with_annotations(
 ) -> None:
     root = _desk(tmp_path, "github")
     _pr_branch(root, mutate=True)
-    if source == "workflow":
-        (job,) = _load(root / ".github" / "workflows" / "rules.yml")["jobs"].values()
-        steps = job["steps"]
-    else:
-        steps = _load(REPO / "action.yml")["runs"]["steps"]
-    env = _env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main")
-    code, out = _run_steps(root, _github_steps(steps, "pull_request"), env)
+    steps = _github_source(root, source)
+    code, out = _run_github_pull_request(root, steps)
     assert code == 1, out
     lines = out.splitlines()
     assert any(line.startswith(MUTATION_PREFIX) for line in lines), out
@@ -166,9 +177,7 @@ def test_github_pull_request_with_a_mutation_fails_with_annotations(
 def test_github_pull_request_with_a_stale_hash_fails_at_validate(tmp_path: Path) -> None:
     root = _desk(tmp_path, "github")
     _pr_branch(root, mutate=True, rehash=False)
-    (job,) = _load(root / ".github" / "workflows" / "rules.yml")["jobs"].values()
-    env = _env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main")
-    code, out = _run_steps(root, _github_steps(job["steps"], "pull_request"), env)
+    code, out = _run_github_pull_request(root, _github_source(root, "workflow"))
     assert code == 1, out
     assert out.splitlines()[1].startswith(
         "::error file=rules/IB_raid_v1/v1.2.yaml,line=26,col=14,title=params_hash::params_hash: is"
@@ -180,13 +189,8 @@ def test_github_pull_request_with_a_stale_hash_fails_at_validate(tmp_path: Path)
 def test_github_clean_pull_request_and_push_pass(tmp_path: Path, source: str) -> None:
     root = _desk(tmp_path, "github")
     _pr_branch(root, mutate=False)
-    if source == "workflow":
-        (job,) = _load(root / ".github" / "workflows" / "rules.yml")["jobs"].values()
-        steps = job["steps"]
-    else:
-        steps = _load(REPO / "action.yml")["runs"]["steps"]
-    env = _env(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME="pull_request", GITHUB_BASE_REF="main")
-    code, out = _run_steps(root, _github_steps(steps, "pull_request"), env)
+    steps = _github_source(root, source)
+    code, out = _run_github_pull_request(root, steps)
     assert code == 0, out
     assert "::error" not in out
     assert "1 changed file(s) checked against origin/main, 0 problem(s)" in out
