@@ -42,6 +42,17 @@ def _copy_as(d: Desk, setup_id: str, folder: str) -> str:
     return rel
 
 
+def _fix_is_refused(desk: Desk, params: str, expected: str) -> None:
+    """London's v1.1 with ``params`` in place of its ``atr_period: 14`` line: ``validate --fix``
+    exits 1, prints ``expected`` and leaves the file as it was."""
+    desk.write(LONDON, desk.read(LONDON).replace("  atr_period: 14\n", params))
+    before = desk.read(LONDON)
+    r = desk.run("validate", "--fix")
+    assert r.code == 1
+    assert r.out == expected
+    assert desk.read(LONDON) == before
+
+
 # -- full matches: "$" must not accept a value that ends in a newline ---------------------------
 
 
@@ -88,18 +99,12 @@ def test_a_rule_file_in_a_nested_folder_is_refused(desk: Desk) -> None:
 
 
 def test_look_alike_keys_are_refused_with_the_character_named(desk: Desk) -> None:
-    text = desk.read(LONDON).replace(
-        "  atr_period: 14\n", "  atr_period: 14\n  atr_\u200bperiod: 21\n"
-    )
-    desk.write(LONDON, text)
-    before = desk.read(LONDON)
-    r = desk.run("validate", "--fix")
-    assert r.code == 1
-    assert r.out == (
+    _fix_is_refused(
+        desk,
+        "  atr_period: 14\n  atr_\u200bperiod: 21\n",
         f"{LONDON}:15:3: params.atr_\\u200bperiod: key 'atr_\\u200bperiod' holds an invisible "
-        "character (U+200B ZERO WIDTH SPACE); delete it\n"
+        "character (U+200B ZERO WIDTH SPACE); delete it\n",
     )
-    assert desk.read(LONDON) == before
 
 
 def test_nfc_and_nfd_keys_do_not_sit_side_by_side() -> None:
@@ -178,22 +183,16 @@ def test_fix_does_not_write_through_a_linked_rules_folder(desk: Desk) -> None:
 
 
 def test_ambiguous_plain_scalars_are_refused_with_how_to_quote(desk: Desk) -> None:
-    text = desk.read(LONDON).replace(
-        "  atr_period: 14\n", "  atr_period: 010\n  session: NO\n  mult: 1e3\n"
-    )
-    desk.write(LONDON, text)
-    before = desk.read(LONDON)
-    r = desk.run("validate", "--fix")
-    assert r.code == 1
-    assert r.out == (
+    _fix_is_refused(
+        desk,
+        "  atr_period: 010\n  session: NO\n  mult: 1e3\n",
         f"{LONDON}:14:15: params.atr_period: ambiguous plain scalar 010 (YAML 1.1 reads it as "
         'the octal number 8, YAML 1.2 as 10): write "010", 8 or 10\n'
         f"{LONDON}:15:12: params.session: ambiguous plain scalar NO (YAML 1.1 reads it as "
         'false): write "NO" or false\n'
         f"{LONDON}:16:9: params.mult: ambiguous plain scalar 1e3 (YAML 1.1 reads it as the "
-        'string "1e3", YAML 1.2 as the number 1000.0): write "1e3" or 1000.0\n'
+        'string "1e3", YAML 1.2 as the number 1000.0): write "1e3" or 1000.0\n',
     )
-    assert desk.read(LONDON) == before
 
 
 @pytest.mark.parametrize(
