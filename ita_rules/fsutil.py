@@ -1,4 +1,5 @@
-"""Small file-system helpers shared by every writer: atomic replace, display paths."""
+"""Small file-system helpers shared by every writer: atomic replace, directory fsync, display
+paths."""
 
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def sync_dir(folder: str | Path) -> None:
+    """fsync a directory so that a new name or a rename in it survives a power loss (POSIX
+    only: elsewhere directories cannot be fsynced)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def display_path(path: Path, root: Path | None) -> str:

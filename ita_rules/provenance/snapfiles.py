@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ita_rules.fsutil import sync_dir
+
 RUN_ID_RE = re.compile(r"run_([0-9]{4}_[0-9]{2}_[0-9]{2})_([0-9]{3,})")
 SNAPSHOT_SUFFIX = "_snapshot.json"
 STATUSES = ("running", "succeeded", "failed", "abandoned")
@@ -78,7 +80,7 @@ def claim(path: Path, content: str) -> bool:
                 return False
     finally:
         tmp.unlink(missing_ok=True)
-    _sync_dir(path.parent)
+    sync_dir(path.parent)
     return True
 
 
@@ -106,17 +108,6 @@ def _write_new(path: Path, content: str) -> None:
         view = memoryview(content.encode("utf-8"))
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make a new name in ``folder`` durable (where directories can be fsynced)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
         os.fsync(fd)
     finally:
         os.close(fd)

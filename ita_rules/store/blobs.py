@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ita_rules.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
 from ita_rules.store.errors import SourceError
 from ita_rules.store.naming import TMP_PREFIX
 
@@ -284,17 +285,6 @@ def _syncfs(folder: str | Path) -> bool:
         return False
     try:
         return bool(libc.syncfs(fd) == 0)
-    finally:
-        os.close(fd)
-
-
-def sync_dir(folder: str | Path) -> None:
-    """fsync a directory so that a rename in it survives a power loss (POSIX only)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
