@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,21 @@ CANDLES = b"time,open\n2026-01-15 08:00,100\n"
 
 def _open(store_ws: StoreWs) -> Any:
     return store_ws.open()
+
+
+@contextmanager
+def _stored_twice(store_ws: StoreWs) -> Iterator[tuple[Any, Any, Any]]:
+    """The open store and the records of the same bytes put as GER40.csv (candles), then as
+    chart.png (screenshot); the store is closed at the end."""
+    csv = write(store_ws.root / "GER40.csv", CANDLES)
+    png = write(store_ws.root / "chart.png", CANDLES)
+    store = _open(store_ws)
+    try:
+        first = store.put(csv, type="candles")
+        second = store.put(png, type="screenshot")
+        yield store, first, second
+    finally:
+        store.db.dispose()
 
 
 def test_the_same_bytes_as_another_type_are_a_hard_link_in_that_type_folder(
@@ -84,12 +101,7 @@ def test_without_hard_links_the_name_is_a_copy_and_fsck_and_verify_check_it(
 def test_removing_the_first_name_keeps_the_bytes_under_the_other_and_a_rebuild_knows(
     store_ws: StoreWs, cli
 ) -> None:  # type: ignore[no-untyped-def]
-    csv = write(store_ws.root / "GER40.csv", CANDLES)
-    png = write(store_ws.root / "chart.png", CANDLES)
-    store = _open(store_ws)
-    try:
-        first = store.put(csv, type="candles")
-        second = store.put(png, type="screenshot")
+    with _stored_twice(store_ws) as (store, first, second):
         assert store.remove(first.file_id) is False  # the bytes are still needed
         assert not (store_ws.store_root / first.path).exists()
         assert (store_ws.store_root / second.path).read_bytes() == CANDLES
@@ -99,8 +111,6 @@ def test_removing_the_first_name_keeps_the_bytes_under_the_other_and_a_rebuild_k
 
             for table in ("store_tags", "store_records", "store_blobs"):
                 conn.execute(sa.text(f"DELETE FROM {table}"))
-    finally:
-        store.db.dispose()
     assert cli("store", "rebuild").code == 0
     r = cli("store", "fsck")
     assert (r.code, r.out) == (0, ""), r.out
@@ -219,16 +229,9 @@ def test_find_on_a_fresh_store_is_quiet_and_on_a_lost_database_is_not(
 
 def test_relink_gives_the_records_their_names_back(store_ws: StoreWs) -> None:
     """What a pull does after it restored a content's stored file."""
-    csv = write(store_ws.root / "GER40.csv", CANDLES)
-    png = write(store_ws.root / "chart.png", CANDLES)
-    store = _open(store_ws)
-    try:
-        first = store.put(csv, type="candles")
-        second = store.put(png, type="screenshot")
+    with _stored_twice(store_ws) as (store, first, second):
         assert store.stored_paths([first.hash]) == {first.hash: first.path}
         (store_ws.store_root / second.path).unlink()
         assert store.relink(first.hash) == [second.path]
         assert (store_ws.store_root / second.path).samefile(store_ws.store_root / first.path)
         assert store.relink(first.hash) == []
-    finally:
-        store.db.dispose()
