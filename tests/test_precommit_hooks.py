@@ -175,15 +175,20 @@ def test_deleting_a_released_version_is_rejected(ws: tuple[Path, Any]) -> None:
     )
 
 
+def _push_main_to_a_new_remote(root: Path, home: Path, tmp_path: Path) -> None:
+    """A bare repository as ``origin`` of ``root``, ``main`` pushed to it (hooks running)."""
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(root, "remote", "add", "origin", str(bare))
+    assert run(root, home, "git", "push", "-q", "origin", "main").returncode == 0
+
+
 def test_pre_push_stage_checks_the_pushed_range(
     ws: tuple[Path, Any], tmp_path: Path, hook_repo: tuple[Path, str, Path]
 ) -> None:
     root, _ = ws
     home = hook_repo[2]
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(root, "remote", "add", "origin", str(bare))
-    assert run(root, home, "git", "push", "-q", "origin", "main").returncode == 0
+    _push_main_to_a_new_remote(root, home, tmp_path)
     put(root, "S1", "1.1", params={"atr_mult": 4.0})
     git(root, "add", "-A")
     git(root, "commit", "-q", "--no-verify", "-m", "skipped the commit hooks")
@@ -199,10 +204,7 @@ def test_pre_push_stage_refuses_a_released_version_changed_and_put_back(
     published check hook audits those commits, as check --history would."""
     root, _ = ws
     home = hook_repo[2]
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(root, "remote", "add", "origin", str(bare))
-    assert run(root, home, "git", "push", "-q", "origin", "main").returncode == 0
+    _push_main_to_a_new_remote(root, home, tmp_path)
     intro = git(root, "rev-parse", "HEAD")[:12]
     put(root, "S1", "1.1", params={"atr_mult": 4.0})
     git(root, "commit", "-q", "--no-verify", "-am", "mutate")
