@@ -13,6 +13,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +58,18 @@ class StoreWs:
         finally:
             store.db.dispose()
         return files, records
+
+
+def ita(ws: StoreWs, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ita-rules ARGS`` as a separate process in the workspace (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ita_rules", *args],
+        cwd=ws.root,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.store.conftest import StoreWs
+from tests.store.conftest import StoreWs, ita
 
 ROOT_ONLY = "mounting a tmpfs needs root"
 
@@ -39,17 +39,6 @@ def tmpfs(where: Path, size: str = "2m") -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def ita(ws: StoreWs, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ita_rules", *args],
-        cwd=ws.root,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def leftovers(store_root: Path) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import StoreWs
+from tests.store.conftest import StoreWs, ita
 from tests.store.test_disk_faults import journaled, lose_database, record_ids
 
 FILES = 600
@@ -78,25 +78,13 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_out_of_the_journal(
     assert _db_ids(store_ws), "every put was killed before it stored anything"
     # a put killed between its journal entry and its commit left its files in place: fsck
     # --repair (as the rebuild does) restores it; then the database and a rebuild agree
-    repair = subprocess.run(
-        [sys.executable, "-m", "ita_rules", "store", "fsck", "--repair"],
-        cwd=store_ws.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    repair = ita(store_ws, "store", "fsck", "--repair")
     assert repair.returncode == 0, repair.stdout + repair.stderr
     assert "not on disk" not in repair.stdout + repair.stderr
     before = record_ids(store_ws)
     assert before == _db_ids(store_ws) - set()  # every record is live
     lose_database(store_ws)
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "ita_rules", "store", "rebuild", "--json"],
-        cwd=store_ws.root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    rebuilt = ita(store_ws, "store", "rebuild", "--json")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert json.loads(rebuilt.stdout)["skipped"] == []
     assert record_ids(store_ws) == before
@@ -109,17 +97,6 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_out_of_the_journal(
         store.db.dispose()
 
 
-def _ita(ws: StoreWs, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ita_rules", *args],
-        cwd=ws.root,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_a_put_whose_journal_cannot_be_written_leaves_no_record(store_ws: StoreWs) -> None:
     """The journal alone is read-only (a read-only bind mount of the file): the put and the
     tag fail before their commit, and the database keeps nothing the journal lacks."""
@@ -129,7 +106,7 @@ def test_a_put_whose_journal_cannot_be_written_leaves_no_record(store_ws: StoreW
         pytest.skip("a bind mount needs root")
     (store_ws.root / "a.csv").write_text("a\n")
     (store_ws.root / "b.csv").write_text("b\n")
-    first = _ita(store_ws, "store", "put", "a.csv", "--type", "candles")
+    first = ita(store_ws, "store", "put", "a.csv", "--type", "candles")
     assert first.returncode == 0, first.stderr
     file_id = first.stdout.split()[0]
     path = store_ws.store_root / ".ita-store" / "journal.jsonl"
@@ -137,8 +114,8 @@ def test_a_put_whose_journal_cannot_be_written_leaves_no_record(store_ws: StoreW
     try:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
         before = store_ws.state()
-        put = _ita(store_ws, "store", "put", "b.csv", "--type", "candles")
-        tag = _ita(store_ws, "store", "tag", file_id, "london")
+        put = ita(store_ws, "store", "put", "b.csv", "--type", "candles")
+        tag = ita(store_ws, "store", "tag", file_id, "london")
         after = store_ws.state()
     finally:
         subprocess.run(["umount", str(path)], check=False)
@@ -206,14 +183,14 @@ def test_a_commit_that_fails_after_the_journal_append_takes_the_entries_back(
     (store_ws.root / "b").mkdir()
     for i in range(3):
         (store_ws.root / "b" / f"{i}.csv").write_text(f"b{i}\n")
-    first = _ita(store_ws, "store", "put", "a.csv", "--type", "candles")
+    first = ita(store_ws, "store", "put", "a.csv", "--type", "candles")
     assert first.returncode == 0, first.stderr
     file_id = first.stdout.split()[0]
     _fail_commits(store_ws)
     journal = (store_ws.store_root / ".ita-store" / "journal.jsonl").read_bytes()
     before = store_ws.state()
-    put = _ita(store_ws, "store", "put", "b", "--type", "candles", "--symbol", "FAILCOMMIT")
-    tag = _ita(store_ws, "store", "tag", file_id, "failcommit")
+    put = ita(store_ws, "store", "put", "b", "--type", "candles", "--symbol", "FAILCOMMIT")
+    tag = ita(store_ws, "store", "tag", file_id, "failcommit")
     for failed in (put, tag):
         assert failed.returncode == 1, failed.stderr
         assert failed.stderr.startswith("ita-rules: database "), failed.stderr
@@ -221,7 +198,7 @@ def test_a_commit_that_fails_after_the_journal_append_takes_the_entries_back(
     assert store_ws.state() == before  # no record, no tag, no file placed
     assert (store_ws.store_root / ".ita-store" / "journal.jsonl").read_bytes() == journal
     lose_database(store_ws)
-    rebuilt = _ita(store_ws, "store", "rebuild", "--json")
+    rebuilt = ita(store_ws, "store", "rebuild", "--json")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert json.loads(rebuilt.stdout)["records"] == 1
     assert record_ids(store_ws) == {file_id}
@@ -230,24 +207,24 @@ def test_a_commit_that_fails_after_the_journal_append_takes_the_entries_back(
 def test_a_journaled_record_whose_file_is_gone_is_named_not_restored(store_ws: StoreWs) -> None:
     (store_ws.root / "a.csv").write_text("a\n")
     (store_ws.root / "b.csv").write_text("b\n")
-    kept = _ita(store_ws, "store", "put", "a.csv", "--type", "candles").stdout.split()
-    gone = _ita(store_ws, "store", "put", "b.csv", "--type", "candles").stdout.split()
+    kept = ita(store_ws, "store", "put", "a.csv", "--type", "candles").stdout.split()
+    gone = ita(store_ws, "store", "put", "b.csv", "--type", "candles").stdout.split()
     (store_ws.store_root / gone[1]).unlink()
     lose_database(store_ws)
-    fsck = _ita(store_ws, "store", "fsck")
+    fsck = ita(store_ws, "store", "fsck")
     assert fsck.returncode == 1
     assert (
         f".ita-store/journal.jsonl: record {gone[0]} is in the journal but not in the database, "
         "and its file is not on disk (a put whose commit never happened, or a file lost since)"
     ) in fsck.stdout.splitlines()
-    rebuilt = _ita(store_ws, "store", "rebuild")
+    rebuilt = ita(store_ws, "store", "rebuild")
     assert (rebuilt.returncode, rebuilt.stderr) == (
         0,
         f"record {gone[0]}: its file is not on disk; not restored\n",
     )
     assert record_ids(store_ws) == {kept[0]}
-    repair = _ita(store_ws, "store", "fsck", "--repair")
+    repair = ita(store_ws, "store", "fsck", "--repair")
     assert repair.returncode == 0, repair.stdout + repair.stderr
     assert gone[0] not in journaled(store_ws.store_root)
-    clean = _ita(store_ws, "store", "fsck")
+    clean = ita(store_ws, "store", "fsck")
     assert (clean.returncode, clean.stdout) == (0, ""), clean.stdout
