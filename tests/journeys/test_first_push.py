@@ -48,6 +48,14 @@ def refs_of(bare: Path) -> dict[str, str]:
     return {line.split()[2]: line.split()[0] for line in listed.splitlines()}
 
 
+def refused_push(desk: Desk, *args: str) -> str:
+    """``git push ARGS``, which must fail (the pre-push hook refuses it); its output."""
+    r = desk.sh("git", "push", *args)
+    out = r.out + r.err
+    assert r.code != 0, out
+    return out
+
+
 def test_first_push_to_an_empty_remote_audits_every_commit_it_sends(
     desk: Desk, tmp_path: Path
 ) -> None:
@@ -56,9 +64,7 @@ def test_first_push_to_an_empty_remote_audits_every_commit_it_sends(
     bare = remote(desk, tmp_path)
     intro = desk.git("rev-parse", "HEAD")
     forged = forge_released(desk)
-    r = desk.sh("git", "push", "origin", "main")
-    out = r.out + r.err
-    assert r.code != 0, out
+    out = refused_push(desk, "origin", "main")
     assert CHANGED.format(path=V10, commit=forged[:12], intro=intro[:12]) in out, out
     assert "error: failed to push some refs" in out
     assert refs_of(bare) == {}
@@ -74,9 +80,7 @@ def test_new_branch_off_a_pushed_main_is_checked_from_its_parent(
     pushed = desk.git("rev-parse", "HEAD")
     desk.git("switch", "-q", "-c", "feature")
     forge_released(desk)
-    r = desk.sh("git", "push", "origin", "feature")
-    out = r.out + r.err
-    assert r.code != 0, out
+    out = refused_push(desk, "origin", "feature")
     assert RANGE_CHANGED.format(path=V10, ref=pushed) in out, out
     assert refs_of(bare) == {"refs/heads/main": pushed}
 
@@ -88,9 +92,7 @@ def test_new_branch_pushed_to_an_empty_remote_is_audited(desk: Desk, tmp_path: P
     intro = desk.git("rev-parse", "HEAD")
     desk.git("switch", "-q", "-c", "feature")
     forged = forge_released(desk)
-    r = desk.sh("git", "push", "-u", "origin", "feature")
-    out = r.out + r.err
-    assert r.code != 0, out
+    out = refused_push(desk, "-u", "origin", "feature")
     assert CHANGED.format(path=V10, commit=forged[:12], intro=intro[:12]) in out, out
     assert refs_of(bare) == {}
 
@@ -106,9 +108,7 @@ def test_orphan_branch_pushed_next_to_main_is_audited(desk: Desk, tmp_path: Path
     desk.git("commit", "-q", "--no-verify", "-m", "the rules again, on their own")
     intro = desk.git("rev-parse", "HEAD")
     forged = forge_released(desk)
-    r = desk.sh("git", "push", "origin", "other")
-    out = r.out + r.err
-    assert r.code != 0, out
+    out = refused_push(desk, "origin", "other")
     assert CHANGED.format(path=V10, commit=forged[:12], intro=intro[:12]) in out, out
     assert refs_of(bare) == {"refs/heads/main": pushed}
 
