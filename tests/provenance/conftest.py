@@ -19,6 +19,18 @@ from tests.conftest import REPO, git
 
 HEADER = "time,open,high,low,close,volume\n"
 
+# for ``python -c``: starts (and ends) argv[2] runs in the workspace argv[1], prints their ids
+STARTER = """
+import sys
+from ita_rules.workspace import Workspace
+ws = Workspace.open(sys.argv[1])
+ids = []
+for _ in range(int(sys.argv[2])):
+    with ws.start_run("train_flow") as run:
+        ids.append(run.run_id)
+print("\\n".join(ids))
+"""
+
 
 def candle_lines(start: dt.datetime, count: int, step: dt.timedelta, *, seed: int = 0) -> list[str]:
     """Deterministic M15-like candles as CSV lines (no header)."""

@@ -12,18 +12,7 @@ import time
 from ita_rules.provenance import finish_run, list_runs, show_run
 from ita_rules.provenance.runstore import RunStateError
 from tests.conftest import REPO
-from tests.provenance.conftest import RunWs
-
-STARTER = """
-import sys
-from ita_rules.workspace import Workspace
-ws = Workspace.open(sys.argv[1])
-ids = []
-for _ in range(int(sys.argv[2])):
-    with ws.start_run("train_flow") as run:
-        ids.append(run.run_id)
-print("\\n".join(ids))
-"""
+from tests.provenance.conftest import STARTER, RunWs
 
 HANGER = """
 import sys, time
