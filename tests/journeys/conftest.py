@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ita_rules import canonical, yamlio
-from tests.conftest import REPO, SAMPLE_RULES
+from tests.conftest import REPO, SAMPLE_RULES, write
 
 BIN = Path(sys.executable).parent
 
@@ -84,13 +84,7 @@ class Desk:
         )
 
     def write(self, relative: str, text: str | bytes) -> Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-        return path
+        return write(self.root / relative, text)
 
     def read(self, relative: str) -> str:
         return (self.root / relative).read_text(encoding="utf-8")
