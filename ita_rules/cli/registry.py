@@ -145,8 +145,8 @@ def index(
         f"{stats.findings} audit finding(s)"
     )
     if rebuilt is not None:
-        for path in rebuilt.unreadable:
-            warn(f"{path}: not a run's snapshot file; its run was not restored")
+        for line in rebuilt.warnings():
+            warn(line)
         echo(f"store: {rebuilt} restored from the disk")
         raise typer.Exit(0 if rebuilt.ok else 1)
 

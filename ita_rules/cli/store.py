@@ -356,10 +356,8 @@ def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     if json_:
         emit_json(rebuilt.as_dict())
     else:
-        for path in rebuilt.unreadable:
-            warn(f"{path}: not a run's snapshot file; its run was not restored")
-        for file_id in rebuilt.skipped:
-            warn(f"record {file_id}: its file is not on disk; not restored")
+        for line in rebuilt.warnings():
+            warn(line)
         echo(f"restored {rebuilt} from the disk")
     raise typer.Exit(0 if rebuilt.ok else 1)
 

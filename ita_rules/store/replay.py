@@ -40,6 +40,19 @@ class Rebuilt:
     def ok(self) -> bool:
         return not self.unreadable
 
+    def warnings(self) -> list[str]:
+        """One line per thing the disk could not give back (for the CLI to print)."""
+        return [
+            *(
+                f"{path}: not a run's snapshot file; its run was not restored"
+                for path in self.unreadable
+            ),
+            *(
+                f"record {file_id}: its file is not on disk; not restored"
+                for file_id in self.skipped
+            ),
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "restored": self.records,
