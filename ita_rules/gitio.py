@@ -2,8 +2,11 @@
 
 git runs as a subprocess with the inherited ``GIT_*`` variables removed (like pre-commit's
 ``no_git_env``): inside a hook git exports ``GIT_DIR``, ``GIT_INDEX_FILE`` and friends, and a
-nested git would otherwise read the wrong repository. A server hook (pre-receive) must keep the
-quarantine variables to see the pushed objects: it passes ``keep_quarantine=True``.
+nested git would otherwise read the wrong repository. Two exceptions: a server hook
+(pre-receive) keeps the quarantine variables to see the pushed objects
+(``keep_quarantine=True``); and ``GIT_INDEX_FILE`` is kept when it is the index of the
+repository git runs in (``git commit -a`` builds the commit in ``.git/index.lock`` and hands
+that to the pre-commit hooks: the staged check must read it, not the old ``.git/index``).
 
 Replace objects (``refs/replace/*``, ``git replace``) are always disabled
 (``GIT_NO_REPLACE_OBJECTS=1``): they rewrite what a commit or a blob reads as, and a check that
@@ -48,12 +51,20 @@ _QUARANTINE = frozenset(
 
 
 def git_env(
-    environ: Mapping[str, str] | None = None, *, keep_quarantine: bool = False
+    environ: Mapping[str, str] | None = None,
+    *,
+    keep_quarantine: bool = False,
+    cwd: Path | str | None = None,
 ) -> dict[str, str]:
     """A copy of the environment without the ``GIT_*`` variables that select a repository,
-    and with replace objects disabled."""
+    and with replace objects disabled. ``GIT_INDEX_FILE`` stays when it is an absolute path
+    inside the ``.git`` folder of the work tree that holds ``cwd``."""
     env = dict(os.environ if environ is None else environ)
+    index = env.get("GIT_INDEX_FILE")
+    keep_index = index is not None and cwd is not None and _own_index(Path(index), Path(cwd))
     for key in list(env):
+        if key == "GIT_INDEX_FILE" and keep_index:
+            continue
         if not key.startswith("GIT_") or key in _KEEP or key.startswith("GIT_CONFIG_KEY_"):
             continue
         if key.startswith("GIT_CONFIG_VALUE_") or (keep_quarantine and key in _QUARANTINE):
@@ -61,6 +72,15 @@ def git_env(
         del env[key]
     env["GIT_NO_REPLACE_OBJECTS"] = "1"
     return env
+
+
+def _own_index(index: Path, cwd: Path) -> bool:
+    """True when ``index`` is ``TOP/.git/<file>`` and ``cwd`` is ``TOP`` or below it."""
+    if not index.is_absolute() or index.parent.name != ".git" or not index.is_file():
+        return False
+    top = index.parent.parent.resolve()
+    here = cwd.resolve()
+    return here == top or top in here.parents
 
 
 def git_exe() -> str:
@@ -84,7 +104,7 @@ def run(
         cwd=cwd,
         input=input,
         capture_output=True,
-        env=git_env(keep_quarantine=keep_quarantine),
+        env=git_env(keep_quarantine=keep_quarantine, cwd=cwd),
         check=False,
     )
     if check and proc.returncode != 0:
@@ -238,7 +258,7 @@ class Git:
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=git_env(keep_quarantine=self.keep_quarantine),
+            env=git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd),
         )
 
 

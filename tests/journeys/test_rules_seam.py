@@ -72,6 +72,22 @@ def test_commit_editing_a_released_version_is_refused_every_time(desk: Desk) -> 
     assert desk.git("rev-parse", "HEAD") == head
 
 
+def test_commit_all_runs_the_check_on_the_index_being_committed(desk: Desk) -> None:
+    """``git commit -a`` stages into ``.git/index.lock`` and hands that index to the hooks:
+    the check hook reads it too (it read the old ``.git/index`` and passed)."""
+    desk.install_hooks()
+    head = desk.git("rev-parse", "HEAD")
+    edit_released(desk)
+    r = desk.sh("git", "commit", "-q", "-a", "-m", "commit -a")
+    out = r.out + r.err
+    assert r.code == 1, out
+    assert RELEASED_CHANGED.format(ref="HEAD") in out, out
+    assert "ita-rules check (released versions are immutable; version order and bumps)" in out
+    check_line = next(line for line in out.splitlines() if line.startswith("ita-rules check ("))
+    assert check_line.endswith("Failed"), out
+    assert desk.git("rev-parse", "HEAD") == head
+
+
 def test_pre_push_refuses_a_released_version_mutated_with_no_verify(
     desk: Desk, tmp_path: Path
 ) -> None:
