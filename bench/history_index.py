@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from ita_rules import canonical
+from ita_rules.core import canonical
 
 BIN = Path(sys.executable).parent
 LIBRARY_REFRESH = (

@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ita_rules.canonical import params_hash  # noqa: E402
-from ita_rules.yamlio import loads  # noqa: E402
+from ita_rules.core.canonical import params_hash  # noqa: E402
+from ita_rules.core.yamlio import loads  # noqa: E402
 
 TEMPLATE = (REPO / "rules" / "IB_raid_v1" / "v1.2.yaml").read_text()
 

@@ -22,12 +22,12 @@ _LAZY = {
     "Run": "ita_rules.provenance.runs",
     "Store": "ita_rules.store.core",
     "Record": "ita_rules.store.records",
-    "ItaRulesError": "ita_rules.errors",
-    "UsageError": "ita_rules.errors",
+    "ItaRulesError": "ita_rules.core.errors",
+    "UsageError": "ita_rules.core.errors",
 }
 
 if TYPE_CHECKING:
-    from ita_rules.errors import ItaRulesError, UsageError
+    from ita_rules.core.errors import ItaRulesError, UsageError
     from ita_rules.provenance.runs import Run
     from ita_rules.rules.model import Rule, Version
     from ita_rules.rules.registry import Registry

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ita_rules import __version__
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 INSTALL = f'pip install "ita-rules=={__version__}"'
 
@@ -97,7 +97,7 @@ def write_ci(root: Path, kind: str) -> tuple[str, bool]:
     Returns its path relative to ``root`` and whether it was written: an existing file is never
     overwritten.
     """
-    from ita_rules.fsutil import atomic_write_text
+    from ita_rules.core.fsutil import atomic_write_text
 
     template = TEMPLATES.get(kind)
     if template is None:

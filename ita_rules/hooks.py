@@ -28,8 +28,8 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
 
     import os
 
-    from ita_rules import report
-    from ita_rules.errors import ItaRulesError, WorkspaceNotFound
+    from ita_rules.core import reporters
+    from ita_rules.core.errors import ItaRulesError, WorkspaceNotFound
     from ita_rules.rules.registry import Registry
     from ita_rules.rules.validate import validate_paths
 
@@ -46,7 +46,7 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
         only when a hash is wrong: ita.toml is not parsed on the hook's usual path."""
         if from_ref:
             return from_ref
-        from ita_rules.config import load_settings
+        from ita_rules.core.config import load_settings
         from ita_rules.workspace import find_root
 
         try:
@@ -66,7 +66,7 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     for path in result.fixed:
         print(f"{path}: params_hash written; review and stage the file again")
-    report.text(result.findings, sys.stdout)
+    reporters.text(result.findings, sys.stdout)
     return 1 if (result.findings or result.fixed) else 0
 
 
@@ -96,8 +96,8 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pre-receive", action="store_true", help="run as a git pre-receive hook")
     args = parser.parse_args(argv)
 
-    from ita_rules import gitio, report
-    from ita_rules.errors import ItaRulesError
+    from ita_rules.core import gitio, reporters
+    from ita_rules.core.errors import ItaRulesError
     from ita_rules.rules import check, receive
 
     try:
@@ -112,10 +112,10 @@ def check_main(argv: Sequence[str] | None = None) -> int:
                 if upd.result is not None and upd.result.findings:
                     why = "released rule versions are immutable"
                     print(f"ita-rules: push to {upd.ref} refused: {why}", file=sys.stderr)
-                    report.text(upd.result.findings, sys.stderr)
+                    reporters.text(upd.result.findings, sys.stderr)
                     failed = True
             return 1 if failed else 0
-        from ita_rules.config import load_settings
+        from ita_rules.core.config import load_settings
         from ita_rules.workspace import find_root
 
         root = find_root(Path.cwd())
@@ -141,5 +141,5 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     except ItaRulesError as exc:
         print(f"ita-rules: {exc}", file=sys.stderr)
         return exc.exit_code
-    report.text(result.findings, sys.stdout)
+    reporters.text(result.findings, sys.stdout)
     return 1 if result.findings else 0

@@ -6,8 +6,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.config import CONFIG_NAME, Settings, load_settings
-from ita_rules.errors import WorkspaceNotFound
+from ita_rules.core.config import CONFIG_NAME, Settings, load_settings
+from ita_rules.core.errors import WorkspaceNotFound
 
 if TYPE_CHECKING:
     from ita_rules.provenance.runs import Run
@@ -105,13 +105,13 @@ def init_workspace(
     """
     from importlib import resources
 
-    from ita_rules import gitio
     from ita_rules.ci import TEMPLATES, write_ci
+    from ita_rules.core import gitio
 
     if ci is not None and ci not in TEMPLATES:
         write_ci(directory, ci)  # refuses the unknown name before anything is created
-    from ita_rules.config import DEFAULT_TOML
-    from ita_rules.fsutil import atomic_write_text
+    from ita_rules.core.config import DEFAULT_TOML
+    from ita_rules.core.fsutil import atomic_write_text
 
     directory = directory.absolute()
     created: list[str] = []

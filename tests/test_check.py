@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ita_rules import canonical
+from ita_rules.core import canonical
 from tests.conftest import git, write
 
 
@@ -19,7 +19,7 @@ from tests.conftest import git, write
 def _no_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run as if outside any git hook: a ``GIT_DIR``/``GIT_INDEX_FILE`` inherited from a hook
     that runs the test suite would make every git call below act on the outer repository."""
-    from ita_rules.gitio import git_env
+    from ita_rules.core.gitio import git_env
 
     kept = git_env()
     for var in list(os.environ):

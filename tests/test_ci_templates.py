@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ita_rules.canonical import params_hash
+from ita_rules.core.canonical import params_hash
 from tests.conftest import REPO, SAMPLE_RULES
 
 BIN = Path(sys.executable).parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ita_rules.config import load_settings, redact_url
-from ita_rules.errors import ConfigError
+from ita_rules.core.config import load_settings, redact_url
+from ita_rules.core.errors import ConfigError
 from tests.conftest import git, snapshot
 
 
@@ -128,7 +128,7 @@ def test_rules_config_read_from_git_ignores_the_environment(tmp_path: Path) -> N
     """The server hook and ``check --base`` read ``[rules]`` from a commit's ita.toml: strictly,
     and never overridden by ``ITA_RULES_DIR`` (the environment of a CI job is the pushed
     commit's to choose)."""
-    from ita_rules.config import RulesConfig, rules_config
+    from ita_rules.core.config import RulesConfig, rules_config
 
     text = b'[rules]\ndir = "registry/"\nprotected_refs = ["release/*"]\n'
     assert rules_config(text) == RulesConfig("registry", ("release/*",))
@@ -156,7 +156,7 @@ def test_rules_config_read_from_git_ignores_the_environment(tmp_path: Path) -> N
 def test_rules_dir_has_one_spelling(tmp_path: Path, written: str, folder: str) -> None:
     """``rules.dir`` is read the way git prints paths (``./setups`` is ``setups``), from a
     commit as from the work tree, so the checks that compare repository paths find it."""
-    from ita_rules.config import rules_config
+    from ita_rules.core.config import rules_config
     from ita_rules.rules.check import repo_folder
 
     text = f'[rules]\ndir = "{written}"\n'
@@ -171,7 +171,7 @@ def test_rules_dir_has_one_spelling(tmp_path: Path, written: str, folder: str) -
 
 @pytest.mark.parametrize("written", ["..", "../shared", "a/../../b", "/srv/rules", "D:/rules"])
 def test_rules_dir_outside_the_workspace_is_refused(tmp_path: Path, written: str) -> None:
-    from ita_rules.config import rules_config
+    from ita_rules.core.config import rules_config
 
     text = f'[rules]\ndir = "{written}"\n'
     message = f"rules.dir: expected a folder inside the workspace, got {written!r}"

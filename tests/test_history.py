@@ -80,7 +80,7 @@ def test_history_audit_reports_every_past_violation(in_git_repo: Path, cli: Any)
 def test_audit_of_some_commits_replays_only_their_folders(in_git_repo: Path) -> None:
     """audit_folders restricted to some commits (a push, a range) replays only the setup
     folders they touch, and finds exactly what the whole replay finds in those commits."""
-    from ita_rules import gitio
+    from ita_rules.core import gitio
     from ita_rules.rules.history import Replay, audit_folders, read_history, touched_folders
 
     ws = in_git_repo
@@ -363,7 +363,7 @@ _word = st.text(alphabet="abcXYZ_ -:#'\"0123456789.", min_size=0, max_size=12)
 def test_scan_agrees_with_the_yaml_loader(
     author: str, reason: str | None, active: str, quote: str
 ) -> None:
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
     from ita_rules.rules.scan import FIELDS, scan
 
     text = (
@@ -416,7 +416,7 @@ def test_quick_bump_agrees_with_deepdiff(
         assert expected in ("none", "minor")  # equal under RFC 8785 (1 == 1.0), not to deepdiff
     elif level == "minor" and expected == "none":
         # deepdiff takes True == 1; RFC 8785 (and so params_hash) tells them apart
-        from ita_rules import canonical
+        from ita_rules.core import canonical
 
         assert canonical.canonical_json(old) != canonical.canonical_json(new)
     else:
@@ -424,7 +424,7 @@ def test_quick_bump_agrees_with_deepdiff(
 
 
 def test_scan_reads_the_usual_layouts_without_the_yaml_loader() -> None:
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
     from ita_rules.rules.scan import FIELDS, scan, strip_lifecycle
     from tests.conftest import SAMPLE_RULES
 
@@ -485,7 +485,7 @@ def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:
 
 def _with_hash(text: str) -> str:
     """``text`` with ``HASH`` replaced by the params_hash of what it loads as."""
-    from ita_rules import canonical
+    from ita_rules.core import canonical
 
     return text.replace("HASH", canonical.params_hash(yaml.safe_load(text.replace("HASH", ""))))
 

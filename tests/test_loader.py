@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita_rules import canonical, schemacheck, yamlio
+from ita_rules.core import canonical, schemacheck, yamlio
 from ita_rules.rules.load import check_file
 from ita_rules.rules.model import Version
 from tests.conftest import REPO, write

@@ -129,7 +129,7 @@ def test_new_branches_and_deleted_branches(server: tuple[Path, Path]) -> None:
 
 
 def test_protected_ref_patterns() -> None:
-    from ita_rules.config import RulesConfig
+    from ita_rules.core.config import RulesConfig
     from ita_rules.rules.receive import Protection
 
     prot = Protection(

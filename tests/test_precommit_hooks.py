@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ita_rules.gitio import git_env
+from ita_rules.core.gitio import git_env
 from tests.conftest import REPO, git
 from tests.test_check import (
     _no_git_env,  # noqa: F401 (an autouse fixture)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from ita_rules.cli.app import app
-from ita_rules.errors import ItaRulesError
+from ita_rules.core.errors import ItaRulesError
 
 # Importing the command modules registers their verbs on ``app``.
 from ita_rules.cli import rules as _rules  # noqa: F401  isort: skip

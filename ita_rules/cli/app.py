@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ita_rules.report import dump_json
+from ita_rules.core.reporters import dump_json
 
 app = typer.Typer(
     name="ita-rules",

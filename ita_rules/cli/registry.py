@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ita_rules import report
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
-from ita_rules.errors import UsageError
+from ita_rules.core import reporters
+from ita_rules.core.errors import UsageError
 
 if TYPE_CHECKING:
     from ita_rules.store.replay import Rebuilt
@@ -43,7 +43,7 @@ def indexed(ctx: typer.Context) -> Iterator[Any]:
 
 
 def progress_bar(label: str) -> Any:
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
 
     return Bar(label, sys.stderr)
 
@@ -92,7 +92,7 @@ def check(
     if json_:
         emit_json(result.as_dict())
     else:
-        report.text(result.findings, typer.get_text_stream("stdout"))
+        reporters.text(result.findings, typer.get_text_stream("stdout"))
         what = {
             "staged": "staged change(s)",
             "range": "changed file(s)",
@@ -183,7 +183,7 @@ def log(
     with indexed(ctx) as conn:
         entries = setup_log(conn, setup_id)
     if not entries:
-        from ita_rules.errors import NotFound
+        from ita_rules.core.errors import NotFound
 
         raise NotFound(f"no setup {setup_id!r} in the history")
     if json_:
@@ -264,7 +264,7 @@ def export(
     if output is None:
         typer.get_text_stream("stdout").write(text)
     else:
-        from ita_rules.fsutil import atomic_write_text
+        from ita_rules.core.fsutil import atomic_write_text
 
         atomic_write_text(output, text)
         warn(f"wrote {output}")

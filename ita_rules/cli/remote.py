@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 remote_app = typer.Typer(
     name="remote",
@@ -63,7 +63,7 @@ def push(
     Example:
       ita-rules remote push --type candles --since 2026-01-01
     """
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
     from ita_rules.store.records import LIVE
 
     with _remote(ctx) as remote:
@@ -97,7 +97,7 @@ def pull(
       ita-rules remote pull 0b6f3c9e-2f1a-4c55-9d0e-6a1b2c3d4e5f
       ita-rules remote pull --run run_2026_01_15_001
     """
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
 
     if file_id is not None and run_id is not None:
         raise UsageError("remote pull: give a FILE_ID or --run, not both")
@@ -134,7 +134,7 @@ def check(
     Example:
       ita-rules remote check && ita-rules remote check --download
     """
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
 
     with _remote(ctx) as remote:
         bar = Bar("check")

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 retention_app = typer.Typer(
     name="retention",
@@ -54,13 +54,10 @@ def _retention(ctx: typer.Context, as_of: str | None) -> Iterator[Any]:
     from ita_rules.store import open_store
 
     ws = open_workspace(ctx)
-    store = open_store(ws)
-    try:
+    with open_store(ws) as store:
         retention = Retention.open(ws, store, _as_of(as_of))
         retention.remote_copy = _remote_copy(ws)
         yield retention
-    finally:
-        store.db.dispose()
 
 
 def _remote_copy(ws: Any) -> Any:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import typer
 
-from ita_rules import report
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
-from ita_rules.errors import UsageError
+from ita_rules.core import reporters
+from ita_rules.core.errors import UsageError
 from ita_rules.rules.model import Rule, Version, check_setup_id, parse_ref
 
 
 def _author(ws_root: Path, given: str | None) -> str:
-    from ita_rules import gitio
+    from ita_rules.core import gitio
 
     author = given or gitio.config_get("user.name", ws_root)
     if not author:
@@ -72,7 +72,7 @@ def new(
     Example:
       ita-rules new London_FVG_v1
     """
-    from ita_rules.fsutil import display_path
+    from ita_rules.core.fsutil import display_path
     from ita_rules.rules.authoring import new_rule
 
     ws = open_workspace(ctx)
@@ -114,7 +114,7 @@ def new_version(
       ita-rules new-version Frank_raid_v1 --set params.atr_mult=1.8
       ita-rules new-version Frank_raid_v1 --major --set 'components=[Detect_Sessions, Detect_OB]'
     """
-    from ita_rules.fsutil import display_path
+    from ita_rules.core.fsutil import display_path
     from ita_rules.rules.authoring import new_version as make
 
     ws = open_workspace(ctx)
@@ -182,7 +182,7 @@ def validate(
     else:
         for path in result.fixed:
             echo(f"{path}: params_hash written")
-        report.text(result.findings, typer.get_text_stream("stdout"))
+        reporters.text(result.findings, typer.get_text_stream("stdout"))
         n = len(result.findings)
         warn(
             f"{result.files} file(s) checked, {n} problem(s)"
@@ -244,7 +244,7 @@ def list_(
         if findings:
             files = len({f.path for f in findings})
             warn(f"{files} invalid file(s) not listed; run `ita-rules validate`:")
-            report.text(findings, typer.get_text_stream("stderr"))
+            reporters.text(findings, typer.get_text_stream("stderr"))
     raise typer.Exit(1 if findings else 0)
 
 
@@ -328,7 +328,7 @@ def diff(
 
 
 def _lifecycle(ctx: typer.Context, ref: str, *, active: bool, reason: str | None) -> None:
-    from ita_rules.fsutil import display_path
+    from ita_rules.core.fsutil import display_path
     from ita_rules.rules.authoring import set_lifecycle
 
     ws = open_workspace(ctx)

@@ -63,7 +63,7 @@ def start(
             --timeframe M15 --input data/GER40_M15.csv --from 2025-05-01 --to 2025-10-31)
       ita-rules runs finish "$RUN" --status succeeded
     """
-    from ita_rules.errors import UsageError
+    from ita_rules.core.errors import UsageError
     from ita_rules.provenance.runs import Run
 
     if (start_ is None) != (end is None):
@@ -128,7 +128,7 @@ def heartbeat(
     Example:
       ita-rules runs heartbeat run_2026_01_15_001 --lease 3600
     """
-    from ita_rules.errors import ItaRulesError
+    from ita_rules.core.errors import ItaRulesError
     from ita_rules.provenance.runstore import RunStore, check_run_id
 
     runs = RunStore.open(open_workspace(ctx).settings)

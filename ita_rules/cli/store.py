@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 store_app = typer.Typer(
     name="store",
@@ -38,11 +38,8 @@ app.add_typer(db_app, name="db")
 def _store(ctx: typer.Context) -> Iterator[Any]:
     from ita_rules.store import open_store
 
-    store = open_store(open_workspace(ctx))
-    try:
+    with open_store(open_workspace(ctx)) as store:
         yield store
-    finally:
-        store.db.dispose()
 
 
 def _meta(pairs: list[str]) -> dict[str, str]:
@@ -126,7 +123,7 @@ def put(
       ita-rules store put out/result.json --type result --run-id run_2026_01_15_001
       ita-rules store put charts/ --type screenshot --symbol GER40 --tag london
     """
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
     from ita_rules.store import PutSpec
 
     spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
@@ -275,7 +272,7 @@ def verify(
       ita-rules store verify --sample 100
       ita-rules store verify --older-than 30
     """
-    from ita_rules.progress import Bar
+    from ita_rules.core.progress import Bar
     from ita_rules.store.verify import select
     from ita_rules.store.verify import verify as run
 

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ita_rules.config import redact_url
-from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.core.config import redact_url
+from ita_rules.core.errors import ItaRulesError, UsageError
 
 BUSY_TIMEOUT_MS = 60_000
 CONNECT_TIMEOUT_S = 5

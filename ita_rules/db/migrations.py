@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ita_rules.core.errors import UsageError
 from ita_rules.db import tables as t
 from ita_rules.db.engine import Database
-from ita_rules.errors import UsageError
 
 COMPONENT = "store"
 CURRENT_VERSION = 3

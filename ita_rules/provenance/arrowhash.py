@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ita_rules.errors import Location
+from ita_rules.core.errors import Location
 from ita_rules.provenance.datahash import (
     DataHashError,
     DataRange,

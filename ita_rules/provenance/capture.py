@@ -3,7 +3,7 @@ state of the workspace (full commit, branch, dirty flag, the diff and its hash, 
 untracked files) and the environment (Python, platform, every installed distribution,
 allow-listed variables).
 
-Every git call goes through :mod:`ita_rules.gitio`.
+Every git call goes through :mod:`ita_rules.core.gitio`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ita_rules import gitio
+from ita_rules.core import gitio
 from ita_rules.provenance.datahash import file_hash
 from ita_rules.provenance.redact import REDACTED, is_secret_name, redact_bytes, redact_text
 

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ita_rules.canonical import canonical_json
-from ita_rules.errors import ItaRulesError, Location, UsageError
+from ita_rules.core.canonical import canonical_json
+from ita_rules.core.errors import ItaRulesError, Location, UsageError
 
 READ_SIZE = 1 << 16  # 64 KiB: stays in the CPU cache; faster than 1 MiB reads here
 CSV_BLOCK = 8 << 20

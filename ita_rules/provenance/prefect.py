@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 if TYPE_CHECKING:
     from ita_rules.provenance.runs import Run

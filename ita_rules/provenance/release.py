@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules import gitio
-from ita_rules.errors import Location, RuleError
-from ita_rules.findings import dotted
+from ita_rules.core import gitio
+from ita_rules.core.errors import Location, RuleError
+from ita_rules.core.findings import dotted
 
 if TYPE_CHECKING:
     from ita_rules.workspace import Workspace

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError, RuleError, UsageError
+from ita_rules.core.errors import ItaRulesError, RuleError, UsageError
 from ita_rules.provenance.release import rule_released
 from ita_rules.provenance.runstore import RunStore, checked_lease
 from ita_rules.provenance.snapshot import RuleRef, build_snapshot

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ita_rules.canonical import canonical_json
-from ita_rules.config import Settings
+from ita_rules.core.canonical import canonical_json
+from ita_rules.core.config import Settings
+from ita_rules.core.errors import ItaRulesError, NotFound, UsageError
+from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.db import Database
-from ita_rules.errors import ItaRulesError, NotFound, UsageError
-from ita_rules.fsutil import atomic_write_text
 from ita_rules.provenance import snapfiles
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ita_rules.fsutil import sync_dir
+from ita_rules.core.fsutil import sync_dir
 
 RUN_ID_RE = re.compile(r"run_([0-9]{4}_[0-9]{2}_[0-9]{2})_([0-9]{3,})")
 SNAPSHOT_SUFFIX = "_snapshot.json"
@@ -33,7 +33,7 @@ def text(snapshot: Mapping[str, Any]) -> str:
 
 def sha256(content: str) -> str:
     """``sha256:<hex>`` of the bytes a snapshot file with that text holds."""
-    from ita_rules.canonical import sha256_of
+    from ita_rules.core.canonical import sha256_of
 
     return sha256_of(content.encode("utf-8"))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 from ita_rules.provenance import capture
 from ita_rules.provenance.datahash import DataRange, as_input_spec, hash_inputs
 

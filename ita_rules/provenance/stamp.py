@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError, Location, UsageError
+from ita_rules.core.errors import ItaRulesError, Location, UsageError
 from ita_rules.store.results import MAX_DEPTH, MAX_INT_DIGITS
 
 _MAX_INT_BITS = int(MAX_INT_DIGITS / 0.30103)  # integers past this many bits are too long
@@ -83,7 +83,7 @@ def keep_rejected(
 ) -> ResultRejected:
     """Write a refused result to ``{run_id}_result_rejected.json`` in ``folder`` (the
     snapshot's); the error to raise names that file, at ``at``'s line and column."""
-    from ita_rules.fsutil import atomic_write_bytes, display_path
+    from ita_rules.core.fsutil import atomic_write_bytes, display_path
     from ita_rules.store.errors import ResultRejected
 
     path = folder / f"{run_id}_result_rejected.json"

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from ita_rules.core.errors import UsageError
 from ita_rules.db import Database
-from ita_rules.errors import UsageError
 
 COMPONENT = "runs"
 CURRENT_VERSION = 2

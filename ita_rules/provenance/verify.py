@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError
+from ita_rules.core.errors import ItaRulesError
 from ita_rules.provenance import capture
 from ita_rules.provenance.datahash import (
     DataRange,
@@ -92,8 +92,8 @@ def _snapshot_file(
 ) -> list[Difference]:
     """The run's snapshot file against the hash recorded at its last write and the database
     copy; the row's columns against that copy."""
-    from ita_rules.canonical import sha256_of
-    from ita_rules.fsutil import display_path
+    from ita_rules.core.canonical import sha256_of
+    from ita_rules.core.fsutil import display_path
     from ita_rules.provenance.runstore import RunStore, columns_of
 
     run_id = str(snap["run_id"])
@@ -306,7 +306,7 @@ def _which_candle(
                     recorded = path
                     break
         finally:
-            store.db.dispose()
+            store.close()
     if recorded is None or rng is None:
         return (
             "the recorded file is not in the store, so the candle cannot be named (store "

@@ -53,7 +53,7 @@ def open_remote(workspace: Workspace) -> Remote:
     try:
         ensure_remote_schema(store.db)
     except BaseException:
-        store.db.dispose()
+        store.close()
         raise
     return Remote(store, spec, program, hashes)
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ita_rules.errors import NotFound
+from ita_rules.core.errors import NotFound
 from ita_rules.remote.outcomes import Blob, FileOutcome, SyncReport, group
 from ita_rules.remote.rclone import RemoteError
 from ita_rules.store import Store

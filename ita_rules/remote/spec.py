@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.core.errors import ItaRulesError, UsageError
 
 _SECRET_VAR = re.compile(r"^(RCLONE|AWS)_.*(SECRET|PASS|TOKEN|KEY|CREDENTIAL)")
 _MIN_SECRET = 4  # shorter values would blank out ordinary words

@@ -48,7 +48,7 @@ class Remote:
         self.hash_type = next((h for h in LOCAL_HASHES if h in hashes), None)
 
     def close(self) -> None:
-        self.store.db.dispose()
+        self.store.close()
 
     def outcome(
         self, blob: Blob, status: str, detail: str | None = None, at: str | None = None

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ita_rules.core.errors import UsageError
 from ita_rules.db import Database
-from ita_rules.errors import UsageError
 
 COMPONENT = "remote"
 CURRENT_VERSION = 1

@@ -26,8 +26,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.db import tables as t
-from ita_rules.errors import ItaRulesError, UsageError
 from ita_rules.retention import audit, inputs
 from ita_rules.retention.inputs import Lineage, RetentionAborted
 from ita_rules.retention.notify import Telegram

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
+from ita_rules.core.errors import ItaRulesError
 from ita_rules.db import tables as t
-from ita_rules.errors import ItaRulesError
 from ita_rules.retention.plan import Inputs, Item, Outputs, Runs, protection
 from ita_rules.retention.policy import Policy
 

@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.provenance.redact import REDACTED, redact_text
 
 # A Bot API token: ``123456789:AA...``. Anything else (spaces, newlines) would be quoted back by

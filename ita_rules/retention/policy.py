@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ita_rules import schemacheck, yamlio
-from ita_rules.errors import ItaRulesError
-from ita_rules.findings import Finding
+from ita_rules.core import schemacheck, yamlio
+from ita_rules.core.errors import ItaRulesError
+from ita_rules.core.findings import Finding
 
 SCHEMA = "retention.schema.json"
 STRATEGIES = ("keep_forever", "delete", "archive_to_remote", "prune_old")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules import canonical, yamlio
-from ita_rules.errors import ItaRulesError, Location, RuleError, UsageError
-from ita_rules.fsutil import atomic_write_text
+from ita_rules.core import canonical, yamlio
+from ita_rules.core.errors import ItaRulesError, Location, RuleError, UsageError
+from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.rules.diffing import Change, required_bump
 from ita_rules.rules.model import LIFECYCLE_FIELDS, Version, check_setup_id
 from ita_rules.rules.registry import Registry

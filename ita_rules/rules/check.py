@@ -38,15 +38,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules import canonical, gitio
-from ita_rules.config import CONFIG_NAME, RulesConfig, rules_config
-from ita_rules.errors import ConfigError, Location
-from ita_rules.findings import Finding, dotted
-from ita_rules.fsutil import printable
+from ita_rules.core import canonical, gitio
+from ita_rules.core.config import CONFIG_NAME, RulesConfig, rules_config
+from ita_rules.core.errors import ConfigError, Location
+from ita_rules.core.findings import Finding, dotted
+from ita_rules.core.fsutil import printable
 from ita_rules.rules.model import FILE_RE, LIFECYCLE_FIELDS, Version
 
 if TYPE_CHECKING:
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
 
 
 MAX_DIFF_LINES = 8
@@ -96,7 +96,7 @@ def parse_blob(raw: bytes, display: str, released: str | None = None) -> Parsed:
     """Validate rule file contents read from git, exactly as ``validate`` does a file on disk
     (the same decoding, loader and checks: one code path). ``released``: the ref in which this
     file is a released version (its wrong hash is then not a slip for ``--fix``)."""
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
     from ita_rules.rules.load import Released, check_document
 
     text, findings = yamlio.decode(raw, display)
@@ -810,7 +810,7 @@ def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
     try:
         return rules_dir.resolve().relative_to(git_root.resolve()).as_posix()
     except ValueError:
-        from ita_rules.errors import UsageError
+        from ita_rules.core.errors import UsageError
 
         raise UsageError(
             f"the rules folder {rules_dir} is outside the git repository {git_root}"
@@ -830,7 +830,7 @@ def run_check(
     """``ita-rules check`` for the workspace at ``root``: staged changes, or ``base..head``,
     or (``pushed``: the ref a push sends, with the ``remote`` it goes to) the commits of a push
     that names no range (see :func:`push_check`)."""
-    from ita_rules.errors import UsageError
+    from ita_rules.core.errors import UsageError
 
     top = gitio.toplevel(root)
     if top is None:

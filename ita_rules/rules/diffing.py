@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from deepdiff import DeepDiff
 
-from ita_rules.canonical import HASHED_FIELDS
-from ita_rules.findings import dotted
+from ita_rules.core.canonical import HASHED_FIELDS
+from ita_rules.core.findings import dotted
 
 Bump = Literal["none", "minor", "major"]
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ita_rules import gitio
-from ita_rules.errors import GitError
-from ita_rules.findings import FieldPath, Finding
+from ita_rules.core import gitio
+from ita_rules.core.errors import GitError
+from ita_rules.core.findings import FieldPath, Finding
 from ita_rules.rules.check import diff_lines, is_rule_path, mutation, version_of
 from ita_rules.rules.model import Version
 from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle

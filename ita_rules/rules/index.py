@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules import gitio
-from ita_rules.errors import UsageError
-from ita_rules.findings import Finding
+from ita_rules.core import gitio
+from ita_rules.core.errors import UsageError
+from ita_rules.core.findings import Finding
 from ita_rules.rules.check import rules_path_in_repo
 from ita_rules.rules.history import AuditFinding, Replay, VersionRow, read_history
 

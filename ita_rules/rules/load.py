@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules import canonical, schemacheck, yamlio
-from ita_rules.errors import ItaRulesError
-from ita_rules.findings import Finding
-from ita_rules.fsutil import printable
+from ita_rules.core import canonical, schemacheck, yamlio
+from ita_rules.core.errors import ItaRulesError
+from ita_rules.core.findings import Finding
+from ita_rules.core.fsutil import printable
 from ita_rules.rules.model import FILE_RE, Rule
 
 RULE_SCHEMA = "rule.schema.json"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Any
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 
 SETUP_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")

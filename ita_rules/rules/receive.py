@@ -16,7 +16,7 @@ with the protected tips themselves (a released file it holds with other content;
 orphan, which shares no history, only that), so versions that only a feature branch holds
 stay editable until they are merged. Deleting or rewinding a protected ref is refused, and so is
 any new ``refs/replace/*`` ref: a replace ref changes what every reader of the repository sees
-(every read runs with replace objects disabled anyway, see :mod:`ita_rules.gitio`).
+(every read runs with replace objects disabled anyway, see :mod:`ita_rules.core.gitio`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from ita_rules import gitio
-from ita_rules.config import CONFIG_NAME, RulesConfig
-from ita_rules.errors import ConfigError, Location
-from ita_rules.findings import Finding
+from ita_rules.core import gitio
+from ita_rules.core.config import CONFIG_NAME, RulesConfig
+from ita_rules.core.errors import ConfigError, Location
+from ita_rules.core.findings import Finding
 from ita_rules.rules.check import (
     CheckResult,
     compare_folders,

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ita_rules.errors import NotFound, RuleError
-from ita_rules.findings import Finding
-from ita_rules.fsutil import display_path
+from ita_rules.core.errors import NotFound, RuleError
+from ita_rules.core.findings import Finding
+from ita_rules.core.fsutil import display_path
 from ita_rules.rules.load import Checked, check_file
 from ita_rules.rules.model import FILE_RE, Rule, Version, check_setup_id
 

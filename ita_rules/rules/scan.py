@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ita_rules.rules.model import LIFECYCLE_FIELDS
 
 if TYPE_CHECKING:
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
 
 FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
 
@@ -203,7 +203,7 @@ def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str,
     fields = scan(text)
     if fields is not None:
         return fields, None
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
 
     doc, _ = yamlio.loads(text, path, raw_scalars=("version",))
     if doc is None or not isinstance(doc.data, dict):
@@ -213,7 +213,7 @@ def load_fields(raw: bytes, path: str) -> tuple[dict[str, Any] | None, dict[str,
 
 def full_document(raw: bytes, path: str) -> yamlio.Document | None:
     """The file as ``check`` reads a blob (the same decoding and loader), or None."""
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
 
     text, _ = yamlio.decode(raw, path)
     if text is None:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ita_rules.findings import Finding
-from ita_rules.fsutil import relative_path
+from ita_rules.core.findings import Finding
+from ita_rules.core.fsutil import relative_path
 from ita_rules.rules.load import Released, check_file
 from ita_rules.rules.registry import Registry, discover
 
@@ -83,7 +83,7 @@ def released_files(root: Path | None, files: Sequence[Path], ref: str) -> dict[P
     HEAD that does not exist is a usage error, as for ``check``."""
     if root is None:
         return {}
-    from ita_rules import gitio
+    from ita_rules.core import gitio
 
     inside: dict[str, Path] = {}
     for path in files:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
+from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
 from ita_rules.store.errors import SourceError
 from ita_rules.store.naming import TMP_PREFIX
 

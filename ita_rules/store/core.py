@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ita_rules.config import Settings
+from ita_rules.core.config import Settings
+from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
 from ita_rules.db import tables as t
-from ita_rules.errors import NotFound, UsageError
 from ita_rules.store import batch, blobs, naming
 from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
@@ -48,7 +48,7 @@ DISK_ERRNOS = frozenset(
     {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES}
     | {errno.EPERM, errno.EFBIG}
 )
-Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.progress
+Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.core.progress
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,16 @@ class Store:
         self._registry = registry
         self.housekeeping = self.root / HOUSEKEEPING
         self.journal = Journal(self.housekeeping / "journal.jsonl")
+
+    def close(self) -> None:
+        """Release the database connections. ``with open_store(ws) as store:`` calls it."""
+        self.db.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def registry(self) -> Registry:

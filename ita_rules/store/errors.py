@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.core.errors import ItaRulesError, UsageError
 
 
 class BadName(UsageError):

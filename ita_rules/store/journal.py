@@ -25,7 +25,7 @@ from json.encoder import encode_basestring as _string  # a str -> a quoted JSON 
 from pathlib import Path
 from typing import Any
 
-from ita_rules.fsutil import atomic_write_bytes
+from ita_rules.core.fsutil import atomic_write_bytes
 
 FORMAT = 1
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))

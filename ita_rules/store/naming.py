@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 from ita_rules.store.errors import BadName
 
 _ALLOWED = re.compile(r"[A-Za-z0-9_.+=-]+")

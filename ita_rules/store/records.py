@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import NotFound, UsageError
+from ita_rules.core.errors import NotFound, UsageError
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

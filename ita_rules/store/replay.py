@@ -97,7 +97,7 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
             ensure_runs_schema(store.db)
             runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
     finally:
-        store.db.dispose()
+        store.close()
     shown = None
     if aside is not None:
         try:

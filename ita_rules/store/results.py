@@ -16,13 +16,13 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.errors import ItaRulesError, Location
-from ita_rules.findings import Finding
+from ita_rules.core.errors import ItaRulesError, Location
+from ita_rules.core.findings import Finding
 from ita_rules.store.errors import ResultRejected
 
 if TYPE_CHECKING:
+    from ita_rules.core.yamlio import Document
     from ita_rules.rules.registry import Registry
-    from ita_rules.yamlio import Document
 
 SCHEMA = "backtest_result.schema.json"
 MAX_BYTES = 64 * 1024 * 1024  # a result is a summary; candles and trades lists go to the store
@@ -147,7 +147,7 @@ def _parse(text: str, shown: str) -> Any:
             Location(shown),
         )
     if seen.duplicate is not None:
-        from ita_rules.yamlio import loads
+        from ita_rules.core.yamlio import loads
 
         _doc, problems = loads(text, shown)
         found = [p for p in problems if p.code == "duplicate-key"]
@@ -160,7 +160,7 @@ def _parse(text: str, shown: str) -> Any:
 def _located(text: str, shown: str, value: Any) -> Document:
     """The document with the line and column of every value (JSON is YAML), loaded only when
     a problem has to be located; without marks when YAML reads the text differently."""
-    from ita_rules.yamlio import Document, loads
+    from ita_rules.core.yamlio import Document, loads
 
     doc, _problems = loads(text, shown)
     return doc if doc is not None and doc.data == value else Document(shown, value)
@@ -168,8 +168,8 @@ def _located(text: str, shown: str, value: Any) -> Document:
 
 def check_result(data: bytes, shown: str, registry: Registry) -> dict[str, Any]:
     """Parse and check a result; return the parsed document or raise :class:`ResultRejected`."""
-    from ita_rules.schemacheck import validate
-    from ita_rules.yamlio import Document
+    from ita_rules.core.schemacheck import validate
+    from ita_rules.core.yamlio import Document
 
     if len(data) > MAX_BYTES:
         raise ResultRejected(

@@ -10,8 +10,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from ita_rules.core.errors import UsageError
 from ita_rules.db import tables as t
-from ita_rules.errors import UsageError
 from ita_rules.store import blobs
 from ita_rules.store.core import Progress, Store, now_utc
 from ita_rules.store.naming import iso

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ita_rules import canonical, yamlio
+from ita_rules.core import canonical, yamlio
 from tests.conftest import REPO, SAMPLE_RULES, write
 
 BIN = Path(sys.executable).parent

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ita_rules import canonical
+from ita_rules.core import canonical
 from tests.journeys.conftest import Desk, Ran, candles_csv
 
 # backtesting.py's Stats as a dict (pd.Series.to_dict() with Timestamps as strings): "# Trades"
@@ -106,7 +106,7 @@ def provenance(desk: Desk) -> list[str]:
 
 def edit_params(path: Path, old: str, new: str) -> None:
     """Change a parameter and write the params_hash that matches (what `validate --fix` did)."""
-    from ita_rules import yamlio
+    from ita_rules.core import yamlio
 
     text = path.read_text(encoding="utf-8").replace(old, new)
     doc, _ = yamlio.loads(text, str(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from ita_rules import canonical, yamlio
+from ita_rules.core import canonical, yamlio
 from tests.conftest import git
 from tests.provenance.conftest import RunWs
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 from ita_rules.provenance import arrowhash, datahash
 from ita_rules.provenance.datahash import DataHashError, DataRange, csv_range_hash, range_hash
 from tests.provenance.conftest import HEADER, candle_lines

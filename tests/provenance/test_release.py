@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ita_rules import canonical, yamlio
+from ita_rules.core import canonical, yamlio
 from ita_rules.provenance import show_run
 from ita_rules.provenance.release import ReleasedRuleModified
 from ita_rules.provenance.verify import _git

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ita_rules.errors import ItaRulesError, RuleError, UsageError
+from ita_rules.core.errors import ItaRulesError, RuleError, UsageError
 from ita_rules.provenance import list_runs, show_run, verify_run
 from ita_rules.provenance.runs import DirtyTree
 from tests.conftest import REPO, git

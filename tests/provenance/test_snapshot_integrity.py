@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ita_rules.canonical import sha256_of
+from ita_rules.core.canonical import sha256_of
 from ita_rules.db import connect, upgrade
 from ita_rules.db import tables as db_tables
 from ita_rules.provenance import verify_run

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from ita_rules.errors import ItaRulesError, UsageError
+from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.retention.notify import NotifyError, Telegram
 
 TOKEN = "123456789:AAH-secret-bot-token"

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ita_rules.report import dump_json
+from ita_rules.core.reporters import dump_json
 from ita_rules.retention.plan import Decision, Item, Plan, make_plan, plan_records, protection
 from ita_rules.retention.policy import Policy, TypeRule
 from ita_rules.retention.render import write_plan_json

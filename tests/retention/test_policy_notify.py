@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ita_rules.errors import UsageError
+from ita_rules.core.errors import UsageError
 from ita_rules.retention.notify import NotifyError, Telegram
 from ita_rules.retention.policy import PolicyError, load_policy
 from tests.retention.conftest import POLICY

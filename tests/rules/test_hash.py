@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ita_rules.canonical import params_hash
+from ita_rules.core.canonical import params_hash
+from ita_rules.core.yamlio import loads
 from ita_rules.rules.load import check_file
-from ita_rules.yamlio import loads
 from tests.conftest import REPO
 
 # Pinned forever: if one of these changes, every released rule's hash changed with it.

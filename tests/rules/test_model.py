@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ita_rules import Workspace
-from ita_rules.errors import NotFound, RuleError, UsageError
+from ita_rules.core.errors import NotFound, RuleError, UsageError
 from ita_rules.rules.model import Rule, Version, check_setup_id
 
 parts = st.integers(0, 10_000)
@@ -88,7 +88,7 @@ def test_workspace_open_from_a_subdirectory(sample_ws: Path) -> None:
 
 
 def test_workspace_missing(tmp_path: Path) -> None:
-    from ita_rules.errors import WorkspaceNotFound
+    from ita_rules.core.errors import WorkspaceNotFound
 
     with pytest.raises(WorkspaceNotFound, match="no ita-rules workspace at"):
         Workspace.open(tmp_path)

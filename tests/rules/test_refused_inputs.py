@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ita_rules import schemacheck, yamlio
+from ita_rules.core import schemacheck, yamlio
 from ita_rules.rules.diffing import diff, required_bump
 from tests.conftest import SAMPLE_RULES
 from tests.journeys.conftest import Desk
@@ -280,7 +280,7 @@ def test_new_version_quotes_strings_that_would_not_read_back(desk: Desk) -> None
 
 def test_the_python_api_refuses_nested_and_linked_rule_files(desk: Desk) -> None:
     from ita_rules import Workspace
-    from ita_rules.errors import NotFound, RuleError
+    from ita_rules.core.errors import NotFound, RuleError
 
     _copy_as(desk, "N", "rules/X/N")
     registry = Workspace.open(desk.root).registry

@@ -148,7 +148,7 @@ def test_a_read_only_store_root_refuses_put_and_tag_in_one_line(store_ws: StoreW
 def test_metadata_that_is_not_text_is_refused_by_the_api_with_nothing_written(
     store_ws: StoreWs,
 ) -> None:
-    from ita_rules.errors import UsageError
+    from ita_rules.core.errors import UsageError
 
     src = store_ws.root / "c.csv"
     src.write_text("c\n")

@@ -173,7 +173,7 @@ def test_a_damaged_journal_line_is_skipped_and_repaired(store_ws: StoreWs, cli) 
 
 
 def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
-    from ita_rules.errors import UsageError
+    from ita_rules.core.errors import UsageError
     from ita_rules.store import rebuild_from_journal
     from ita_rules.workspace import Workspace
 

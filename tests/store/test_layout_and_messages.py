@@ -160,7 +160,7 @@ def test_a_put_of_good_bytes_repairs_a_content_marked_corrupt(store_ws: StoreWs,
 
 
 def test_file_id_prefixes(store_ws: StoreWs) -> None:
-    from ita_rules.errors import NotFound, UsageError
+    from ita_rules.core.errors import NotFound, UsageError
 
     src = write(store_ws.root / "GER40.csv", CANDLES)
     store = _open(store_ws)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
-from ita_rules.findings import Finding
+from ita_rules.core.findings import Finding
 
 
 def _escape_data(text: str) -> str:

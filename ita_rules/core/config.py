@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ita_rules.errors import ConfigError, Location
+from ita_rules.core.errors import ConfigError, Location
 
 CONFIG_NAME = "ita.toml"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import rfc8785
 
-from ita_rules.errors import ItaRulesError
+from ita_rules.core.errors import ItaRulesError
 
 HASHED_FIELDS = ("components", "rules", "params", "targets")
 PREFIX = "sha256:"

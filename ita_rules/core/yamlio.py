@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from ita_rules.findings import FieldPath, Finding, dotted
+from ita_rules.core.findings import FieldPath, Finding, dotted
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000

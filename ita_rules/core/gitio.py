@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ita_rules.errors import GitError
+from ita_rules.core.errors import GitError
 
 # Variables that describe *how* to run git rather than *which repository*: kept.
 _KEEP = frozenset(
@@ -178,7 +178,7 @@ class Git:
 
     def require_commit(self, ref: str, what: str = "ref") -> str:
         """The commit id of ``ref``; a :class:`UsageError` (exit 2) that says how to fetch it."""
-        from ita_rules.errors import UsageError
+        from ita_rules.core.errors import UsageError
 
         found = self.commit_id(ref)
         if found is not None:

@@ -18,8 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ita_rules.findings import FieldPath, Finding, dotted
-from ita_rules.yamlio import Document
+from ita_rules.core.findings import FieldPath, Finding, dotted
+from ita_rules.core.yamlio import Document
 
 # Keywords that only annotate: they never make a document invalid.
 _ANNOTATIONS = frozenset(
