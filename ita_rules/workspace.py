@@ -6,25 +6,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.core.config import CONFIG_NAME, Settings, load_settings
-from ita_rules.core.errors import WorkspaceNotFound
+from ita_rules.core.config import Settings, load_settings
+from ita_rules.core.config import find_root as find_root  # its home; hooks.py takes it from here
 
 if TYPE_CHECKING:
     from ita_rules.provenance.runs import Run
     from ita_rules.rules.registry import Registry
     from ita_rules.store.core import Store
-
-
-def find_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` that holds ``ita.toml``."""
-    here = start.absolute()
-    for candidate in (here, *here.parents):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    raise WorkspaceNotFound(
-        f"no ita-rules workspace at {here} or above (no {CONFIG_NAME}); "
-        "run `ita-rules init` or pass --workspace DIR"
-    )
 
 
 class Workspace:

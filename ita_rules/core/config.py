@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ita_rules.core.errors import ConfigError, Location
+from ita_rules.core.errors import ConfigError, Location, WorkspaceNotFound
 
 CONFIG_NAME = "ita.toml"
 
@@ -196,6 +196,18 @@ def rules_config(raw: bytes | None, path: str = CONFIG_NAME) -> RulesConfig:
     rules = given.get("rules", {})
     folder = rules_folder(str(rules.get("dir", _SCHEMA["rules"]["dir"][1])), path)
     return RulesConfig(folder, tuple(rules.get("protected_refs", [])))
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` that holds ``ita.toml``."""
+    here = start.absolute()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise WorkspaceNotFound(
+        f"no ita-rules workspace at {here} or above (no {CONFIG_NAME}); "
+        "run `ita-rules init` or pass --workspace DIR"
+    )
 
 
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
