@@ -18,7 +18,7 @@ from ita_rules.core import reporters
 from ita_rules.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from ita_rules.store.replay import Rebuilt
+    from ita_rules.recovery.rebuild import Rebuilt
 
 
 def index_source(ctx: typer.Context) -> Any:
@@ -158,7 +158,7 @@ def _restore_from_disk(ctx: typer.Context) -> Rebuilt | None:
     ws = open_workspace(ctx)
     if not ws.settings.store_root.is_dir():
         return None
-    from ita_rules.store.replay import rebuild_database
+    from ita_rules.recovery.rebuild import rebuild_database
 
     return rebuild_database(ws)
 

@@ -319,7 +319,7 @@ def fsck(
     Example:
       ita-rules store fsck && ita-rules store fsck --repair
     """
-    from ita_rules.store.fsck import fsck as run
+    from ita_rules.recovery.fsck import fsck as run
 
     with _store(ctx) as store:
         report = run(store, repair=repair, hashes=not quick)
@@ -347,7 +347,7 @@ def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     Example:
       rm .ita/ita.sqlite && ita-rules store rebuild
     """
-    from ita_rules.store.replay import rebuild_database
+    from ita_rules.recovery.rebuild import rebuild_database
 
     rebuilt = rebuild_database(open_workspace(ctx))
     if json_:

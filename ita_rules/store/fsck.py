@@ -1,4 +1,5 @@
-"""``store fsck``: compare the files under the store root, the database and the journal.
+"""``store fsck``, the store's part: compare the files under the store root, the records and
+stored files of the database, and the journal's record entries.
 
 Finds temp leftovers, files without records, files no live record needs, records without
 files, hash mismatches, records missing from the journal or from the database, and damaged
@@ -6,27 +7,27 @@ journal lines. ``repair=True`` fixes each: stale temp files and unneeded files a
 unknown files move to ``.ita-store/lost+found/`` (never deleted), records of missing or
 corrupt files get the status ``missing``/``corrupt``, and database and journal are reconciled.
 
-The runs' snapshot files (``{provenance folder}/{run_id}_snapshot.json``) are the tool's own:
-they are accounted for by the ``runs`` table, not by records. A snapshot whose run the database
-lacks is restored by ``--repair``; one that cannot be read is reported and never moved (its
-name keeps its run id taken).
+The steps are put together, with the runs' snapshot files and the remote copies that share
+the store root and the journal, by :func:`ita_rules.recovery.fsck.fsck`: call them in its
+order, under the store lock.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from ita_rules.core import times
 from ita_rules.db import tables as t
 from ita_rules.store import blobs
-from ita_rules.store.core import HOUSEKEEPING, Store, now_utc
-from ita_rules.store.naming import TMP_PREFIX, iso
+from ita_rules.store.core import HOUSEKEEPING, Store
+from ita_rules.store.journal import Entry
+from ita_rules.store.naming import TMP_PREFIX
 from ita_rules.store.records import LIVE, Record
 from ita_rules.store.replay import replay, unbacked
 
@@ -48,13 +49,7 @@ class Problem:
         return f"{self.path}: {self.message}{done}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "path": self.path,
-            "message": self.message,
-            "file_ids": list(self.file_ids),
-            "repaired": self.repaired,
-        }
+        return {**asdict(self), "file_ids": list(self.file_ids)}
 
 
 @dataclass
@@ -74,6 +69,172 @@ class FsckReport:
             "clean": self.clean,
             "problems": [p.as_dict() for p in self.problems],
         }
+
+
+@dataclass
+class Scan:
+    """The files under the store root and what the database says of them (read once)."""
+
+    files: set[str]  # every file but housekeeping and temp files, "/"-separated
+    stored: dict[str, tuple[str, int]]  # hash -> (its stored file, size)
+    live: dict[str, list[str]]  # hash -> the file ids of its live records
+    linked: set[str]  # records' own names of stored bytes that are on disk
+
+    @property
+    def unaccounted(self) -> set[str]:
+        """Files that are neither stored bytes nor a record's name: another part's own files
+        (the runs' snapshots), or orphans."""
+        return self.files - {path for path, _ in self.stored.values()} - self.linked
+
+
+def journal_name(store: Store) -> str:
+    """How problems of the journal are named: ``.ita-store/journal.jsonl``."""
+    return f"{HOUSEKEEPING}/{store.journal.path.name}"
+
+
+def _now() -> str:
+    return times.iso(times.now())
+
+
+def _mark(store: Store, report: FsckReport, problem: Problem, status: str) -> None:
+    """Report ``problem``; when it is being repaired, mark its records ``status`` first."""
+    if problem.repaired:
+        store._set_status(problem.file_ids, status, _now())
+    report.problems.append(problem)
+
+
+# -- the journal -----------------------------------------------------------------------
+
+
+def check_journal(store: Store, report: FsckReport, repair: bool) -> list[Entry]:
+    """Damaged lines, records the journal has and the database lacks (restored with
+    ``repair`` when their file is on disk, dropped from the journal when it is not), and
+    records the database has and the journal lacks (appended with ``repair``). Returns the
+    readable entries."""
+    entries, damaged = store.journal.read()
+    name = journal_name(store)
+    report.problems += [
+        Problem(
+            "journal", f"{name}:{n}", "damaged journal line (an interrupted append)", (), repair
+        )
+        for n in damaged
+    ]
+    puts = [e for e in entries if e.data.get("op") == "put" and "record" in e.data]
+    journaled = {e.data["record"]["file_id"] for e in puts}
+    with store.db.read() as conn:
+        in_db = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
+    gone = _unrecorded(store, report, repair, entries, journaled - in_db)
+    if repair:  # damaged lines and the entries of gone files in one rewrite (lines as read)
+        store.journal.drop_lines(
+            [*damaged, *(e.line for e in puts if e.data["record"].get("file_id") in gone)]
+        )
+    _unjournaled(store, report, repair, sorted(in_db - journaled))
+    return entries
+
+
+def _unrecorded(
+    store: Store, report: FsckReport, repair: bool, entries: list[Entry], unrecorded: set[str]
+) -> set[str]:
+    """Report (and with ``repair`` restore) the journaled records the database lacks; return
+    those whose file is not on disk, which are never restored."""
+    gone: set[str] = set()
+    if unrecorded:
+        with store.db.read() as conn:
+            gone = set(unbacked(conn, entries, unrecorded, store.root))
+    if repair and unrecorded - gone:
+        with store.db.write() as conn:
+            replay(conn, entries, only=unrecorded - gone, root=store.root)
+    name = journal_name(store)
+    for fid in sorted(unrecorded):
+        if fid in gone:
+            message = (
+                f"record {fid} is in the journal but not in the database, and its file is not "
+                "on disk (a put whose commit never happened, or a file lost since)"
+            )
+            report.problems.append(Problem("unbacked", name, message, (fid,), repair))
+        else:
+            message = f"record {fid} is in the journal but not in the database"
+            report.problems.append(Problem("unrecorded", name, message, (fid,), repair))
+    return gone
+
+
+def _unjournaled(store: Store, report: FsckReport, repair: bool, file_ids: list[str]) -> None:
+    """Report (and with ``repair`` journal) the records the journal lacks: a put entry each,
+    and a status entry when the record is no longer live."""
+    name = journal_name(store)
+    for fid in file_ids:
+        message = f"record {fid} is in the database but not in the journal"
+        report.problems.append(Problem("unjournaled", name, message, (fid,), repair))
+    if not (repair and file_ids):
+        return
+    wanted = set(file_ids)
+    add: list[dict[str, Any]] = []
+    for record in store.find(status=None):
+        if record.file_id not in wanted:
+            continue
+        live = Record.from_dict({**record.as_dict(), "status": "live"})
+        add.append(
+            {
+                "op": "put",
+                "at": record.created_at,
+                "record": live.as_dict(),
+                "blob": {"path": record.path, "size": record.size},
+            }
+        )
+        if record.status != "live":
+            at = record.deleted_at or record.created_at
+            add.append(
+                {"op": "status", "at": at, "file_id": record.file_id, "status": record.status}
+            )
+    store.journal.append(add)
+
+
+# -- the files -------------------------------------------------------------------------
+
+
+def scan(store: Store, report: FsckReport, *, repair: bool, hashes: bool) -> Scan:
+    """Walk the store root (stale temp files reported, and deleted with ``repair``), read the
+    stored files and live records, and check the records' own names (:func:`_check_names`)."""
+    files, temps = _walk(store.root)
+    report.files = len(files)
+    for rel in temps:
+        if _temp_is_stale(store.root / rel, Path(rel).name):
+            if repair:
+                (store.root / rel).unlink(missing_ok=True)
+            message = "temporary file left by an interrupted put"
+            report.problems.append(Problem("temp", rel, message, repaired=repair))
+    r = t.records.c
+    with store.db.read() as conn:
+        stored = {row.hash: (row.path, int(row.size)) for row in conn.execute(sa.select(t.blobs))}
+        live: dict[str, list[str]] = {}
+        for fid, hash_ in conn.execute(sa.select(r.file_id, r.hash).where(r.status.in_(LIVE))):
+            live.setdefault(hash_, []).append(fid)
+        count = sa.select(sa.func.count()).select_from(t.records)
+        report.records = int(conn.execute(count).scalar_one())
+    found = Scan(files, stored, live, set())
+    found.linked = _check_names(store, found, report, repair=repair, hashes=hashes)
+    return found
+
+
+def _walk(root: Path) -> tuple[set[str], list[str]]:
+    """Every file under the store root (but housekeeping) as a ``/``-separated relative path,
+    and the temp files apart (plain strings: a store holds many thousands of files)."""
+    files: set[str] = set()
+    temps: list[str] = []
+    top = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top:
+            prefix = ""
+            if HOUSEKEEPING in dirnames:
+                dirnames.remove(HOUSEKEEPING)
+        else:
+            prefix = os.path.relpath(dirpath, top).replace(os.sep, "/") + "/"
+        for name in filenames:
+            if name.startswith(TMP_PREFIX):
+                temps.append(prefix + name)
+            else:
+                files.add(prefix + name)
+    return files, sorted(temps)
 
 
 def _temp_is_stale(path: Path, name: str) -> bool:
@@ -98,28 +259,84 @@ def _temp_is_stale(path: Path, name: str) -> bool:
     return False  # its process is still running: a put in progress
 
 
-def _walk(root: Path) -> tuple[set[str], list[str]]:
-    """Every file under the store root (but housekeeping) as a ``/``-separated relative path,
-    and the temp files apart (plain strings: a store holds many thousands of files)."""
-    files: set[str] = set()
-    temps: list[str] = []
-    top = os.fspath(root)
-    for dirpath, dirnames, filenames in os.walk(top):
-        if dirpath == top:
-            prefix = ""
-            if HOUSEKEEPING in dirnames:
-                dirnames.remove(HOUSEKEEPING)
-        else:
-            prefix = os.path.relpath(dirpath, top).replace(os.sep, "/") + "/"
-        for name in filenames:
-            if name.startswith(TMP_PREFIX):
-                temps.append(prefix + name)
-            else:
-                files.add(prefix + name)
-    return files, sorted(temps)
+def _check_names(
+    store: Store, scan: Scan, report: FsckReport, *, repair: bool, hashes: bool
+) -> set[str]:
+    """Check the records' own names of stored bytes (hard links, or copies where the file
+    system cannot link; see :mod:`ita_rules.store.batch`); return the files they account
+    for. A live record's missing name is linked again (``repair``) when its bytes are still
+    stored; a name only purged records had is unneeded; a copy is hashed like a stored file."""
+    r = t.records.c
+    with store.db.read() as conn:
+        rows = conn.execute(sa.select(r.path, r.hash, r.file_id, r.status)).all()
+    stored_files = {path for path, _ in scan.stored.values()}
+    names: dict[str, tuple[str, list[str]]] = {}  # path -> (hash, its live records)
+    for path, hash_, fid, status in rows:
+        if path not in stored_files:
+            names.setdefault(path, (hash_, []))[1].extend([fid] if status in LIVE else [])
+    for rel, (hash_, ids) in sorted(names.items()):
+        stored = scan.stored.get(hash_, ("", 0))[0]
+        if rel in scan.files and not ids:
+            if repair:
+                (store.root / rel).unlink(missing_ok=True)
+            report.problems.append(
+                Problem("unneeded", rel, "name no live record needs", (), repair)
+            )
+        elif rel not in scan.files and ids:
+            _missing_name(store, report, repair, rel, tuple(ids), stored, stored in scan.files)
+        elif (
+            rel in scan.files
+            and hashes
+            and stored in scan.files
+            and _is_bad_copy(store, rel, stored, hash_)
+        ):
+            message = f"content does not match {hash_}"
+            _corrupt(store, report, Problem("mismatch", rel, message, tuple(ids), repair))
+    return set(names) & scan.files
 
 
-def _lost_and_found(store: Store, rel: str) -> None:
+def _missing_name(
+    store: Store,
+    report: FsckReport,
+    repair: bool,
+    rel: str,
+    ids: tuple[str, ...],
+    stored: str,
+    stored_on_disk: bool,
+) -> None:
+    """A live record's own name is not on disk: linked again to its stored bytes when they
+    are (``repair``), else its records are marked missing (``repair``)."""
+    relink = repair and stored_on_disk
+    if relink:
+        (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        blobs.link_or_copy(os.fspath(store.root / stored), os.fspath(store.root / rel), None)
+    message = f"name missing; {len(ids)} record(s) point to it" + (
+        f" (linked again to {stored})" if relink else ""
+    )
+    problem = Problem("missing", rel, message, ids, repair)
+    if relink:
+        report.problems.append(problem)
+    else:
+        _mark(store, report, problem, "missing")
+
+
+def _is_bad_copy(store: Store, rel: str, stored: str, hash_: str) -> bool:
+    """``rel`` is a copy of the stored file (not a hard link to it) whose bytes differ."""
+    if os.path.samefile(store.root / rel, store.root / stored):
+        return False
+    return blobs.hash_file(store.root / rel)[0] != hash_
+
+
+def _corrupt(store: Store, report: FsckReport, problem: Problem) -> None:
+    """A file whose content does not match: with repair, its records are marked corrupt and
+    the file goes to lost+found."""
+    _mark(store, report, problem, "corrupt")
+    if problem.repaired:
+        lost_and_found(store, problem.path)
+
+
+def lost_and_found(store: Store, rel: str) -> None:
+    """Move a file out of the way, never deleting it: ``.ita-store/lost+found/{rel}``."""
     target = store.housekeeping / "lost+found" / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     n = 1
@@ -129,371 +346,35 @@ def _lost_and_found(store: Store, rel: str) -> None:
     os.replace(store.root / rel, target)
 
 
-def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckReport:
-    """Check (and with ``repair`` fix) the whole store under the store lock."""
-    report = FsckReport()
-    with store.locked():
-        _journal(store, report, repair)
-        files, temps = _walk(store.root)
-        report.files = len(files)
-        for rel in temps:
-            if _temp_is_stale(store.root / rel, Path(rel).name):
+def check_orphans(store: Store, orphans: set[str], report: FsckReport, repair: bool) -> None:
+    """Files nothing accounts for: moved to lost+found with ``repair``."""
+    moved = " (moved to .ita-store/lost+found)" if repair else ""
+    for rel in sorted(orphans):
+        if repair:
+            lost_and_found(store, rel)
+        report.problems.append(Problem("orphan", rel, "file without a record" + moved, (), repair))
+
+
+def check_stored(
+    store: Store, scan: Scan, report: FsckReport, *, repair: bool, hashes: bool
+) -> None:
+    """Each stored file: unneeded when no live record needs it (deleted with ``repair``),
+    missing, or not matching its hash and size (re-hashed unless ``hashes`` is false)."""
+    for hash_, (rel, size) in sorted(scan.stored.items(), key=lambda kv: kv[1][0]):
+        ids = tuple(sorted(scan.live.get(hash_, ())))
+        present = rel in scan.files
+        if not ids:
+            if present:
                 if repair:
                     (store.root / rel).unlink(missing_ok=True)
-                report.problems.append(
-                    Problem(
-                        "temp", rel, "temporary file left by an interrupted put", repaired=repair
-                    )
-                )
-        with store.db.read() as conn:
-            blob_rows = {
-                row.hash: (row.path, int(row.size)) for row in conn.execute(sa.select(t.blobs))
-            }
-            live: dict[str, list[str]] = {}
-            query = sa.select(t.records.c.file_id, t.records.c.hash).where(
-                t.records.c.status.in_(LIVE)
-            )
-            for fid, hash_ in conn.execute(query):
-                live.setdefault(hash_, []).append(fid)
-            report.records = int(
-                conn.execute(sa.select(sa.func.count()).select_from(t.records)).scalar_one()
-            )
-        blob_paths = {path for path, _ in blob_rows.values()}
-        linked = _links(store, files, blob_rows, report, repair=repair, hashes=hashes)
-        snapshots, kept = _run_files(store, files - blob_paths - linked)
-        _runs(store, snapshots, report, repair)
-        for rel in sorted(files - blob_paths - linked - set(snapshots) - kept):
-            if repair:
-                _lost_and_found(store, rel)
-            report.problems.append(
-                Problem(
-                    "orphan",
-                    rel,
-                    "file without a record"
-                    + (" (moved to .ita-store/lost+found)" if repair else ""),
-                    repaired=repair,
-                )
-            )
-        for hash_, (rel, size) in sorted(blob_rows.items(), key=lambda kv: kv[1][0]):
-            ids = tuple(sorted(live.get(hash_, ())))
-            present = rel in files
-            if not ids:
-                if present:
-                    if repair:
-                        (store.root / rel).unlink(missing_ok=True)
-                    report.problems.append(
-                        Problem(
-                            "unneeded",
-                            rel,
-                            "stored file that no live record needs",
-                            repaired=repair,
-                        )
-                    )
-                continue
-            if not present:
-                if repair:
-                    store._set_status(ids, "missing", iso(now_utc()))
-                report.problems.append(
-                    Problem(
-                        "missing",
-                        rel,
-                        f"stored file missing; {len(ids)} record(s) point to it",
-                        ids,
-                        repair,
-                    )
-                )
-                continue
+                message = "stored file that no live record needs"
+                report.problems.append(Problem("unneeded", rel, message, repaired=repair))
+        elif not present:
+            message = f"stored file missing; {len(ids)} record(s) point to it"
+            _mark(store, report, Problem("missing", rel, message, ids, repair), "missing")
+        else:
             actual_size = (store.root / rel).stat().st_size
             actual_hash = blobs.hash_file(store.root / rel)[0] if hashes else hash_
             if actual_size != size or actual_hash != hash_:
-                if repair:
-                    store._set_status(ids, "corrupt", iso(now_utc()))
-                    _lost_and_found(store, rel)
-                report.problems.append(
-                    Problem(
-                        "mismatch",
-                        rel,
-                        f"content does not match {hash_} ({actual_size} bytes, expected {size})",
-                        ids,
-                        repair,
-                    )
-                )
-    return report
-
-
-def _links(
-    store: Store,
-    files: set[str],
-    blob_rows: dict[str, tuple[str, int]],
-    report: FsckReport,
-    *,
-    repair: bool,
-    hashes: bool,
-) -> set[str]:
-    """Check the records' own names of stored bytes (hard links, or copies where the file
-    system cannot link; see :mod:`ita_rules.store.batch`); return the files they account
-    for. A live record's missing name is linked again (``repair``) when its bytes are still
-    stored; a name only purged records had is unneeded; a copy is hashed like a stored file."""
-    r = t.records.c
-    with store.db.read() as conn:
-        rows = conn.execute(sa.select(r.path, r.hash, r.file_id, r.status)).all()
-    stored_files = {path for path, _ in blob_rows.values()}
-    names: dict[str, tuple[str, list[str]]] = {}  # path -> (hash, its live records)
-    for path, hash_, fid, status in rows:
-        if path not in stored_files:
-            names.setdefault(path, (hash_, []))[1].extend([fid] if status in LIVE else [])
-    for rel, (hash_, ids) in sorted(names.items()):
-        stored = blob_rows.get(hash_, ("", 0))[0]
-        if rel in files and not ids:
-            if repair:
-                (store.root / rel).unlink(missing_ok=True)
-            report.problems.append(
-                Problem("unneeded", rel, "name no live record needs", (), repair)
-            )
-        elif rel not in files and ids:
-            fixed = repair and stored in files
-            if fixed:
-                (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
-                blobs.link_or_copy(
-                    os.fspath(store.root / stored), os.fspath(store.root / rel), None
-                )
-            elif repair:
-                store._set_status(ids, "missing", iso(now_utc()))
-            report.problems.append(
-                Problem(
-                    "missing",
-                    rel,
-                    f"name missing; {len(ids)} record(s) point to it"
-                    + (f" (linked again to {stored})" if fixed else ""),
-                    tuple(ids),
-                    repair,
-                )
-            )
-        elif (
-            rel in files
-            and hashes
-            and stored in files
-            and not os.path.samefile(store.root / rel, store.root / stored)  # a copy
-            and blobs.hash_file(store.root / rel)[0] != hash_
-        ):
-            if repair:
-                store._set_status(ids, "corrupt", iso(now_utc()))
-                _lost_and_found(store, rel)
-            report.problems.append(
-                Problem("mismatch", rel, f"content does not match {hash_}", tuple(ids), repair)
-            )
-    return set(names) & files
-
-
-_KEPT_RESULT = re.compile(
-    r"(run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,})_result_rejected(_[0-9]+)?\.json"
-)
-
-
-def _run_files(store: Store, candidates: set[str]) -> tuple[dict[str, str], set[str]]:
-    """The runs' own files among ``candidates`` (relative paths) in the provenance folder:
-    their snapshot files (path -> run id), and the results a run kept after the store refused
-    them (``{run_id}_result_rejected.json``)."""
-    from ita_rules.provenance.snapfiles import RUN_ID_RE, SNAPSHOT_SUFFIX
-
-    folder = store.settings.folder_for("provenance").strip("/")
-    snapshots: dict[str, str] = {}
-    kept: set[str] = set()
-    for rel in candidates:
-        parent, _, name = rel.rpartition("/")
-        if parent != folder:
-            continue
-        run_id = name[: -len(SNAPSHOT_SUFFIX)] if name.endswith(SNAPSHOT_SUFFIX) else ""
-        if RUN_ID_RE.fullmatch(run_id):
-            snapshots[rel] = run_id
-        elif _KEPT_RESULT.fullmatch(name):
-            kept.add(rel)
-    return snapshots, kept
-
-
-def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: bool) -> None:
-    """Snapshot files whose run the database lacks (restored with ``repair``), snapshot files
-    that are not a run's snapshot (reported, left in place), and runs of the database whose
-    snapshot file is missing (written again from the database with ``repair``, never over a
-    file that appeared meanwhile)."""
-    from ita_rules.provenance import snapfiles
-    from ita_rules.provenance.runstore import RunStore
-    from ita_rules.provenance.tables import ensure_runs_schema, runs
-
-    with store.db.read() as conn:
-        known: set[str] = set()
-        if sa.inspect(conn).has_table(runs.name):
-            known = {row[0] for row in conn.execute(sa.select(runs.c.run_id))}
-    missing = {rel: run_id for rel, run_id in snapshots.items() if run_id not in known}
-    readable = {
-        rel
-        for rel, run_id in missing.items()
-        if snapfiles.read_snapshot(store.root / rel, run_id) is not None
-    }
-    run_store = RunStore(store.settings, store.db, owned=False)
-    if repair and readable:
-        ensure_runs_schema(store.db)
-        run_store.restore()
-    for rel in sorted(missing):
-        if rel in readable:
-            message = f"run {missing[rel]} has a snapshot file but is not in the database"
-            report.problems.append(
-                Problem("run", rel, message + (" (restored)" if repair else ""), (), repair)
-            )
-        else:
-            report.problems.append(
-                Problem("snapshot", rel, "not a run's snapshot file (left in place)")
-            )
-    for run_id in sorted(known - set(snapshots.values())):
-        path = run_store.snapshot_path(run_id)
-        if path.exists():  # written since the walk (a run that just started)
-            continue
-        if repair:
-            snapfiles.claim(path, snapfiles.text(run_store.get(run_id)))
-        report.problems.append(
-            Problem(
-                "run",
-                path.relative_to(store.root).as_posix(),
-                f"run {run_id} is in the database but its snapshot file is missing"
-                + (" (written again from the database)" if repair else ""),
-                (),
-                repair,
-            )
-        )
-
-
-def _journal(store: Store, report: FsckReport, repair: bool) -> None:
-    entries, damaged = store.journal.read()
-    journal_name = f"{HOUSEKEEPING}/{store.journal.path.name}"
-    for number in damaged:
-        report.problems.append(
-            Problem(
-                "journal",
-                f"{journal_name}:{number}",
-                "damaged journal line (an interrupted append)",
-                repaired=repair,
-            )
-        )
-    journaled = {
-        e.data["record"]["file_id"]
-        for e in entries
-        if e.data.get("op") == "put" and "record" in e.data
-    }
-    with store.db.read() as conn:
-        in_db = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
-    unrecorded = journaled - in_db
-    gone: set[str] = set()  # of those, the ones whose file is not on disk: never restored
-    if unrecorded:
-        with store.db.read() as conn:
-            gone = set(unbacked(conn, entries, unrecorded, store.root))
-    if repair and unrecorded - gone:
-        with store.db.write() as conn:
-            replay(conn, entries, only=unrecorded - gone, root=store.root)
-    if repair:  # damaged lines and the entries of gone files in one rewrite (lines as read)
-        store.journal.drop_lines(
-            [
-                *damaged,
-                *(
-                    e.line
-                    for e in entries
-                    if e.data.get("op") == "put" and e.data.get("record", {}).get("file_id") in gone
-                ),
-            ]
-        )
-    for fid in sorted(unrecorded):
-        if fid in gone:
-            message = (
-                f"record {fid} is in the journal but not in the database, and its file is not "
-                "on disk (a put whose commit never happened, or a file lost since)"
-            )
-            report.problems.append(Problem("unbacked", journal_name, message, (fid,), repair))
-        else:
-            message = f"record {fid} is in the journal but not in the database"
-            report.problems.append(Problem("unrecorded", journal_name, message, (fid,), repair))
-    unjournaled = sorted(in_db - journaled)
-    for fid in unjournaled:
-        report.problems.append(
-            Problem(
-                "unjournaled",
-                journal_name,
-                f"record {fid} is in the database but not in the journal",
-                (fid,),
-                repair,
-            )
-        )
-    if repair and unjournaled:
-        records = store.find(status=None)
-        wanted = set(unjournaled)
-        add: list[dict[str, Any]] = []
-        for record in records:
-            if record.file_id in wanted:
-                live = Record.from_dict({**record.as_dict(), "status": "live"})
-                add.append(
-                    {
-                        "op": "put",
-                        "at": record.created_at,
-                        "record": live.as_dict(),
-                        "blob": {"path": record.path, "size": record.size},
-                    }
-                )
-                if record.status != "live":
-                    add.append(
-                        {
-                            "op": "status",
-                            "at": record.deleted_at or record.created_at,
-                            "file_id": record.file_id,
-                            "status": record.status,
-                        }
-                    )
-        store.journal.append(add)
-    _remote_copies(store, [e.data for e in entries], journal_name, report, repair)
-
-
-def _remote_copies(
-    store: Store, entries: list[dict[str, Any]], journal_name: str, report: FsckReport, repair: bool
-) -> None:
-    """Remote copies the journal lacks (recorded before copies were journaled: appended with
-    ``repair``) and copies the database lacks (restored with ``repair``)."""
-    from ita_rules.remote import tables as remote_tables
-
-    journaled = {
-        (e["copy"].get("hash"), e["copy"].get("remote"))
-        for e in entries
-        if e.get("op") == remote_tables.JOURNAL_OP and isinstance(e.get("copy"), dict)
-    }
-    with store.db.read() as conn:
-        if not sa.inspect(conn).has_table(remote_tables.remote_copies.name):
-            rows: list[remote_tables.RemoteCopy] = []
-        else:
-            query = sa.select(remote_tables.remote_copies)
-            rows = [
-                remote_tables.RemoteCopy.from_row(dict(r._mapping)) for r in conn.execute(query)
-            ]
-    in_db = {(r.hash, r.remote) for r in rows}
-    unjournaled = [r for r in rows if (r.hash, r.remote) not in journaled]
-    unrecorded = sorted(journaled - in_db)
-    for copy in unjournaled:
-        report.problems.append(
-            Problem(
-                "unjournaled",
-                journal_name,
-                f"the copy of {copy.hash} on {copy.remote} is in the database but not in the "
-                "journal",
-                (),
-                repair,
-            )
-        )
-    for hash_, remote in unrecorded:
-        report.problems.append(
-            Problem(
-                "unrecorded",
-                journal_name,
-                f"the copy of {hash_} on {remote} is in the journal but not in the database",
-                (),
-                repair,
-            )
-        )
-    if repair and unjournaled:
-        store.journal.append([copy.journal_entry() for copy in unjournaled])
-    if repair and unrecorded:
-        remote_tables.restore(store.db, entries)
+                message = f"content does not match {hash_} ({actual_size} bytes, expected {size})"
+                _corrupt(store, report, Problem("mismatch", rel, message, ids, repair))

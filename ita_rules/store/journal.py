@@ -8,7 +8,7 @@ journal back too (:meth:`Journal.rollback`: no space is needed for that). Only a
 between the append and the commit leaves an entry the database lacks: its files were placed
 before the append, so the rebuild (or ``store fsck --repair``) restores a complete record, and
 an entry whose file is not on disk is skipped (:func:`ita_rules.store.replay.replay`).
-The database can be rebuilt from it (:func:`ita_rules.store.replay.rebuild_database`).
+The database can be rebuilt from it (:func:`ita_rules.recovery.rebuild.rebuild_database`).
 A process killed while appending leaves a partial last line: the next append starts on a new
 line, readers skip it, and ``store fsck --repair`` drops it.
 """

@@ -1,18 +1,17 @@
-"""Replay journal entries into the database (:func:`replay`, also used by fsck), and rebuild
-every table after the database was lost (:func:`rebuild_database`).
+"""Replay journal entries into the database: the records the database lacks, with their tags,
+statuses and stored files (:func:`replay`; ``store fsck --repair`` and the rebuild of a lost
+database, :func:`ita_rules.recovery.rebuild.rebuild_database`, use it).
 
-The disk is the source of truth: the store's records, tags and status changes and the remote
-copies are in the journal under the store root, each run is in its snapshot file under
-``archive/provenance/``. A rebuild restores what the database lacks and leaves the rest alone.
+Only what the files on disk support is restored (see :func:`replay`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -20,91 +19,6 @@ from ita_rules.db import tables as t
 from ita_rules.store.batch import insert_many
 from ita_rules.store.journal import Entry
 from ita_rules.store.records import LIVE, Record
-
-if TYPE_CHECKING:
-    from ita_rules.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class Rebuilt:
-    """What :func:`rebuild_database` restored."""
-
-    records: int
-    runs: tuple[str, ...]
-    remote_copies: int
-    unreadable: tuple[str, ...] = ()  # snapshot files that are not a run's snapshot
-    set_aside: str | None = None  # a damaged SQLite file, renamed before the rebuild
-    skipped: tuple[str, ...] = ()  # journaled records whose file is not on disk: not restored
-
-    @property
-    def ok(self) -> bool:
-        return not self.unreadable
-
-    def warnings(self) -> list[str]:
-        """One line per thing the disk could not give back (for the CLI to print)."""
-        return [
-            *(
-                f"{path}: not a run's snapshot file; its run was not restored"
-                for path in self.unreadable
-            ),
-            *(
-                f"record {file_id}: its file is not on disk; not restored"
-                for file_id in self.skipped
-            ),
-        ]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "restored": self.records,
-            "records": self.records,
-            "runs": len(self.runs),
-            "remote_copies": self.remote_copies,
-            "unreadable": list(self.unreadable),
-            "set_aside": self.set_aside,
-            "skipped": list(self.skipped),
-        }
-
-    def __str__(self) -> str:
-        aside = f" (the damaged database was moved to {self.set_aside})" if self.set_aside else ""
-        return (
-            f"{self.records} record(s), {len(self.runs)} run(s), "
-            f"{self.remote_copies} remote copy(ies){aside}"
-        )
-
-
-def rebuild_database(workspace: Workspace) -> Rebuilt:
-    """Restore what the metadata database lacks from the disk: the store's records (with
-    their tags and statuses) and the remote copies from the journal, the runs from their
-    snapshot files. Idempotent; used by ``store rebuild`` and ``index --rebuild``.
-
-    A SQLite file that SQLite cannot read (truncated, overwritten) is renamed first
-    (:func:`~ita_rules.db.engine.set_aside_broken_sqlite`: kept beside, never deleted) and
-    the database is rebuilt from nothing."""
-    from ita_rules.db.engine import set_aside_broken_sqlite
-    from ita_rules.provenance.runstore import RunStore
-    from ita_rules.provenance.tables import ensure_runs_schema
-    from ita_rules.remote import tables as remote_tables
-    from ita_rules.store import open_store
-
-    aside = set_aside_broken_sqlite(workspace.settings.database_url, workspace.root)
-    store = open_store(workspace)
-    try:
-        with store.locked():
-            entries, _damaged = store.journal.read()
-            with store.db.write() as conn:
-                records, skipped = replay(conn, entries, root=store.root)
-            copies = remote_tables.restore(store.db, (e.data for e in entries))
-            ensure_runs_schema(store.db)
-            runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
-    finally:
-        store.close()
-    shown = None
-    if aside is not None:
-        try:
-            shown = aside.relative_to(workspace.root).as_posix()
-        except ValueError:
-            shown = str(aside)
-    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown, skipped)
 
 
 class Replayed(NamedTuple):
@@ -150,71 +64,81 @@ def unbacked(
     return _restore(conn, entries, only, root).skipped
 
 
-@dataclass
-class _Restore:
-    blobs: list[dict[str, Any]]
-    rows: dict[str, dict[str, Any]]  # file_id -> its store_records row
-    tags: dict[str, dict[str, None]]  # file_id -> its tags (an ordered set)
-    skipped: tuple[str, ...]
-
-
 def _restore(
     conn: sa.Connection, entries: Iterable[Entry], only: set[str] | None, root: Path | None
 ) -> _Restore:
     """What :func:`replay` inserts (read from the database, written nowhere)."""
     present = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
     stored_at = {h: p for h, p in conn.execute(sa.select(t.blobs.c.hash, t.blobs.c.path))}
-    known_blobs = set(stored_at)
-    blobs: list[dict[str, Any]] = []
-    moved_to: dict[str, dict[str, Any]] = {}  # hash -> its row in ``blobs``
-    rows: dict[str, dict[str, Any]] = {}  # file_id -> its store_records row, as restored
-    tags: dict[str, dict[str, None]] = {}  # file_id -> its tags (an ordered set)
+    plan = _Restore(present=present, known_blobs=set(stored_at), only=only)
     for entry in entries:
-        data = entry.data
+        plan.apply(entry.data)
+    if root is not None:
+        plan.keep_backed(root, stored_at)
+    return plan
+
+
+@dataclass
+class _Restore:
+    """The rows of the records the database lacks, rebuilt entry after entry."""
+
+    present: set[str]  # file ids in the database, or restored already
+    known_blobs: set[str]  # hashes stored in the database, or restored already
+    only: set[str] | None
+    blobs: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # file_id -> its row
+    tags: dict[str, dict[str, None]] = field(default_factory=dict)  # file_id -> ordered set
+    skipped: tuple[str, ...] = ()
+    moved_to: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> its blob row
+
+    def apply(self, data: dict[str, Any]) -> None:
+        """One journal entry: a put of a record to restore, or a change to one restored."""
         op = data.get("op")
         if op == "put":
-            record = Record.from_dict(data["record"])
-            fid = record.file_id
-            if fid in present or (only is not None and fid not in only):
-                continue
-            if record.hash not in known_blobs:
-                blob = data.get("blob") or {}
-                blobs.append(
-                    moved_to.setdefault(
-                        record.hash,
-                        {
-                            "hash": record.hash,
-                            "path": blob.get("path", record.path),
-                            "size": int(blob.get("size", record.size)),
-                            "created_at": record.created_at,
-                        },
-                    )
-                )
-                known_blobs.add(record.hash)
-            rows[fid] = record.row()
-            tags[fid] = dict.fromkeys(record.tags)
-            present.add(fid)
-        elif op == "blob" and data.get("hash") in moved_to:  # its bytes kept by another name
-            moved_to[data["hash"]]["path"] = data["path"]
+            self._put(data)
+        elif op == "blob" and data.get("hash") in self.moved_to:  # kept by another name
+            self.moved_to[data["hash"]]["path"] = data["path"]
         elif op == "verified":  # store verify found these records' files intact
             for fid in data.get("file_ids") or ():
-                row = rows.get(fid)
+                row = self.rows.get(fid)
                 if row is not None and row["status"] == "live":
                     row["last_verified_at"] = data.get("at")
-        elif op == "tag" and data.get("file_id") in rows:
-            tags[data["file_id"]].update(dict.fromkeys(data.get("tags", [])))
-        elif op == "status" and data.get("file_id") in rows:
-            row = rows[data["file_id"]]
+        elif op == "tag" and data.get("file_id") in self.rows:
+            self.tags[data["file_id"]].update(dict.fromkeys(data.get("tags", [])))
+        elif op == "status" and data.get("file_id") in self.rows:
+            row = self.rows[data["file_id"]]
             row["status"] = data["status"]
             if data["status"] == "deleted":
                 row["deleted_at"] = data.get("at")
             elif data["status"] == "live":
                 row["deleted_at"] = None
-    skipped: list[str] = []
-    if root is not None:
-        stored_at.update({b["hash"]: b["path"] for b in blobs})  # blob moves applied
+
+    def _put(self, data: dict[str, Any]) -> None:
+        record = Record.from_dict(data["record"])
+        fid = record.file_id
+        if fid in self.present or (self.only is not None and fid not in self.only):
+            return
+        if record.hash not in self.known_blobs:
+            blob = data.get("blob") or {}
+            row = {
+                "hash": record.hash,
+                "path": blob.get("path", record.path),
+                "size": int(blob.get("size", record.size)),
+                "created_at": record.created_at,
+            }
+            self.blobs.append(self.moved_to.setdefault(record.hash, row))
+            self.known_blobs.add(record.hash)
+        self.rows[fid] = record.row()
+        self.tags[fid] = dict.fromkeys(record.tags)
+        self.present.add(fid)
+
+    def keep_backed(self, root: Path, stored_at: dict[str, str]) -> None:
+        """Drop the records that need a file (live or deleted) when neither their own name
+        nor their stored file is on disk under ``root``; their ids go to ``skipped``."""
+        stored_at = {**stored_at, **{b["hash"]: b["path"] for b in self.blobs}}  # moves applied
         on_disk: dict[str, bool] = {}
-        for fid, row in list(rows.items()):
+        skipped: list[str] = []
+        for fid, row in list(self.rows.items()):
             if row["status"] not in LIVE or os.path.lexists(root / row["path"]):
                 continue
             hash_ = row["hash"]
@@ -223,7 +147,7 @@ def _restore(
             if on_disk[hash_]:
                 continue
             skipped.append(fid)
-            del rows[fid], tags[fid]
-        needed = {row["hash"] for row in rows.values()}
-        blobs = [b for b in blobs if b["hash"] in needed or on_disk.get(b["hash"], True)]
-    return _Restore(blobs, rows, tags, tuple(sorted(skipped)))
+            del self.rows[fid], self.tags[fid]
+        needed = {row["hash"] for row in self.rows.values()}
+        self.blobs = [b for b in self.blobs if b["hash"] in needed or on_disk.get(b["hash"], True)]
+        self.skipped = tuple(sorted(skipped))

@@ -97,7 +97,7 @@ def test_processes_with_separate_databases_never_share_a_run_id(
 def test_the_runs_table_is_rebuilt_from_the_snapshot_files(run_ws: RunWs) -> None:
     from ita_rules.provenance import finish_run
     from ita_rules.provenance.runs import Run
-    from ita_rules.store.replay import rebuild_database
+    from ita_rules.recovery import rebuild_database
 
     ws = run_ws.open()
     with ws.start_run("backtest_flow", rule="IB_raid_v1@1.2") as first:

@@ -116,7 +116,7 @@ def kill_putter_and_check(
     """Start ``putter`` (seed ``n``) in a forked process, SIGKILL it ``after`` seconds into its
     work, then: fsck finds no record pointing to a missing or partial file (``hashes``: re-hash
     the contents too), and ``--repair`` leaves a clean store."""
-    from ita_rules.store.fsck import fsck
+    from ita_rules.recovery import fsck
 
     ready = FORK.Event()
     proc = FORK.Process(target=putter, args=(str(root), n, ready))

@@ -53,7 +53,7 @@ def test_small_and_large_files_in_one_bulk_put_get_their_own_hashes(
         assert [r.size for r in records] == [len(contents[p.name]) for p in paths]
         for record, path in zip(records, paths, strict=True):
             assert (store_ws.store_root / record.path).read_bytes() == contents[path.name]
-        from ita_rules.store.fsck import fsck
+        from ita_rules.recovery import fsck
 
         assert fsck(store).problems == []
     finally:
@@ -314,7 +314,7 @@ def _bulk_putter(root: str, seed: int, ready: Any) -> None:
 
 
 def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws: StoreWs) -> None:
-    from ita_rules.store.fsck import fsck
+    from ita_rules.recovery import fsck
 
     rnd = random.Random(20260116)
     store = store_ws.open()

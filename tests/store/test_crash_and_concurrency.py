@@ -55,7 +55,7 @@ def _crashing_putter(root: str, seed: int, ready: Any) -> None:
 
 
 def test_kill_9_at_random_moments_never_leaves_a_record_without_its_file(store_ws: StoreWs) -> None:
-    from ita_rules.store.fsck import fsck
+    from ita_rules.recovery import fsck
 
     rnd = random.Random(20260115)
     store = store_ws.open()
@@ -143,7 +143,7 @@ def test_four_processes_put_500_files_each_nothing_lost_nothing_doubled(store_ws
     assert len(by_hash) == distinct
     for r in records:
         assert by_hash[r.hash] == store_ws.store_root / r.path
-    from ita_rules.store.fsck import fsck
+    from ita_rules.recovery import fsck
 
     store = store_ws.open()
     try:

@@ -105,7 +105,7 @@ def test_get_refuses_a_corrupt_file(store_ws: StoreWs, cli, tmp_path) -> None:  
 
 
 def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
-    from ita_rules.store import rebuild_from_journal
+    from ita_rules.recovery import rebuild_from_journal
     from ita_rules.workspace import Workspace
 
     recs = [
@@ -174,7 +174,7 @@ def test_a_damaged_journal_line_is_skipped_and_repaired(store_ws: StoreWs, cli) 
 
 def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
     from ita_rules.core.errors import UsageError
-    from ita_rules.store import rebuild_from_journal
+    from ita_rules.recovery import rebuild_from_journal
     from ita_rules.workspace import Workspace
 
     rec = _put(store_ws, cli, "a.png", b"a")
@@ -201,8 +201,8 @@ def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None: 
 def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # type: ignore[no-untyped-def]
     store_ws: StoreWs, cli
 ) -> None:
+    from ita_rules.recovery import rebuild_database
     from ita_rules.remote import tables as remote_tables
-    from ita_rules.store.replay import rebuild_database
     from ita_rules.workspace import Workspace
 
     rec = _put(store_ws, cli, "a.png", b"a")
@@ -245,7 +245,7 @@ def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # t
 
 
 def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
-    from ita_rules.store.replay import rebuild_database
+    from ita_rules.recovery import rebuild_database
     from ita_rules.workspace import Workspace
 
     kept = _put(store_ws, cli, "a.png", b"a")
