@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,21 @@ class DatabaseError(ItaRulesError):
 
 class DatabaseUnavailable(UsageError):
     """The configured database cannot be reached or opened (a configuration problem, exit 2)."""
+
+
+class AdvisoryLock(IntEnum):
+    """The Postgres advisory locks of ita-rules (keys of ``pg_advisory_xact_lock``)."""
+
+    SCHEMA = 0x17A5_7013  # creating and migrating the schema (db/migrations.py)
+    RUN_IDS = 0x17A5_7014  # allocating run ids (provenance/runstore.py)
+
+
+def xact_lock(conn: sa.Connection, lock: AdvisoryLock) -> None:
+    """Hold ``lock`` until the transaction of ``conn`` ends, so that processes doing the same
+    work take turns. On Postgres an advisory transaction lock; on SQLite nothing, as the write
+    transaction (``BEGIN IMMEDIATE``, :meth:`Database.write`) already serialises writers."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(lock)})
 
 
 def _one_line(text: str, secrets: tuple[str, ...]) -> str:

@@ -1,4 +1,7 @@
-"""The tables of the current schema (SQLAlchemy Core), identical on SQLite and Postgres.
+"""The store's tables of the current schema (SQLAlchemy Core), identical on SQLite and Postgres.
+The runs and remote tables are described beside the code that uses them
+(``ita_rules/provenance/tables.py``, ``ita_rules/remote/tables.py``); the migrations that build
+all of them are in ``ita_rules/db/steps.py``.
 
 Times are ISO-8601 UTC strings (``2026-01-15T10:30:00.123456Z``): they sort as text and read
 back the same from both dialects. JSON is kept as canonical text for the same reason.
@@ -10,7 +13,7 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-# One row per component ("store", and whatever other subsystems add): its schema version.
+# The schema version of the whole database, in the row "store" (ita_rules/db/migrations.py).
 schema_version = sa.Table(
     "ita_schema_version",
     metadata,

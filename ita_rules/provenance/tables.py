@@ -1,33 +1,26 @@
-"""The ``runs`` table of the metadata database, as the component ``runs`` (own schema version in
-``ita_schema_version``, beside the store's). Created on first use, same code on SQLite and
-Postgres.
+"""The ``runs`` table of the metadata database, same code on SQLite and Postgres. It is part of
+the database's one schema version: created and migrated with the other tables by
+:mod:`ita_rules.db.migrations` (its DDL history is in ``ita_rules/db/steps.py``; until schema
+version 4 it kept a version of its own).
 
 A run id ``run_YYYY_MM_DD_NNN`` is ``(day, seq)`` with a unique constraint: allocation takes
 the next ``seq`` of the day inside a write transaction (``BEGIN IMMEDIATE`` on SQLite, an
-advisory lock on Postgres), past every id that has a snapshot file, claims the id by creating
-its snapshot file exclusively, and retries on a unique violation, so concurrent runs never
-collide. The table is derived: every row can be rebuilt from its run's snapshot file
+advisory lock on Postgres, :func:`lock`), past every id that has a snapshot file, claims the id
+by creating its snapshot file exclusively, and retries on a unique violation, so concurrent runs
+never collide. The table is derived: every row can be rebuilt from its run's snapshot file
 (:meth:`ita_rules.provenance.runstore.RunStore.restore`).
 
-Schema versions: 1 as first released; 2 adds ``snapshot_sha256`` (the SHA-256 of the exact
-bytes last written to the run's snapshot file, so that ``runs verify`` can tell an edited file)
-and ``restored_at`` (set on a row rebuilt from its file after the database was lost). A
-version-1 table is upgraded in place, in one transaction, by the first command that opens the
-runs table, or by ``ita-rules db upgrade`` (two nullable columns: old rows keep NULL).
+``snapshot_sha256`` is the SHA-256 of the exact bytes last written to the run's snapshot file
+(so that ``runs verify`` can tell an edited file; NULL for rows written before it existed);
+``restored_at`` is set on a row rebuilt from its file after the database was lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sqlalchemy as sa
 
-from ita_rules.core.errors import UsageError
-from ita_rules.db import Database
-
-COMPONENT = "runs"
-CURRENT_VERSION = 2
-PG_LOCK_KEY = 0x17A5_7014  # pg_advisory_xact_lock: run id allocation and schema creation
+from ita_rules.db.engine import AdvisoryLock, Database, xact_lock
+from ita_rules.db.migrations import ensure_schema
 
 metadata = sa.MetaData()
 
@@ -56,60 +49,20 @@ runs = sa.Table(
     sa.Column("lease_until", sa.String(32)),  # a running run not renewed by then is abandoned
     sa.Column("error", sa.Text),
     sa.Column("snapshot", sa.Text, nullable=False),  # canonical JSON of the whole snapshot
-    # "sha256:<hex>" of the bytes last written to the snapshot file (NULL: written before v2,
-    # or restored from a file whose hash the store's journal does not hold)
+    # "sha256:<hex>" of the bytes last written to the snapshot file (NULL: written before it
+    # existed, or restored from a file whose hash the store's journal does not hold)
     sa.Column("snapshot_sha256", sa.String(71)),
     sa.Column("restored_at", sa.String(32)),  # rebuilt from the snapshot file at that time
     sa.UniqueConstraint("day", "seq", name="runs_day_seq"),
 )
 
 
-class RunsSchemaOutdated(UsageError):
-    """The runs table was made by a newer ita-rules."""
-
-
 def lock(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
-
-
-def _v1_to_v2(conn: sa.Connection) -> None:
-    """v2: the snapshot file's recorded hash, and when a row was restored from its file."""
-    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN snapshot_sha256 VARCHAR(71)"))
-    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN restored_at VARCHAR(32)"))
-
-
-STEPS: list[tuple[int, Callable[[sa.Connection], None]]] = [(2, _v1_to_v2)]
-
-
-def create_v1(conn: sa.Connection) -> None:
-    """The runs table as version 1 created it (frozen; used by the upgrade test)."""
-    conn.execute(
-        sa.text(
-            "CREATE TABLE runs (run_id VARCHAR(40) PRIMARY KEY, day VARCHAR(10) NOT NULL, "
-            "seq INTEGER NOT NULL, flow_type VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, "
-            "setup_id VARCHAR(64), rule_version VARCHAR(32), params_hash VARCHAR(71), "
-            "symbol VARCHAR(100), timeframe VARCHAR(16), git_commit VARCHAR(64), "
-            "git_dirty BOOLEAN NOT NULL, data_hash VARCHAR(71), flow_run_id VARCHAR(64), "
-            "host VARCHAR(255), pid INTEGER, started_at VARCHAR(32) NOT NULL, "
-            "finished_at VARCHAR(32), heartbeat_at VARCHAR(32), lease_until VARCHAR(32), "
-            "error TEXT, snapshot TEXT NOT NULL, "
-            "CONSTRAINT runs_day_seq UNIQUE (day, seq))"
-        )
-    )
+    """Serialise run id allocation between processes until the transaction ends."""
+    xact_lock(conn, AdvisoryLock.RUN_IDS)
 
 
 def ensure_runs_schema(db: Database) -> None:
-    """Create the runs table in a database that lacks it, upgrade an older one in place;
-    refuse a newer one."""
-    from ita_rules.db.migrations import ensure_component
-
-    ensure_component(
-        db,
-        COMPONENT,
-        CURRENT_VERSION,
-        metadata,
-        lock_key=PG_LOCK_KEY,
-        newer_error=RunsSchemaOutdated,
-        steps=STEPS,
-    )
+    """Make sure the database's schema (the runs table with it) is current: create it in an
+    empty database, refuse an older (``db upgrade``) or newer one."""
+    ensure_schema(db)

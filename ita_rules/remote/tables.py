@@ -1,6 +1,7 @@
-"""The ``remote_copies`` table, as the component ``remote`` (own schema version in
-``ita_schema_version``, beside the store's). Created on first use; same code on SQLite and
-Postgres.
+"""The ``remote_copies`` table, same code on SQLite and Postgres. It is part of the database's
+one schema version: created and migrated with the other tables by :mod:`ita_rules.db.migrations`
+(its DDL history is in ``ita_rules/db/steps.py``; until schema version 4 it kept a version of
+its own).
 
 One row per (stored content, remote): where the copy is (``remote_path`` under the remote),
 what was checked (``size`` and ``remote_hash``, e.g. ``md5:...`` or ``sha256:...``; None when
@@ -21,12 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ita_rules.core.errors import UsageError
-from ita_rules.db import Database
-
-COMPONENT = "remote"
-CURRENT_VERSION = 1
-PG_LOCK_KEY = 0x17A5_7015  # pg_advisory_xact_lock: schema creation
+from ita_rules.db.engine import Database
+from ita_rules.db.migrations import ensure_schema
 
 metadata = sa.MetaData()
 
@@ -48,10 +45,6 @@ JOURNAL_OP = "remote"
 _FIELDS = (
     "hash", "remote", "remote_path", "size", "remote_hash", "verified_at", "checked_at", "problem",
 )  # fmt: skip
-
-
-class RemoteSchemaOutdated(UsageError):
-    """The remote_copies table was made by a newer ita-rules."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +96,9 @@ class RemoteCopy:
 
 
 def ensure_remote_schema(db: Database) -> None:
-    """Create the remote_copies table in a database that lacks it; refuse a newer one."""
-    from ita_rules.db.migrations import ensure_component
-
-    ensure_component(
-        db,
-        COMPONENT,
-        CURRENT_VERSION,
-        metadata,
-        lock_key=PG_LOCK_KEY,
-        newer_error=RemoteSchemaOutdated,
-    )
+    """Make sure the database's schema (the remote_copies table with it) is current: create it
+    in an empty database, refuse an older (``db upgrade``) or newer one."""
+    ensure_schema(db)
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

@@ -13,13 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from ita_rules.core.canonical import sha256_of
-from ita_rules.db import connect, upgrade
+from ita_rules.db import CURRENT_VERSION, connect, upgrade
 from ita_rules.db import tables as db_tables
 from ita_rules.provenance import verify_run
 from ita_rules.provenance.runs import Run
 from ita_rules.provenance.runstore import RunStore
-from ita_rules.provenance.tables import create_v1, ensure_runs_schema, runs
+from ita_rules.provenance.tables import ensure_runs_schema, runs
 from ita_rules.store.journal import Journal, encode, snapshot_entry
+from tests.db.legacy import RUNS_V1
 from tests.provenance.conftest import RunWs
 from tests.provenance.test_runs import run_backtest
 
@@ -223,7 +224,7 @@ def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs, how: str) ->
         sv = db_tables.schema_version
         with db.write() as conn:
             sv.create(conn, checkfirst=True)
-            create_v1(conn)
+            conn.execute(sa.text(RUNS_V1[0]))
             conn.execute(sv.insert().values(component="runs", version=1))
             conn.execute(
                 sa.text(
@@ -239,10 +240,10 @@ def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs, how: str) ->
         ensure_runs_schema(db)  # a second use finds it current
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
-            version = conn.execute(sa.select(sv.c.version).where(sv.c.component == "runs")).scalar()
+            versions = dict(conn.execute(sa.select(sv.c.component, sv.c.version)).all())
             old = conn.execute(sa.select(runs.c.snapshot_sha256, runs.c.restored_at)).one()
         assert {"snapshot_sha256", "restored_at"} <= columns
-        assert version == 2
+        assert versions == {"store": CURRENT_VERSION}  # one version for the whole database
         assert tuple(old) == (None, None)
     finally:
         db.dispose()

@@ -15,12 +15,13 @@ from tests.store.conftest import StoreWs
 def _old_database(ws: StoreWs) -> None:
     """A database as schema version 1 left it, with one record tagged in the old way."""
     from ita_rules.db.engine import connect
-    from ita_rules.db.migrations import create_v1
+    from tests.db.legacy import STORE_V1
 
     db = connect(ws.db_url, ws.root)
     try:
         with db.write() as conn:
-            create_v1(conn)
+            for statement in STORE_V1:
+                conn.execute(sa.text(statement))
             conn.execute(
                 sa.text(
                     "INSERT INTO store_blobs VALUES ('sha256:"
@@ -51,12 +52,12 @@ def test_an_old_schema_is_refused_then_upgraded(store_ws: StoreWs, cli) -> None:
     assert r.code == 2
     assert r.err.startswith("ita-rules: the database ")
     assert r.err.endswith(
-        "has schema version 1, this ita-rules needs 3: run `ita-rules db upgrade`\n"
+        "has schema version 1, this ita-rules needs 4: run `ita-rules db upgrade`\n"
     )
 
     r = cli("db", "upgrade", "--json")
     assert r.code == 0, r.err
-    assert {k: v for k, v in json.loads(r.out).items() if k != "database"} == {"from": 1, "to": 3}
+    assert {k: v for k, v in json.loads(r.out).items() if k != "database"} == {"from": 1, "to": 4}
 
     found = json.loads(cli("store", "find", "--tag", "old", "--json").out)
     assert [(f["file_id"], f["tags"], f["last_verified_at"]) for f in found] == [
@@ -65,7 +66,7 @@ def test_an_old_schema_is_refused_then_upgraded(store_ws: StoreWs, cli) -> None:
     src = write(store_ws.root / "new.csv", "new\n")
     assert cli("store", "put", str(src), "--type", "candles", "--tag", "fresh").code == 0
     r = cli("db", "upgrade")
-    assert r.code == 0 and r.out.endswith("schema version 3, nothing to do\n")
+    assert r.code == 0 and r.out.endswith("schema version 4, nothing to do\n")
 
 
 def test_a_newer_schema_is_refused(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +79,7 @@ def test_a_newer_schema_is_refused(store_ws: StoreWs, cli) -> None:  # type: ign
     db.dispose()
     r = cli("store", "find")
     assert r.code == 2 and r.err.endswith(
-        "has schema version 99, newer than this ita-rules (3): upgrade ita-rules\n"
+        "has schema version 99, newer than this ita-rules (4): upgrade ita-rules\n"
     )
     assert cli("db", "upgrade").code == 2
 
