@@ -406,12 +406,11 @@ _section = st.dictionaries(st.sampled_from("pqr"), _value, max_size=3).map(lambd
 def test_quick_bump_agrees_with_deepdiff(
     a: dict[str, Any], b: dict[str, Any], ca: list[str], cb: list[str]
 ) -> None:
-    from ita_rules.rules.check import bump_needed
-    from ita_rules.rules.diffing import required_bump
+    from ita_rules.rules.diffing import classify, required_bump
 
     old, new = {**a, "components": ca}, {**b, "components": cb}
-    level, _ = bump_needed(old, new)
-    expected, _ = required_bump(old, new)
+    level, _ = required_bump(old, new)
+    expected, _ = classify(old, new)
     if level == "none":
         assert expected in ("none", "minor")  # equal under RFC 8785 (1 == 1.0), not to deepdiff
     elif level == "minor" and expected == "none":
@@ -566,7 +565,7 @@ def test_strip_lifecycle_never_hides_a_change(
     """Equal stripped texts mean equal content outside the lifecycle fields, whatever the
     layout (flow style, wrapped lines, the line breaks YAML knows besides ``\n``): the audit's
     shortcut agrees with ``check``."""
-    from ita_rules.rules.check import mutation
+    from ita_rules.rules.diffing import mutation
     from ita_rules.rules.scan import full_data, strip_lifecycle
 
     def text(params: dict[str, Any], active: bool) -> str:

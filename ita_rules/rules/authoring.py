@@ -16,7 +16,7 @@ from typing import Any
 from ita_rules.core import canonical, yamlio
 from ita_rules.core.errors import ItaRulesError, Location, RuleError, UsageError
 from ita_rules.core.fsutil import atomic_write_text
-from ita_rules.rules.diffing import Change, required_bump
+from ita_rules.rules.diffing import Change, classify
 from ita_rules.rules.model import LIFECYCLE_FIELDS, Version, check_setup_id
 from ita_rules.rules.registry import Registry
 
@@ -207,7 +207,7 @@ def new_version(
     dst_path = registry.path_of(setup_id, target)
     if dst_path.exists() or dst_path.is_symlink():
         raise UsageError(f"{registry.display(dst_path)} already exists")
-    checked = registry.check(src_path)
+    checked = registry.validate_file(src_path)
     if checked.doc is None:
         raise RuleError("; ".join(str(f) for f in checked.findings))
     old_plain = checked.doc.data
@@ -226,7 +226,7 @@ def new_version(
     for path, value in edits:
         _apply_set(data, path, value)
     new_plain = _plain(data)
-    bump, changes = required_bump(old_plain, new_plain)
+    bump, changes = classify(old_plain, new_plain)
     if bump == "major" and target.major == versions[-1].major:
         lines = "\n  ".join(str(c) for c in changes)
         raise ItaRulesError(
@@ -244,11 +244,11 @@ def new_version(
 def _refuse_invalid(text: str, path: Path, shown: str) -> None:
     """Validate a rule file before it is written (``--set targets.tp=abc`` must not leave an
     invalid file behind): raise with every problem, the first one as the error's location."""
-    from ita_rules.rules.load import check_document
+    from ita_rules.rules.load import validate_document
 
     doc, findings = yamlio.loads(text, shown, raw_scalars=("version",))
     if doc is not None:
-        findings, _ = check_document(doc, path)
+        findings, _ = validate_document(doc, path)
     if not findings:
         return
     first, *rest = findings
@@ -315,7 +315,7 @@ def set_lifecycle(
         registry.load(setup_id, version)  # raises NotFound with the known versions
     if not active and not (reason and reason.strip()):
         raise UsageError("deprecating needs --reason TEXT: say why this version was retired")
-    checked = registry.check(path)
+    checked = registry.validate_file(path)
     if checked.doc is None:
         raise RuleError("; ".join(str(f) for f in checked.findings))
     rt, data = _yaml(path.read_text(encoding="utf-8"))

@@ -1,15 +1,21 @@
-"""Differences between two rule versions (deepdiff), the bump level they need, and a
-readable rendering (``~ targets.tp: 2.0 -> 2.5``)."""
+"""Differences between two rule versions, the bump level they need (:func:`required_bump`),
+the changes a released version may not have (:func:`mutation`), and a readable rendering
+(``~ targets.tp: 2.0 -> 2.5``).
+
+On the hook path: deepdiff is imported only when a difference has to be itemised; the common
+cases are decided by comparing canonical JSON and by a structural walk.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
+from ita_rules.core import canonical
 from ita_rules.core.canonical import HASHED_FIELDS
 from ita_rules.core.findings import dotted
+from ita_rules.rules.model import LIFECYCLE_FIELDS
 
 Bump = Literal["none", "minor", "major"]
 
@@ -74,6 +80,8 @@ def diff(
 
 
 def _field_changes(key: str, old: Any, new: Any) -> list[Change]:
+    from deepdiff import DeepDiff
+
     hashed = key in HASHED_FIELDS
     out: list[Change] = []
     # deepdiff skips keys starting with "__" by default; in a rule file they are plain data.
@@ -98,8 +106,10 @@ def _field_changes(key: str, old: Any, new: Any) -> list[Change]:
     return out
 
 
-def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[Change]]:
-    """The bump a new version needs over its predecessor, and the changes that decide it.
+def classify(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[Change]]:
+    """Every change between a version and its predecessor (deepdiff), and the bump they need:
+    the deciding changes for a major bump, all of them for a minor one. :func:`required_bump`
+    gives the same level faster; this is for showing what changed.
 
     Values only -> minor; a component or a key under rules/params/targets added or removed ->
     major; no semantic change -> none.
@@ -115,3 +125,66 @@ def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[
     if structural:
         return "major", structural
     return "minor", changes
+
+
+MAX_DIFF_LINES = 8
+
+
+def diff_lines(changes: Iterable[Any]) -> str:
+    """A few readable diff lines (``~ params.x: 1 -> 2``) to append to a message."""
+    items = [str(c) for c in changes]
+    shown = items[:MAX_DIFF_LINES]
+    if len(items) > MAX_DIFF_LINES:
+        shown.append(f"... and {len(items) - MAX_DIFF_LINES} more")
+    return "".join(f"\n    {line}" for line in shown)
+
+
+def _strip(data: Mapping[str, Any], drop: Iterable[str]) -> bytes:
+    dropped = set(drop)
+    return canonical.canonical_json({k: v for k, v in data.items() if k not in dropped})
+
+
+def mutation(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """The changes of a released version outside its lifecycle fields (empty: allowed)."""
+    if _strip(old, LIFECYCLE_FIELDS) == _strip(new, LIFECYCLE_FIELDS):
+        return []
+    return [c for c in diff(old, new) if c.path and c.path[0] not in LIFECYCLE_FIELDS]
+
+
+def _walk_bump(a: Any, b: Any) -> Bump | None:
+    """ "major" when a key is added/removed anywhere, "minor" for values only, None: unsure."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return "major"
+        for key in a:
+            sub = _walk_bump(a[key], b[key])
+            if sub is None or sub == "major":
+                return sub
+        return "minor"
+    if isinstance(a, dict) or isinstance(b, dict):
+        return "major"
+    if isinstance(a, list) and isinstance(b, list):
+        nested = any(isinstance(x, (dict, list)) for x in (*a, *b))
+        return None if nested else "minor"
+    if isinstance(a, list) or isinstance(b, list):
+        return None
+    return "minor"
+
+
+def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[Change]]:
+    """The bump ``new`` needs over ``old`` (``none``/``minor``/``major``) and the changes that
+    decide a major one. A quick structural walk answers the common cases (a minor bump then
+    comes without its changes); :func:`classify` (deepdiff) decides the rest."""
+    a, b = canonical.hashed_content(old), canonical.hashed_content(new)
+    if canonical.canonical_json(a) == canonical.canonical_json(b):
+        return "none", []
+    quick: Bump | None
+    if set(a.get("components") or []) != set(b.get("components") or []):
+        quick = "major"
+    else:
+        rest_a = {k: v for k, v in a.items() if k != "components"}
+        rest_b = {k: v for k, v in b.items() if k != "components"}
+        quick = _walk_bump(rest_a, rest_b)
+    if quick == "minor":
+        return "minor", []
+    return classify(old, new)

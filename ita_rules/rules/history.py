@@ -19,7 +19,8 @@ from typing import Any
 from ita_rules.core import gitio
 from ita_rules.core.errors import GitError
 from ita_rules.core.findings import FieldPath, Finding
-from ita_rules.rules.check import diff_lines, is_rule_path, mutation, version_of
+from ita_rules.rules.blobs import is_rule_path, version_of
+from ita_rules.rules.diffing import diff_lines, mutation
 from ita_rules.rules.model import Version
 from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle
 

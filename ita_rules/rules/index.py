@@ -27,6 +27,8 @@ from ita_rules.core import gitio
 from ita_rules.core.errors import UsageError
 from ita_rules.core.findings import Finding
 from ita_rules.rules.check import rules_path_in_repo
+from ita_rules.rules.compare import CheckResult
+from ita_rules.rules.folders import named_folders
 from ita_rules.rules.history import AuditFinding, Replay, VersionRow, read_history
 
 INDEX_DIR = ".ita"
@@ -391,11 +393,10 @@ def present_at(
     return out
 
 
-def history_check(src: Source, progress: Progress | None = None) -> Any:
+def history_check(src: Source, progress: Progress | None = None) -> CheckResult:
     """``check --history``: the audit findings of the whole history of the indexed ref, in
     the indexed folder and in every other folder that ``rules.dir`` named in that history (read
     from the commits, not from the work tree; those are replayed without the index)."""
-    from ita_rules.rules.check import CheckResult, named_folders
     from ita_rules.rules.history import audit_folders
 
     with opened(src, progress) as conn:

@@ -29,8 +29,8 @@ class Released:
 
 
 @dataclass
-class Checked:
-    """The outcome of checking one rule file."""
+class Validated:
+    """The outcome of validating one rule file."""
 
     path: str
     rule: Rule | None
@@ -43,10 +43,10 @@ class Checked:
         return not self.findings
 
 
-def check_file(
+def validate_file(
     path: Path, display: str | None = None, *, released: Released | None = None
-) -> Checked:
-    """Check one rule file and return every problem found (not only the first); ``released``
+) -> Validated:
+    """Validate one rule file and return every problem found (not only the first); ``released``
     when the file is a released version (it changes what a wrong params_hash means)."""
     shown = display if display is not None else str(path)
     # A file named through a linked setup folder: discovery skips such folders, naming one
@@ -54,16 +54,16 @@ def check_file(
     if path.parent.is_symlink():
         folder = shown.rsplit("/", 1)[0] if "/" in shown else str(path.parent)
         message = f"the folder {folder} is a symbolic link; rule folders must be real folders"
-        return Checked(shown, None, [Finding(shown, message, code="symlink")])
+        return Validated(shown, None, [Finding(shown, message, code="symlink")])
     doc, findings = yamlio.load(path, shown, raw_scalars=("version",))
     if doc is None:
-        return Checked(shown, None, findings)
-    findings, computed = check_document(doc, path, released=released)
+        return Validated(shown, None, findings)
+    findings, computed = validate_document(doc, path, released=released)
     rule = Rule.from_data(doc.data, shown) if not findings else None
-    return Checked(shown, rule, findings, doc, computed)
+    return Validated(shown, rule, findings, doc, computed)
 
 
-def check_document(
+def validate_document(
     doc: yamlio.Document, path: Path, *, released: Released | None = None
 ) -> tuple[list[Finding], str | None]:
     """Schema, naming and params_hash of a loaded rule file (on disk, or a git blob at ``path``):
@@ -88,7 +88,7 @@ def check_document(
 
 def _valid_field(name: str, value: Any) -> bool:
     """True when ``value`` passes the schema of top-level field ``name`` (else already reported)."""
-    return schemacheck.quick_valid(schemacheck.load_schema(RULE_SCHEMA)["properties"][name], value)
+    return schemacheck.field_valid(RULE_SCHEMA, name, value)
 
 
 def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:

@@ -29,15 +29,16 @@ from ita_rules.core import gitio
 from ita_rules.core.config import CONFIG_NAME, RulesConfig
 from ita_rules.core.errors import ConfigError, Location
 from ita_rules.core.findings import Finding
-from ita_rules.rules.check import (
-    CheckResult,
-    compare_folders,
+from ita_rules.rules.compare import Between, CheckResult, compare_folders
+from ita_rules.rules.folders import (
     config_at,
+    config_or_error,
+    config_path,
     folders_in_history,
     repo_folder,
     rules_dir_findings,
-    sent_audit,
 )
+from ita_rules.rules.ranges import sent_audit
 
 REPLACE_PREFIX = "refs/replace/"
 # an orphan tip never held the protected files: their absence is no deletion
@@ -108,10 +109,6 @@ def _peeled(git: gitio.Git, refs: list[str]) -> dict[str, str]:
         if len(parts) == 3 and parts[1] == "commit":
             found[ref] = parts[0]
     return found
-
-
-def config_path(prefix: str) -> str:
-    return f"{prefix}/{CONFIG_NAME}" if prefix else CONFIG_NAME
 
 
 def workspaces_at(git: gitio.Git, commit: str) -> list[tuple[str, RulesConfig]]:
@@ -245,18 +242,15 @@ def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str)
     out: list[Finding] = []
     for prefix, released in prot.workspaces or (("", prot.config),):
         path = config_path(prefix)
-        try:
-            head: RulesConfig | ConfigError = config_at(git, new, path)
-        except ConfigError as exc:
-            head = exc
-        found = rules_dir_findings(
+        head = config_or_error(git, new, path)
+        out += rules_dir_findings(
             released,
             head,
             head_label="this push",
             base_label=prot.config_ref,
             holds_versions=prefix in prot.holding if prot.workspaces else prot.holds_versions,
+            path=path,
         )
-        out += [Finding(path, f.message, f.line, f.col, f.field, f.code) for f in found]
         if isinstance(head, RulesConfig) and prot.covers(upd.ref):
             for pattern in released.protected_refs:
                 if pattern not in head.protected_refs:
@@ -304,9 +298,7 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
     bases += _bases(git, prot, new) if prot.tips else [(None, "", "base")]
     for base, owner, kind in bases:
         label = f"{owner} before this push" if owner == ref else owner or "nothing released"
-        part = compare_folders(
-            git, folders, base, new, released_label=label, head_label=new[:12], mode="push"
-        )
+        part = compare_folders(git, folders, Between(base, new, label, new[:12], "push"))
         result.files = max(result.files, part.files)
         for f in part.findings:
             if (kind == "tip" and f.code != "released-changed") or (

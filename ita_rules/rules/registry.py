@@ -11,7 +11,7 @@ from pathlib import Path
 from ita_rules.core.errors import NotFound, RuleError
 from ita_rules.core.findings import Finding
 from ita_rules.core.fsutil import display_path
-from ita_rules.rules.load import Checked, check_file
+from ita_rules.rules.load import Validated, validate_file
 from ita_rules.rules.model import FILE_RE, Rule, Version, check_setup_id
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -112,7 +112,7 @@ class Registry:
     def __init__(self, rules_dir: Path, root: Path | None = None) -> None:
         self.rules_dir = rules_dir
         self.root = root
-        self._cache: dict[Path, Checked] = {}
+        self._cache: dict[Path, Validated] = {}
 
     def display(self, path: Path) -> str:
         return display_path(path, self.root)
@@ -120,20 +120,20 @@ class Registry:
     def path_of(self, setup_id: str, version: Version) -> Path:
         return self.rules_dir / check_setup_id(setup_id) / version.filename
 
-    def check(self, path: Path) -> Checked:
+    def validate_file(self, path: Path) -> Validated:
         if path not in self._cache:
             refused = self._misplaced(path)
-            self._cache[path] = refused or check_file(path, self.display(path))
+            self._cache[path] = refused or validate_file(path, self.display(path))
         return self._cache[path]
 
-    def _misplaced(self, path: Path) -> Checked | None:
+    def _misplaced(self, path: Path) -> Validated | None:
         """A refusal when ``path`` is not where a rule version lives: reached through a linked
         folder (see :func:`linked_folder`), or not directly in a setup folder of the rules
         folder (``rules/X/N/v1.0.yaml`` validated as setup N but could never be shown)."""
         shown = self.display(path)
         link = linked_folder(path, self.root)
         if link is not None:
-            return Checked(shown, None, [_link_finding(shown, display_path(link, self.root))])
+            return Validated(shown, None, [_link_finding(shown, display_path(link, self.root))])
         try:
             parts = Path(os.path.abspath(path)).relative_to(os.path.abspath(self.rules_dir)).parts
         except ValueError:
@@ -144,7 +144,7 @@ class Registry:
                 f"rule files sit directly in their setup folder ({where}/{{setup_id}}/"
                 f"v{{MAJOR}}.{{MINOR}}.yaml); move it to {where}/{parts[-2]}/{parts[-1]}"
             )
-            return Checked(shown, None, [Finding(shown, message, code="layout")])
+            return Validated(shown, None, [Finding(shown, message, code="layout")])
         return None
 
     def forget(self, path: Path) -> None:
@@ -178,7 +178,7 @@ class Registry:
         if not path.exists() and not path.is_symlink():
             known = ", ".join(str(v) for v in self.versions(setup_id)) or "none"
             raise NotFound(f"no rule {setup_id}@{version} (versions: {known})")
-        checked = self.check(path)
+        checked = self.validate_file(path)
         if checked.rule is None:
             raise RuleError("; ".join(str(f) for f in checked.findings) or f"{path}: invalid")
         return checked.rule
@@ -211,7 +211,7 @@ class Registry:
         rules: list[Rule] = []
         findings = list(found.findings)
         for path in found.files:
-            checked = self.check(path)
+            checked = self.validate_file(path)
             if checked.rule is not None:
                 rules.append(checked.rule)
             findings.extend(checked.findings)

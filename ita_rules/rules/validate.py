@@ -17,29 +17,20 @@ from pathlib import Path
 
 from ita_rules.core.findings import Finding
 from ita_rules.core.fsutil import relative_path
-from ita_rules.rules.load import Released, check_file
+from ita_rules.rules.load import Released, validate_file
+from ita_rules.rules.outcome import Outcome
 from ita_rules.rules.registry import Registry, discover
 
 _FIXABLE = frozenset({"hash-missing", "hash-mismatch"})
 
 
 @dataclass
-class ValidationReport:
+class ValidationReport(Outcome):
+    """What ``validate`` looked at, the files whose hash it wrote, and every finding."""
+
     files: int = 0
-    findings: list[Finding] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "files": self.files,
-            "fixed": self.fixed,
-            "findings": [f.as_dict() for f in self.findings],
-        }
+    findings: list[Finding] = field(default_factory=list)
 
 
 def validate_paths(
@@ -55,7 +46,7 @@ def validate_paths(
     git is asked (and the function called) only when a file has a wrong or missing hash."""
     found = discover(paths or [registry.rules_dir], registry.root)
     report = ValidationReport(files=len(found.files), findings=list(found.findings))
-    checked = {path: registry.check(path) for path in found.files}
+    checked = {path: registry.validate_file(path) for path in found.files}
     suspects = [p for p, c in checked.items() if any(f.code in _FIXABLE for f in c.findings)]
     released: dict[Path, Released] = {}
     if suspects and released_in is not None:
@@ -64,7 +55,7 @@ def validate_paths(
     for path in found.files:
         result = checked[path]
         if path in released:  # a released version: its hash is never rewritten, only reported
-            result = check_file(path, result.path, released=released[path])
+            result = validate_file(path, result.path, released=released[path])
         elif fix and all(f.code in _FIXABLE for f in result.findings) and path in suspects:
             # Written only into a file whose sole problem is its hash: never into a broken one.
             from ita_rules.rules.authoring import write_hash
@@ -72,7 +63,7 @@ def validate_paths(
             write_hash(path)
             registry.forget(path)
             report.fixed.append(result.path)
-            result = registry.check(path)
+            result = registry.validate_file(path)
         report.findings.extend(result.findings)
     return report
 

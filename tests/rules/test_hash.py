@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ita_rules.core.canonical import params_hash
 from ita_rules.core.yamlio import loads
-from ita_rules.rules.load import check_file
+from ita_rules.rules.load import validate_file
 from tests.conftest import REPO
 
 # Pinned forever: if one of these changes, every released rule's hash changed with it.
@@ -30,7 +30,7 @@ GOLDEN = {
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_sample_hashes_are_pinned(name: str) -> None:
-    checked = check_file(REPO / "rules" / name, name)
+    checked = validate_file(REPO / "rules" / name, name)
     assert checked.findings == []
     assert checked.computed_hash == GOLDEN[name]
     assert checked.rule is not None and checked.rule.params_hash == GOLDEN[name]

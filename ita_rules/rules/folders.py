@@ -1,0 +1,156 @@
+"""The rules folders, as the released side's commits name them: the ``rules.dir`` that
+``ita.toml`` sets in a commit, every one it set in that commit's history (all may hold released
+versions), and a head that moves the folder or whose ``ita.toml`` does not load.
+
+Read from the commits, never from the work tree or ``ITA_RULES_DIR``: the change being checked
+cannot choose what is checked.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ita_rules.core import gitio
+from ita_rules.core.config import CONFIG_NAME, RulesConfig, rules_config
+from ita_rules.core.errors import ConfigError, Location
+from ita_rules.core.findings import Finding
+
+
+def config_path(prefix: str) -> str:
+    """Where the ``ita.toml`` of the workspace at ``prefix`` (in the repository) lives."""
+    return f"{prefix}/{CONFIG_NAME}" if prefix not in ("", ".") else CONFIG_NAME
+
+
+def config_at(git: gitio.Git, commit: str, path: str = CONFIG_NAME) -> RulesConfig:
+    """The ``[rules]`` section of ``ita.toml`` in ``commit`` (defaults when there is none);
+    a :class:`ConfigError` naming ``COMMIT:PATH`` when it is wrong."""
+    proc = git.run(["cat-file", "blob", f"{commit}:{path}"], check=False)
+    return rules_config(proc.stdout if proc.returncode == 0 else None, path)
+
+
+def repo_folder(prefix: str, folder: str) -> str:
+    """A rules folder of the workspace at ``prefix`` (relative to the repository root), in the
+    spelling ``git ls-tree`` prints (``./setups/`` -> ``setups``; ``.`` for the root)."""
+    joined = posixpath.normpath(posixpath.join(prefix, folder.replace("\\", "/")) or ".")
+    return "." if joined in ("", ".", "/") else joined.strip("/")
+
+
+def folders_in_history(git: gitio.Git, tips: Sequence[str], path: str) -> list[str]:
+    """Every ``rules.dir`` that ``path`` (an ``ita.toml``) ever set in the history of ``tips``
+    (the default ``rules`` too while there was no file): the folders that may hold released
+    versions."""
+    if not tips:
+        return []
+    args = ["log", "--raw", "-z", "--no-abbrev", "--format=", "--full-history", *tips]
+    raw = git.out([*args, "--", path])
+    blobs: set[str] = set()
+    default = False
+    for token in raw.split(b"\0"):
+        tok = token.lstrip(b"\n")
+        if tok.startswith(b":"):
+            meta = tok[1:].decode().split(" ")
+            for blob in meta[2:4]:
+                if set(blob) == {"0"}:
+                    default = True
+                else:
+                    blobs.add(blob)
+    found: list[str] = ["rules"] if default else []
+    for text in git.blobs(blobs).values():
+        try:
+            found.append(rules_config(text, path).dir)
+        except ConfigError:
+            continue  # a file that never loaded never moved the folder
+    return list(dict.fromkeys(found))
+
+
+def named_folders(
+    git: gitio.Git, tip: str, prefix: str = ""
+) -> tuple[list[str], RulesConfig | ConfigError]:
+    """The rules folders ``tip``'s commits name, relative to the repository: the one its
+    ``ita.toml`` sets (first), then every other one ``rules.dir`` named in its history, by name;
+    and that configuration (the error when it does not load). Read from the commits only."""
+    path = config_path(prefix)
+    cfg = config_or_error(git, tip, path)
+    named = sorted(folders_in_history(git, [tip], path))
+    if isinstance(cfg, RulesConfig):
+        named.insert(0, cfg.dir)
+    return [repo_folder(prefix, f) for f in dict.fromkeys(named or ["rules"])], cfg
+
+
+def config_or_error(git: gitio.Git, commit: str, path: str) -> RulesConfig | ConfigError:
+    """:func:`config_at`, or the error when it does not load (a head's: a finding)."""
+    try:
+        return config_at(git, commit, path)
+    except ConfigError as exc:
+        return exc
+
+
+def rules_dir_findings(
+    released: RulesConfig,
+    head: RulesConfig | ConfigError,
+    *,
+    head_label: str,
+    base_label: str,
+    holds_versions: bool = True,
+    path: str = CONFIG_NAME,
+) -> list[Finding]:
+    """A head whose ``ita.toml`` (at ``path``) does not load, or moves the rules folder away
+    from the one the protected side uses (when a folder of the protected side holds files:
+    otherwise nothing is released yet): either would let released versions go unchecked."""
+    if isinstance(head, ConfigError):
+        at = head.location or Location(path)
+        msg = f"does not load in {head_label}: {head.message}"
+        return [Finding(path, msg, at.line, at.col, code="config")]
+    if head.dir == released.dir or not holds_versions:
+        return []
+    return [
+        Finding(
+            path,
+            f'is "{head.dir}" in {head_label} but "{released.dir}" in {base_label}; the rules '
+            "folder cannot be moved (the versions released in it would go unchecked)",
+            field="rules.dir",
+            code="rules-dir-changed",
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class ReleasedFolders:
+    """The rules folders of a released commit and its history, and the head's ``[rules]``."""
+
+    config_path: str
+    config: RulesConfig  # the released commit's
+    head_config: RulesConfig | ConfigError
+    folders: list[str]  # config.dir first, relative to the repository
+    holds_versions: bool  # one of them holds files in the released commit
+
+    def findings(self, *, head_label: str, base_label: str) -> list[Finding]:
+        """:func:`rules_dir_findings` of the head against the released commit."""
+        return rules_dir_findings(
+            self.config,
+            self.head_config,
+            head_label=head_label,
+            base_label=base_label,
+            holds_versions=self.holds_versions,
+            path=self.config_path,
+        )
+
+
+def released_folders(
+    git: gitio.Git, prefix: str, released: str, label: str, head: str
+) -> ReleasedFolders:
+    """The folders that may hold the versions released in ``released`` (shown as ``label``)
+    for the workspace at ``prefix``, and the ``[rules]`` of ``head`` ("": the index). The
+    released commit's own ``ita.toml`` must load: a :class:`ConfigError` at ``LABEL:PATH``."""
+    path = config_path(prefix)
+    try:
+        cfg = config_at(git, released, path)
+    except ConfigError as exc:
+        at = exc.location or Location(path)
+        raise ConfigError(exc.message, Location(f"{label}:{path}", at.line, at.col)) from None
+    history = folders_in_history(git, [released], path)
+    folders = [repo_folder(prefix, f) for f in (cfg.dir, *history)]
+    holds = any(git.has_path(released, f) for f in folders)
+    return ReleasedFolders(path, cfg, config_or_error(git, head, path), folders, holds)

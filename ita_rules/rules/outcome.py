@@ -1,0 +1,26 @@
+"""What ``validate`` and ``check`` return: the files looked at and every finding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ita_rules.core.findings import Finding
+
+
+class Outcome:
+    """For a dataclass with ``findings``: ``ok`` and ``as_dict`` (``ok`` first, then the
+    fields in their order, the findings as dictionaries)."""
+
+    findings: list[Finding]
+    __dataclass_fields__: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"ok": self.ok}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = [f.as_dict() for f in value] if name == "findings" else value
+        return out
