@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
     from ita_rules.provenance.verify import Verification
-    from ita_rules.workspace import Workspace
 
 
-def show_run(workspace: Workspace, run_id: str) -> dict[str, Any]:
+def show_run(workspace: Desk, run_id: str) -> dict[str, Any]:
     """The snapshot of a run (abandoned runs are marked first)."""
     from ita_rules.provenance.runstore import RunStore
 
@@ -33,7 +33,7 @@ def show_run(workspace: Workspace, run_id: str) -> dict[str, Any]:
         runs.close()
 
 
-def list_runs(workspace: Workspace, **filters: Any) -> list[dict[str, Any]]:
+def list_runs(workspace: Desk, **filters: Any) -> list[dict[str, Any]]:
     """Run summaries, newest first (abandoned runs are marked first)."""
     from ita_rules.provenance.runstore import RunStore
 
@@ -45,7 +45,7 @@ def list_runs(workspace: Workspace, **filters: Any) -> list[dict[str, Any]]:
         runs.close()
 
 
-def verify_run(workspace: Workspace, run_id: str) -> Verification:
+def verify_run(workspace: Desk, run_id: str) -> Verification:
     """Recompute every part of a run's snapshot and compare."""
     from ita_rules.provenance.verify import verify_snapshot
 
@@ -53,7 +53,7 @@ def verify_run(workspace: Workspace, run_id: str) -> Verification:
 
 
 def finish_run(
-    workspace: Workspace,
+    workspace: Desk,
     run_id: str,
     status: str,
     error: str | None = None,

@@ -15,23 +15,28 @@ with the flow run id and the flow name, without touching the flow body.
 run starts before the body, ends ``succeeded`` or ``failed`` with it (each retry is a run of its
 own), and an exception that refuses the run (strict and dirty, a live flow on a deprecated rule)
 fails the flow run. Inside the body, :func:`current_run` gives the run.
+
+``workspace`` is where the runs are recorded: a :class:`~ita_rules.workspace.Workspace` the
+caller opened (any :class:`~ita_rules.provenance.desk.Desk`), or a folder in one; by default the
+workspace at the current directory when the flow runs, opened from its ``ita.toml``
+(:func:`~ita_rules.provenance.desk.open_desk`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ita_rules.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
     from ita_rules.provenance.runs import Run
-    from ita_rules.workspace import Workspace
 
 F = TypeVar("F")
 FROM_PARAMETERS = ("rule", "symbol", "timeframe", "inputs", "data_range")
@@ -49,7 +54,7 @@ def current_run() -> Run:
 def track(
     flow_type: str,
     *,
-    workspace: Workspace | str | Path | None = None,
+    workspace: Desk | str | os.PathLike[str] | None = None,
     strict: bool = False,
     **fixed: Any,
 ) -> Callable[[F], F]:
@@ -84,7 +89,7 @@ def _flow_class() -> type[Any] | None:
 def _wrap(
     fn: Any,
     flow_type: str,
-    workspace: Workspace | str | Path | None,
+    workspace: Desk | str | os.PathLike[str] | None,
     strict: bool,
     fixed: Mapping[str, Any],
 ) -> Any:
@@ -111,13 +116,15 @@ def _tracked(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     flow_type: str,
-    workspace: Workspace | str | Path | None,
+    workspace: Desk | str | os.PathLike[str] | None,
     strict: bool,
     fixed: Mapping[str, Any],
 ) -> Iterator[Run]:
-    from ita_rules.workspace import Workspace
+    from ita_rules.provenance.desk import open_desk
+    from ita_rules.provenance.runs import Run
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+    if workspace is None or isinstance(workspace, str | os.PathLike):
+        workspace = open_desk(workspace)
     try:
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
         bound.apply_defaults()
@@ -129,7 +136,8 @@ def _tracked(
         if options.get(name) is None and parameters.get(name) is not None:
             options[name] = parameters[name]
     flow_run_id, flow_name = _prefect_context()
-    run = ws.start_run(
+    run = Run(
+        workspace,
         flow_type,
         strict=strict,
         flow_run_id=flow_run_id,

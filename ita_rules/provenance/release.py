@@ -21,14 +21,14 @@ from ita_rules.core.errors import Location, RuleError
 from ita_rules.core.findings import dotted
 
 if TYPE_CHECKING:
-    from ita_rules.workspace import Workspace
+    from ita_rules.provenance.desk import Desk
 
 
 class ReleasedRuleModified(RuleError):
     """A run was asked to use a released rule version whose file differs from the release."""
 
 
-def rule_released(workspace: Workspace, snapshot: dict[str, Any]) -> bool | None:
+def rule_released(workspace: Desk, snapshot: dict[str, Any]) -> bool | None:
     """``rule_released`` for a draft snapshot (None when the run has no rule); raise
     :class:`ReleasedRuleModified` when the file differs from its released blob."""
     rule_path, blob = snapshot.get("rule_path"), snapshot.get("rule_blob")

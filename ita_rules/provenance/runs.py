@@ -30,8 +30,8 @@ from ita_rules.provenance.snapshot import RuleRef, build_snapshot
 from ita_rules.provenance.stamp import encode, keep_rejected, stamped
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
     from ita_rules.store import Record, Store
-    from ita_rules.workspace import Workspace
 
 HEARTBEAT_S = 15.0
 LEASE_FACTOR = 4  # the lease lasts this many heartbeats
@@ -46,7 +46,7 @@ class Run:
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Desk,
         flow_type: str,
         *,
         rule: RuleRef = None,
@@ -284,6 +284,6 @@ def _spec(type_: str, run: Run, metadata: Mapping[str, Any] | None) -> Any:
     return PutSpec(type_, run.symbol, run.timeframe, run.run_id, (), metadata)
 
 
-def start_run(workspace: Workspace, flow_type: str, **options: Any) -> Run:
+def start_run(workspace: Desk, flow_type: str, **options: Any) -> Run:
     """A new :class:`Run`; it starts when its ``with`` block is entered."""
     return Run(workspace, flow_type, **options)

@@ -218,8 +218,9 @@ class RunStore:
         atomic_write_text(self.snapshot_path(str(snapshot["run_id"])), content)
         return snapfiles.sha256(content)
 
-    def _store_of(self) -> Store:
-        """The store of this workspace (its lock and journal), sharing this database."""
+    @property
+    def store(self) -> Store:
+        """The store of this workspace (its lock, journal and records), sharing this database."""
         if self._store is None:
             from ita_rules.store.core import Store
 
@@ -229,7 +230,7 @@ class RunStore:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """The store lock, taken before any database transaction (the store's lock order)."""
-        with self._store_of().locked():
+        with self.store.locked():
             yield
 
     def _journal_hash(self, run_id: str, sha: str) -> None:
@@ -237,7 +238,7 @@ class RunStore:
         the store lock): it survives the loss of the database."""
         from ita_rules.store.journal import snapshot_entry
 
-        self._store_of().journal.append([snapshot_entry(run_id, sha, iso(now_utc()))])
+        self.store.journal.append([snapshot_entry(run_id, sha, iso(now_utc()))])
 
     def _rewrite(self, snapshot: Mapping[str, Any]) -> None:
         """Journal the new file's hash, then write the file (inside the run's transaction,
@@ -248,7 +249,7 @@ class RunStore:
 
     def journaled_hash(self, run_id: str) -> str | None:
         """The hash the store's journal kept for the last write of the run's snapshot file."""
-        return self._store_of().journal.snapshot_hashes().get(run_id)
+        return self.store.journal.snapshot_hashes().get(run_id)
 
     def row(self, run_id: str) -> dict[str, Any] | None:
         """The run's row as stored (every column), or None."""
@@ -476,7 +477,7 @@ class RunStore:
                 rows.append(row)
                 restored.append(run_id)
             if rows:
-                journaled = self._store_of().journal.snapshot_hashes()
+                journaled = self.store.journal.snapshot_hashes()
                 for row in rows:
                     row.update(snapshot_sha256=journaled.get(row["run_id"]), restored_at=iso(now))
                 conn.execute(runs.insert(), rows)

@@ -13,14 +13,14 @@ from ita_rules.provenance import capture
 from ita_rules.provenance.datahash import DataRange, as_input_spec, hash_inputs
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
     from ita_rules.rules.model import Rule
-    from ita_rules.workspace import Workspace
 
 RuleRef = Union["Rule", str, None]
 SCHEMA_ID = "urn:ita-rules:schema:provenance:1"
 
 
-def resolve_rule(workspace: Workspace, rule: RuleRef) -> Rule | None:
+def resolve_rule(workspace: Desk, rule: RuleRef) -> Rule | None:
     """A :class:`Rule`, ``"SETUP_ID@VERSION"`` (or ``SETUP_ID``: the latest active) or None."""
     if rule is None:
         return None
@@ -35,7 +35,7 @@ def resolve_rule(workspace: Workspace, rule: RuleRef) -> Rule | None:
 
 
 def build_snapshot(
-    workspace: Workspace,
+    workspace: Desk,
     flow_type: str,
     *,
     rule: RuleRef,
@@ -48,7 +48,7 @@ def build_snapshot(
     flow_name: str | None = None,
 ) -> tuple[dict[str, Any], capture.GitState]:
     """The draft snapshot and the git state (whose diff the run stores)."""
-    import ita_rules
+    from ita_rules import __version__
 
     settings = workspace.settings
     if flow_type not in settings.flow_types:
@@ -91,7 +91,7 @@ def build_snapshot(
         "strict": strict,
         "env": env,
         "host": capture.host(),
-        "ita_rules_version": ita_rules.__version__,
+        "ita_rules_version": __version__,
         "outputs": [],
         "error": None,
     }

@@ -34,7 +34,7 @@ from ita_rules.provenance.datahash import (
 )
 
 if TYPE_CHECKING:
-    from ita_rules.workspace import Workspace
+    from ita_rules.provenance.desk import Desk
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Verification:
         }
 
 
-def verify_snapshot(workspace: Workspace, snap: Mapping[str, Any]) -> Verification:
+def verify_snapshot(workspace: Desk, snap: Mapping[str, Any]) -> Verification:
     out = Verification(str(snap["run_id"]))
     out.differences += _snapshot_file(workspace, snap, out.notes)
     out.differences += _data(workspace, snap)
@@ -87,9 +87,7 @@ def verify_snapshot(workspace: Workspace, snap: Mapping[str, Any]) -> Verificati
     return out
 
 
-def _snapshot_file(
-    workspace: Workspace, snap: Mapping[str, Any], notes: list[str]
-) -> list[Difference]:
+def _snapshot_file(workspace: Desk, snap: Mapping[str, Any], notes: list[str]) -> list[Difference]:
     """The run's snapshot file against the hash recorded at its last write and the database
     copy; the row's columns against that copy."""
     from ita_rules.core.canonical import sha256_of
@@ -237,7 +235,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _data(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+def _data(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     found: list[Difference] = []
     rng = DataRange.parse(snap["data_range"]) if snap.get("data_range") else None
     entries = []
@@ -288,17 +286,18 @@ def _data(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
 
 
 def _which_candle(
-    workspace: Workspace, old: Mapping[str, Any], spec: InputSpec, rng: DataRange | None
+    workspace: Desk, old: Mapping[str, Any], spec: InputSpec, rng: DataRange | None
 ) -> str:
     """The first candle inside the range that differs, read from the recorded bytes when the
     store holds them (any record with the input's recorded file hash)."""
     from ita_rules.provenance.candlediff import first_difference, read_candles
-    from ita_rules.store import open_store
+    from ita_rules.provenance.runstore import RunStore
 
     recorded = None
     if rng is not None:
-        store = open_store(workspace)
+        runs = RunStore.open(workspace.settings)
         try:
+            store = runs.store
             found = store.find(hash=str(old["hash"]), status=None)
             for record in sorted(found, key=lambda r: r.status != "live"):  # live ones first
                 path = store.abspath(record.path)
@@ -306,7 +305,7 @@ def _which_candle(
                     recorded = path
                     break
         finally:
-            store.close()
+            runs.close()
     if recorded is None or rng is None:
         return (
             "the recorded file is not in the store, so the candle cannot be named (store "
@@ -320,7 +319,7 @@ def _which_candle(
     return first_difference(before, now) or "no candle differs as read now"
 
 
-def _rule(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+def _rule(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     setup_id, version = snap.get("rule_id"), snap.get("rule_version")
     if not setup_id or not version:
         return []
@@ -342,7 +341,7 @@ def _rule(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
     return []
 
 
-def _git(workspace: Workspace, snap: Mapping[str, Any]) -> list[Difference]:
+def _git(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     found: list[Difference] = []
     commit = snap.get("git_commit")
     root = workspace.root
