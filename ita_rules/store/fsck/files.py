@@ -1,24 +1,12 @@
-"""``store fsck``, the store's part: compare the files under the store root, the records and
-stored files of the database, and the journal's record entries.
-
-Finds temp leftovers, files without records, files no live record needs, records without
-files, hash mismatches, records missing from the journal or from the database, and damaged
-journal lines. ``repair=True`` fixes each: stale temp files and unneeded files are deleted,
-unknown files move to ``.ita-store/lost+found/`` (never deleted), records of missing or
-corrupt files get the status ``missing``/``corrupt``, and database and journal are reconciled.
-
-The steps are put together, with the runs' snapshot files and the remote copies that share
-the store root and the journal, by :func:`ita_rules.recovery.fsck.fsck`: call them in its
-order, under the store lock.
-"""
+"""``store fsck``, the files: temp leftovers, the records' names, the stored files, and files
+nothing accounts for (moved to ``.ita-store/lost+found/`` with ``repair``, never deleted)."""
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,49 +14,11 @@ from ita_rules.core import times
 from ita_rules.db import tables as t
 from ita_rules.store import blobs
 from ita_rules.store.core import HOUSEKEEPING, Store
-from ita_rules.store.journal import Entry
+from ita_rules.store.fsck.report import FsckReport, Problem
 from ita_rules.store.naming import TMP_PREFIX
-from ita_rules.store.records import LIVE, Record
-from ita_rules.store.replay import replay, unbacked
+from ita_rules.store.records import LIVE
 
 STALE_TEMP_S = 3600.0
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str  # temp | orphan | unneeded | missing | mismatch | unjournaled | unrecorded | journal
-    # | unbacked (a journaled record the database lacks whose file is not on disk)
-    # | run (a snapshot file whose run the database lacks) | snapshot (an unreadable one)
-    path: str
-    message: str
-    file_ids: tuple[str, ...] = ()
-    repaired: bool = False
-
-    def __str__(self) -> str:
-        done = " (repaired)" if self.repaired else ""
-        return f"{self.path}: {self.message}{done}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "file_ids": list(self.file_ids)}
-
-
-@dataclass
-class FsckReport:
-    files: int = 0
-    records: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return all(p.repaired for p in self.problems)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "files": self.files,
-            "records": self.records,
-            "clean": self.clean,
-            "problems": [p.as_dict() for p in self.problems],
-        }
 
 
 @dataclass
@@ -85,111 +35,6 @@ class Scan:
         """Files that are neither stored bytes nor a record's name: another part's own files
         (the runs' snapshots), or orphans."""
         return self.files - {path for path, _ in self.stored.values()} - self.linked
-
-
-def journal_name(store: Store) -> str:
-    """How problems of the journal are named: ``.ita-store/journal.jsonl``."""
-    return f"{HOUSEKEEPING}/{store.journal.path.name}"
-
-
-def _now() -> str:
-    return times.iso(times.now())
-
-
-def _mark(store: Store, report: FsckReport, problem: Problem, status: str) -> None:
-    """Report ``problem``; when it is being repaired, mark its records ``status`` first."""
-    if problem.repaired:
-        store._set_status(problem.file_ids, status, _now())
-    report.problems.append(problem)
-
-
-# -- the journal -----------------------------------------------------------------------
-
-
-def check_journal(store: Store, report: FsckReport, repair: bool) -> list[Entry]:
-    """Damaged lines, records the journal has and the database lacks (restored with
-    ``repair`` when their file is on disk, dropped from the journal when it is not), and
-    records the database has and the journal lacks (appended with ``repair``). Returns the
-    readable entries."""
-    entries, damaged = store.journal.read()
-    name = journal_name(store)
-    report.problems += [
-        Problem(
-            "journal", f"{name}:{n}", "damaged journal line (an interrupted append)", (), repair
-        )
-        for n in damaged
-    ]
-    puts = [e for e in entries if e.data.get("op") == "put" and "record" in e.data]
-    journaled = {e.data["record"]["file_id"] for e in puts}
-    with store.db.read() as conn:
-        in_db = {row[0] for row in conn.execute(sa.select(t.records.c.file_id))}
-    gone = _unrecorded(store, report, repair, entries, journaled - in_db)
-    if repair:  # damaged lines and the entries of gone files in one rewrite (lines as read)
-        store.journal.drop_lines(
-            [*damaged, *(e.line for e in puts if e.data["record"].get("file_id") in gone)]
-        )
-    _unjournaled(store, report, repair, sorted(in_db - journaled))
-    return entries
-
-
-def _unrecorded(
-    store: Store, report: FsckReport, repair: bool, entries: list[Entry], unrecorded: set[str]
-) -> set[str]:
-    """Report (and with ``repair`` restore) the journaled records the database lacks; return
-    those whose file is not on disk, which are never restored."""
-    gone: set[str] = set()
-    if unrecorded:
-        with store.db.read() as conn:
-            gone = set(unbacked(conn, entries, unrecorded, store.root))
-    if repair and unrecorded - gone:
-        with store.db.write() as conn:
-            replay(conn, entries, only=unrecorded - gone, root=store.root)
-    name = journal_name(store)
-    for fid in sorted(unrecorded):
-        if fid in gone:
-            message = (
-                f"record {fid} is in the journal but not in the database, and its file is not "
-                "on disk (a put whose commit never happened, or a file lost since)"
-            )
-            report.problems.append(Problem("unbacked", name, message, (fid,), repair))
-        else:
-            message = f"record {fid} is in the journal but not in the database"
-            report.problems.append(Problem("unrecorded", name, message, (fid,), repair))
-    return gone
-
-
-def _unjournaled(store: Store, report: FsckReport, repair: bool, file_ids: list[str]) -> None:
-    """Report (and with ``repair`` journal) the records the journal lacks: a put entry each,
-    and a status entry when the record is no longer live."""
-    name = journal_name(store)
-    for fid in file_ids:
-        message = f"record {fid} is in the database but not in the journal"
-        report.problems.append(Problem("unjournaled", name, message, (fid,), repair))
-    if not (repair and file_ids):
-        return
-    wanted = set(file_ids)
-    add: list[dict[str, Any]] = []
-    for record in store.find(status=None):
-        if record.file_id not in wanted:
-            continue
-        live = Record.from_dict({**record.as_dict(), "status": "live"})
-        add.append(
-            {
-                "op": "put",
-                "at": record.created_at,
-                "record": live.as_dict(),
-                "blob": {"path": record.path, "size": record.size},
-            }
-        )
-        if record.status != "live":
-            at = record.deleted_at or record.created_at
-            add.append(
-                {"op": "status", "at": at, "file_id": record.file_id, "status": record.status}
-            )
-    store.journal.append(add)
-
-
-# -- the files -------------------------------------------------------------------------
 
 
 def scan(store: Store, report: FsckReport, *, repair: bool, hashes: bool) -> Scan:
@@ -325,6 +170,13 @@ def _is_bad_copy(store: Store, rel: str, stored: str, hash_: str) -> bool:
     if os.path.samefile(store.root / rel, store.root / stored):
         return False
     return blobs.hash_file(store.root / rel)[0] != hash_
+
+
+def _mark(store: Store, report: FsckReport, problem: Problem, status: str) -> None:
+    """Report ``problem``; when it is being repaired, mark its records ``status`` first."""
+    if problem.repaired:
+        store._set_status(problem.file_ids, status, times.iso(times.now()))
+    report.problems.append(problem)
 
 
 def _corrupt(store: Store, report: FsckReport, problem: Problem) -> None:
