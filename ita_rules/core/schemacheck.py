@@ -1,11 +1,10 @@
 """The packaged JSON Schemas, and validation that reports ``path:line:col``.
 
-Validation has two speeds. :func:`quick_valid` interprets the small subset of JSON Schema our
-own schemas use and answers only "valid or not"; it never claims a document is valid when
-jsonschema would reject it (it answers False on any keyword it does not know, and a
-differential test keeps the two in step). Only when it says False do we import jsonschema
-(~0.15 s) to produce the exact errors. A valid file on the pre-commit hook path therefore
-never pays for importing jsonschema.
+Validation has two speeds. :func:`fast_valid` runs code that fastjsonschema generated ahead of
+time from the schema (``fastschemas/``, rebuilt by ``python -m ita_rules.core.schemagen``) and
+answers only "valid or not"; a test keeps it current and in agreement with jsonschema. Only when
+it says False do we import jsonschema (~0.15 s) to produce the exact errors. A valid file on the
+pre-commit hook path therefore never pays for importing jsonschema.
 """
 
 from __future__ import annotations
@@ -21,10 +20,6 @@ from typing import Any
 from ita_rules.core.findings import FieldPath, Finding, dotted
 from ita_rules.core.yamlio import Document
 
-# Keywords that only annotate: they never make a document invalid.
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$comment", "title", "description", "default", "examples", "x-expected"}
-)
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -85,32 +80,55 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-def _is_type(value: Any, type_: str) -> bool:
-    if type_ == "object":
-        return isinstance(value, dict)
-    if type_ == "array":
-        return isinstance(value, list)
-    if type_ == "string":
-        return isinstance(value, str)
-    if type_ == "boolean":
-        return isinstance(value, bool)
-    if type_ == "null":
-        return value is None
-    if type_ == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    if type_ == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return False
-
-
 def _valid_date(value: str) -> bool:
+    """``format: date`` as jsonschema checks it: a real date, written with ASCII digits."""
     try:
         _dt.date.fromisoformat(value)
     except ValueError:
         return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII))  # as jsonschema checks it
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII))
+
+
+# The formats the generated validators call by name (schemagen.FORMATS names them).
+FORMATS: dict[str, Callable[[str], bool]] = {"date": _valid_date}
+# The schemas with generated validators in ``fastschemas/`` (python -m ita_rules.core.schemagen),
+# and those whose top-level fields can also be checked one at a time (a FIELDS table).
+FAST_SCHEMAS = {
+    "rule.schema.json": "rule",
+    "retention.schema.json": "retention",
+    "backtest_result.schema.json": "backtest_result",
+}
+FIELD_SCHEMAS = frozenset({"rule.schema.json"})
+
+
+@cache
+def _generated(module: str) -> Any:
+    from importlib import import_module
+
+    return import_module(f"ita_rules.core.fastschemas.{module}")
+
+
+def _passes(validate: Callable[..., Any], value: Any) -> bool:
+    from fastjsonschema import JsonSchemaValueException
+
+    try:
+        validate(value, FORMATS)
+    except JsonSchemaValueException:
+        return False
+    return True
+
+
+def fast_valid(schema_name: str, value: Any) -> bool:
+    """True only if ``value`` is valid for the packaged schema; False when invalid, or when the
+    schema has no generated validator (then jsonschema decides)."""
+    module = FAST_SCHEMAS.get(schema_name)
+    return module is not None and _passes(_generated(module).validate, value)
+
+
+def field_valid(schema_name: str, field: str, value: Any) -> bool:
+    """True when ``value`` is valid for the top-level field ``field`` of the schema."""
+    assert schema_name in FIELD_SCHEMAS, schema_name
+    return _passes(_generated(FAST_SCHEMAS[schema_name]).FIELDS[field], value)
 
 
 def _unique_key(value: Any) -> str:
@@ -126,87 +144,6 @@ def _unique_key(value: Any) -> str:
         return v
 
     return json.dumps(norm(value), sort_keys=True)
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
-
-
-def quick_valid(schema: dict[str, Any] | bool, value: Any) -> bool:
-    """True only if ``value`` is valid; False when invalid *or* when unsure."""
-    if schema is True:
-        return True
-    if schema is False or not isinstance(schema, dict):
-        return False
-    for key, arg in schema.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key == "type":
-            types = arg if isinstance(arg, list) else [arg]
-            if not any(_is_type(value, t) for t in types):
-                return False
-        elif key == "properties":
-            if isinstance(value, dict):
-                for name, sub in arg.items():
-                    if name in value and not quick_valid(sub, value[name]):
-                        return False
-        elif key == "additionalProperties":
-            if isinstance(value, dict):
-                known = schema.get("properties", {})
-                for name, item in value.items():
-                    if name not in known and not quick_valid(arg, item):
-                        return False
-        elif key == "required":
-            if isinstance(value, dict) and any(name not in value for name in arg):
-                return False
-        elif key == "items":
-            if isinstance(value, list) and not all(quick_valid(arg, item) for item in value):
-                return False
-        elif key == "pattern":
-            if isinstance(value, str) and not pattern_matches(arg, value):
-                return False
-        elif key == "format":
-            if arg != "date":
-                return False
-            if isinstance(value, str) and not _valid_date(value):
-                return False
-        elif key == "minLength":
-            if isinstance(value, str) and len(value) < arg:
-                return False
-        elif key == "maxLength":
-            if isinstance(value, str) and len(value) > arg:
-                return False
-        elif key == "minItems":
-            if isinstance(value, list) and len(value) < arg:
-                return False
-        elif key == "uniqueItems":
-            if arg and isinstance(value, list):
-                seen = [_unique_key(v) for v in value]
-                if len(set(seen)) != len(seen):
-                    return False
-        elif key == "exclusiveMinimum":
-            if _is_type(value, "number") and not value > arg:
-                return False
-        elif key == "minimum":
-            if _is_type(value, "number") and not value >= arg:
-                return False
-        elif key == "const":
-            if not _json_equal(value, arg):
-                return False
-        elif key == "enum":
-            if not any(_json_equal(value, option) for option in arg):
-                return False
-        elif key == "if":
-            branch = schema.get("then") if quick_valid(arg, value) else schema.get("else")
-            if branch is not None and not quick_valid(branch, value):
-                return False
-        elif key in ("then", "else"):
-            continue  # evaluated with "if"
-        else:
-            return False  # a keyword we do not interpret: let jsonschema decide
-    return True
 
 
 def describe(value: Any) -> str:
@@ -244,9 +181,9 @@ def _expects(schema: Any) -> str:
 
 def validate(doc: Document, schema_name: str) -> list[Finding]:
     """Validate ``doc.data`` against a packaged schema; every error mapped to its line."""
-    schema = load_schema(schema_name)
-    if quick_valid(schema, doc.data):
+    if fast_valid(schema_name, doc.data):
         return []
+    schema = load_schema(schema_name)
     import jsonschema  # deferred: costs ~0.15 s, paid only when the document is invalid
 
     validator = validator_class()(schema, format_checker=jsonschema.FormatChecker())
@@ -267,93 +204,88 @@ def _condition(schema: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def _explain(doc: Document, error: Any, root: dict[str, Any]) -> list[Finding]:
+    """The findings of one jsonschema error, in our words."""
     path: FieldPath = tuple(error.absolute_path)
     keyword = error.validator
-    sub = error.schema if isinstance(error.schema, dict) else {}
-    value = error.instance
-    hint = sub.get("x-expected")
     if "then" in error.absolute_schema_path:  # e.g. deprecation_reason when active is false
         return _explain_then(doc, error, root)
     if keyword == "required":
-        missing = [name for name in error.validator_value if name not in (value or {})]
-        props = sub.get("properties", {})
-        return [
-            doc.finding(
-                (*path, name),
-                f"required field is missing; expected {_expects(props.get(name))}",
-                code="required",
-            )
-            for name in missing
-        ]
+        return _explain_required(doc, error, path)
     if keyword == "additionalProperties":
-        import difflib
-
-        known = list(sub.get("properties", {}))
-        out = []
-        for name in value:
-            if name in known:
-                continue
-            close = difflib.get_close_matches(str(name), known, n=1)
-            guess = f"; did you mean '{close[0]}'?" if close else ""
-            msg = f"unknown field{guess} (allowed: {', '.join(known)})"
-            out.append(doc.finding((*path, name), msg, key=True, code="unknown-field"))
-        return out
-    if keyword == "type":
-        want = _expects(sub)
-        return [doc.finding(path, f"expected {want}, got {describe(value)}", code="type")]
-    if keyword in ("pattern", "format") or (keyword == "maxLength" and hint):
-        want = hint or f"text matching {error.validator_value}"
-        return [doc.finding(path, f"expected {want}, got {describe(value)}", code=keyword)]
-    if keyword == "maxLength":
-        return [
-            doc.finding(path, f"must be at most {error.validator_value} characters", code="range")
-        ]
-    if keyword == "exclusiveMinimum":
-        return [
-            doc.finding(
-                path, f"expected a number > {error.validator_value}, got {value!r}", code="range"
-            )
-        ]
-    if keyword == "minimum":
-        return [
-            doc.finding(
-                path, f"expected a number >= {error.validator_value}, got {value!r}", code="range"
-            )
-        ]
-    if keyword == "minLength":
-        return [doc.finding(path, "must not be empty", code="empty")]
-    if keyword == "minItems":
-        return [
-            doc.finding(
-                path,
-                f"expected at least {error.validator_value} item(s), "
-                f"got {len(value) or 'an empty list'}",
-                code="empty",
-            )
-        ]
+        return _explain_unknown(doc, error, path)
     if keyword == "uniqueItems":
-        seen: dict[str, int] = {}
-        for i, item in enumerate(value):
-            key = _unique_key(item)
-            if key in seen:
-                first = dotted((*path, seen[key]))
-                msg = f"{describe(item)} is listed twice (first as {first}); items must be unique"
-                return [doc.finding((*path, i), msg, code="duplicate")]
-            seen[key] = i
-        return [doc.finding(path, "items must be unique", code="duplicate")]
+        return [_explain_duplicate(doc, error.instance, path)]
+    message, code = _message(error)
+    return [doc.finding(path, message, code=code)]
+
+
+def _message(error: Any) -> tuple[str, str]:
+    """The message and code of an error about one value."""
+    keyword, limit, value = error.validator, error.validator_value, error.instance
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    hint = sub.get("x-expected")
+    if keyword == "type":
+        return f"expected {_expects(sub)}, got {describe(value)}", "type"
+    if keyword in ("pattern", "format") or (keyword == "maxLength" and hint):
+        return f"expected {hint or f'text matching {limit}'}, got {describe(value)}", keyword
+    if keyword == "maxLength":
+        return f"must be at most {limit} characters", "range"
+    if keyword == "exclusiveMinimum":
+        return f"expected a number > {limit}, got {value!r}", "range"
+    if keyword == "minimum":
+        return f"expected a number >= {limit}, got {value!r}", "range"
+    if keyword == "minLength":
+        return "must not be empty", "empty"
+    if keyword == "minItems":
+        return f"expected at least {limit} item(s), got {len(value) or 'an empty list'}", "empty"
     if keyword == "enum":
-        options = ", ".join(str(o) for o in error.validator_value)
-        return [doc.finding(path, f"expected one of {options}, got {describe(value)}", code="enum")]
+        options = ", ".join(str(o) for o in limit)
+        return f"expected one of {options}, got {describe(value)}", "enum"
     if keyword == "minProperties":
-        n = error.validator_value
-        return [
-            doc.finding(
-                path,
-                f"expected at least {n} entr{'y' if n == 1 else 'ies'}, got none",
-                code="empty",
-            )
-        ]
-    return [doc.finding(path, f"{error.message}", code=str(keyword))]
+        return f"expected at least {limit} entr{'y' if limit == 1 else 'ies'}, got none", "empty"
+    return f"{error.message}", str(keyword)
+
+
+def _explain_required(doc: Document, error: Any, path: FieldPath) -> list[Finding]:
+    value = error.instance
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    missing = [name for name in error.validator_value if name not in (value or {})]
+    return [
+        doc.finding(
+            (*path, name),
+            f"required field is missing; expected {_expects(props.get(name))}",
+            code="required",
+        )
+        for name in missing
+    ]
+
+
+def _explain_unknown(doc: Document, error: Any, path: FieldPath) -> list[Finding]:
+    import difflib
+
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    known = list(sub.get("properties", {}))
+    out = []
+    for name in error.instance:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1)
+        guess = f"; did you mean '{close[0]}'?" if close else ""
+        msg = f"unknown field{guess} (allowed: {', '.join(known)})"
+        out.append(doc.finding((*path, name), msg, key=True, code="unknown-field"))
+    return out
+
+
+def _explain_duplicate(doc: Document, value: list[Any], path: FieldPath) -> Finding:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        key = _unique_key(item)
+        if key in seen:
+            first = dotted((*path, seen[key]))
+            msg = f"{describe(item)} is listed twice (first as {first}); items must be unique"
+            return doc.finding((*path, i), msg, code="duplicate")
+        seen[key] = i
+    return doc.finding(path, "items must be unique", code="duplicate")
 
 
 def _explain_then(doc: Document, error: Any, root: dict[str, Any]) -> list[Finding]:
@@ -395,9 +327,10 @@ def _explain_then(doc: Document, error: Any, root: dict[str, Any]) -> list[Findi
 __all__ = [
     "describe",
     "dotted",
+    "fast_valid",
+    "field_valid",
     "load_schema",
     "pattern_matches",
-    "quick_valid",
     "validate",
     "validator_class",
 ]

@@ -74,8 +74,7 @@ def test_patterns_match_the_whole_value_on_both_paths(field: str) -> None:
     doc, _ = yamlio.load(SAMPLE, "t.yaml", raw_scalars=("version",))
     assert doc is not None and schemacheck.validate(doc, "rule.schema.json") == []
     doc.data[field] += "\n"
-    schema = schemacheck.load_schema("rule.schema.json")
-    assert not schemacheck.quick_valid(schema["properties"][field], doc.data[field])
+    assert not schemacheck.field_valid("rule.schema.json", field, doc.data[field])
     [finding] = schemacheck.validate(doc, "rule.schema.json")
     assert finding.field == field and finding.code in ("pattern", "format", "maxLength")
 

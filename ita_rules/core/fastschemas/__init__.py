@@ -1,0 +1,1 @@
+"""Generated validators: see ita_rules/core/schemagen.py."""
