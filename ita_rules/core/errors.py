@@ -19,6 +19,8 @@ class Location:
     col: int | None = None
 
     def __str__(self) -> str:
+        """``path``, ``path:line`` or ``path:line:col``: the one rendering of a place (findings
+        use it too)."""
         parts = [self.path]
         if self.line is not None:
             parts.append(str(self.line))

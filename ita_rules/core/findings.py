@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ita_rules.core.errors import Location
+
 FieldPath = tuple[str | int, ...]
 
 
@@ -33,12 +35,8 @@ class Finding:
 
     @property
     def location(self) -> str:
-        parts = [self.path]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.col is not None:
-                parts.append(str(self.col))
-        return ":".join(parts)
+        """``path:line:col`` (as far as they are known), rendered like every error's place."""
+        return str(Location(self.path, self.line, self.col))
 
     def __str__(self) -> str:
         field = f"{self.field}: " if self.field else ""
