@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+DEBUG_HINT = "set ITA_DEBUG=1"
+
 
 def validate_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -25,16 +27,20 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--no-fix", action="store_true", help="report wrong hashes, do not write")
     args = parser.parse_args(argv)
+    if not args.files:
+        return 0
+    from ita_rules.core import exits
 
+    return exits.run(lambda: _validate(args.files, args.no_fix), debug_hint=DEBUG_HINT)
+
+
+def _validate(files: list[Path], no_fix: bool) -> int:
     import os
 
     from ita_rules.core import reporters
-    from ita_rules.core.errors import ItaRulesError, WorkspaceNotFound
     from ita_rules.rules.registry import Registry
     from ita_rules.rules.validate import validate_paths
 
-    if not args.files:
-        return 0
     # pre-commit runs pre-push hooks with the pushed range (or, for a new branch, the remote's
     # name and branch) in the environment.
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
@@ -47,6 +53,7 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
         if from_ref:
             return from_ref
         from ita_rules.core.config import load_settings
+        from ita_rules.core.errors import WorkspaceNotFound
         from ita_rules.workspace import find_root
 
         try:
@@ -54,16 +61,12 @@ def validate_main(argv: Sequence[str] | None = None) -> int:
         except WorkspaceNotFound:  # a rules repository without ita.toml: the default
             return "HEAD"
 
-    try:
-        result = validate_paths(
-            Registry(root / "rules", root),
-            args.files,
-            fix=not (args.no_fix or pushing),
-            released_in=released_in,
-        )
-    except ItaRulesError as exc:
-        print(f"ita-rules: {exc}", file=sys.stderr)
-        return exc.exit_code
+    result = validate_paths(
+        Registry(root / "rules", root),
+        files,
+        fix=not (no_fix or pushing),
+        released_in=released_in,
+    )
     for path in result.fixed:
         print(f"{path}: params_hash written; review and stage the file again")
     reporters.text(result.findings, sys.stdout)
@@ -85,8 +88,6 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     remote-tracking refs of that remote do not have) are checked instead, see
     :func:`ita_rules.rules.check.push_check`.
     """
-    import os
-
     parser = argparse.ArgumentParser(
         prog="ita-rules-hook-check",
         description="Refuse changes to released rule versions and wrong new versions.",
@@ -95,51 +96,62 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--head", help="with --base: the commit to check (default HEAD)")
     parser.add_argument("--pre-receive", action="store_true", help="run as a git pre-receive hook")
     args = parser.parse_args(argv)
+    from ita_rules.core import exits
 
+    if args.pre_receive:
+        return exits.run(_pre_receive, debug_hint=DEBUG_HINT)
+    return exits.run(lambda: _check(args.base, args.head), debug_hint=DEBUG_HINT)
+
+
+def _pre_receive() -> int:
+    """The server hook: every pushed ref (``old new ref`` lines on stdin) checked; the refusals
+    on stderr, which git shows the pusher."""
     from ita_rules.core import gitio, reporters
-    from ita_rules.core.errors import ItaRulesError
-    from ita_rules.rules import check, receive
+    from ita_rules.rules import receive
 
-    try:
-        if args.pre_receive:
-            git = gitio.Git(Path.cwd(), keep_quarantine=True)
-            updates = receive.pre_receive(git, sys.stdin.read().splitlines())
-            failed = False
-            for upd in updates:
-                for why in upd.refused:
-                    print(f"ita-rules: push refused: {why}", file=sys.stderr)
-                    failed = True
-                if upd.result is not None and upd.result.findings:
-                    why = "released rule versions are immutable"
-                    print(f"ita-rules: push to {upd.ref} refused: {why}", file=sys.stderr)
-                    reporters.text(upd.result.findings, sys.stderr)
-                    failed = True
-            return 1 if failed else 0
-        from ita_rules.core.config import load_settings
-        from ita_rules.workspace import find_root
+    git = gitio.Git(Path.cwd(), keep_quarantine=True)
+    updates = receive.pre_receive(git, sys.stdin.read().splitlines())
+    failed = False
+    for upd in updates:
+        for why in upd.refused:
+            print(f"ita-rules: push refused: {why}", file=sys.stderr)
+            failed = True
+        if upd.result is not None and upd.result.findings:
+            why = "released rule versions are immutable"
+            print(f"ita-rules: push to {upd.ref} refused: {why}", file=sys.stderr)
+            reporters.text(upd.result.findings, sys.stderr)
+            failed = True
+    return 1 if failed else 0
 
-        root = find_root(Path.cwd())
-        settings = load_settings(root)
-        base, head = args.base, args.head
-        from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
-        to_ref = os.environ.get("PRE_COMMIT_TO_REF")
-        pushed = remote = None
-        if base is None and from_ref and to_ref:  # the pre-push stage: the pushed range
-            base, head = from_ref, to_ref
-        elif base is None and os.environ.get("PRE_COMMIT_REMOTE_BRANCH"):  # a push, no range
-            pushed = os.environ.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
-            remote = os.environ.get("PRE_COMMIT_REMOTE_NAME")
-        result = check.run_check(
-            root,
-            settings.rules_dir,
-            settings.protected_ref,
-            base=base,
-            head=head,
-            pushed=pushed,
-            remote=remote,
-        )
-    except ItaRulesError as exc:
-        print(f"ita-rules: {exc}", file=sys.stderr)
-        return exc.exit_code
+
+def _check(base: str | None, head: str | None) -> int:
+    """The pre-commit and pre-push hook: the staged index, the pushed range, or (a push with no
+    range) the commits the push sends."""
+    import os
+
+    from ita_rules.core import reporters
+    from ita_rules.core.config import load_settings
+    from ita_rules.rules import check
+    from ita_rules.workspace import find_root
+
+    root = find_root(Path.cwd())
+    settings = load_settings(root)
+    from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
+    to_ref = os.environ.get("PRE_COMMIT_TO_REF")
+    pushed = remote = None
+    if base is None and from_ref and to_ref:  # the pre-push stage: the pushed range
+        base, head = from_ref, to_ref
+    elif base is None and os.environ.get("PRE_COMMIT_REMOTE_BRANCH"):  # a push, no range
+        pushed = os.environ.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+        remote = os.environ.get("PRE_COMMIT_REMOTE_NAME")
+    result = check.run_check(
+        root,
+        settings.rules_dir,
+        settings.protected_ref,
+        base=base,
+        head=head,
+        pushed=pushed,
+        remote=remote,
+    )
     reporters.text(result.findings, sys.stdout)
     return 1 if result.findings else 0

@@ -1,21 +1,20 @@
 """The command line: the only place that imports typer, prints, or exits.
 
 Each verb parses its options, calls one library function and renders the result. Errors are
-rendered in one place (:func:`main`): ``ItaRulesError`` -> one line, exit 1; usage errors ->
-exit 2; an unexpected exception -> one line (traceback with ``--debug``), exit 3.
+rendered in one place, shared with the git hooks (:func:`ita_rules.core.exits.run`):
+``ItaRulesError`` -> one line, exit 1; usage errors -> exit 2; an unexpected exception -> one
+line (traceback with ``--debug``), exit 3.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import typer
 
 from ita_rules.cli.app import app
-from ita_rules.core.errors import ItaRulesError
+from ita_rules.core import exits
 
 # Importing the command modules registers their verbs on ``app``.
 from ita_rules.cli import rules as _rules  # noqa: F401  isort: skip
@@ -27,32 +26,13 @@ from ita_rules.cli import remote as _remote  # noqa: F401  isort: skip
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("ITA_DEBUG") == "1"
     command = typer.main.get_command(app)
-    try:
+
+    def body() -> int:
         code = command.main(args=args, prog_name="ita-rules", standalone_mode=False)
-    except ItaRulesError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"ita-rules: {exc}", file=sys.stderr)
-        code = exc.exit_code
-    except (KeyboardInterrupt, typer.Abort):
-        print("ita-rules: interrupted", file=sys.stderr)
-        code = 130
-    except BrokenPipeError:
-        code = 0
-    except Exception as exc:
-        code = _click_exit(exc)
-        if code is None:
-            if debug:
-                traceback.print_exc()
-            print(
-                f"ita-rules: internal error: {type(exc).__name__}: {exc} "
-                "(run with --debug for the traceback)",
-                file=sys.stderr,
-            )
-            code = 3
-    sys.exit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0
+
+    sys.exit(exits.run(body, debug="--debug" in args, interrupts=(typer.Abort,), known=_click_exit))
 
 
 def _click_exit(exc: Exception) -> int | None:

@@ -1,0 +1,61 @@
+"""The one error handler of the entry points (the ``ita-rules`` CLI and the git hooks).
+
+Library code raises; an entry point runs its body through :func:`run` and gets back the exit
+code, with at most one line on stderr (docs/architecture.md#errors-and-exit-codes):
+``ItaRulesError`` -> ``ita-rules: path:line:col: message``, its exit code (1, 2 for usage);
+an interrupt -> ``ita-rules: interrupted``, 130; a closed stdout (``| head``) -> 0; anything else
+-> ``ita-rules: internal error: ...``, 3, with the traceback under ``--debug`` or
+``ITA_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from ita_rules.core.errors import ItaRulesError
+
+INTERRUPTED = 130
+INTERNAL = 3
+
+
+def run(
+    body: Callable[[], int],
+    *,
+    debug: bool = False,
+    interrupts: tuple[type[BaseException], ...] = (),
+    known: Callable[[Exception], int | None] | None = None,
+    debug_hint: str = "run with --debug",
+) -> int:
+    """``body()``'s exit code, or the code of what it raised. ``interrupts`` are handled like
+    Ctrl-C (the CLI's ``typer.Abort``); ``known`` may give the code of another exception it
+    recognises (click's own), else the exception is an internal error; ``debug_hint`` says how
+    to see its traceback."""
+    debug = debug or os.environ.get("ITA_DEBUG") == "1"
+    interrupted: tuple[type[BaseException], ...] = (KeyboardInterrupt, *interrupts)
+    try:
+        return body()
+    except ItaRulesError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"ita-rules: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except interrupted:
+        print("ita-rules: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        code = known(exc) if known is not None else None
+        if code is not None:
+            return code
+        if debug:
+            traceback.print_exc()
+        print(
+            f"ita-rules: internal error: {type(exc).__name__}: {exc} "
+            f"({debug_hint} for the traceback)",
+            file=sys.stderr,
+        )
+        return INTERNAL
