@@ -21,33 +21,32 @@ runs_app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 
 CLI_LEASE_S = 24 * 3600.0
+RUN_ID_ARGUMENT = typer.Argument(..., help="The run, e.g. run_2026_01_15_001.")
+FLOW_TYPE_ARGUMENT = typer.Argument(..., help="backtest_flow, live_flow, train_flow or configured.")
+RULE_OPTION = typer.Option(None, "--rule", help="SETUP_ID@VERSION (or SETUP_ID: latest active).")
+FROM_OPTION = typer.Option(None, "--from", help="First day (or ISO time) of the data range.")
+START_LEASE_OPTION = typer.Option(
+    CLI_LEASE_S,
+    "--lease",
+    help="Seconds until the run counts as abandoned unless finished or renewed.",
+)
 
 
 @runs_app.command("start")
 def start(
     ctx: typer.Context,
-    flow_type: str = typer.Argument(
-        ..., help="backtest_flow, live_flow, train_flow or configured."
-    ),
-    rule: str | None = typer.Option(
-        None, "--rule", help="SETUP_ID@VERSION (or SETUP_ID: latest active)."
-    ),
+    flow_type: str = FLOW_TYPE_ARGUMENT,
+    rule: str | None = RULE_OPTION,
     symbol: str | None = typer.Option(None, "--symbol"),
     timeframe: str | None = typer.Option(None, "--timeframe"),
     inputs: list[str] = typer.Option([], "--input", help="An input file (repeat for more)."),
     time_column: str | None = typer.Option(
         None, "--time-column", help="Time column of candle inputs."
     ),
-    start_: str | None = typer.Option(
-        None, "--from", help="First day (or ISO time) of the data range."
-    ),
+    start_: str | None = FROM_OPTION,
     end: str | None = typer.Option(None, "--to", help="Last day (or ISO time) of the data range."),
     strict: bool = typer.Option(False, "--strict", help="Refuse a dirty work tree."),
-    lease: float = typer.Option(
-        CLI_LEASE_S,
-        "--lease",
-        help="Seconds until the run counts as abandoned unless finished or renewed.",
-    ),
+    lease: float = START_LEASE_OPTION,
     flow_run_id: str | None = typer.Option(None, "--flow-run-id", help="An orchestrator's run id."),
     flow_name: str | None = typer.Option(None, "--flow-name", help="An orchestrator's flow name."),
     json_: bool = JSON_OPTION,
@@ -64,28 +63,24 @@ def start(
       ita-rules runs finish "$RUN" --status succeeded
     """
     from ita_rules.core.errors import UsageError
-    from ita_rules.provenance.runs import Run
+    from ita_rules.provenance import start_external_run
 
     if (start_ is None) != (end is None):
         raise UsageError("--from and --to go together")
-    ws = open_workspace(ctx)
-    specs = [{"path": p, "time_column": time_column} for p in inputs]
-    run = Run(
-        ws,
+    snapshot = start_external_run(
+        open_workspace(ctx),
         flow_type,
+        inputs=inputs,
+        time_column=time_column,
+        lease=lease,
         rule=rule,
         symbol=symbol,
         timeframe=timeframe,
-        inputs=specs,
         data_range=(start_, end) if start_ is not None and end is not None else None,
         strict=strict,
         flow_run_id=flow_run_id,
         flow_name=flow_name,
-        heartbeat=0,
-        lease=lease,
-        track_process=False,
     )
-    snapshot = run.start().detach()
     if json_:
         emit_json(snapshot)
     else:
@@ -95,7 +90,7 @@ def start(
 @runs_app.command("finish")
 def finish(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    run_id: str = RUN_ID_ARGUMENT,
     status: str = typer.Option(..., "--status", help="succeeded or failed."),
     error: str | None = typer.Option(None, "--error", help="Why it failed."),
     outputs: list[str] = typer.Option([], "--output", help="A file_id the run stored (repeat)."),
@@ -119,7 +114,7 @@ def finish(
 @runs_app.command("heartbeat")
 def heartbeat(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    run_id: str = RUN_ID_ARGUMENT,
     lease: float = typer.Option(CLI_LEASE_S, "--lease", help="Seconds from now."),
 ) -> None:
     """Renew the lease of a running run (for long runs started with `runs start`).
@@ -128,15 +123,9 @@ def heartbeat(
     Example:
       ita-rules runs heartbeat run_2026_01_15_001 --lease 3600
     """
-    from ita_rules.core.errors import ItaRulesError
-    from ita_rules.provenance.runstore import RunStore, check_run_id
+    from ita_rules.provenance import renew_lease
 
-    runs = RunStore.open(open_workspace(ctx).settings)
-    try:
-        if not runs.heartbeat(check_run_id(run_id), lease):
-            raise ItaRulesError(f"run {run_id} is not running")
-    finally:
-        runs.close()
+    renew_lease(open_workspace(ctx), run_id, lease)
 
 
 @runs_app.command("list")
@@ -241,7 +230,7 @@ def _show_text(s: dict[str, Any]) -> None:
 @runs_app.command("show")
 def show(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    run_id: str = RUN_ID_ARGUMENT,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Show a run's snapshot: data, rule, code, environment, outputs.
@@ -262,7 +251,7 @@ def show(
 @runs_app.command("verify")
 def verify(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run, e.g. run_2026_01_15_001."),
+    run_id: str = RUN_ID_ARGUMENT,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Recompute every part of a run's snapshot; print "reproducible" or each difference.

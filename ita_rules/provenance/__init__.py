@@ -14,35 +14,36 @@ environment), :mod:`snapshot`, :mod:`runstore` (database rows, run ids, leases, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
+    from ita_rules.provenance.runstore import RunStore
     from ita_rules.provenance.verify import Verification
+
+
+@contextmanager
+def _runs(workspace: Desk) -> Iterator[RunStore]:
+    """The workspace's runs, the abandoned ones marked first."""
+    from ita_rules.provenance.runstore import RunStore
+
+    with RunStore.open(workspace.settings) as runs:
+        runs.reap()
+        yield runs
 
 
 def show_run(workspace: Desk, run_id: str) -> dict[str, Any]:
     """The snapshot of a run (abandoned runs are marked first)."""
-    from ita_rules.provenance.runstore import RunStore
-
-    runs = RunStore.open(workspace.settings)
-    try:
-        runs.reap()
+    with _runs(workspace) as runs:
         return runs.get(run_id)
-    finally:
-        runs.close()
 
 
 def list_runs(workspace: Desk, **filters: Any) -> list[dict[str, Any]]:
     """Run summaries, newest first (abandoned runs are marked first)."""
-    from ita_rules.provenance.runstore import RunStore
-
-    runs = RunStore.open(workspace.settings)
-    try:
-        runs.reap()
+    with _runs(workspace) as runs:
         return runs.list(**filters)
-    finally:
-        runs.close()
 
 
 def verify_run(workspace: Desk, run_id: str) -> Verification:
@@ -60,14 +61,51 @@ def finish_run(
     outputs: list[str] | None = None,
 ) -> dict[str, Any]:
     """End a run started elsewhere (``ita-rules runs start``)."""
+    from ita_rules.provenance.runstore import check_run_id
+
+    with _runs(workspace) as runs:
+        return runs.finish(check_run_id(run_id), status, error=error, outputs=outputs)
+
+
+def start_external_run(
+    workspace: Desk,
+    flow_type: str,
+    *,
+    inputs: Sequence[str] = (),
+    time_column: str | None = None,
+    lease: float,
+    **options: Any,
+) -> dict[str, Any]:
+    """Start the run of a flow that is not written in Python (``runs start``) and leave it
+    running: its snapshot is written now; no heartbeat beats and no process is watched, so
+    only its lease (:func:`renew_lease`) keeps it from being marked abandoned until
+    :func:`finish_run` ends it. ``inputs`` share one ``time_column``; ``options`` are those
+    of :class:`~ita_rules.provenance.runs.Run`. Return the snapshot."""
+    from ita_rules.provenance.runs import Run
+
+    specs = [{"path": path, "time_column": time_column} for path in inputs]
+    run = Run(
+        workspace, flow_type, inputs=specs, heartbeat=0, lease=lease, track_process=False, **options
+    )
+    return run.start().detach()
+
+
+def renew_lease(workspace: Desk, run_id: str, lease_s: float) -> None:
+    """Renew the lease of a running run for ``lease_s`` seconds from now (``runs heartbeat``);
+    :class:`~ita_rules.core.errors.ItaRulesError` when it is not running."""
+    from ita_rules.core.errors import ItaRulesError
     from ita_rules.provenance.runstore import RunStore, check_run_id
 
-    runs = RunStore.open(workspace.settings)
-    try:
-        runs.reap()
-        return runs.finish(check_run_id(run_id), status, error=error, outputs=outputs)
-    finally:
-        runs.close()
+    with RunStore.open(workspace.settings) as runs:
+        if not runs.heartbeat(check_run_id(run_id), lease_s):
+            raise ItaRulesError(f"run {run_id} is not running")
 
 
-__all__ = ["finish_run", "list_runs", "show_run", "verify_run"]
+__all__ = [
+    "finish_run",
+    "list_runs",
+    "renew_lease",
+    "show_run",
+    "start_external_run",
+    "verify_run",
+]

@@ -190,11 +190,20 @@ class RunStore:
 
     @classmethod
     def open(cls, settings: Settings) -> RunStore:
+        """The runs of a workspace, on the process's shared connection to its database:
+        ``with RunStore.open(settings) as runs:``."""
         return cls(settings, _database(settings), owned=False)
 
     def close(self) -> None:
+        """Release the database when this RunStore owns it (a shared one stays open)."""
         if self._owned:
             self.db.dispose()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:

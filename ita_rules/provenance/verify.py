@@ -95,8 +95,7 @@ def _snapshot_file(workspace: Desk, snap: Mapping[str, Any], notes: list[str]) -
     from ita_rules.provenance.runstore import RunStore, columns_of
 
     run_id = str(snap["run_id"])
-    runs = RunStore.open(workspace.settings)
-    try:
+    with RunStore.open(workspace.settings) as runs:
         row = runs.row(run_id)
         path = runs.snapshot_path(run_id)
         if row is None:
@@ -209,8 +208,6 @@ def _snapshot_file(workspace: Desk, snap: Mapping[str, Any], notes: list[str]) -
                 )
             )
         return found
-    finally:
-        runs.close()
 
 
 class _Absent:
@@ -295,17 +292,13 @@ def _which_candle(
 
     recorded = None
     if rng is not None:
-        runs = RunStore.open(workspace.settings)
-        try:
-            store = runs.store
-            found = store.find(hash=str(old["hash"]), status=None)
+        with RunStore.open(workspace.settings) as runs:
+            found = runs.store.find(hash=str(old["hash"]), status=None)
             for record in sorted(found, key=lambda r: r.status != "live"):  # live ones first
-                path = store.abspath(record.path)
+                path = runs.store.abspath(record.path)
                 if path.is_file() and file_hash(path)[0] == old["hash"]:  # intact bytes only
                     recorded = path
                     break
-        finally:
-            runs.close()
     if recorded is None or rng is None:
         return (
             "the recorded file is not in the store, so the candle cannot be named (store "
