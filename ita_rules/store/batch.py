@@ -19,11 +19,12 @@ import operator
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ita_rules.core import times
 from ita_rules.db import tables as t
 from ita_rules.store import blobs, journal, naming
 from ita_rules.store.records import LIVE, Record, dump_metadata
@@ -49,7 +50,7 @@ def commit(
     """Record the staged files (see the module docstring); ``moved`` receives the temp files
     that were renamed into place (the caller removes the others). Every record of a batch
     shares ``spec`` and ``now``: they differ in file_id, path, hash, size and original name."""
-    created = naming.iso(now)
+    created = times.iso(now)
     placed: list[str] = []
     mark: int | None = None  # the journal's size before this put's lines
     journaled = False
@@ -140,60 +141,16 @@ def _plan(
     screenshot folder. A record of the same content, type, symbol and run shares the path
     that record has. ``known.stored`` grows with what is placed, so a content that appears
     twice in a batch is stored once."""
-    stamp, created = naming.timestamp(now), naming.iso(now)
-    stored, same = known.stored, known.same
-    names: dict[str, str] = {}  # extension -> file name of this batch
-    here: set[str] = set()  # paths this batch places: known to exist
-    # needed, but removed from disk since: their bytes go back to their stored paths (the
-    # records pointing there work again), which new contents of this batch must not take
-    seen = {s.hash for s in staged} & stored.keys()
-    # stored before, but no live record needs them (purged, or marked corrupt or missing):
-    # stored again under the new record's own name, which becomes their stored file
-    stale = {h for h in seen if h not in known.needed}
-    gone = {h for h in seen - stale if not os.path.lexists(store.root / stored[h])}
-    old_paths = [os.fspath(store.root / stored[h]) for h in gone]
-    taken = {os.path.basename(p) for p in old_paths if os.path.dirname(p) == folder}
+    created = times.iso(now)
+    placer = _Placer(store, spec, known, folder_rel, folder, times.stamp(now), created)
+    placer.start({s.hash for s in staged})
     out: list[Record] = []
-    new_blobs: list[dict[str, Any]] = []
-    moved: dict[str, str] = {}  # hash -> its new stored file
-    ops: list[tuple[str, str, str | None]] = []
-
-    def own_name(source: str) -> str:
-        ext = naming.extension(source)
-        if ext not in names:
-            names[ext] = naming.file_name(spec.symbol, spec.run_id, stamp, ext)
-        return names[ext]
-
     for s in staged:
-        blob = stored.get(s.hash)
-        dedup = blob is not None and s.hash not in stale
-        if not dedup:
-            used = blobs.free_name(s.hash, folder, own_name(s.source), taken)
-            ops.append((s.path, f"{folder}{os.sep}{used}", None))
-            rel = stored[s.hash] = same[s.hash] = f"{folder_rel}/{used}"
-            here.add(rel)
-            if blob is None:
-                row = {"hash": s.hash, "path": rel, "size": s.size, "created_at": created}
-                new_blobs.append(row)
-            else:
-                moved[s.hash] = rel
-                stale.discard(s.hash)
+        blob = known.stored.get(s.hash)
+        if blob is None or s.hash in placer.stale:
+            rel, dedup = placer.new_content(s, blob), False
         else:
-            assert blob is not None
-            if s.hash in gone and blob not in here:
-                # the bytes go back to their stored path first
-                target = store.abspath(blob)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                ops.append((s.path, str(target), None))
-                here.add(blob)
-                dedup = False
-            rel = same.get(s.hash, "")
-            if not rel or (rel not in here and not os.path.lexists(store.root / rel)):
-                used = blobs.free_name(s.hash, folder, own_name(s.source), taken)
-                rel = same[s.hash] = f"{folder_rel}/{used}"
-                spare = s.path if dedup else ""  # the temp file, unless it restored the bytes
-                ops.append((os.fspath(store.abspath(blob)), f"{folder}{os.sep}{used}", spare))
-                here.add(rel)
+            rel, dedup = placer.stored_content(s, blob)
         out.append(
             Record(
                 str(uuid.uuid4()),
@@ -211,7 +168,85 @@ def _plan(
                 deduplicated=dedup,
             )
         )
-    return Plan(out, new_blobs, moved, ops)
+    return Plan(out, placer.new_blobs, placer.moved, placer.ops)
+
+
+@dataclass
+class _Placer:
+    """Where each file of a batch goes, decided one file after the other (see :func:`_plan`)."""
+
+    store: Store
+    spec: PutSpec
+    known: Known  # .stored and .same grow with what this batch places
+    folder_rel: str
+    folder: str
+    stamp: str
+    created: str
+    names: dict[str, str] = field(default_factory=dict)  # extension -> this batch's file name
+    here: set[str] = field(default_factory=set)  # paths this batch places: known to exist
+    stale: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    taken: set[str] = field(default_factory=set)  # names in ``folder`` that must stay free
+    new_blobs: list[dict[str, Any]] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)  # hash -> its new stored file
+    ops: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    def start(self, hashes: set[str]) -> None:
+        """Sort the batch's contents that are stored already: ``stale`` when no live record
+        needs them (purged, or marked corrupt or missing: stored again under the new record's
+        own name, which becomes their stored file), ``gone`` when needed but removed from disk
+        since (their bytes go back to their stored paths, which new contents of this batch
+        must not take)."""
+        stored = self.known.stored
+        seen = hashes & stored.keys()
+        self.stale = {h for h in seen if h not in self.known.needed}
+        root = self.store.root
+        self.gone = {h for h in seen - self.stale if not os.path.lexists(root / stored[h])}
+        old_paths = [os.fspath(root / stored[h]) for h in self.gone]
+        self.taken = {os.path.basename(p) for p in old_paths if os.path.dirname(p) == self.folder}
+
+    def own_name(self, source: str) -> str:
+        ext = naming.extension(source)
+        if ext not in self.names:
+            spec = self.spec
+            self.names[ext] = naming.file_name(spec.symbol, spec.run_id, self.stamp, ext)
+        return self.names[ext]
+
+    def new_content(self, s: blobs.Staged, blob: str | None) -> str:
+        """Bytes not stored (or stale): the temp file becomes the stored file."""
+        used = blobs.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+        self.ops.append((s.path, f"{self.folder}{os.sep}{used}", None))
+        rel = self.known.stored[s.hash] = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
+        self.here.add(rel)
+        if blob is None:
+            row = {"hash": s.hash, "path": rel, "size": s.size, "created_at": self.created}
+            self.new_blobs.append(row)
+        else:
+            self.moved[s.hash] = rel
+            self.stale.discard(s.hash)
+        return rel
+
+    def stored_content(self, s: blobs.Staged, blob: str) -> tuple[str, bool]:
+        """Bytes stored already under ``blob``: put back there first when they were lost
+        from disk; the record gets its own name (a hard link) unless a live record of the
+        same type, symbol and run has one. Returns the path and whether the put was
+        deduplicated."""
+        dedup = True
+        store = self.store
+        if s.hash in self.gone and blob not in self.here:
+            target = store.abspath(blob)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.ops.append((s.path, str(target), None))
+            self.here.add(blob)
+            dedup = False
+        rel = self.known.same.get(s.hash, "")
+        if not rel or (rel not in self.here and not os.path.lexists(store.root / rel)):
+            used = blobs.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+            rel = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
+            spare = s.path if dedup else ""  # the temp file, unless it restored the bytes
+            self.ops.append((os.fspath(store.abspath(blob)), f"{self.folder}{os.sep}{used}", spare))
+            self.here.add(rel)
+        return rel, dedup
 
 
 def original_name(shown: str) -> str | None:
