@@ -81,7 +81,8 @@ def test_audit_of_some_commits_replays_only_their_folders(in_git_repo: Path) -> 
     """audit_folders restricted to some commits (a push, a range) replays only the setup
     folders they touch, and finds exactly what the whole replay finds in those commits."""
     from ita_rules.core import gitio
-    from ita_rules.rules.history import Replay, audit_folders, read_history, touched_folders
+    from ita_rules.rules.gitlog import read_history, touched_folders
+    from ita_rules.rules.history import Replay, audit_folders
 
     ws = in_git_repo
     put(ws, "S1", "1.0")
@@ -294,7 +295,31 @@ def test_list_active_at_a_past_date(
         "COMMIT",
         "PARAMS_HASH",
     ]
-    assert cli("list", "--at", "yesterday").code == 2
+    bad = cli("list", "--at", "yesterday")
+    assert bad.code == 2
+    assert "--at: expected a date YYYY-MM-DD or an ISO time, got 'yesterday'" in bad.err
+
+
+def test_list_at_a_date_covers_the_whole_day(
+    in_git_repo: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--at DATE`` ends at the next midnight, exclusive (docs/architecture.md#times): a version
+    committed in the last second of the day is there; an ISO time is an exclusive bound too."""
+    ws = in_git_repo
+    for name in ("GIT_COMMITTER_DATE", "GIT_AUTHOR_DATE"):
+        monkeypatch.setenv(name, "2025-01-10T23:59:59+00:00")
+    put(ws, "S1", "1.0")
+    commit(ws)
+
+    def versions(at: str) -> list[str]:
+        doc = json.loads(cli("list", "--at", at, "--json").out)
+        return [r["version"] for r in doc["rules"]]
+
+    assert versions("2025-01-10") == ["1.0"]
+    assert versions("2025-01-09") == []
+    assert versions("2025-01-10T23:59:59Z") == []
+    assert versions("2025-01-11T00:00:00+01:00") == []  # 23:00 UTC
+    assert versions("2025-01-11T00:00:00Z") == ["1.0"]
 
 
 def test_shallow_clone_can_be_indexed(

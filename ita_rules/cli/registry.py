@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
 from ita_rules.core import reporters
-from ita_rules.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from ita_rules.core.progress import Bar
     from ita_rules.recovery.rebuild import Rebuilt
+    from ita_rules.rules.index import Source
 
 
-def index_source(ctx: typer.Context) -> Any:
+def index_source(ctx: typer.Context) -> Source:
     from ita_rules.rules.index import source
 
     ws = open_workspace(ctx)
@@ -29,20 +28,16 @@ def index_source(ctx: typer.Context) -> Any:
 
 
 @contextmanager
-def indexed(ctx: typer.Context) -> Iterator[Any]:
-    """The refreshed registry index, with a progress bar (on a terminal) while it refreshes."""
-    from ita_rules.rules.index import opened
-
+def indexing() -> Iterator[Bar]:
+    """A progress bar (on a terminal) while the registry index refreshes."""
     bar = progress_bar("indexing history")
     try:
-        with opened(index_source(ctx), bar) as conn:
-            bar.close()
-            yield conn
+        yield bar
     finally:
         bar.close()
 
 
-def progress_bar(label: str) -> Any:
+def progress_bar(label: str) -> Bar:
     from ita_rules.core.progress import Bar
 
     return Bar(label, sys.stderr)
@@ -71,23 +66,18 @@ def check(
       ita-rules check --base origin/main
       ita-rules check --history
     """
+    from ita_rules.rules.check import run_check
+
     ws = open_workspace(ctx)
-    if history:
-        if base or head:
-            raise UsageError("--history audits the whole history; it takes no --base/--head")
-        from ita_rules.rules.index import history_check, source
-
-        bar = progress_bar("indexing history")
-        try:
-            src = source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
-            result = history_check(src, bar)
-        finally:
-            bar.close()
-    else:
-        from ita_rules.rules.check import run_check
-
+    with indexing() as bar:
         result = run_check(
-            ws.root, ws.settings.rules_dir, ws.settings.protected_ref, base=base, head=head
+            ws.root,
+            ws.settings.rules_dir,
+            ws.settings.protected_ref,
+            base=base,
+            head=head,
+            history=history,
+            progress=bar,
         )
     if json_:
         emit_json(result.as_dict())
@@ -124,11 +114,8 @@ def index(
     """
     from ita_rules.rules.index import refresh
 
-    bar = progress_bar("indexing history")
-    try:
+    with indexing() as bar:
         stats = refresh(index_source(ctx), rebuild=rebuild, progress=bar)
-    finally:
-        bar.close()
     rebuilt = _restore_from_disk(ctx) if rebuild else None
     if json_:
         emit_json(
@@ -176,16 +163,10 @@ def log(
     Example:
       ita-rules log IB_raid_v1
     """
-    from ita_rules.rules.index import setup_log
-    from ita_rules.rules.model import check_setup_id
+    from ita_rules.rules.queries import setup_history
 
-    check_setup_id(setup_id)
-    with indexed(ctx) as conn:
-        entries = setup_log(conn, setup_id)
-    if not entries:
-        from ita_rules.core.errors import NotFound
-
-        raise NotFound(f"no setup {setup_id!r} in the history")
+    with indexing() as bar:
+        entries = setup_history(index_source(ctx), setup_id, bar)
     if json_:
         emit_json({"setup_id": setup_id, "versions": entries})
         return
@@ -209,38 +190,6 @@ class ExportFormat(StrEnum):
     csv = "csv"
 
 
-EXPORT_COLUMNS = (
-    "setup_id",
-    "version",
-    "rule_version",
-    "file_path",
-    "author",
-    "git_author",
-    "created",
-    "introduced_commit",
-    "introduced_at",
-    "params_hash",
-    "active",
-    "deprecation_reason",
-    "active_changed_commit",
-    "active_changed_at",
-)
-
-
-def render_manifest(rows: list[dict[str, Any]], fmt: str) -> str:
-    if fmt == "json":
-        import json
-
-        doc = {"versions": [{k: r.get(k) for k in EXPORT_COLUMNS} for r in rows]}
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, EXPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, "active": "true" if r["active"] else "false"})
-    return buf.getvalue()
-
-
 @app.command()
 def export(
     ctx: typer.Context,
@@ -257,29 +206,25 @@ def export(
     Example:
       ita-rules export --format csv -o registry.csv
     """
-    from ita_rules.rules.index import manifest
+    from ita_rules.rules.queries import export_manifest
 
-    with indexed(ctx) as conn:
-        text = render_manifest(manifest(conn), format_.value)
+    with indexing() as bar:
+        text = export_manifest(index_source(ctx), format_.value, output, bar)
     if output is None:
         typer.get_text_stream("stdout").write(text)
     else:
-        from ita_rules.core.fsutil import atomic_write_text
-
-        atomic_write_text(output, text)
         warn(f"wrote {output}")
 
 
 def list_at(ctx: typer.Context, at: str, *, active: bool, setup: str | None, json_: bool) -> None:
     """``list --at DATE``: the versions that existed (and were active) at a past moment."""
-    from ita_rules.rules.index import parse_when, present_at
+    from ita_rules.rules.queries import versions_at
 
-    when = parse_when(at)
-    with indexed(ctx) as conn:
-        rows = present_at(conn, when, active_only=active)
-    rows = [r for r in rows if setup is None or r["setup_id"] == setup]
+    with indexing() as bar:
+        found = versions_at(index_source(ctx), at, active_only=active, setup=setup, progress=bar)
+    rows = found.rules
     if json_:
-        emit_json({"at": when.isoformat(), "rules": rows})
+        emit_json({"at": found.when.isoformat(), "rules": rows})
         return
     table = [["SETUP", "VERSION", "INTRODUCED", "COMMIT", "PARAMS_HASH"]]
     table += [

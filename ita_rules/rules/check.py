@@ -22,6 +22,7 @@ be shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from ita_rules.core.fsutil import printable
 from ita_rules.rules.blobs import parse_blob
 from ita_rules.rules.compare import CheckResult
 from ita_rules.rules.diffing import diff_lines, mutation
-from ita_rules.rules.folders import repo_folder
+from ita_rules.rules.folders import repo_folder, rules_path_in_repo
 from ita_rules.rules.push import push_check
 from ita_rules.rules.ranges import range_check
 from ita_rules.rules.staged import staged
@@ -50,16 +51,6 @@ __all__ = [
 ]
 
 
-def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
-    """The rules folder relative to the repository root, ``/``-separated."""
-    try:
-        return rules_dir.resolve().relative_to(git_root.resolve()).as_posix()
-    except ValueError:
-        raise UsageError(
-            f"the rules folder {rules_dir} is outside the git repository {git_root}"
-        ) from None
-
-
 def run_check(
     root: Path,
     rules_dir: Path,
@@ -69,10 +60,20 @@ def run_check(
     head: str | None = None,
     pushed: str | None = None,
     remote: str | None = None,
+    history: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
     """``ita-rules check`` for the workspace at ``root``: staged changes, or ``base..head``,
     or (``pushed``: the ref a push sends, with the ``remote`` it goes to) the commits of a push
-    that names no range (see :func:`~ita_rules.rules.push.push_check`)."""
+    that names no range (see :func:`~ita_rules.rules.push.push_check`), or (``history``) the
+    whole history through the registry index (``progress`` follows its refresh)."""
+    if history:
+        if base or head:
+            raise UsageError("--history audits the whole history; it takes no --base/--head")
+        from ita_rules.rules.index import source
+        from ita_rules.rules.queries import history_check
+
+        return history_check(source(root, rules_dir, protected_ref), progress)
     top = gitio.toplevel(root)
     if top is None:
         raise UsageError(f"{root} is not inside a git repository; `check` compares against git")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ita_rules.core import gitio
 from ita_rules.core.config import CONFIG_NAME, RulesConfig, rules_config
-from ita_rules.core.errors import ConfigError, Location
+from ita_rules.core.errors import ConfigError, Location, UsageError
 from ita_rules.core.findings import Finding
 
 
@@ -35,6 +36,16 @@ def repo_folder(prefix: str, folder: str) -> str:
     spelling ``git ls-tree`` prints (``./setups/`` -> ``setups``; ``.`` for the root)."""
     joined = posixpath.normpath(posixpath.join(prefix, folder.replace("\\", "/")) or ".")
     return "." if joined in ("", ".", "/") else joined.strip("/")
+
+
+def rules_path_in_repo(git_root: Path, rules_dir: Path) -> str:
+    """The rules folder relative to the repository root, ``/``-separated."""
+    try:
+        return rules_dir.resolve().relative_to(git_root.resolve()).as_posix()
+    except ValueError:
+        raise UsageError(
+            f"the rules folder {rules_dir} is outside the git repository {git_root}"
+        ) from None
 
 
 def folders_in_history(git: gitio.Git, tips: Sequence[str], path: str) -> list[str]:

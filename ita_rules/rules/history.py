@@ -3,141 +3,26 @@ file, who introduced it and how its lifecycle changed, plus every past violation
 docs/architecture.md#released-versions (a released version changed, deleted or renamed; a
 version out of order or skipping one).
 
-History is read in one batch (``git log --raw -z``) and blob contents in one
-``git cat-file --batch``: never one git process per commit. Blobs are not fully parsed when a
-cheap reading is exact: the top-level scalar fields are read line by line, and a change that
-only touches lifecycle lines is recognised without YAML; anything unusual falls back to the
-safe loader. The state lives in :mod:`ita_rules.rules.index` (SQLite) between refreshes.
+The commits and blobs come from :mod:`ita_rules.rules.gitlog` (one ``git log``, one ``git
+cat-file --batch``). Blobs are not fully parsed when a cheap reading is exact: the top-level
+scalar fields are read line by line, and a change that only touches lifecycle lines is
+recognised without YAML; anything unusual falls back to the safe loader. The state lives in
+:mod:`ita_rules.rules.index` (SQLite) between refreshes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ita_rules.core import gitio
-from ita_rules.core.errors import GitError
 from ita_rules.core.findings import FieldPath, Finding
 from ita_rules.rules.blobs import is_rule_path, version_of
 from ita_rules.rules.diffing import diff_lines, mutation
+from ita_rules.rules.gitlog import Commit, Entry, read_history, touched_folders
 from ita_rules.rules.model import Version
 from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle
-
-LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%cI"
-ZERO_BLOB = "0" * 40
-
-
-@dataclass(frozen=True)
-class Entry:
-    status: str  # A, M, D, R, T, C
-    old_blob: str
-    new_blob: str
-    old_path: str
-    new_path: str
-
-
-@dataclass(frozen=True)
-class Commit:
-    id: str
-    parents: tuple[str, ...]
-    author: str
-    at: str
-    entries: tuple[Entry, ...]
-
-
-def read_log(git: gitio.Git, revs: list[str], rules_path: str) -> list[Commit]:
-    """Every commit of ``revs`` that touched ``rules_path``, oldest first, with its raw diff
-    against its first parent (merges included), in one ``git log`` process."""
-    return read_history(git, revs, rules_path)[0]
-
-
-def read_history(
-    git: gitio.Git, revs: list[str], rules_path: str, within: Sequence[str] = ()
-) -> tuple[list[Commit], dict[str, bytes]]:
-    """:func:`read_log` plus the contents of every blob the replay needs, read by one
-    ``git cat-file --batch`` that runs while ``git log`` streams. ``within``: only these
-    paths of the rules folder (default: all of it)."""
-    proc = git.popen(
-        [
-            "log",
-            "--reverse",
-            "--topo-order",
-            "--full-history",
-            "--diff-merges=first-parent",
-            "--raw",
-            "-z",
-            "--no-abbrev",
-            "-M",
-            f"--format={LOG_FORMAT}",
-            *revs,
-            "--",
-            *(within or [rules_path]),
-        ]
-    )
-    blobs = gitio.BlobReader(git)
-    commits: list[Commit] = []
-    try:
-        with proc:
-            assert proc.stdout is not None and proc.stderr is not None
-            pending = b""
-            while True:
-                chunk = proc.stdout.read(1 << 16)
-                if chunk:
-                    pending += chunk
-                    cut = pending.rfind(b"\x01")
-                    if cut <= 0:
-                        continue
-                    done, pending = pending[:cut], pending[cut:]
-                else:
-                    done, pending = pending, b""
-                for c in parse_log(done):
-                    commits.append(c)
-                    for e in c.entries:
-                        if e.status != "D" and is_rule_path(e.new_path, rules_path):
-                            blobs.request(e.new_blob)
-                        if e.status in "MT" and is_rule_path(e.old_path, rules_path):
-                            blobs.request(e.old_blob)
-                if not chunk:
-                    break
-            err = proc.stderr.read()
-    except BaseException:
-        blobs.close()
-        raise
-    if proc.returncode != 0:
-        blobs.close()
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git log failed: {msg[-1] if msg else proc.returncode}")
-    return commits, blobs.finish()
-
-
-def parse_log(raw: bytes) -> list[Commit]:
-    """Commits from ``git log --raw -z --format=`` :data:`LOG_FORMAT` output."""
-    commits: list[Commit] = []
-    for chunk in raw.split(b"\x01")[1:]:
-        tokens = chunk.split(b"\0")
-        cid, parents, author, at = (t.decode("utf-8", "replace") for t in tokens[:4])
-        entries: list[Entry] = []
-        i = 4
-        while i < len(tokens):
-            tok = tokens[i].lstrip(b"\n")
-            i += 1
-            if not tok.startswith(b":"):
-                continue
-            meta = tok[1:].decode().split(" ")
-            status = meta[4][0]
-            old = tokens[i].decode("utf-8", "surrogateescape")
-            i += 1
-            new = old
-            if status in "RC":
-                new = tokens[i].decode("utf-8", "surrogateescape")
-                i += 1
-            entries.append(Entry(status, meta[2], meta[3], old, new))
-        commits.append(Commit(cid, tuple(parents.split()), author, at, tuple(entries)))
-    return commits
-
-
-# --- the replay -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -267,41 +152,9 @@ class Replay:
         raw = self._blobs().get(blob)
         fields, _ = load_fields(raw, path)
         f = fields or {}
-        short = c.id[:12]
-        if folder:
-            latest = max(folder)
-            lrow = folder[latest]
-            if version < latest:
-                self._find(
-                    c,
-                    path,
-                    f"version {version} was added in commit {short} after version {latest} "
-                    f"(commit {lrow.introduced_commit[:12]}); a new version must be greater than "
-                    "every existing version",
-                    "history-order",
-                    "version",
-                    (raw, ("version",)),
-                )
-            elif not version.follows(latest):
-                self._find(
-                    c,
-                    path,
-                    f"version {version} was added in commit {short} and skips versions: after "
-                    f"{latest} comes {latest.next()} or {latest.next(major=True)}",
-                    "history-skip",
-                    "version",
-                    (raw, ("version",)),
-                )
-        elif version not in (Version(1, 0), Version(0, 1)):
-            self._find(
-                c,
-                path,
-                f"version {version} was added in commit {short} as the first version of {setup}; "
-                "the first version must be 1.0",
-                "history-skip",
-                "version",
-                (raw, ("version",)),
-            )
+        found = _place(c, setup, version, folder)
+        if found is not None:
+            self._find(c, path, found[1], found[0], "version", (raw, ("version",)))
         active = f.get("active", True) is not False
         self.rows[path] = VersionRow(
             path,
@@ -442,8 +295,32 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def findings_of(items: Iterable[AuditFinding]) -> list[Finding]:
-    return [a.finding for a in items]
+def _place(
+    c: Commit, setup: str, version: Version, folder: dict[Version, VersionRow]
+) -> tuple[str, str] | None:
+    """(code, message) when ``version``, added by ``c``, is lower than a version already in its
+    ``folder``, skips versions after the latest one, or is a first version other than 1.0."""
+    short = c.id[:12]
+    if not folder:
+        if version in (Version(1, 0), Version(0, 1)):
+            return None
+        return "history-skip", (
+            f"version {version} was added in commit {short} as the first version of {setup}; "
+            "the first version must be 1.0"
+        )
+    latest = max(folder)
+    if version < latest:
+        return "history-order", (
+            f"version {version} was added in commit {short} after version {latest} "
+            f"(commit {folder[latest].introduced_commit[:12]}); a new version must be greater "
+            "than every existing version"
+        )
+    if not version.follows(latest):
+        return "history-skip", (
+            f"version {version} was added in commit {short} and skips versions: after "
+            f"{latest} comes {latest.next()} or {latest.next(major=True)}"
+        )
+    return None
 
 
 def audit_folders(
@@ -470,22 +347,3 @@ def audit_folders(
                 seen.add(key)
                 out.append(a.finding)
     return out
-
-
-def touched_folders(git: gitio.Git, commits: Collection[str], rules_path: str) -> list[str]:
-    """The folders of the rule files that ``commits`` add, change, delete or rename (each
-    against its first parent, as the replay reads them), in one ``git log`` process. A finding
-    of these commits is about such a file, and depends only on the history of its folder (the
-    versions there before it), so replaying those folders finds what the whole replay would."""
-    if not commits:
-        return []
-    args = ["log", "--stdin", "--no-walk=unsorted", "--diff-merges=first-parent", "--raw", "-z"]
-    args += ["--no-abbrev", "-M", f"--format={LOG_FORMAT}", "--", rules_path]
-    raw = git.run(args, input="".join(f"{c}\n" for c in commits).encode()).stdout
-    found: dict[str, None] = {}
-    for c in parse_log(raw):
-        for e in c.entries:
-            for path in (e.old_path, e.new_path):
-                if is_rule_path(path, rules_path):
-                    found[path.rpartition("/")[0] or rules_path] = None
-    return list(found)

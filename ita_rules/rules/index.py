@@ -7,6 +7,7 @@ history audit. It is refreshed incrementally from the last indexed commit; when 
 no longer an ancestor of the indexed ref (a force-push rewrote history) it is rebuilt, and
 every version whose content or presence differs from what was indexed before is reported.
 Deleting ``.ita/`` loses nothing but those rewrite reports: the rest comes back from git.
+What the index answers is in :mod:`ita_rules.rules.queries`.
 
 The standard library's ``sqlite3`` keeps this light (no SQLAlchemy import: a rebuild over
 5,000 commits must cost at most 3x ``git log --raw``).
@@ -14,7 +15,6 @@ The standard library's ``sqlite3`` keeps this light (no SQLAlchemy import: a reb
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -23,13 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules.core import gitio
+from ita_rules.core import gitio, times
 from ita_rules.core.errors import UsageError
-from ita_rules.core.findings import Finding
-from ita_rules.rules.check import rules_path_in_repo
-from ita_rules.rules.compare import CheckResult
-from ita_rules.rules.folders import named_folders
-from ita_rules.rules.history import AuditFinding, Replay, VersionRow, read_history
+from ita_rules.rules.folders import rules_path_in_repo
+from ita_rules.rules.gitlog import read_history
+from ita_rules.rules.history import AuditFinding, Replay, VersionRow
 
 INDEX_DIR = ".ita"
 INDEX_NAME = "index.sqlite"
@@ -180,7 +178,7 @@ def _rebuild(
 def _rewrites(
     old: dict[str, VersionRow], new: dict[str, VersionRow], ref: str, head: str | None
 ) -> list[tuple[Any, ...]]:
-    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    now = times.iso(times.now())
     out = []
     for path, row in sorted(old.items()):
         if row.deleted_commit is not None:
@@ -296,116 +294,3 @@ def opened(src: Source, progress: Progress | None = None) -> Iterator[sqlite3.Co
     with closing(sqlite3.connect(src.db)) as conn:
         conn.row_factory = sqlite3.Row
         yield conn
-
-
-# --- queries ------------------------------------------------------------------------------------
-
-
-def audit(conn: sqlite3.Connection) -> list[Finding]:
-    """Every finding of the history audit, oldest commit first."""
-    rows = conn.execute("SELECT path, code, field, message FROM findings ORDER BY id").fetchall()
-    return [Finding(r[0], r[3], field=r[2], code=r[1]) for r in rows]
-
-
-def _row_dict(r: sqlite3.Row) -> dict[str, Any]:
-    d = {k: r[k] for k in r.keys() if k != "blob"}  # noqa: SIM118 - sqlite3.Row
-    d["active"] = bool(d["active"])
-    d["rule_version"] = f"v{d['version']}"
-    return d
-
-
-def _order(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
-    def key(r: sqlite3.Row) -> tuple[str, int, int]:
-        major, _, minor = str(r["version"]).partition(".")
-        return (r["setup_id"], int(major), int(minor or 0))
-
-    return sorted(rows, key=key)
-
-
-def setup_log(conn: sqlite3.Connection, setup_id: str) -> list[dict[str, Any]]:
-    """Each version of a setup (oldest first) with its introducing commit and its events."""
-    rows = _order(conn.execute("SELECT * FROM versions WHERE setup_id = ?", (setup_id,)).fetchall())
-    out = []
-    for r in rows:
-        d = _row_dict(r)
-        d["events"] = [
-            {"kind": e[0], "commit": e[1], "at": e[2], "git_author": e[3], "detail": e[4]}
-            for e in conn.execute(
-                "SELECT kind, commit_id, at, git_author, detail FROM events WHERE file_path = ? "
-                "ORDER BY id",
-                (r["file_path"],),
-            )
-        ]
-        out.append(d)
-    return out
-
-
-def manifest(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The registry as it stands at the indexed ref: one record per present version file."""
-    rows = conn.execute("SELECT * FROM versions WHERE deleted_commit IS NULL").fetchall()
-    return [_row_dict(r) for r in _order(rows)]
-
-
-def parse_when(text: str) -> _dt.datetime:
-    """``YYYY-MM-DD`` (the end of that day, UTC) or an ISO-8601 date-time (UTC when naive)."""
-    try:
-        if len(text) == 10:
-            day = _dt.date.fromisoformat(text)
-            return _dt.datetime.combine(day, _dt.time(23, 59, 59), _dt.UTC)
-        when = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"not a date: {text!r} (expected YYYY-MM-DD or an ISO date-time)"
-        ) from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.UTC)
-
-
-def present_at(
-    conn: sqlite3.Connection, when: _dt.datetime, *, active_only: bool = True
-) -> list[dict[str, Any]]:
-    """The versions that existed (and were active) at ``when``, replaying the recorded events;
-    ``active`` in each record is the state at that moment."""
-    state: dict[str, tuple[bool, bool]] = {}  # path -> (present, active)
-    for path, kind, at, detail in conn.execute(
-        "SELECT file_path, kind, at, detail FROM events ORDER BY id"
-    ):
-        if _dt.datetime.fromisoformat(at) > when:
-            continue
-        present, active = state.get(path, (False, True))
-        if kind == "introduced":
-            present, active = True, detail != "inactive"
-        elif kind == "restored":
-            present = True
-        elif kind in ("deleted", "renamed"):
-            present = False
-        elif kind == "deprecated":
-            active = False
-        elif kind == "activated":
-            active = True
-        state[path] = (present, active)
-    live = {p: a for p, (present, a) in state.items() if present and (a or not active_only)}
-    rows = conn.execute("SELECT * FROM versions").fetchall()
-    out = []
-    for r in _order([r for r in rows if r["file_path"] in live]):
-        d = _row_dict(r)
-        d["active"] = live[r["file_path"]]
-        out.append(d)
-    return out
-
-
-def history_check(src: Source, progress: Progress | None = None) -> CheckResult:
-    """``check --history``: the audit findings of the whole history of the indexed ref, in
-    the indexed folder and in every other folder that ``rules.dir`` named in that history (read
-    from the commits, not from the work tree; those are replayed without the index)."""
-    from ita_rules.rules.history import audit_folders
-
-    with opened(src, progress) as conn:
-        findings = audit(conn)
-        files = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
-    head = src.git.commit_id(src.ref)
-    if head is not None:
-        folders, _ = named_folders(src.git, head, "" if src.prefix == "." else src.prefix)
-        others = [f for f in folders if f != src.rules_path]
-        for f in audit_folders(src.git, head, others):  # as the index keeps them: no line:col
-            findings.append(Finding(f.path, f.message, field=f.field, code=f.code))
-    return CheckResult("history", src.ref, src.ref, files, findings)

@@ -1,0 +1,137 @@
+"""The history of the rules folder as git gives it: every commit that touched it with its raw
+diff against its first parent, in one ``git log --raw -z`` process, and the blob contents the
+replay needs in one ``git cat-file --batch`` that runs while the log streams (never one git
+process per commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from ita_rules.core import gitio
+from ita_rules.core.errors import GitError
+from ita_rules.rules.blobs import is_rule_path
+
+LOG_FORMAT = "%x01%H%x00%P%x00%an <%ae>%x00%cI"
+
+
+@dataclass(frozen=True)
+class Entry:
+    status: str  # A, M, D, R, T, C
+    old_blob: str
+    new_blob: str
+    old_path: str
+    new_path: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    parents: tuple[str, ...]
+    author: str
+    at: str
+    entries: tuple[Entry, ...]
+
+
+def read_history(
+    git: gitio.Git, revs: list[str], rules_path: str, within: Sequence[str] = ()
+) -> tuple[list[Commit], dict[str, bytes]]:
+    """Every commit of ``revs`` that touched ``rules_path`` (``within``: only these paths of
+    it), oldest first, with its raw diff against its first parent (merges included), and the
+    contents of every blob the replay needs."""
+    proc = git.popen(
+        [
+            "log",
+            "--reverse",
+            "--topo-order",
+            "--full-history",
+            "--diff-merges=first-parent",
+            "--raw",
+            "-z",
+            "--no-abbrev",
+            "-M",
+            f"--format={LOG_FORMAT}",
+            *revs,
+            "--",
+            *(within or [rules_path]),
+        ]
+    )
+    blobs = gitio.BlobReader(git)
+    commits: list[Commit] = []
+    try:
+        with proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            pending = b""
+            while True:
+                chunk = proc.stdout.read(1 << 16)
+                if chunk:
+                    pending += chunk
+                    cut = pending.rfind(b"\x01")
+                    if cut <= 0:
+                        continue
+                    done, pending = pending[:cut], pending[cut:]
+                else:
+                    done, pending = pending, b""
+                for c in parse_log(done):
+                    commits.append(c)
+                    for e in c.entries:
+                        if e.status != "D" and is_rule_path(e.new_path, rules_path):
+                            blobs.request(e.new_blob)
+                        if e.status in "MT" and is_rule_path(e.old_path, rules_path):
+                            blobs.request(e.old_blob)
+                if not chunk:
+                    break
+            err = proc.stderr.read()
+    except BaseException:
+        blobs.close()
+        raise
+    if proc.returncode != 0:
+        blobs.close()
+        msg = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git log failed: {msg[-1] if msg else proc.returncode}")
+    return commits, blobs.finish()
+
+
+def parse_log(raw: bytes) -> list[Commit]:
+    """Commits from ``git log --raw -z --format=`` :data:`LOG_FORMAT` output."""
+    commits: list[Commit] = []
+    for chunk in raw.split(b"\x01")[1:]:
+        tokens = chunk.split(b"\0")
+        cid, parents, author, at = (t.decode("utf-8", "replace") for t in tokens[:4])
+        entries: list[Entry] = []
+        i = 4
+        while i < len(tokens):
+            tok = tokens[i].lstrip(b"\n")
+            i += 1
+            if not tok.startswith(b":"):
+                continue
+            meta = tok[1:].decode().split(" ")
+            status = meta[4][0]
+            old = tokens[i].decode("utf-8", "surrogateescape")
+            i += 1
+            new = old
+            if status in "RC":
+                new = tokens[i].decode("utf-8", "surrogateescape")
+                i += 1
+            entries.append(Entry(status, meta[2], meta[3], old, new))
+        commits.append(Commit(cid, tuple(parents.split()), author, at, tuple(entries)))
+    return commits
+
+
+def touched_folders(git: gitio.Git, commits: Collection[str], rules_path: str) -> list[str]:
+    """The folders of the rule files that ``commits`` add, change, delete or rename (each
+    against its first parent, as the replay reads them), in one ``git log`` process. A finding
+    of these commits is about such a file, and depends only on the history of its folder (the
+    versions there before it), so replaying those folders finds what the whole replay would."""
+    if not commits:
+        return []
+    args = ["log", "--stdin", "--no-walk=unsorted", "--diff-merges=first-parent", "--raw", "-z"]
+    args += ["--no-abbrev", "-M", f"--format={LOG_FORMAT}", "--", rules_path]
+    raw = git.run(args, input="".join(f"{c}\n" for c in commits).encode()).stdout
+    found: dict[str, None] = {}
+    for c in parse_log(raw):
+        for e in c.entries:
+            for path in (e.old_path, e.new_path):
+                if is_rule_path(path, rules_path):
+                    found[path.rpartition("/")[0] or rules_path] = None
+    return list(found)
