@@ -95,10 +95,31 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
     )
     if proc.returncode != 0:
         return GitState(None, None, True, ("(not a git repository)",))
+    commit, branch, changed, untracked_paths = _parse_status(proc.stdout)
+    top = root
+    if (changed or untracked_paths) and not (root / ".git").exists():
+        top = gitio.toplevel(root) or root
+    diff = b""
+    if changed and commit is not None:
+        diff = repo.out(
+            ["diff", "HEAD", "--binary", "--no-ext-diff", "--no-textconv", "--", ".", *excludes]
+        )
+    untracked = _hashed(top, untracked_paths)
+    dirty = bool(changed or untracked or commit is None)
+    diff, redacted = redact_bytes(diff)  # the stored patch and its hash: credentials removed
+    diff_hash = "sha256:" + hashlib.sha256(diff).hexdigest() if diff else None
+    return GitState(
+        commit, branch, dirty, tuple(sorted(changed)), diff, diff_hash, untracked, redacted
+    )
+
+
+def _parse_status(out: bytes) -> tuple[str | None, str | None, list[str], list[str]]:
+    """(commit, branch, changed paths, untracked paths) from ``git status --porcelain=v2
+    --branch -z``; no commit before the first one, no branch on a detached HEAD."""
     commit = branch = None
     changed: list[str] = []
-    untracked_paths: list[str] = []
-    for field_ in proc.stdout.split(b"\0"):
+    untracked: list[str] = []
+    for field_ in out.split(b"\0"):
         item = field_.decode("utf-8", "surrogateescape")
         if item.startswith("# branch.oid "):
             oid = item.removeprefix("# branch.oid ")
@@ -111,29 +132,20 @@ def git_state(root: Path, skip: Iterable[Path] = ()) -> GitState:
         elif item.startswith("u "):
             changed.append(item.split(" ", 10)[10])
         elif item.startswith("? "):
-            untracked_paths.append(item[2:])
-    top = root
-    if (changed or untracked_paths) and not (root / ".git").exists():
-        top = gitio.toplevel(root) or root
-    diff = b""
-    if changed and commit is not None:
-        diff = repo.out(
-            ["diff", "HEAD", "--binary", "--no-ext-diff", "--no-textconv", "--", ".", *excludes]
-        )
-    untracked: dict[str, str] = {}
-    if untracked_paths:
-        for rel in untracked_paths:
-            full = top / rel
-            if full.is_file() and not full.is_symlink():
-                untracked[rel] = file_hash(full)[0]
-            else:
-                untracked[rel] = "(not a regular file)"
-    dirty = bool(changed or untracked or commit is None)
-    diff, redacted = redact_bytes(diff)  # the stored patch and its hash: credentials removed
-    diff_hash = "sha256:" + hashlib.sha256(diff).hexdigest() if diff else None
-    return GitState(
-        commit, branch, dirty, tuple(sorted(changed)), diff, diff_hash, untracked, redacted
-    )
+            untracked.append(item[2:])
+    return commit, branch, changed, untracked
+
+
+def _hashed(top: Path, paths: Sequence[str]) -> dict[str, str]:
+    """The untracked files' hashes (what is not a regular file is named as such)."""
+    out: dict[str, str] = {}
+    for rel in paths:
+        full = top / rel
+        if full.is_file() and not full.is_symlink():
+            out[rel] = file_hash(full)[0]
+        else:
+            out[rel] = "(not a regular file)"
+    return out
 
 
 def blob_id(root: Path, path: Path) -> str | None:

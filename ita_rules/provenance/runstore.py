@@ -286,25 +286,8 @@ class RunStore:
                         sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
                     ).scalar()
                     seq = max(int(top or 0), snapfiles.highest_seq(self.snapshot_folder(), day))
-                    for _attempt in range(ALLOCATE_TRIES):
-                        seq += 1
-                        snap = {
-                            **snapshot,
-                            "run_id": RUN_ID_FORMAT.format(day=day, seq=seq),
-                            "status": "running",
-                            "started_at": iso(now),
-                            "finished_at": None,
-                        }
-                        path = self.snapshot_path(snap["run_id"])
-                        content = snapfiles.text(snap)
-                        if snapfiles.claim(path, content):
-                            claimed = path
-                            break
-                    else:
-                        raise ItaRulesError(
-                            f"could not allocate a run id: {ALLOCATE_TRIES} ids of {day} "
-                            f"in a row have snapshot files in {self.snapshot_folder()}"
-                        )
+                    snap, seq, content = self._claim(snapshot, day, seq + 1, iso(now))
+                    claimed = self.snapshot_path(snap["run_id"])
                     sha = snapfiles.sha256(content)
                     self._journal_hash(snap["run_id"], sha)
                     row = _row(snap)
@@ -328,6 +311,28 @@ class RunStore:
                     claimed.unlink(missing_ok=True)
                 raise
         raise ItaRulesError(f"could not allocate a run id after {ALLOCATE_TRIES} tries")
+
+    def _claim(
+        self, snapshot: Mapping[str, Any], day: str, seq: int, started: str
+    ) -> tuple[dict[str, Any], int, str]:
+        """The running snapshot with the first id of ``day`` from number ``seq`` on whose
+        snapshot file this call creates (holding that snapshot), its number and the file's
+        text."""
+        for number in range(seq, seq + ALLOCATE_TRIES):
+            snap = {
+                **snapshot,
+                "run_id": RUN_ID_FORMAT.format(day=day, seq=number),
+                "status": "running",
+                "started_at": started,
+                "finished_at": None,
+            }
+            content = snapfiles.text(snap)
+            if snapfiles.claim(self.snapshot_path(snap["run_id"]), content):
+                return snap, number, content
+        raise ItaRulesError(
+            f"could not allocate a run id: {ALLOCATE_TRIES} ids of {day} "
+            f"in a row have snapshot files in {self.snapshot_folder()}"
+        )
 
     # -- change --------------------------------------------------------------------------
     def heartbeat(self, run_id: str, lease_s: float) -> bool:

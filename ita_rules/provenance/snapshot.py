@@ -6,6 +6,7 @@ The draft holds everything but the run id, status and times, which the allocatio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ita_rules.core.errors import UsageError
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 RuleRef = Union["Rule", str, None]
 SCHEMA_ID = "urn:ita-rules:schema:provenance:1"
+RULE_FIELDS = ("rule_id", "rule_version", "params_hash", "rule_path", "rule_blob", "rule_active")
 
 
 def resolve_rule(workspace: Desk, rule: RuleRef) -> Rule | None:
@@ -51,16 +53,7 @@ def build_snapshot(
     from ita_rules import __version__
 
     settings = workspace.settings
-    if flow_type not in settings.flow_types:
-        raise UsageError(
-            f"flow type {flow_type!r} is not configured (runs.flow_types: "
-            f"{', '.join(settings.flow_types)})"
-        )
-    for name, value in (("symbol", symbol), ("timeframe", timeframe)):
-        if value is not None:
-            from ita_rules.store.naming import check_part
-
-            check_part(name, value)
+    _check_names(settings.flow_types, flow_type, symbol, timeframe)
     resolved = resolve_rule(workspace, rule)
     rng = DataRange.parse(data_range) if data_range is not None else None
     entries, data_hash = hash_inputs([as_input_spec(i) for i in inputs], workspace.root, rng)
@@ -78,14 +71,7 @@ def build_snapshot(
         "data_range": list(rng.given) if rng is not None else None,
         "data_hash": data_hash,
         "inputs": entries,
-        "rule_id": resolved.setup_id if resolved else None,
-        "rule_version": resolved.rule_version if resolved else None,
-        "params_hash": resolved.params_hash if resolved else None,
-        "rule_path": resolved.path if resolved else None,
-        "rule_blob": (
-            capture.blob_id(workspace.root, workspace.root / resolved.path) if resolved else None
-        ),
-        "rule_active": resolved.active if resolved else None,
+        **_rule_fields(workspace.root, resolved),
         **git.as_dict(),
         "git_diff_file_id": None,
         "strict": strict,
@@ -96,3 +82,33 @@ def build_snapshot(
         "error": None,
     }
     return draft, git
+
+
+def _check_names(
+    flow_types: Sequence[str], flow_type: str, symbol: str | None, timeframe: str | None
+) -> None:
+    """Refuse a flow type that is not configured, and a symbol or timeframe that cannot be
+    part of a stored file's name."""
+    if flow_type not in flow_types:
+        raise UsageError(
+            f"flow type {flow_type!r} is not configured (runs.flow_types: {', '.join(flow_types)})"
+        )
+    for name, value in (("symbol", symbol), ("timeframe", timeframe)):
+        if value is not None:
+            from ita_rules.store.naming import check_part
+
+            check_part(name, value)
+
+
+def _rule_fields(root: Path, rule: Rule | None) -> dict[str, Any]:
+    """What the snapshot says of the rule version (all None for a run without one)."""
+    if rule is None:
+        return dict.fromkeys(RULE_FIELDS)
+    return {
+        "rule_id": rule.setup_id,
+        "rule_version": rule.rule_version,
+        "params_hash": rule.params_hash,
+        "rule_path": rule.path,
+        "rule_blob": capture.blob_id(root, root / rule.path),
+        "rule_active": rule.active,
+    }
