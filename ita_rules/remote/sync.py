@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
+from ita_rules.core.times import iso
+from ita_rules.core.times import now as now_utc
 from ita_rules.remote import tables
 from ita_rules.remote.outcomes import Blob, FileOutcome, SyncReport, group, hash_local
 from ita_rules.remote.rclone import Rclone, RemoteError, RemoteFile, RemoteSpec
 from ita_rules.remote.tables import RemoteCopy
 from ita_rules.store import Store
-from ita_rules.store.core import now_utc
-from ita_rules.store.naming import iso
 from ita_rules.store.records import LIVE, Record
 
 Progress = Callable[[int, int], None]

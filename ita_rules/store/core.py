@@ -17,7 +17,6 @@ A full disk, a read-only store root or one the user may not write to is a one-li
 
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ita_rules.core import times
 from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
@@ -92,10 +92,6 @@ def _not_text(exc: UnicodeEncodeError) -> str:
         return f"metadata: not valid UTF-8 text (bytes {bad.encode('utf-8', 'surrogateescape')!r})"
     except UnicodeEncodeError:
         return f"metadata: not valid UTF-8 text (a lone surrogate {bad[:1]!r})"
-
-
-def now_utc() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
 
 
 class Store:
@@ -254,7 +250,7 @@ class Store:
                     staged.append(sources[0].stage(folder, sync=True))
                     if progress:
                         progress(1, 1)
-                return batch.commit(self, staged, spec, folder_rel, folder, now_utc(), moved)
+                return batch.commit(self, staged, spec, folder_rel, folder, times.now(), moved)
             finally:
                 for src in sources:
                     src.close()
@@ -342,9 +338,11 @@ class Store:
                 sa.exists().where(t.tags.c.file_id == r.file_id, t.tags.c.tag == tag)
             )
         if since is not None:
-            query = query.where(r.created_at >= naming.parse_when(since, "--since"))
+            query = query.where(r.created_at >= times.iso(times.parse_bound(since, "--since")))
         if until is not None:
-            query = query.where(r.created_at < naming.parse_when(until, "--until", end=True))
+            query = query.where(
+                r.created_at < times.iso(times.parse_bound(until, "--until", end=True))
+            )
         if status is not None and file_id is None:
             query = query.where(r.status.in_(list(status)))
         query = query.order_by(r.created_at, r.file_id)
@@ -449,7 +447,7 @@ class Store:
             file_id = record.file_id
             added = [tag for tag in new if tag not in record.tags]
             if added:
-                entry = {"op": "tag", "at": naming.iso(now_utc()), "file_id": file_id}
+                entry = {"op": "tag", "at": times.iso(times.now()), "file_id": file_id}
                 with self.write_ahead([{**entry, "tags": added}]) as conn:
                     conn.execute(
                         t.tags.insert(), [{"file_id": file_id, "tag": tag} for tag in added]
@@ -462,7 +460,7 @@ class Store:
         if status not in STATUSES:
             raise UsageError(f"status: expected one of {', '.join(STATUSES)}, got {status!r}")
         with self.disk_errors("nothing was changed"), self.locked():
-            self._set_status(file_ids, status, at or naming.iso(now_utc()))
+            self._set_status(file_ids, status, at or times.iso(times.now()))
 
     def _set_status(self, file_ids: Sequence[str], status: str, at: str) -> None:
         values: dict[str, Any] = {"status": status}
@@ -492,7 +490,7 @@ class Store:
             reason = unless(record) if unless is not None else None
             if reason:
                 raise RemovalVetoed(reason)
-            self._set_status([record.file_id], "purged", naming.iso(now_utc()))
+            self._set_status([record.file_id], "purged", times.iso(times.now()))
             r = t.records.c
             with self.db.read() as conn:
                 users = conn.execute(
@@ -509,7 +507,7 @@ class Store:
                 keep = next((p for p in sorted(needed) if self.abspath(p).is_file()), None)
                 if keep is None:
                     return False
-                moved = {"op": "blob", "at": naming.iso(now_utc()), "hash": record.hash}
+                moved = {"op": "blob", "at": times.iso(times.now()), "hash": record.hash}
                 with self.write_ahead([{**moved, "path": keep}]) as conn:
                     conn.execute(
                         t.blobs.update().where(t.blobs.c.hash == record.hash).values(path=keep)

@@ -8,12 +8,10 @@ and the final path is checked to stay inside the store root.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from pathlib import Path
 
-from ita_rules.core.errors import UsageError
 from ita_rules.store.errors import BadName
 
 _ALLOWED = re.compile(r"[A-Za-z0-9_.+=-]+")
@@ -80,17 +78,6 @@ def extension(name: str) -> str:
     return suffix if _EXT_RE.fullmatch(suffix) else ""
 
 
-def timestamp(now: _dt.datetime) -> str:
-    """``20260115T103000123Z``: UTC, to the millisecond, safe in a file name."""
-    now = now.astimezone(_dt.UTC)
-    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
-
-
-def iso(now: _dt.datetime) -> str:
-    """``2026-01-15T10:30:00.123456Z``: how times are kept in the database."""
-    return now.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def file_name(symbol: str | None, run_id: str | None, stamp: str, ext: str) -> str:
     parts = [p for p in (symbol, run_id, stamp) if p]
     base = "_".join(parts)
@@ -111,22 +98,3 @@ def inside(root: Path, relative: str) -> Path:
     if target != base and base not in target.parents:
         raise BadName(f"path {relative!r} would leave the store root {root}")
     return root / relative
-
-
-def parse_when(text: str, option: str, *, end: bool = False) -> str:
-    """A date (``2026-01-15``) or ISO time -> the stored form; an ``--until`` date is inclusive."""
-    try:
-        if len(text) == 10:
-            day = _dt.date.fromisoformat(text)
-            moment = _dt.datetime(day.year, day.month, day.day, tzinfo=_dt.UTC)
-            if end:
-                moment += _dt.timedelta(days=1)
-        else:
-            moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=_dt.UTC)
-    except ValueError:
-        raise UsageError(
-            f"{option}: expected a date YYYY-MM-DD or an ISO time, got {text!r}"
-        ) from None
-    return iso(moment)

@@ -10,11 +10,11 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
+from ita_rules.core import times
 from ita_rules.core.errors import UsageError
 from ita_rules.db import tables as t
 from ita_rules.store import blobs
-from ita_rules.store.core import Progress, Store, now_utc
-from ita_rules.store.naming import iso
+from ita_rules.store.core import Progress, Store
 from ita_rules.store.records import Record
 
 
@@ -49,7 +49,7 @@ def select(
     if older_than_days is not None:
         if older_than_days < 0:
             raise UsageError(f"--older-than: expected days >= 0, got {older_than_days}")
-        cutoff = iso(now_utc() - _dt.timedelta(days=older_than_days))
+        cutoff = times.iso(times.now() - _dt.timedelta(days=older_than_days))
         records = [r for r in records if r.last_verified_at is None or r.last_verified_at < cutoff]
     if sample is not None:
         hashes = sorted({r.hash for r in records})
@@ -96,7 +96,7 @@ def verify(store: Store, records: list[Record], progress: Progress | None = None
                 report.corrupt.extend(owners)
         if progress:
             progress(done, len(by_hash))
-    at = iso(now_utc())
+    at = times.iso(times.now())
     if verified:
         with store.locked():  # journaled first: a rebuilt database keeps last_verified_at
             store.journal.append(

@@ -341,10 +341,11 @@ def test_a_lost_file_stored_again_keeps_its_name_from_new_content(
     target one file)."""
     import datetime as dt
 
-    from ita_rules.store import PutSpec, core
+    from ita_rules.core import times
+    from ita_rules.store import PutSpec
 
     moment = dt.datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=dt.UTC)
-    monkeypatch.setattr(core, "now_utc", lambda: moment)
+    monkeypatch.setattr(times, "now", lambda: moment)
     a = write(store_ws.root / "a.png", "content a")
     b = write(store_ws.root / "b.png", "content b")
     spec = PutSpec("screenshot", "GER40")
