@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
 from ita_rules.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from ita_rules.core.progress import Bar
+    from ita_rules.remote import Remote, SyncReport
 
 remote_app = typer.Typer(
     name="remote",
@@ -25,17 +29,21 @@ app.add_typer(remote_app, name="remote")
 
 
 @contextmanager
-def _remote(ctx: typer.Context) -> Iterator[Any]:
+def _remote(ctx: typer.Context, label: str) -> Iterator[tuple[Remote, Bar]]:
+    """The workspace's remote, and a progress bar named ``label`` for the work done on it."""
+    from ita_rules.core.progress import Bar
     from ita_rules.remote import open_remote
 
     remote = open_remote(open_workspace(ctx))
+    bar = Bar(label)
     try:
-        yield remote
+        yield remote, bar
     finally:
+        bar.close()
         remote.close()
 
 
-def _finish(report: Any, json_: bool, summary: str) -> None:
+def _finish(report: SyncReport, json_: bool, summary: str) -> None:
     if json_:
         emit_json(report.as_dict())
     else:
@@ -63,16 +71,11 @@ def push(
     Example:
       ita-rules remote push --type candles --since 2026-01-01
     """
-    from ita_rules.core.progress import Bar
     from ita_rules.store.records import LIVE
 
-    with _remote(ctx) as remote:
+    with _remote(ctx, "push") as (remote, bar):
         records = remote.store.find(type=type_, since=since, status=LIVE)
-        bar = Bar("push")
-        try:
-            report = remote.push(records, progress=bar)
-        finally:
-            bar.close()
+        report = remote.push(records, progress=bar)
     _finish(
         report,
         json_,
@@ -97,18 +100,11 @@ def pull(
       ita-rules remote pull 0b6f3c9e-2f1a-4c55-9d0e-6a1b2c3d4e5f
       ita-rules remote pull --run run_2026_01_15_001
     """
-    from ita_rules.core.progress import Bar
-
     if file_id is not None and run_id is not None:
         raise UsageError("remote pull: give a FILE_ID or --run, not both")
-    with _remote(ctx) as remote:
+    with _remote(ctx, "pull") as (remote, bar):
         whole = remote.store.resolve(file_id) if file_id is not None else None  # or 8+ chars
-        records = remote.select_pull(whole, run_id)
-        bar = Bar("pull")
-        try:
-            report = remote.pull(records, progress=bar)
-        finally:
-            bar.close()
+        report = remote.pull(remote.select_pull(whole, run_id), progress=bar)
     _finish(
         report,
         json_,
@@ -134,14 +130,8 @@ def check(
     Example:
       ita-rules remote check && ita-rules remote check --download
     """
-    from ita_rules.core.progress import Bar
-
-    with _remote(ctx) as remote:
-        bar = Bar("check")
-        try:
-            report = remote.check(download=download, progress=bar)
-        finally:
-            bar.close()
+    with _remote(ctx, "check") as (remote, bar):
+        report = remote.check(download=download, progress=bar)
     _finish(
         report,
         json_,

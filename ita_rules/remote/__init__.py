@@ -18,9 +18,7 @@ what "verified" means.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ita_rules.db import Database
 from ita_rules.remote.outcomes import FileOutcome, SyncReport
@@ -33,29 +31,20 @@ from ita_rules.remote.rclone import (
 )
 from ita_rules.remote.sync import Remote
 from ita_rules.remote.tables import RemoteCopy
-from ita_rules.store import Store
-
-if TYPE_CHECKING:
-    from ita_rules.workspace import Workspace
+from ita_rules.store import Desk, Store
 
 
-def open_remote(workspace: Workspace) -> Remote:
+def open_remote(desk: Desk) -> Remote:
     """Check rclone and ``remote.name`` first (nothing is opened or written when either is
-    wrong), then open the store and make sure the ``remote_copies`` table exists."""
+    wrong), then open the store of ``desk`` (a :class:`~ita_rules.workspace.Workspace`); its
+    database's schema, the ``remote_copies`` table with it, is current once it is open."""
     from ita_rules.remote import rclone
-    from ita_rules.remote.tables import ensure_remote_schema
     from ita_rules.store import open_store
 
-    spec = rclone.parse_remote(workspace.settings.remote_name)
+    spec = rclone.parse_remote(desk.settings.remote_name)
     program = rclone.find(spec)
     hashes = _hashes(program, spec)
-    store = open_store(workspace)
-    try:
-        ensure_remote_schema(store.db)
-    except BaseException:
-        store.close()
-        raise
-    return Remote(store, spec, program, hashes)
+    return Remote(open_store(desk), spec, program, hashes)
 
 
 def _hashes(program: Rclone, spec: RemoteSpec) -> tuple[str, ...]:
@@ -95,7 +84,6 @@ def has_verified_copy(db: Database, content_hash: str, remote: str | None = None
 
 
 _FOUND: dict[tuple[object, ...], tuple[RemoteSpec, Rclone, tuple[str, ...]]] = {}
-_SCHEMA_OK: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 def remote_for(store: Store) -> Remote:
@@ -105,7 +93,6 @@ def remote_for(store: Store) -> Remote:
     import os
 
     from ita_rules.remote import rclone
-    from ita_rules.remote.tables import ensure_remote_schema
 
     name = store.settings.remote_name
     env = tuple(sorted((k, v) for k, v in os.environ.items() if k == "PATH" or "RCLONE" in k))
@@ -115,9 +102,6 @@ def remote_for(store: Store) -> Remote:
         program = rclone.find(spec)
         _FOUND[key] = (spec, program, _hashes(program, spec))
     spec, program, hashes = _FOUND[key]
-    if store.db not in _SCHEMA_OK:
-        ensure_remote_schema(store.db)
-        _SCHEMA_OK.add(store.db)
     return Remote(store, spec, program, hashes)
 
 

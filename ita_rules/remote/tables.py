@@ -45,6 +45,10 @@ JOURNAL_OP = "remote"
 _FIELDS = (
     "hash", "remote", "remote_path", "size", "remote_hash", "verified_at", "checked_at", "problem",
 )  # fmt: skip
+_REQUIRED: dict[str, type] = {
+    "hash": str, "remote": str, "remote_path": str, "size": int, "checked_at": str,
+}  # fmt: skip
+_SHOWN = {"verified_at": "remote_verified_at"}  # the name in printed documents
 
 
 @dataclass(frozen=True)
@@ -71,28 +75,16 @@ class RemoteCopy:
 
     @classmethod
     def from_row(cls, data: Mapping[str, Any]) -> RemoteCopy:
-        return cls(
-            hash=str(data["hash"]),
-            remote=str(data["remote"]),
-            remote_path=str(data["remote_path"]),
-            size=int(data["size"]),
-            remote_hash=data.get("remote_hash"),
-            verified_at=data.get("verified_at"),
-            checked_at=str(data["checked_at"]),
-            problem=data.get("problem"),
-        )
+        """A copy from a row or a journal entry's ``copy`` (KeyError, TypeError or ValueError
+        when a required field is missing or not of its type)."""
+        values: dict[str, Any] = {name: data.get(name) for name in _FIELDS}
+        for name, kind in _REQUIRED.items():
+            values[name] = kind(data[name])
+        return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "hash": self.hash,
-            "remote": self.remote,
-            "remote_path": self.remote_path,
-            "size": self.size,
-            "remote_hash": self.remote_hash,
-            "remote_verified_at": self.verified_at,
-            "checked_at": self.checked_at,
-            "problem": self.problem,
-        }
+        """The copy as ``remote`` commands print it (``verified_at`` named for the record)."""
+        return {_SHOWN.get(name, name): value for name, value in self.row().items()}
 
 
 def ensure_remote_schema(db: Database) -> None:
