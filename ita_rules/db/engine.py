@@ -223,13 +223,15 @@ _BROKEN = re.compile(r"malformed|not a database|file is (encrypted|not a databas
 def set_aside_broken_sqlite(url: str, root: Path) -> Path | None:
     """When the configured database is a SQLite file that SQLite cannot read (truncated,
     overwritten, not a database), rename it (and its -wal and -shm files) to
-    ``NAME.broken-YYYYMMDDTHHMMSSZ`` so a rebuild can start from an empty database; return
-    the new name, or None when there is nothing to set aside (Postgres, no file, a sound file).
+    ``NAME.broken-YYYYMMDDTHHMMSSmmmZ`` (the file stamp of :mod:`ita_rules.core.times`) so a
+    rebuild can start from an empty database; return the new name, or None when there is
+    nothing to set aside (Postgres, no file, a sound file).
 
     Nothing is deleted: the broken file stays beside the new one for inspection.
     """
-    import datetime as dt
     import sqlite3
+
+    from ita_rules.core import times
 
     target = engine_url(url, root)
     if target.get_backend_name() != "sqlite" or not target.database:
@@ -248,8 +250,7 @@ def set_aside_broken_sqlite(url: str, root: Path) -> Path | None:
     except sqlite3.DatabaseError as exc:
         if not _BROKEN.search(str(exc)):
             raise DatabaseUnavailable(f"cannot open the SQLite database {path}: {exc}") from None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    aside = path.with_name(f"{path.name}.broken-{times.stamp(times.now())}")
     for suffix in ("-wal", "-shm"):
         extra = path.with_name(path.name + suffix)
         if extra.exists():
