@@ -56,7 +56,7 @@ class StoreWs:
         try:
             records = [r.as_dict() for r in store.find(status=None)]
         finally:
-            store.db.dispose()
+            store.close()
         return files, records
 
 

@@ -119,7 +119,7 @@ def test_directory_in_the_python_api_and_empty_directory_in_the_cli(primed: Stor
         with pytest.raises(SourceError) as err:
             store.put(primed.root / "empty", type="screenshot")
     finally:
-        store.db.dispose()
+        store.close()
     assert str(err.value).endswith(
         "empty: is a directory; pass files, or a directory to the CLI for a bulk put"
     )

@@ -57,7 +57,7 @@ def test_small_and_large_files_in_one_bulk_put_get_their_own_hashes(
 
         assert fsck(store).problems == []
     finally:
-        store.db.dispose()
+        store.close()
     assert not list(store_ws.store_root.rglob(".ita-tmp-*"))
 
 
@@ -103,7 +103,7 @@ def test_a_file_that_changes_size_while_being_read_is_stored_as_read(
     try:
         records = store.put_many([others[0], target, *others[1:]], PutSpec("screenshot"))
     finally:
-        store.db.dispose()
+        store.close()
     final = target.read_bytes()
     record = records[1]
     assert (record.hash, record.size) == (_sha(final), len(final))
@@ -194,7 +194,7 @@ def test_bulk_data_is_synced_before_any_rename_and_renames_before_the_commit(
     try:
         store.put_many(paths, PutSpec("screenshot"))
     finally:
-        store.db.dispose()
+        store.close()
     assert events == ["sync", *["rename"] * 100, "sync_dir(committed=0)", "journal(100)"]
 
 
@@ -326,7 +326,7 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws
         assert fsck(store).problems == []
         records = store.find(status=None)
     finally:
-        store.db.dispose()
+        store.close()
     assert len(records) > 100, "the workers were killed before they stored anything"
     for record in records:
         data = (store_ws.store_root / record.path).read_bytes()
@@ -355,7 +355,7 @@ def test_a_lost_file_stored_again_keeps_its_name_from_new_content(
         (store_ws.store_root / first.path).unlink()  # the stored file is lost
         new_b, again_a = store.put_many([b, a], spec)  # b first: it would take a's old name
     finally:
-        store.db.dispose()
+        store.close()
     assert again_a.path == first.path and new_b.path != first.path
     assert (store_ws.store_root / first.path).read_bytes() == b"content a"
     assert (store_ws.store_root / new_b.path).read_bytes() == b"content b"

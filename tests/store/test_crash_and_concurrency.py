@@ -75,7 +75,7 @@ def test_kill_9_at_random_moments_never_leaves_a_record_without_its_file(store_w
         assert fsck(store).problems == []
         records = store.find(status=None)
     finally:
-        store.db.dispose()
+        store.close()
     assert kills >= 100
     assert len(records) > 30, "the workers were killed before they stored anything"
     for record in records:
@@ -124,7 +124,7 @@ def test_four_processes_put_500_files_each_nothing_lost_nothing_doubled(store_ws
     try:
         records = store.find()
     finally:
-        store.db.dispose()
+        store.close()
     assert len(records) == procs * per_proc
     assert len({r.file_id for r in records}) == procs * per_proc
     singles = sorted((r.metadata["proc"], r.metadata["i"]) for r in records if "i" in r.metadata)
@@ -149,4 +149,4 @@ def test_four_processes_put_500_files_each_nothing_lost_nothing_doubled(store_ws
     try:
         assert fsck(store).problems == []
     finally:
-        store.db.dispose()
+        store.close()

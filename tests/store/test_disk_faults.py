@@ -160,7 +160,7 @@ def test_metadata_that_is_not_text_is_refused_by_the_api_with_nothing_written(
         with pytest.raises(UsageError) as caught_key:
             store.put(src, type="candles", metadata={"\udcff": "v"})
     finally:
-        store.db.dispose()
+        store.close()
     assert str(caught.value) == "metadata: not valid UTF-8 text (a lone surrogate '\\ud800')"
     assert str(caught_key.value) == "metadata: not valid UTF-8 text (bytes b'\\xff')"
     assert store_ws.state() == before

@@ -117,7 +117,7 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
     try:
         store.set_status([recs[1]["file_id"]], "deleted")
     finally:
-        store.db.dispose()
+        store.close()
     before = json.loads(cli("store", "find", "--status", "all", "--json").out)
 
     _drop_everything(store_ws)
@@ -191,7 +191,7 @@ def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None: 
         with pytest.raises(UsageError):
             store.set_status([rec["file_id"]], "gone")
     finally:
-        store.db.dispose()
+        store.close()
     before = json.loads(cli("store", "find", "--status", "all", "--json").out)
     _drop_everything(store_ws)
     assert rebuild_from_journal(Workspace.open(store_ws.root)) == 1
@@ -215,7 +215,7 @@ def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # t
         remote_tables.ensure_remote_schema(store.db)
         remote_tables.save(store.db, [copy])
     finally:
-        store.db.dispose()
+        store.close()
     r = cli("store", "fsck", "--json")
     assert r.code == 1
     assert [(p["kind"], p["message"]) for p in json.loads(r.out)["problems"]] == [
@@ -241,7 +241,7 @@ def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # t
     try:
         assert remote_tables.all_copies(store.db, "/backup/ita") == [copy]
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -254,7 +254,7 @@ def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> No
     try:
         store.set_status([gone["file_id"]], "deleted")
     finally:
-        store.db.dispose()
+        store.close()
     assert cli("store", "verify", "--all").code == 0
     before = json.loads(cli("store", "find", "--status", "all", "--json").out)
     assert [r["last_verified_at"] is not None for r in before] == [True, False]

@@ -35,7 +35,7 @@ def _stored_twice(store_ws: StoreWs) -> Iterator[tuple[Any, Any, Any]]:
         second = store.put(png, type="screenshot")
         yield store, first, second
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def test_the_same_bytes_as_another_type_are_a_hard_link_in_that_type_folder(
@@ -51,7 +51,7 @@ def test_the_same_bytes_as_another_type_are_a_hard_link_in_that_type_folder(
         other_run = store.put(png, type="screenshot", symbol="DAX", run_id="run_2")
         from_memory = store.put_bytes(CANDLES, ext="png", spec=_spec("screenshot"))
     finally:
-        store.db.dispose()
+        store.close()
     assert first.path.startswith("archive/raw/GER40_") and first.original_name == "GER40.csv"
     assert second.path.startswith("to_vision/DAX_run_1_") and second.path.endswith(".png")
     assert (second.original_name, second.deduplicated) == ("chart.png", True)
@@ -85,7 +85,7 @@ def test_without_hard_links_the_name_is_a_copy_and_fsck_and_verify_check_it(
             patch.setattr(os, "link", no_link)
             second = store.put(png, type="screenshot")
     finally:
-        store.db.dispose()
+        store.close()
     a, b = store_ws.store_root / first.path, store_ws.store_root / second.path
     assert a.read_bytes() == b.read_bytes() == CANDLES
     assert not os.path.samefile(a, b)
@@ -118,7 +118,7 @@ def test_removing_the_first_name_keeps_the_bytes_under_the_other_and_a_rebuild_k
     try:
         assert store.remove(second.file_id) is True
     finally:
-        store.db.dispose()
+        store.close()
     assert not (store_ws.store_root / second.path).exists()
 
 
@@ -130,7 +130,7 @@ def test_fsck_repair_links_a_missing_name_again(store_ws: StoreWs, cli) -> None:
         store.put(csv, type="candles")
         second = store.put(png, type="screenshot")
     finally:
-        store.db.dispose()
+        store.close()
     (store_ws.store_root / second.path).unlink()
     r = cli("store", "fsck", "--repair")
     assert r.code == 0, r.out
@@ -145,7 +145,7 @@ def test_a_put_of_good_bytes_repairs_a_content_marked_corrupt(store_ws: StoreWs,
     try:
         first = store.put(csv, type="candles")
     finally:
-        store.db.dispose()
+        store.close()
     (store_ws.store_root / first.path).write_bytes(b"garbage")
     assert cli("store", "verify").code == 1
     store = _open(store_ws)
@@ -153,7 +153,7 @@ def test_a_put_of_good_bytes_repairs_a_content_marked_corrupt(store_ws: StoreWs,
         assert store.get(first.file_id).status == "corrupt"
         again = store.put(csv, type="candles")
     finally:
-        store.db.dispose()
+        store.close()
     assert (store_ws.store_root / again.path).read_bytes() == CANDLES
     r = cli("store", "verify")
     assert (r.code, r.err) == (0, "1 file(s) verified for 1 record(s), 0 corrupt, 0 missing\n")
@@ -176,7 +176,7 @@ def test_file_id_prefixes(store_ws: StoreWs) -> None:
         assert store.tag(rec.file_id[:8], "x").tags == ("x",)
         assert store.get(rec.file_id).tags == ("x",)
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def test_original_names_of_a_bulk_put_are_journaled(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +218,7 @@ def test_find_on_a_fresh_store_is_quiet_and_on_a_lost_database_is_not(
             for table in ("store_tags", "store_records", "store_blobs"):
                 conn.execute(sa.text(f"DELETE FROM {table}"))
     finally:
-        store.db.dispose()
+        store.close()
     r = cli("store", "find", "--symbol", "GER40")
     assert r.code == 1
     assert "the metadata database holds no records, but the store's journal" in r.err

@@ -113,7 +113,7 @@ def test_same_bytes_stored_once_each_put_has_its_record(store_ws: StoreWs, cli) 
         again = store.put(a, type="screenshot")
         assert (store_ws.store_root / again.path).is_file() and not again.deduplicated
     finally:
-        store.db.dispose()
+        store.close()
     r = cli("store", "fsck")
     assert r.code == 0, r.out + r.err
 
@@ -161,7 +161,7 @@ def test_python_api_put_returns_a_record(store_ws: StoreWs) -> None:
         root = store_ws.store_root
         assert (root / other.path).samefile(root / record.path)
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def test_type_folders_follow_the_spec_and_config(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +218,7 @@ def test_bulk_put_reports_progress_and_draws_a_bar_on_a_terminal(store_ws: Store
             progress=lambda d, t: calls.append((d, t)),
         )
     finally:
-        store.db.dispose()
+        store.close()
     assert calls == [(i, 20) for i in range(1, 21)]
 
     proc, drawn = run_on_a_terminal(

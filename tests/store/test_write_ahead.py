@@ -32,7 +32,7 @@ def _db_ids(ws: StoreWs) -> set[str]:
     try:
         return {r.file_id for r in store.find(status=None)}
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def _wait_for_staging(folder: Path, proc: subprocess.Popen[bytes]) -> None:
@@ -94,7 +94,7 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_out_of_the_journal(
             data = Path(store_ws.store_root / record.path).read_bytes()
             assert "sha256:" + hashlib.sha256(data).hexdigest() == record.hash
     finally:
-        store.db.dispose()
+        store.close()
 
 
 def test_a_put_whose_journal_cannot_be_written_leaves_no_record(store_ws: StoreWs) -> None:
