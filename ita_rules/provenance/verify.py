@@ -1,12 +1,7 @@
 """``runs verify``: recompute every part of a snapshot and list what differs.
 
-First the record itself (:func:`_snapshot_file`): the run's snapshot file must be there, hold
-the bytes whose SHA-256 was recorded when it was last written, and say field by field what the
-database copy says; the row's own columns must match its copy. Which side was edited is told
-by the recorded hash, and where the two disagree by the hash the store's journal kept. A row
-restored from its file after the database was lost (``restored_at``) has no independent copy:
-only the journal's hash checks the file then, the changed fields cannot be named, and a file
-the journal holds no hash for is reported as not checked (a note, not a difference).
+First the record itself (:mod:`ita_rules.provenance.snapcheck`): the run's snapshot file
+against the hash recorded when it was last written, and against the database copy.
 
 Then the run is recomputed: each input (its canonical range hash over the same range, or its
 plain hash when it has no range) and the ``data_hash``; the rule version (still present, same
@@ -18,7 +13,6 @@ are data, not code); the Python version and every installed distribution
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -78,158 +72,17 @@ class Verification:
 
 
 def verify_snapshot(workspace: Desk, snap: Mapping[str, Any]) -> Verification:
+    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance.snapcheck import record_differences
+
     out = Verification(str(snap["run_id"]))
-    out.differences += _snapshot_file(workspace, snap, out.notes)
+    with RunStore.open(workspace.settings) as runs:
+        out.differences += record_differences(runs, workspace.root, out.run_id, out.notes)
     out.differences += _data(workspace, snap)
     out.differences += _rule(workspace, snap)
     out.differences += _git(workspace, snap)
     out.differences += _env(snap)
     return out
-
-
-def _snapshot_file(workspace: Desk, snap: Mapping[str, Any], notes: list[str]) -> list[Difference]:
-    """The run's snapshot file against the hash recorded at its last write and the database
-    copy; the row's columns against that copy."""
-    from ita_rules.core.canonical import sha256_of
-    from ita_rules.core.fsutil import display_path
-    from ita_rules.provenance.runstore import RunStore, columns_of
-
-    run_id = str(snap["run_id"])
-    with RunStore.open(workspace.settings) as runs:
-        row = runs.row(run_id)
-        path = runs.snapshot_path(run_id)
-        if row is None:
-            return []
-        found: list[Difference] = []
-        expected = columns_of(json.loads(row["snapshot"]))
-        for column in sorted(expected):
-            if column != "snapshot" and row[column] != expected[column]:
-                found.append(
-                    Difference(
-                        "snapshot",
-                        column,
-                        f"database row changed after the run: {column} {_shown(row[column])} "
-                        f"in its column, {_shown(expected[column])} in its snapshot copy",
-                        expected[column],
-                        row[column],
-                    )
-                )
-        shown = display_path(path, workspace.root)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return [
-                *found,
-                Difference(
-                    "snapshot",
-                    "file",
-                    f"{shown} is missing (`ita-rules store fsck --repair` writes it again from "
-                    "the database)",
-                ),
-            ]
-        except OSError as exc:
-            return [
-                *found,
-                Difference("snapshot", "file", f"{shown} cannot be read: {exc.strerror}"),
-            ]
-        now, recorded = sha256_of(raw), row["snapshot_sha256"]
-        try:
-            in_file: Any = json.loads(raw)
-        except ValueError:
-            in_file = None
-        if not isinstance(in_file, dict):
-            return [
-                *found,
-                Difference(
-                    "snapshot",
-                    "file",
-                    f"snapshot file changed after the run: {shown} is not a JSON object any more",
-                    recorded,
-                    now,
-                ),
-            ]
-        in_db: dict[str, Any] = json.loads(row["snapshot"])
-        fields = sorted(
-            k for k in {*in_file, *in_db} if in_file.get(k, _ABSENT) != in_db.get(k, _ABSENT)
-        )
-        if recorded is not None and now == recorded:
-            file_changed: bool | None = False
-        elif recorded is not None:
-            # the row's hash and the file disagree: the journal tells which one was written
-            file_changed = runs.journaled_hash(run_id) != now
-        else:
-            file_changed = None  # no hash recorded: which side changed is unknown
-        restored = row["restored_at"]
-        if restored is not None and recorded is None:
-            notes.append(
-                f"{shown} could not be checked: the database was rebuilt from it at {restored} "
-                "and the store's journal holds no hash of it (written before ita-rules kept one)"
-            )
-        for key in fields:
-            a, b = in_file.get(key, _ABSENT), in_db.get(key, _ABSENT)
-            if file_changed is False:
-                message = (
-                    f"database copy changed after the run: {key} {_shown(b)} in the database, "
-                    f"{_shown(a)} in the snapshot file"
-                )
-            elif file_changed:
-                message = (
-                    f"snapshot file changed after the run: {key} {_shown(a)} in the file, "
-                    f"{_shown(b)} in the database"
-                )
-            else:
-                message = (
-                    f"snapshot file and database copy differ: {key} {_shown(a)} in the file, "
-                    f"{_shown(b)} in the database"
-                )
-            found.append(Difference("snapshot", key, message, _plain(b), _plain(a)))
-        if not fields and file_changed:
-            if restored is not None:
-                message = (
-                    f"snapshot file changed after the run: its hash {now} is not the one the "
-                    "store's journal kept when the run last wrote it (the database was rebuilt "
-                    "from this file, so the changed fields cannot be named)"
-                )
-            else:
-                message = (
-                    f"snapshot file changed after the run: its hash {now} is not the one "
-                    "recorded when the run last wrote it (every field reads the same)"
-                )
-            found.append(Difference("snapshot", "sha256", message, recorded, now))
-        elif not fields and file_changed is False and recorded != now:
-            found.append(
-                Difference(
-                    "snapshot",
-                    "snapshot_sha256",
-                    f"database row changed after the run: snapshot_sha256 {recorded} in the "
-                    f"database, but the file's {now} is the one the store's journal kept",
-                    now,
-                    recorded,
-                )
-            )
-        return found
-
-
-class _Absent:
-    def __repr__(self) -> str:
-        return "(absent)"
-
-
-_ABSENT: Any = _Absent()
-
-
-def _plain(value: Any) -> Any:
-    return None if value is _ABSENT else value
-
-
-def _shown(value: Any) -> str:
-    """A value as a difference line shows it: strings as they are, the rest as JSON."""
-    if value is _ABSENT:
-        return "(absent)"
-    if isinstance(value, str):
-        return value
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _data(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
