@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,18 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ita_rules.core.errors import Location
-from ita_rules.provenance.datahash import (
+from ita_rules.provenance.candleform import (
+    Accumulator,
     DataHashError,
     DataRange,
     RangeResult,
-    _Accumulator,
-    _value_order,
     canonical_name,
     epoch_scale,
     find_time_column,
     parse_time,
     time_scale_of,
+    value_order,
 )
+from ita_rules.provenance.csvhash import CsvLayout, line_blocks
 
 BATCH_ROWS = 256 * 1024
 ARROW_BLOCK = 4 << 20  # bytes of CSV per chunk; 2 chunks per worker are in flight
@@ -143,7 +144,7 @@ def _select(times: Any, columns: list[Any], rng: DataRange) -> _Part | None:
     return kept, [pc.filter(c, mask) for c in columns], bounds["min"].as_py(), bounds["max"].as_py()
 
 
-def _feed(acc: _Accumulator, part: _Part | None) -> None:
+def _feed(acc: Accumulator, part: _Part | None) -> None:
     """Add a selected batch to the hashes, in file order."""
     if part is None:
         return
@@ -154,20 +155,11 @@ def _feed(acc: _Accumulator, part: _Part | None) -> None:
         h.update(_buffer(column))
 
 
-def _add_batch(acc: _Accumulator, times: Any, columns: list[Any], rng: DataRange) -> None:
+def _add_batch(acc: Accumulator, times: Any, columns: list[Any], rng: DataRange) -> None:
     _feed(acc, _select(times, columns, rng))
 
 
-def csv_hash(
-    make: Callable[[], _Accumulator],
-    path: Path,
-    delimiter: str,
-    names: list[str],
-    ti: int,
-    order: list[int],
-    header_len: int,
-    shown: str,
-) -> _Accumulator:
+def csv_hash(make: Callable[[], Accumulator], layout: CsvLayout) -> Accumulator:
     """Hash a CSV with pyarrow, chunk by chunk, in constant memory.
 
     The file is cut at line ends into chunks of ``ARROW_BLOCK`` bytes; worker threads parse
@@ -177,67 +169,40 @@ def csv_hash(
     epoch numbers) is read again with the times as text. Quoted cells holding line breaks are
     not supported (no candle file has them).
     """
-    first = _first_time(path, header_len, delimiter, ti)
+    first = _first_time(layout)
     scale = time_scale_of(first) if first is not None else None
     for time_type in (pa.timestamp("us"), pa.string()):
         try:
-            return _csv_pass(
-                make(), path, delimiter, names, ti, order, header_len, shown, time_type, scale
-            )
+            return _csv_pass(make(), layout, time_type, scale)
         except pa.ArrowInvalid as exc:
             error = exc
-    raise DataHashError(f"cannot parse: {_one_line(error)}", Location(shown)) from None
+    raise DataHashError(f"cannot parse: {_one_line(error)}", Location(layout.shown)) from None
 
 
-def _first_time(path: Path, header_len: int, delimiter: str, ti: int) -> str | None:
-    with open(path, "rb") as fh:
-        fh.seek(header_len)
+def _first_time(layout: CsvLayout) -> str | None:
+    with open(layout.path, "rb") as fh:
+        fh.seek(layout.header_len)
         for raw in fh:
             line = raw.strip()
             if line:
-                cells = line.decode("utf-8", "replace").split(delimiter)
-                return cells[ti].strip().strip('"') if ti < len(cells) else None
+                cells = line.decode("utf-8", "replace").split(layout.delimiter)
+                return cells[layout.ti].strip().strip('"') if layout.ti < len(cells) else None
     return None
 
 
-def _chunks(path: Path, start: int, size: int) -> Iterator[bytes]:
-    """Whole lines, about ``size`` bytes at a time, from byte ``start`` on."""
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        rest = b""
-        while data := fh.read(size):
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
-                continue
-            rest = data[cut:]
-            yield data[:cut]
-        if rest.strip():
-            yield rest
-
-
 def _csv_pass(
-    acc: _Accumulator,
-    path: Path,
-    delimiter: str,
-    names: list[str],
-    ti: int,
-    order: list[int],
-    header_len: int,
-    shown: str,
-    time_type: Any,
-    scale: int | None,
-) -> _Accumulator:
+    acc: Accumulator, layout: CsvLayout, time_type: Any, scale: int | None
+) -> Accumulator:
     import pyarrow.csv as pcsv
 
+    names, ti, order, shown = layout.names, layout.ti, layout.order, layout.shown
     column_types: dict[str, Any] = {names[i]: pa.float64() for i in order}
     column_types[names[ti]] = time_type
-    parse = pcsv.ParseOptions(delimiter=delimiter)
+    parse = pcsv.ParseOptions(delimiter=layout.delimiter)
     convert = pcsv.ConvertOptions(
         column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=True
     )
-    value_names = [canonical_name(names[i]) for i in order]
+    value_names = layout.value_names
 
     def work(data: bytes) -> _Part | None:
         read = pcsv.ReadOptions(
@@ -257,7 +222,9 @@ def _csv_pass(
     pending: deque[Future[_Part | None]] = deque()
     try:
         with ThreadPoolExecutor(workers, thread_name_prefix="ita-csv") as pool:
-            for chunk in _chunks(path, header_len, ARROW_BLOCK):
+            for chunk in line_blocks(layout.path, layout.header_len, ARROW_BLOCK):
+                if not chunk.strip():  # blank lines at the end
+                    continue
                 pending.append(pool.submit(work, chunk))
                 if len(pending) >= 2 * workers:
                     _feed(acc, pending.popleft().result())
@@ -277,7 +244,7 @@ def parquet_range_hash(
     *,
     time_column: str | None = None,
     shown: str | None = None,
-    make: Callable[[list[str], DataRange], _Accumulator] = _Accumulator,
+    make: Callable[[list[str], DataRange], Accumulator] = Accumulator,
 ) -> RangeResult:
     """The canonical range hash of a Parquet candle file, read batch by batch."""
     import pyarrow.parquet as pq
@@ -291,7 +258,7 @@ def parquet_range_hash(
         ) from None
     names = list(pf.schema_arrow.names)
     ti = find_time_column(names, time_column, shown)
-    order = _value_order(names, ti, shown)
+    order = value_order(names, ti, shown)
     acc = make([canonical_name(names[i]) for i in order], rng)
     times_of = _Times(shown)
     try:

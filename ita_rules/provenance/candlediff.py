@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules.provenance.datahash import DataRange, _Accumulator, iso_us, range_hash
+from ita_rules.core.times import iso_us
+from ita_rules.provenance.candleform import Accumulator, DataRange
+from ita_rules.provenance.datahash import range_hash
 
 
 class _Keep:
@@ -38,7 +40,7 @@ class _Keep:
         return out
 
 
-class _Collector(_Accumulator):
+class _Collector(Accumulator):
     def __post_init__(self) -> None:
         self.time_hash = _Keep()
         self.value_hashes = [_Keep() for _ in self.names]
@@ -56,7 +58,7 @@ def read_candles(path: Path, rng: DataRange, time_column: str | None, shown: str
     """The candles inside ``rng`` (the first of duplicate times wins), read like the hash."""
     kept: list[_Collector] = []
 
-    def make(names: list[str], rng: DataRange) -> _Accumulator:
+    def make(names: list[str], rng: DataRange) -> Accumulator:
         kept.append(_Collector(names, rng))
         return kept[-1]
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ita_rules.core.errors import UsageError
-from ita_rules.provenance import arrowhash, datahash
+from ita_rules.provenance import arrowhash, csvhash, datahash
 from ita_rules.provenance.datahash import DataHashError, DataRange, csv_range_hash, range_hash
 from tests.provenance.conftest import HEADER, candle_lines
 
@@ -56,7 +56,7 @@ def test_engines_agree_and_blocks_do_not_matter(
 ) -> None:
     path = write_csv(tmp_path / "c.csv", base_lines)
     hashes = {csv_range_hash(path, MAY, engine=e).hash for e in ENGINES}
-    monkeypatch.setattr(datahash, "CSV_BLOCK", 300)  # many tiny blocks, cut mid-line
+    monkeypatch.setattr(csvhash, "CSV_BLOCK", 300)  # many tiny blocks, cut mid-line
     monkeypatch.setattr(arrowhash, "ARROW_BLOCK", 300)
     hashes |= {csv_range_hash(path, MAY, engine=e).hash for e in ENGINES}
     assert len(hashes) == 1
