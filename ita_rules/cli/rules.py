@@ -77,15 +77,12 @@ def new(
 
     ws = open_workspace(ctx)
     check_setup_id(setup_id)
-    schema_ref = os.path.relpath(
-        ws.root / "schemas" / "rule.schema.json", ws.settings.rules_dir / setup_id
-    )
     path = new_rule(
         ws.registry,
         setup_id,
         author=_author(ws.root, author),
         today=_today(),
-        schema_ref=Path(schema_ref).as_posix(),
+        schema=ws.root / "schemas" / "rule.schema.json",
     )
     echo(display_path(path, ws.root))
 
@@ -297,33 +294,17 @@ def diff(
     Example:
       ita-rules diff Frank_raid_v1 1.0 1.1
     """
-    from ita_rules.rules.diffing import diff as compute
-    from ita_rules.rules.diffing import required_bump
+    from ita_rules.rules.diffing import compare_versions
 
     ws = open_workspace(ctx)
-    old = ws.registry.get(setup_id, Version.parse(a))
-    new = ws.registry.get(setup_id, Version.parse(b))
-    ignored = ("version", "created", "params_hash")
-    changes = compute(
-        {k: v for k, v in old.data.items() if k not in ignored},
-        {k: v for k, v in new.data.items() if k not in ignored},
-    )
-    bump, _ = required_bump(old.data, new.data)
+    found = compare_versions(ws.registry, setup_id, Version.parse(a), Version.parse(b))
     if json_:
-        emit_json(
-            {
-                "setup_id": setup_id,
-                "from": str(old.version),
-                "to": str(new.version),
-                "semantic_change": bump,
-                "changes": [c.as_dict() for c in changes],
-            }
-        )
+        emit_json(found.as_dict())
         return
-    echo(f"{setup_id} {old.version} -> {new.version}  (semantic change: {bump})")
-    for change in changes:
+    echo(f"{setup_id} {found.old} -> {found.new}  (semantic change: {found.bump})")
+    for change in found.changes:
         echo(f"  {change}")
-    if not changes:
+    if not found.changes:
         echo("  no differences")
 
 

@@ -1,17 +1,16 @@
 """Writing rule files: new, new-version, lifecycle edits and hash fixes.
 
-Edits are round-trips with ruamel.yaml so that comments, key order, flow style and quoting
-survive; only the fields we set change. Files are replaced atomically.
+Edits are round-trips (:mod:`ita_rules.rules.roundtrip`) so that comments, key order, flow
+style and quoting survive; only the fields we set change. Files are replaced atomically.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ita_rules.core import canonical, yamlio
 from ita_rules.core.errors import ItaRulesError, Location, RuleError, UsageError
@@ -19,86 +18,27 @@ from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.rules.diffing import Change, classify
 from ita_rules.rules.model import LIFECYCLE_FIELDS, Version, check_setup_id
 from ita_rules.rules.registry import Registry
+from ita_rules.rules.roundtrip import (
+    apply_set,
+    dump,
+    like,
+    parse_set,
+    plain,
+    quoted,
+    round_trip,
+    set_after,
+)
 
 SCHEMA_MODELINE = "# yaml-language-server: $schema={}\n"
-SETTABLE = ("components", "rules", "params", "targets", "description", "tags")
-
-
-def _mapping_indent(text: str) -> int:
-    """The smallest indentation of a nested mapping key (2 when there is none)."""
-    indents = [
-        len(line) - len(line.lstrip(" "))
-        for line in text.splitlines()
-        if line.startswith(" ") and not line.lstrip(" ").startswith(("-", "#")) and line.strip()
-    ]
-    return min(indents, default=2)
-
-
-def _yaml(text: str) -> tuple[Any, Any]:
-    """A round-trip loader/dumper set up to write the file back in its own indentation."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    _, _, block_seq_indent = load_yaml_guess_indent(text)
-    offset = block_seq_indent or 0
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
-    rt.width = 4096
-    rt.indent(mapping=_mapping_indent(text), sequence=offset + 2, offset=offset)
-    return rt, rt.load(text)
-
-
-def _dump(rt: Any, data: Any) -> str:
-    buf = io.StringIO()
-    rt.dump(data, buf)
-    return buf.getvalue()
-
-
-def _quoted(value: str) -> Any:
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    return DoubleQuotedScalarString(value)
-
-
-def _like(old: Any, value: str) -> Any:
-    """``value`` written in the same style as ``old`` (a quoted string stays quoted)."""
-    if isinstance(old, str) and type(old) is not str:
-        return type(old)(value)
-    return _quoted(value)
-
-
-def _set_after(data: Any, key: str, value: Any, after: str) -> None:
-    """Set ``data[key]``; a new key goes right after ``after`` (or at the end)."""
-    if key in data or after not in data:
-        data[key] = value
-        return
-    data.insert(list(data).index(after) + 1, key, value)
-
-
-def _plain(data: Any) -> Any:
-    """ruamel's round-trip objects -> the plain JSON-compatible data params_hash covers."""
-    text = _dump_plain(data)
-    doc, findings = yamlio.loads(text, "<edited>", raw_scalars=("version",))
-    if doc is None:
-        raise RuleError("; ".join(str(f) for f in findings))
-    return doc.data
-
-
-def _dump_plain(data: Any) -> str:
-    from ruamel.yaml import YAML
-
-    buf = io.StringIO()
-    YAML(typ="rt").dump(data, buf)
-    return buf.getvalue()
 
 
 def write_hash(path: Path) -> str:
     """Compute the params_hash of a rule file and write it in place; return the hash."""
     text = path.read_text(encoding="utf-8")
-    rt, data = _yaml(text)
-    value = canonical.params_hash(_plain(data))
-    data["params_hash"] = _like(data.get("params_hash"), value)
-    atomic_write_text(path, _dump(rt, data))
+    rt, data = round_trip(text)
+    value = canonical.params_hash(plain(data))
+    data["params_hash"] = like(data.get("params_hash"), value)
+    atomic_write_text(path, dump(rt, data))
     return value
 
 
@@ -110,77 +50,6 @@ class NewVersion:
     bump: str
     changes: tuple[Change, ...]
     params_hash: str
-
-
-def parse_set(expr: str) -> tuple[tuple[str | int, ...], Any]:
-    """``params.atr_mult=1.5`` -> (("params", "atr_mult"), 1.5); the value is read as YAML."""
-    path_text, sep, value_text = expr.partition("=")
-    if not sep or not path_text:
-        raise UsageError(f"--set {expr!r}: expected PATH=VALUE, e.g. params.atr_mult=1.5")
-    parts: list[str | int] = []
-    for piece in path_text.replace("]", "").split("."):
-        name, *indexes = piece.split("[")
-        if not name and not parts:
-            raise UsageError(f"--set {expr!r}: the path must start with a field name")
-        if name:
-            parts.append(name)
-        for index in indexes:
-            if not index.isdigit():
-                raise UsageError(f"--set {expr!r}: list index {index!r} is not a number")
-            parts.append(int(index))
-    if parts[0] not in SETTABLE:
-        raise UsageError(
-            f"--set {expr!r}: {parts[0]!r} cannot be set (settable: {', '.join(SETTABLE)}; "
-            "version, created, author and params_hash are written by the tool)"
-        )
-    doc, findings = yamlio.loads(value_text or "null", f"--set {path_text}")
-    if doc is None:
-        raise UsageError(f"--set {expr!r}: {findings[0].message}")
-    return tuple(parts), doc.data
-
-
-def _quote_ambiguous(value: Any) -> Any:
-    """``value`` with every string that would not read back unquoted (``"NO"``, ``"010"``)
-    marked to be written in double quotes: ruamel (YAML 1.2) would write them plain."""
-    if isinstance(value, str):
-        return _quoted(value) if yamlio.needs_quotes(value) else value
-    if isinstance(value, list):
-        return [_quote_ambiguous(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _quote_ambiguous(v) for k, v in value.items()}
-    return value
-
-
-def _apply_set(data: Any, path: tuple[str | int, ...], value: Any) -> None:
-    from ruamel.yaml.comments import CommentedMap
-
-    value = _quote_ambiguous(value)
-
-    node = data
-    for i, part in enumerate(path[:-1]):
-        nxt = path[i + 1]
-        if isinstance(part, int):
-            if not isinstance(node, list) or part >= len(node):
-                raise UsageError(f"--set: index {part} is out of range")
-            node = node[part]
-            continue
-        if part not in node or node[part] is None:
-            node[part] = [] if isinstance(nxt, int) else CommentedMap()
-        node = node[part]
-        if not isinstance(node, dict | list):
-            raise UsageError(f"--set: {'.'.join(map(str, path[: i + 1]))} is not a mapping or list")
-    last = path[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list):
-            raise UsageError("--set: indexing something that is not a list")
-        if last == len(node):
-            node.append(value)
-        elif last < len(node):
-            node[last] = value
-        else:
-            raise UsageError(f"--set: index {last} is out of range")
-    else:
-        node[last] = value
 
 
 def new_version(
@@ -212,20 +81,20 @@ def new_version(
         raise RuleError("; ".join(str(f) for f in checked.findings))
     old_plain = checked.doc.data
     edits = [parse_set(e) for e in sets]
-    rt, data = _yaml(src_path.read_text(encoding="utf-8"))
-    data["version"] = _like(data.get("version"), str(target))
+    rt, data = round_trip(src_path.read_text(encoding="utf-8"))
+    data["version"] = like(data.get("version"), str(target))
     old_created = data.get("created")
     data["created"] = (
-        _like(old_created, today.isoformat()) if isinstance(old_created, str) else today
+        like(old_created, today.isoformat()) if isinstance(old_created, str) else today
     )
-    data["author"] = _like(data.get("author"), author)
+    data["author"] = like(data.get("author"), author)
     if "active" in data:
         data["active"] = True
     if data.get("deprecation_reason") is not None:
         del data["deprecation_reason"]
     for path, value in edits:
-        _apply_set(data, path, value)
-    new_plain = _plain(data)
+        apply_set(data, path, value)
+    new_plain = plain(data)
     bump, changes = classify(old_plain, new_plain)
     if bump == "major" and target.major == versions[-1].major:
         lines = "\n  ".join(str(c) for c in changes)
@@ -234,8 +103,8 @@ def new_version(
             f"(use --major for v{versions[-1].next(major=True)}):\n  {lines}"
         )
     value = canonical.params_hash(new_plain)
-    data["params_hash"] = _like(data.get("params_hash"), value)
-    text = _dump(rt, data)
+    data["params_hash"] = like(data.get("params_hash"), value)
+    text = dump(rt, data)
     _refuse_invalid(text, dst_path, registry.display(dst_path))
     atomic_write_text(dst_path, text)
     return NewVersion(dst_path, target, src, bump, tuple(changes), value)
@@ -285,10 +154,12 @@ tags: []
 
 
 def new_rule(
-    registry: Registry, setup_id: str, *, author: str, today: _dt.date, schema_ref: str
+    registry: Registry, setup_id: str, *, author: str, today: _dt.date, schema: Path
 ) -> Path:
-    """Create ``rules/{setup_id}/v1.0.yaml`` from the template."""
+    """Create ``rules/{setup_id}/v1.0.yaml`` from the template; its modeline names the JSON
+    Schema file ``schema`` relative to the setup folder (for editors)."""
     check_setup_id(setup_id)
+    schema_ref = Path(os.path.relpath(schema, registry.rules_dir / setup_id)).as_posix()
     folder = registry.rules_dir / setup_id
     if folder.is_symlink():
         raise UsageError(f"{registry.display(folder)} is a symbolic link")
@@ -318,17 +189,17 @@ def set_lifecycle(
     checked = registry.validate_file(path)
     if checked.doc is None:
         raise RuleError("; ".join(str(f) for f in checked.findings))
-    rt, data = _yaml(path.read_text(encoding="utf-8"))
+    rt, data = round_trip(path.read_text(encoding="utf-8"))
     data["active"] = active
     if active:
         if "deprecation_reason" in data:
             del data["deprecation_reason"]
     else:
-        _set_after(data, "deprecation_reason", _quoted(reason or ""), after="active")
+        set_after(data, "deprecation_reason", quoted(reason or ""), after="active")
     before = {k: v for k, v in checked.doc.data.items() if k not in LIFECYCLE_FIELDS}
-    after = {k: v for k, v in _plain(data).items() if k not in LIFECYCLE_FIELDS}
+    after = {k: v for k, v in plain(data).items() if k not in LIFECYCLE_FIELDS}
     if before != after:  # pragma: no cover - guards the invariant that only lifecycle changes
         raise ItaRulesError("internal error: a lifecycle edit changed more than lifecycle fields")
-    atomic_write_text(path, _dump(rt, data))
+    atomic_write_text(path, dump(rt, data))
     registry.forget(path)
     return path

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ita_rules.core import canonical
 from ita_rules.core.canonical import HASHED_FIELDS
 from ita_rules.core.findings import dotted
-from ita_rules.rules.model import LIFECYCLE_FIELDS
+from ita_rules.rules.model import LIFECYCLE_FIELDS, Version
+
+if TYPE_CHECKING:
+    from ita_rules.rules.registry import Registry
 
 Bump = Literal["none", "minor", "major"]
 
@@ -188,3 +191,36 @@ def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[
     if quick == "minor":
         return "minor", []
     return classify(old, new)
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """``diff``: what changed between two versions of a setup, and the bump it needs."""
+
+    setup_id: str
+    old: Version
+    new: Version
+    bump: Bump
+    changes: list[Change]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "setup_id": self.setup_id,
+            "from": str(self.old),
+            "to": str(self.new),
+            "semantic_change": self.bump,
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+def compare_versions(registry: Registry, setup_id: str, a: Version, b: Version) -> VersionDiff:
+    """Every change from version ``a`` to ``b`` of a setup (outside version, created and
+    params_hash, which always differ) and the bump ``b`` needs over ``a``."""
+    old, new = registry.get(setup_id, a), registry.get(setup_id, b)
+    ignored = ("version", "created", "params_hash")
+    changes = diff(
+        {k: v for k, v in old.data.items() if k not in ignored},
+        {k: v for k, v in new.data.items() if k not in ignored},
+    )
+    bump, _ = classify(old.data, new.data)
+    return VersionDiff(setup_id, old.version, new.version, bump, changes)
