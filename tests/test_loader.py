@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita_rules.core import canonical, schemacheck, yamlio
+from ita_rules.core import canonical, schemacheck, yamlbuild, yamlio
 from ita_rules.rules.load import validate_file
 from ita_rules.rules.model import Version
 from tests.conftest import REPO, write
@@ -280,8 +280,8 @@ def test_the_shared_constructor_keeps_no_nodes_alive() -> None:
     """PyYAML's constructor caches every node it built; the loader runs in long processes."""
     load(SAMPLE.read_text(encoding="utf-8"))
     refuse("x: !!int nope\n")
-    assert not yamlio._constructor.constructed_objects
-    assert not yamlio._constructor.recursive_objects
+    assert not yamlbuild._constructor.constructed_objects
+    assert not yamlbuild._constructor.recursive_objects
 
 
 def test_position_falls_back_to_the_nearest_parent() -> None:
