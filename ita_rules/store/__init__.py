@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ita_rules.store.core import PutSpec, Store
+from ita_rules.store.core import Store
 from ita_rules.store.errors import BadName, ResultRejected, SourceError, StoreBusy, StoreError
 from ita_rules.store.records import Record
+from ita_rules.store.spec import PutSpec
 
 if TYPE_CHECKING:
     from ita_rules.core.config import Settings

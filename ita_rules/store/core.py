@@ -21,7 +21,7 @@ import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +32,12 @@ from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
 from ita_rules.db import tables as t
-from ita_rules.store import batch, blobs, naming
-from ita_rules.store.errors import RemovalVetoed, SourceError, StoreBusy, StoreError
+from ita_rules.store import batch, blobs, names, naming
+from ita_rules.store.errors import SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
-from ita_rules.store.records import LIVE, STATUSES, Record, dump_metadata, resolve_file_id
+from ita_rules.store.records import LIVE, STATUSES, Record, resolve_file_id
 from ita_rules.store.sources import BYTES_SHOWN, Source, check_candles, stage_all
+from ita_rules.store.spec import PutSpec
 
 if TYPE_CHECKING:
     from ita_rules.rules.registry import Registry
@@ -49,49 +50,6 @@ DISK_ERRNOS = frozenset(
     | {errno.EPERM, errno.EFBIG}
 )
 Progress = Callable[[int, int], None]  # progress(done, total), see ita_rules.core.progress
-
-
-@dataclass(frozen=True)
-class PutSpec:
-    """What to record with a put, checked once for a whole batch."""
-
-    type: str
-    symbol: str | None = None
-    timeframe: str | None = None
-    run_id: str | None = None
-    tags: tuple[str, ...] = ()
-    metadata: Mapping[str, Any] | None = None
-
-    def checked(self) -> PutSpec:
-        naming.check_type(self.type)
-        if self.symbol is not None:
-            naming.check_part("symbol", self.symbol)
-        if self.run_id is not None:
-            naming.check_part("run_id", self.run_id)
-        if self.timeframe is not None:
-            naming.check_timeframe(self.timeframe)
-        tags = tuple(sorted({naming.check_tag(tag) for tag in self.tags}))
-        metadata = dict(self.metadata or {})
-        for key in metadata:
-            if not isinstance(key, str) or not key:
-                raise UsageError(f"metadata: keys must be non-empty strings, got {key!r}")
-        try:  # stored as JSON text: refuse now what the database or the journal cannot hold
-            dump_metadata(metadata).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise UsageError(_not_text(exc)) from None
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"metadata: cannot be stored as JSON: {exc}") from None
-        return replace(self, tags=tags, metadata=metadata)
-
-
-def _not_text(exc: UnicodeEncodeError) -> str:
-    """Metadata holds characters UTF-8 cannot encode: from a command line, bytes that were not
-    UTF-8 (shown as those bytes); from the Python API, any lone surrogate (shown as itself)."""
-    bad = exc.object[exc.start : exc.end]
-    try:
-        return f"metadata: not valid UTF-8 text (bytes {bad.encode('utf-8', 'surrogateescape')!r})"
-    except UnicodeEncodeError:
-        return f"metadata: not valid UTF-8 text (a lone surrogate {bad[:1]!r})"
 
 
 class Store:
@@ -414,29 +372,9 @@ class Store:
 
     def relink(self, hash_: str) -> list[str]:
         """Give back their names to the live records of a content whose stored file is on
-        disk (e.g. after a pull restored it): a hard link each, or a copy. Returns the names
-        made."""
-        r = t.records.c
-        made: list[str] = []
-        with self.locked():
-            with self.db.read() as conn:
-                stored = batch.stored_paths(conn, [hash_]).get(hash_)
-                paths = set(
-                    conn.execute(
-                        sa.select(r.path).where(r.hash == hash_, r.status.in_(LIVE))
-                    ).scalars()
-                )
-            if stored is None or not self.abspath(stored).is_file():
-                return made
-            for rel in sorted(paths - {stored}):
-                target = self.abspath(rel)
-                if not os.path.lexists(target):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    blobs.link_or_copy(os.fspath(self.abspath(stored)), os.fspath(target), None)
-                    made.append(rel)
-            for parent in {os.path.dirname(os.fspath(self.abspath(m))) for m in made}:
-                blobs.sync_dir(parent)
-        return made
+        disk (e.g. after a pull restored it); returns the names made
+        (:func:`ita_rules.store.names.relink`)."""
+        return names.relink(self, hash_)
 
     # -- change --------------------------------------------------------------------------
     def tag(self, file_id: str, *tags: str) -> Record:
@@ -475,42 +413,7 @@ class Store:
             )
 
     def remove(self, file_id: str, *, unless: Callable[[Record], str | None] | None = None) -> bool:
-        """Purge one record; delete its name from disk when no live record needs that name,
-        and the stored bytes when no live record needs them any more.
-
-        A record's path may be its own hard link to bytes stored under another name: that
-        link goes with the record, while the stored file stays as long as a live record of
-        the same content remains. ``unless`` is asked under the store lock with the record as
-        it is now: a reason it returns vetoes the removal (:class:`RemovalVetoed`), so a
-        protection gained, or a restore made, by another process a moment earlier is
-        honoured. Returns True when the stored bytes were deleted from disk.
-        """
-        with self.disk_errors("nothing was removed"), self.locked():
-            record = self.get(file_id)
-            reason = unless(record) if unless is not None else None
-            if reason:
-                raise RemovalVetoed(reason)
-            self._set_status([record.file_id], "purged", times.iso(times.now()))
-            r = t.records.c
-            with self.db.read() as conn:
-                users = conn.execute(
-                    sa.select(r.path).where(r.hash == record.hash, r.status.in_(LIVE))
-                ).scalars()
-                needed = set(users)
-                stored = conn.execute(
-                    sa.select(t.blobs.c.path).where(t.blobs.c.hash == record.hash)
-                ).scalar_one_or_none()
-            if record.path in needed:
-                return False  # another live record has this very name
-            if needed and record.path == stored:
-                # the bytes stay under another live record's name: it becomes the stored file
-                keep = next((p for p in sorted(needed) if self.abspath(p).is_file()), None)
-                if keep is None:
-                    return False
-                moved = {"op": "blob", "at": times.iso(times.now()), "hash": record.hash}
-                with self.write_ahead([{**moved, "path": keep}]) as conn:
-                    conn.execute(
-                        t.blobs.update().where(t.blobs.c.hash == record.hash).values(path=keep)
-                    )
-            self.abspath(record.path).unlink(missing_ok=True)
-            return not needed
+        """Purge one record, and its name and stored bytes from disk when no live record
+        needs them (:func:`ita_rules.store.names.remove`); ``unless`` may veto it under the
+        store lock. Returns True when the stored bytes were deleted from disk."""
+        return names.remove(self, file_id, unless)
