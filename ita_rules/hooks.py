@@ -6,7 +6,8 @@ missing hash of a file not released yet is fixed in place and the hook fails, as
 hooks that modify files do; a released version's hash is never rewritten (it was changed: that
 is for a new version), and at the pre-push stage nothing is written at all (the work tree is
 not what is pushed). No typer, no jsonschema (unless a file is invalid), no ruamel.yaml
-(unless a hash is written).
+(unless a hash is written). Errors become one line and an exit code through
+:func:`ita_rules.core.exits.run`, as in the CLI.
 """
 
 from __future__ import annotations
