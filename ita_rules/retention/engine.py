@@ -29,17 +29,12 @@ import sqlalchemy as sa
 from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.db import tables as t
 from ita_rules.retention import audit, inputs
+from ita_rules.retention.decisions import KEEP, Decision, Item, Plan
 from ita_rules.retention.inputs import Lineage, RetentionAborted
 from ita_rules.retention.notify import Telegram
-from ita_rules.retention.plan import (
-    KEEP,
-    RESULT_REASON,
-    Decision,
-    Item,
-    Plan,
-    plan_records,
-)
+from ita_rules.retention.plan import plan_records
 from ita_rules.retention.policy import Policy, load_policy
+from ita_rules.retention.protect import Protections, now_protected
 from ita_rules.store.core import Store
 from ita_rules.store.errors import RemovalVetoed
 from ita_rules.store.records import Record
@@ -252,20 +247,19 @@ class Retention:
             deleted.sort(key=lambda pair: (pair[1]["deleted_at"], pair[0].file_id))
             if max_delete is not None:
                 deleted = deleted[:max_delete]
-            lineage = self._lineage()
-            protected_hashes = inputs.protected_live_hashes(self.store, self.policy, lineage)
+            protections = self._lineage().protections(self.policy)
+            inputs.hold_protected_live(self.store, protections)
             entries: list[dict[str, Any]] = []
             to_remove: list[tuple[Item, dict[str, Any]]] = []
             at = _iso(now)
             for item, row in deleted:
-                protected = lineage.protection(
-                    self.policy, item.file_id, item.type, item.tags, item.run_id, item.hash
+                reason = protections.reason(
+                    item.type, item.tags, item.run_id, item.hash, item.file_id
                 )
-                reason = None
-                if protected is not None:
-                    reason = f"now protected: {protected}"
-                elif item.hash in protected_hashes:
-                    reason = "content shared with a protected live record"
+                if reason is not None:
+                    reason = now_protected(reason)
+                elif (held := protections.shared(item.hash)) is not None:
+                    reason = held
                 elif self._needs_remote(item) and not self._remote_ok(item, row):
                     reason = "no verified remote copy (upload failed or unverified): not deleted"
                 entry = {
@@ -292,7 +286,7 @@ class Retention:
                 self._log(report, now, entries)
             for item, row in to_remove:
                 try:
-                    removed = self.store.remove(item.file_id, unless=self._veto(lineage))
+                    removed = self.store.remove(item.file_id, unless=self._veto(protections))
                 except RemovalVetoed as exc:
                     self._log(
                         report,
@@ -338,7 +332,7 @@ class Retention:
                 report.removed += leftovers
             return self._finish(report)
 
-    def _veto(self, lineage: Lineage) -> Callable[[Record], str | None]:
+    def _veto(self, protections: Protections) -> Callable[[Record], str | None]:
         """Asked by the store under its lock, just before a removal: the record as it is now
         must still be soft-deleted and unprotected (another process may have tagged or
         restored it since the sweep read it)."""
@@ -346,15 +340,10 @@ class Retention:
         def veto(record: Record) -> str | None:
             if record.status != "deleted":
                 return f"now {record.status}, not deleted: not removed"
-            hit = sorted(set(record.tags) & self.policy.protect_tags)
-            if hit:
-                return f"now protected: tag '{hit[0]}'"
-            reason = lineage.protection(
-                self.policy, record.file_id, record.type, record.tags, record.run_id, record.hash
+            reason = protections.reason(
+                record.type, record.tags, record.run_id, record.hash, record.file_id
             )
-            if reason == RESULT_REASON or reason is None:
-                return reason
-            return f"now protected: {reason}"
+            return None if reason is None else now_protected(reason)
 
         return veto
 
@@ -449,16 +438,14 @@ class Retention:
             items = [
                 item for item, _ in self._items() if item.type == type_ and item.created_at < before
             ]
-            decisions = []
-            for item in items:
-                hit = sorted(item.tags & self.policy.protect_tags)
-                decisions.append(
-                    _decision(item, KEEP, f"protected tag '{hit[0]}'", True)
-                    if hit
-                    else _decision(
-                        item, "delete", f"admin purge of {type_} created before {before:%Y-%m-%d}"
-                    )
-                )
+            tagged = Protections(self.policy, {}).tagged  # only protected tags hold
+            purge = f"admin purge of {type_} created before {before:%Y-%m-%d}"
+            decisions = [
+                _decision(item, KEEP, reason, True)
+                if (reason := tagged(item.tags)) is not None
+                else _decision(item, "delete", purge)
+                for item in items
+            ]
             plan = Plan(_iso(self.as_of), decisions)
             if confirm is None:
                 return plan, None

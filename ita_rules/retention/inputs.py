@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.db import tables as t
-from ita_rules.retention.plan import Inputs, Item, Outputs, Runs, protection
+from ita_rules.retention.decisions import Item
 from ita_rules.retention.policy import Policy
+from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs
 
 if TYPE_CHECKING:
     from ita_rules.store.core import Store
@@ -63,34 +64,16 @@ def paths(store: Store, file_ids: Iterable[str]) -> dict[str, str]:
 
 
 class Lineage(NamedTuple):
-    """What the runs say about stored files: :data:`~ita_rules.retention.plan.Runs`,
-    :data:`~ita_rules.retention.plan.Inputs` and :data:`~ita_rules.retention.plan.Outputs`."""
+    """What the runs say about stored files: :data:`~ita_rules.retention.protect.Runs`,
+    :data:`~ita_rules.retention.protect.Inputs` and :data:`~ita_rules.retention.protect.Outputs`."""
 
     runs: Runs
     inputs: Inputs
     outputs: Outputs
 
-    def protection(
-        self,
-        policy: Policy,
-        file_id: str,
-        type_: str,
-        tags: Iterable[str],
-        run_id: str | None,
-        hash_: str | None,
-    ) -> str | None:
-        """Why this record can never be selected (see :func:`.plan.protection`)."""
-        return protection(
-            type_,
-            frozenset(tags),
-            run_id,
-            policy,
-            self.runs,
-            hash_,
-            self.inputs,
-            file_id=file_id,
-            outputs=self.outputs,
-        )
+    def protections(self, policy: Policy) -> Protections:
+        """The protections of ``policy`` over this lineage (see :mod:`.protect`)."""
+        return Protections(policy, self.runs, self.inputs, self.outputs)
 
 
 def lineage(workspace: Workspace, store: Store) -> Lineage:
@@ -165,19 +148,17 @@ def _snapshot_lineage(run_id: str, text: str | None) -> tuple[list[str], list[st
         ) from None
 
 
-def protected_live_hashes(store: Store, policy: Policy, lineage: Lineage) -> set[str]:
-    """The stored content a protected live record points to."""
+def hold_protected_live(store: Store, protections: Protections) -> None:
+    """Record in ``protections`` the stored content each protected live record holds (for
+    :meth:`~.protect.Protections.shared`)."""
     r = t.records
     query = sa.select(r.c.file_id, r.c.type, r.c.hash, r.c.run_id).where(r.c.status.in_(["live"]))
-    none: frozenset[str] = frozenset()
     with store.db.read() as conn:
         tags = tags_by_file(conn)
-        with cursor(store, conn, query) as rows:
-            return {
-                hash_
-                for fid, type_, hash_, run_id in rows
-                if lineage.protection(policy, fid, type_, tags.get(fid, none), run_id, hash_)
-            }
+        with cursor(store, conn, query.order_by(r.c.file_id)) as rows:
+            for fid, type_, hash_, run_id in rows:
+                if protections.reason(type_, tags.get(fid), run_id, hash_, fid) is not None:
+                    protections.hold(hash_, fid)
 
 
 def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ita_rules.core.reporters import dump_json
-from ita_rules.retention.plan import Decision, Item, Plan, make_plan, plan_records, protection
+from ita_rules.retention.plan import Decision, Item, Plan, make_plan, plan_records
 from ita_rules.retention.policy import Policy, TypeRule
+from ita_rules.retention.protect import protection
 from ita_rules.retention.render import write_plan_json
 from tests.retention._reference import reference_plan, reference_plan_id
 from tests.retention.conftest import NOW, RetWs
