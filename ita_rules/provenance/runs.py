@@ -187,7 +187,7 @@ class Run:
 
     def _close(self) -> None:
         self._stop.set()
-        self._store = None  # its database is shared (see runstore._database)
+        self._store = None  # its database is shared (see rundb.database)
         if self._runs is not None:
             self._runs.close()
             self._runs = None
@@ -207,11 +207,11 @@ class Run:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from ita_rules.provenance.runstore import _database
+            from ita_rules.provenance.rundb import database
             from ita_rules.store import Store
 
             settings = self.workspace.settings
-            self._store = Store(settings, _database(settings), self.workspace.registry)
+            self._store = Store(settings, database(settings), self.workspace.registry)
         return self._store
 
     def _running(self) -> None:

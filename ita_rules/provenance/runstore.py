@@ -25,13 +25,10 @@
 
 from __future__ import annotations
 
-import atexit
 import datetime as _dt
 import json
 import os
 import sys
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,12 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ita_rules.core.canonical import canonical_json
+from ita_rules.core import times
 from ita_rules.core.config import Settings
 from ita_rules.core.errors import ItaRulesError, NotFound, UsageError
 from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.db import Database
 from ita_rules.provenance import snapfiles
+from ita_rules.provenance.rundb import columns_of, database, dump, output_ids
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
 
@@ -65,42 +63,6 @@ class RunsLost(ItaRulesError):
     """The database lacks runs whose snapshot files exist (it was lost or replaced)."""
 
 
-def now_utc() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
-
-
-def iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _output_ids(conn: sa.Connection, given: Sequence[str]) -> list[str]:
-    """The whole file_ids of the records ``given`` names (ids or prefixes, as the store takes
-    them). One that names no record is a usage error: a mistyped id would protect nothing."""
-    from ita_rules.db import tables as t
-    from ita_rules.store.records import resolve_file_id
-
-    ids = t.records.c.file_id
-    has_records = sa.inspect(conn).has_table(t.records.name)
-    out = []
-    for text in given:
-        hint = (
-            f"--output: no record {text!r} in the store "
-            "(give a file_id that `ita-rules store find` lists)"
-        )
-        if not has_records:
-            raise UsageError(hint)
-        try:
-            file_id = resolve_file_id(conn, text)
-        except NotFound:
-            raise UsageError(hint) from None
-        except UsageError as exc:
-            raise UsageError(f"--output: {exc.message}") from None
-        if conn.execute(sa.select(ids).where(ids == file_id)).first() is None:
-            raise UsageError(hint)
-        out.append(file_id)
-    return out
-
-
 def check_run_id(run_id: str) -> str:
     if not snapfiles.RUN_ID_RE.fullmatch(run_id):
         raise UsageError(f"not a run id: {run_id!r} (expected run_YYYY_MM_DD_NNN)")
@@ -118,44 +80,6 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-_CACHE: OrderedDict[tuple[int, str, str], Database] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_SIZE = 4
-
-
-def _database(settings: Settings) -> Database:
-    """One connected database per (process, URL, workspace), its schemas checked once: a flow
-    that starts many runs does not reconnect each time. The least recently used is closed."""
-    from ita_rules.db import open_database
-
-    key = (os.getpid(), settings.database_url, str(settings.root))
-    with _CACHE_LOCK:
-        found = _CACHE.get(key)
-        if found is not None:
-            _CACHE.move_to_end(key)
-            return found
-    db = open_database(settings.database_url, settings.root)
-    try:
-        ensure_runs_schema(db)
-    except BaseException:
-        db.dispose()
-        raise
-    with _CACHE_LOCK:
-        _CACHE[key] = db
-        while len(_CACHE) > CACHE_SIZE:
-            _key, old = _CACHE.popitem(last=False)
-            old.dispose()
-    return db
-
-
-@atexit.register
-def _dispose_all() -> None:
-    with _CACHE_LOCK:
-        while _CACHE:
-            _key, db = _CACHE.popitem()
-            db.dispose()
 
 
 MAX_LEASE_S = 366 * 24 * 3600  # a lease longer than a year is a mistake, not a long run
@@ -192,7 +116,7 @@ class RunStore:
     def open(cls, settings: Settings) -> RunStore:
         """The runs of a workspace, on the process's shared connection to its database:
         ``with RunStore.open(settings) as runs:``."""
-        return cls(settings, _database(settings), owned=False)
+        return cls(settings, database(settings), owned=False)
 
     def close(self) -> None:
         """Release the database when this RunStore owns it (a shared one stays open)."""
@@ -247,7 +171,7 @@ class RunStore:
         the store lock): it survives the loss of the database."""
         from ita_rules.store.journal import snapshot_entry
 
-        self.store.journal.append([snapshot_entry(run_id, sha, iso(now_utc()))])
+        self.store.journal.append([snapshot_entry(run_id, sha, times.iso(times.now()))])
 
     def _rewrite(self, snapshot: Mapping[str, Any]) -> None:
         """Journal the new file's hash, then write the file (inside the run's transaction,
@@ -277,7 +201,7 @@ class RunStore:
         meanwhile is skipped), so the file exists whenever the row does."""
         lease_s = checked_lease(lease_s)
         for _ in range(ALLOCATE_TRIES):
-            now = now_utc()
+            now = times.now()
             day = now.strftime("%Y_%m_%d")
             claimed: Path | None = None
             try:
@@ -286,18 +210,18 @@ class RunStore:
                         sa.select(sa.func.max(runs.c.seq)).where(runs.c.day == day)
                     ).scalar()
                     seq = max(int(top or 0), snapfiles.highest_seq(self.snapshot_folder(), day))
-                    snap, seq, content = self._claim(snapshot, day, seq + 1, iso(now))
+                    snap, seq, content = self._claim(snapshot, day, seq + 1, times.iso(now))
                     claimed = self.snapshot_path(snap["run_id"])
                     sha = snapfiles.sha256(content)
                     self._journal_hash(snap["run_id"], sha)
-                    row = _row(snap)
+                    row = columns_of(snap)
                     row.update(
                         day=day,
                         seq=seq,
                         snapshot_sha256=sha,
                         pid=pid,
-                        heartbeat_at=iso(now),
-                        lease_until=iso(now + _dt.timedelta(seconds=lease_s)),
+                        heartbeat_at=times.iso(now),
+                        lease_until=times.iso(now + _dt.timedelta(seconds=lease_s)),
                     )
                     conn.execute(runs.insert().values(**row))
                 return snap
@@ -338,13 +262,14 @@ class RunStore:
     def heartbeat(self, run_id: str, lease_s: float) -> bool:
         """Renew the lease of a running run; False when it is no longer running."""
         lease_s = checked_lease(lease_s)
-        now = now_utc()
+        now = times.now()
         with self.db.write() as conn:
             result = conn.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id, runs.c.status == "running")
                 .values(
-                    heartbeat_at=iso(now), lease_until=iso(now + _dt.timedelta(seconds=lease_s))
+                    heartbeat_at=times.iso(now),
+                    lease_until=times.iso(now + _dt.timedelta(seconds=lease_s)),
                 )
             )
         return bool(result.rowcount)
@@ -356,7 +281,7 @@ class RunStore:
             result = conn.execute(
                 runs.update()
                 .where(runs.c.run_id == snapshot["run_id"], runs.c.status == "running")
-                .values(snapshot=_dump(snapshot), snapshot_sha256=sha)
+                .values(snapshot=dump(snapshot), snapshot_sha256=sha)
             )
             if not result.rowcount:
                 raise RunStateError(f"run {snapshot['run_id']} is no longer running")
@@ -375,7 +300,7 @@ class RunStore:
         names no record is a usage error and nothing is recorded."""
         if status not in FINAL:
             raise UsageError(f"--status: expected succeeded or failed, got {status!r}")
-        now = iso(now_utc())
+        now = times.iso(times.now())
         with self._locked(), self._write() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
             if row is None:
@@ -388,7 +313,7 @@ class RunStore:
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
             if outputs is not None:
-                whole = _output_ids(conn, outputs)
+                whole = output_ids(conn, outputs)
                 snap["outputs"] = list(dict.fromkeys([*snap.get("outputs", []), *whole]))
             snap.update(status=status, finished_at=now, error=error)
             conn.execute(
@@ -398,7 +323,7 @@ class RunStore:
                     status=status,
                     finished_at=now,
                     error=error,
-                    snapshot=_dump(snap),
+                    snapshot=dump(snap),
                     snapshot_sha256=snapfiles.sha256(snapfiles.text(snap)),
                 )
             )
@@ -410,7 +335,7 @@ class RunStore:
         from ita_rules.provenance.capture import host as this_host
 
         here = host or this_host()
-        now = now_utc()
+        now = times.now()
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(runs.c.run_id, runs.c.host, runs.c.pid, runs.c.lease_until).where(
@@ -419,13 +344,13 @@ class RunStore:
             ).all()
         dead = []
         for run_id, run_host, pid, lease_until in rows:
-            if lease_until is not None and lease_until < iso(now):
+            if lease_until is not None and lease_until < times.iso(now):
                 dead.append((run_id, f"no heartbeat since its lease ended at {lease_until}"))
             elif run_host == here and pid and pid != os.getpid() and not pid_alive(pid):
                 dead.append((run_id, f"its process {pid} on {here} is gone"))
         reaped = []
         for run_id, why in dead:
-            stamp = iso(now_utc())
+            stamp = times.iso(times.now())
             with self._locked(), self._write() as conn:
                 row = conn.execute(
                     sa.select(runs.c.snapshot).where(
@@ -444,7 +369,7 @@ class RunStore:
                         status="abandoned",
                         finished_at=stamp,
                         error=error,
-                        snapshot=_dump(snap),
+                        snapshot=dump(snap),
                         snapshot_sha256=snapfiles.sha256(snapfiles.text(snap)),
                     )
                 )
@@ -466,7 +391,7 @@ class RunStore:
         folder = self.snapshot_folder()
         restored: list[str] = []
         unreadable: list[str] = []
-        now = now_utc()
+        now = times.now()
         with self._write() as conn:
             present = {row[0] for row in conn.execute(sa.select(runs.c.run_id))}
             rows: list[dict[str, Any]] = []
@@ -478,9 +403,11 @@ class RunStore:
                 if snap is None:
                     unreadable.append(path.relative_to(self.settings.store_root).as_posix())
                     continue
-                row = _row(snap)
+                row = columns_of(snap)
                 running = snap["status"] == "running"
-                lease = iso(now + _dt.timedelta(seconds=RESTORED_LEASE_S)) if running else None
+                lease = (
+                    times.iso(now + _dt.timedelta(seconds=RESTORED_LEASE_S)) if running else None
+                )
                 row.update(
                     day=day,
                     seq=seq,
@@ -493,7 +420,9 @@ class RunStore:
             if rows:
                 journaled = self.store.journal.snapshot_hashes()
                 for row in rows:
-                    row.update(snapshot_sha256=journaled.get(row["run_id"]), restored_at=iso(now))
+                    row.update(
+                        snapshot_sha256=journaled.get(row["run_id"]), restored_at=times.iso(now)
+                    )
                 conn.execute(runs.insert(), rows)
         return restored, unreadable
 
@@ -575,34 +504,3 @@ class RunStore:
             f"the metadata database {what}: the database was lost or replaced; run "
             "`ita-rules store rebuild` (or `ita-rules index --rebuild`) to restore them"
         )
-
-
-def _dump(snapshot: Mapping[str, Any]) -> str:
-    return canonical_json(dict(snapshot)).decode("utf-8")
-
-
-def columns_of(snap: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns of a run's row that its snapshot determines (the ``snapshot`` copy too)."""
-    return _row(snap)
-
-
-def _row(snap: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "run_id": snap["run_id"],
-        "flow_type": snap["flow_type"],
-        "status": snap["status"],
-        "setup_id": snap.get("rule_id"),
-        "rule_version": snap.get("rule_version"),
-        "params_hash": snap.get("params_hash"),
-        "symbol": snap.get("symbol"),
-        "timeframe": snap.get("timeframe"),
-        "git_commit": snap.get("git_commit"),
-        "git_dirty": bool(snap.get("git_dirty")),
-        "data_hash": snap.get("data_hash"),
-        "flow_run_id": snap.get("flow_run_id"),
-        "host": snap.get("host"),
-        "started_at": snap["started_at"],
-        "finished_at": snap.get("finished_at"),
-        "error": snap.get("error"),
-        "snapshot": _dump(snap),
-    }

@@ -68,7 +68,7 @@ def record_differences(
 
 def _columns(row: dict[str, Any]) -> list[Difference]:
     """The row's columns that its own snapshot copy contradicts."""
-    from ita_rules.provenance.runstore import columns_of
+    from ita_rules.provenance.rundb import columns_of
 
     found = []
     expected = columns_of(json.loads(row["snapshot"]))
