@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from ita_rules.core import times
 from ita_rules.db import tables as t
-from ita_rules.store import blobs, journal
+from ita_rules.store import blobs, journal, names
 from ita_rules.store.plan import Known, Plan, place
 from ita_rules.store.records import LIVE, Record, dump_metadata
 
@@ -64,7 +64,7 @@ def commit(
                     if spare is None:  # new content: the temp file becomes the stored file
                         os.replace(src, dst)
                         moved.add(src)
-                    elif blobs.link_or_copy(src, dst, spare):
+                    elif names.link_or_copy(src, dst, spare):
                         moved.add(spare)  # no hard link here: the temp copy took its place
                     placed.append(dst)
                 # rows in key order: the B-tree inserts then touch neighbouring pages

@@ -250,28 +250,6 @@ def hash_file(path: Path) -> tuple[str, int]:
     return "sha256:" + digest.hexdigest(), size
 
 
-def free_name(hash_: str, folder: str | Path, name: str, taken: set[str] | None = None) -> str:
-    """A free name in ``folder`` for a staged file: ``name``, or ``{stem}-{hash[:8]}.{ext}``
-    (then ``-2``, ``-3``...) when that exists or this batch took it (``taken`` gets the name).
-
-    Call it under the store lock and rename before unlocking: the existence check and the
-    rename are then race-free between ita-rules processes.
-    """
-    taken = taken if taken is not None else set()
-    base = os.fspath(folder)
-    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    short = hash_[7:15]
-    candidates = itertools.chain(
-        (name, f"{stem}-{short}{dot}{ext}"),
-        (f"{stem}-{short}-{i}{dot}{ext}" for i in range(2, 1000)),
-    )
-    for candidate in candidates:
-        if candidate not in taken and not os.path.lexists(f"{base}{os.sep}{candidate}"):
-            taken.add(candidate)
-            return candidate
-    raise OSError(errno.EEXIST, f"no free name for {name} in {folder}")
-
-
 def _syncfs(folder: str | Path) -> bool:
     """Linux ``syncfs``: flush only the store's file system. False when unavailable."""
     if not sys.platform.startswith("linux"):
@@ -306,30 +284,3 @@ def sync_all(paths: Sequence[str | Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
-
-
-def link_or_copy(stored: str, target: str, spare: str | None) -> bool:
-    """Give stored bytes a second name: a hard link ``target`` -> ``stored`` (the content stays
-    stored once). Where the file system cannot link (another device, too many links, no
-    support) ``target`` becomes a copy instead: ``spare`` (a temp file with the same bytes in
-    the target's folder) is renamed, or the stored file is copied. True when ``spare`` was
-    used. Call under the store lock with a free ``target``."""
-    try:
-        os.link(stored, target, follow_symlinks=False)
-        return False
-    except OSError as exc:
-        if exc.errno not in _NO_LINK:
-            raise
-    if spare:
-        os.replace(spare, target)
-        return True
-    fd = open_source(stored)
-    try:
-        copy = stage(fd, os.path.dirname(target), stored)
-    finally:
-        os.close(fd)
-    os.replace(copy.path, target)
-    return False

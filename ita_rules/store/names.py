@@ -1,23 +1,31 @@
 """The records' own names of stored bytes: each record has its name in its type's folder, a
 hard link to the stored file (a copy where the file system cannot link). Giving them back
-(:func:`relink`) and taking one away with its record (:func:`remove`)."""
+(:func:`relink`) and taking one away with its record (:func:`remove`); a free name in a
+folder (:func:`free_name`) and a second name for stored bytes (:func:`link_or_copy`)."""
 
 from __future__ import annotations
 
+import errno
+import itertools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from ita_rules.core import times
 from ita_rules.db import tables as t
-from ita_rules.store import batch, blobs
+from ita_rules.store import blobs
 from ita_rules.store.errors import RemovalVetoed
 from ita_rules.store.records import LIVE, Record
 
 if TYPE_CHECKING:
     from ita_rules.store.core import Store
+
+
+def _stored_path(hash_: str) -> sa.Select[Any]:
+    return sa.select(t.blobs.c.path).where(t.blobs.c.hash == hash_)
 
 
 def relink(store: Store, hash_: str) -> list[str]:
@@ -28,7 +36,7 @@ def relink(store: Store, hash_: str) -> list[str]:
     made: list[str] = []
     with store.locked():
         with store.db.read() as conn:
-            stored = batch.stored_paths(conn, [hash_]).get(hash_)
+            stored = conn.execute(_stored_path(hash_)).scalar_one_or_none()
             paths = set(
                 conn.execute(sa.select(r.path).where(r.hash == hash_, r.status.in_(LIVE))).scalars()
             )
@@ -38,7 +46,7 @@ def relink(store: Store, hash_: str) -> list[str]:
             target = store.abspath(rel)
             if not os.path.lexists(target):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                blobs.link_or_copy(os.fspath(store.abspath(stored)), os.fspath(target), None)
+                link_or_copy(os.fspath(store.abspath(stored)), os.fspath(target), None)
                 made.append(rel)
         for parent in {os.path.dirname(os.fspath(store.abspath(m))) for m in made}:
             blobs.sync_dir(parent)
@@ -70,9 +78,7 @@ def remove(
                 sa.select(r.path).where(r.hash == record.hash, r.status.in_(LIVE))
             ).scalars()
             needed = set(users)
-            stored = conn.execute(
-                sa.select(t.blobs.c.path).where(t.blobs.c.hash == record.hash)
-            ).scalar_one_or_none()
+            stored = conn.execute(_stored_path(record.hash)).scalar_one_or_none()
         if record.path in needed:
             return False  # another live record has this very name
         if needed and record.path == stored:
@@ -87,3 +93,52 @@ def remove(
                 )
         store.abspath(record.path).unlink(missing_ok=True)
         return not needed
+
+
+def free_name(hash_: str, folder: str | Path, name: str, taken: set[str] | None = None) -> str:
+    """A free name in ``folder`` for a staged file: ``name``, or ``{stem}-{hash[:8]}.{ext}``
+    (then ``-2``, ``-3``...) when that exists or this batch took it (``taken`` gets the name).
+
+    Call it under the store lock and rename before unlocking: the existence check and the
+    rename are then race-free between ita-rules processes.
+    """
+    taken = taken if taken is not None else set()
+    base = os.fspath(folder)
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    short = hash_[7:15]
+    candidates = itertools.chain(
+        (name, f"{stem}-{short}{dot}{ext}"),
+        (f"{stem}-{short}-{i}{dot}{ext}" for i in range(2, 1000)),
+    )
+    for candidate in candidates:
+        if candidate not in taken and not os.path.lexists(f"{base}{os.sep}{candidate}"):
+            taken.add(candidate)
+            return candidate
+    raise OSError(errno.EEXIST, f"no free name for {name} in {folder}")
+
+
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+def link_or_copy(stored: str, target: str, spare: str | None) -> bool:
+    """Give stored bytes a second name: a hard link ``target`` -> ``stored`` (the content stays
+    stored once). Where the file system cannot link (another device, too many links, no
+    support) ``target`` becomes a copy instead: ``spare`` (a temp file with the same bytes in
+    the target's folder) is renamed, or the stored file is copied. True when ``spare`` was
+    used. Call under the store lock with a free ``target``."""
+    try:
+        os.link(stored, target, follow_symlinks=False)
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+    if spare:
+        os.replace(spare, target)
+        return True
+    fd = blobs.open_source(stored)
+    try:
+        copy = blobs.stage(fd, os.path.dirname(target), stored)
+    finally:
+        os.close(fd)
+    os.replace(copy.path, target)
+    return False

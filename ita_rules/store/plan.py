@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.core import times
-from ita_rules.store import blobs, naming
+from ita_rules.store import blobs, names, naming
 from ita_rules.store.records import Record
 from ita_rules.store.sources import BYTES_SHOWN
 
@@ -131,7 +131,7 @@ class _Placer:
 
     def new_content(self, s: blobs.Staged, blob: str | None) -> str:
         """Bytes not stored (or stale): the temp file becomes the stored file."""
-        used = blobs.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+        used = names.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
         self.ops.append((s.path, f"{self.folder}{os.sep}{used}", None))
         rel = self.known.stored[s.hash] = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
         self.here.add(rel)
@@ -158,7 +158,7 @@ class _Placer:
             dedup = False
         rel = self.known.same.get(s.hash, "")
         if not rel or (rel not in self.here and not os.path.lexists(store.root / rel)):
-            used = blobs.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+            used = names.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
             rel = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
             spare = s.path if dedup else ""  # the temp file, unless it restored the bytes
             self.ops.append((os.fspath(store.abspath(blob)), f"{self.folder}{os.sep}{used}", spare))

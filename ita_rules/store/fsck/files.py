@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ita_rules.core import times
 from ita_rules.db import tables as t
-from ita_rules.store import blobs
+from ita_rules.store import blobs, names
 from ita_rules.store.core import HOUSEKEEPING, Store
 from ita_rules.store.fsck.report import FsckReport, Problem
 from ita_rules.store.naming import TMP_PREFIX
@@ -154,7 +154,7 @@ def _missing_name(
     relink = repair and stored_on_disk
     if relink:
         (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
-        blobs.link_or_copy(os.fspath(store.root / stored), os.fspath(store.root / rel), None)
+        names.link_or_copy(os.fspath(store.root / stored), os.fspath(store.root / rel), None)
     message = f"name missing; {len(ids)} record(s) point to it" + (
         f" (linked again to {stored})" if relink else ""
     )
