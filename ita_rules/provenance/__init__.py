@@ -7,9 +7,15 @@
                       data_range=("2025-05-01", "2025-10-31")) as run:
         run.save_result({"metrics": {"win_rate": 0.61}})
 
-Modules: :mod:`datahash` (data_hash, canonical candle ranges), :mod:`capture` (git and
-environment), :mod:`snapshot`, :mod:`runstore` (database rows, run ids, leases, snapshot files),
-:mod:`runs` (the :class:`Run` context manager), :mod:`verify`, :mod:`prefect` (optional).
+Modules: :mod:`datahash` (data_hash and the inputs; the canonical candle form in
+:mod:`candleform`, read by :mod:`csvhash` and :mod:`arrowhash`), :mod:`capture` (git and
+environment), :mod:`snapshot`, :mod:`runstore` (run ids, leases, snapshot files; the rows and
+the shared connection in :mod:`rundb`), :mod:`runs` (the :class:`Run` context manager),
+:mod:`verify` (the record itself in :mod:`snapcheck`), :mod:`prefect` (optional), :mod:`desk`
+(what the runs need of a workspace).
+
+The functions here are what the ``runs`` verbs call: each takes a workspace (any
+:class:`~ita_rules.provenance.desk.Desk`).
 """
 
 from __future__ import annotations
