@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,38 +51,6 @@ def _meta(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _expand(paths: list[Path]) -> list[str]:
-    """Files as given; a directory (not a link) stands for every file under it, sorted (in
-    the order of sorted ``Path`` objects; plain strings are much cheaper for 10,000 files)."""
-    out: list[str] = []
-    for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            found: list[str] = []
-            _files_under(str(path), found)
-            if not found:
-                raise UsageError(f"{path}: no files to store in this directory")
-            found.sort(key=_path_order)
-            out.extend(found)
-        else:
-            out.append(str(path))
-    return out
-
-
-def _path_order(path: str) -> list[str]:
-    return os.path.normcase(path).split(os.sep)
-
-
-def _files_under(folder: str, found: list[str]) -> None:
-    """Everything under ``folder`` that is not a directory (links included: put refuses them);
-    symbolic links to directories are not followed."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                _files_under(entry.path, found)
-            else:
-                found.append(entry.path)
-
-
 def _line(record: Any) -> str:
     parts = [
         record.file_id,
@@ -125,9 +92,10 @@ def put(
     """
     from ita_rules.core.progress import Bar
     from ita_rules.store import PutSpec
+    from ita_rules.store.sources import expand
 
     spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
-    files = _expand(paths)
+    files = expand([str(p) for p in paths])
     collecting = gc.isenabled()
     gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
     try:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ita_rules.core.errors import UsageError
 from ita_rules.store import blobs
 from ita_rules.store.errors import SourceError
 
@@ -132,3 +133,36 @@ def stage_bytes(data: bytes, folder: str | Path, shown: str, *, sync: bool) -> b
         raise
     os.close(fd)
     return blobs.Staged(tmp, "sha256:" + hashlib.sha256(data).hexdigest(), len(data), shown)
+
+
+def expand(paths: Sequence[str]) -> list[str]:
+    """The files a put of ``paths`` stores: each file as given; a directory (not a link)
+    stands for every file under it, sorted (in the order of sorted ``Path`` objects; plain
+    strings are much cheaper for 10,000 files). An empty directory is a usage error."""
+    out: list[str] = []
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            found: list[str] = []
+            _files_under(path, found)
+            if not found:
+                raise UsageError(f"{path}: no files to store in this directory")
+            found.sort(key=_path_order)
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def _path_order(path: str) -> list[str]:
+    return os.path.normcase(path).split(os.sep)
+
+
+def _files_under(folder: str, found: list[str]) -> None:
+    """Everything under ``folder`` that is not a directory (links included: put refuses them);
+    symbolic links to directories are not followed."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _files_under(entry.path, found)
+            else:
+                found.append(entry.path)

@@ -262,12 +262,12 @@ def test_insert_many_with_one_column_and_with_many(tmp_path: Path) -> None:
 
 
 def test_the_cli_lists_a_directory_in_path_order(tmp_path: Path) -> None:
-    from ita_rules.cli.store import _expand
+    from ita_rules.store.sources import expand
 
     names = ["a/b", "a-c", "a/b0/z", "a.b", "B", "a/a", "a b", "z/y/x", "a_/q"]
     for name in names:
         write(tmp_path / "d" / name, name)
-    found = _expand([tmp_path / "d"])
+    found = expand([str(tmp_path / "d")])
     expected = sorted(p for p in (tmp_path / "d").rglob("*") if not p.is_dir())
     assert found == [str(p) for p in expected]
 
