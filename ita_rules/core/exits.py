@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from ita_rules.core.errors import ItaRulesError
@@ -39,7 +38,7 @@ def run(
         return body()
     except ItaRulesError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"ita-rules: {exc}", file=sys.stderr)
         return exc.exit_code
     except interrupted:
@@ -52,10 +51,16 @@ def run(
         if code is not None:
             return code
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(
             f"ita-rules: internal error: {type(exc).__name__}: {exc} "
             f"({debug_hint} for the traceback)",
             file=sys.stderr,
         )
         return INTERNAL
+
+
+def _print_traceback() -> None:
+    import traceback  # only when asked for: the hooks start faster without it
+
+    traceback.print_exc()

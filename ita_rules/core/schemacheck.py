@@ -99,7 +99,7 @@ def _generated(module: str) -> Any:
 
 
 def _passes(validate: Callable[..., Any], value: Any) -> bool:
-    from fastjsonschema import JsonSchemaValueException
+    from ita_rules.core.fastschemas import JsonSchemaValueException
 
     try:
         validate(value, FORMATS)

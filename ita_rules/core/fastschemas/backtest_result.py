@@ -6,7 +6,7 @@
 VERSION = "2.22.3"
 from decimal import Decimal
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+from ita_rules.core.fastschemas import JsonSchemaValueException, JsonSchemaValuesException
 
 
 REGEX_PATTERNS = {

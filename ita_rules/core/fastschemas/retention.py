@@ -5,7 +5,7 @@
 # fmt: off
 VERSION = "2.22.3"
 from decimal import Decimal
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+from ita_rules.core.fastschemas import JsonSchemaValueException, JsonSchemaValuesException
 
 
 NoneType = type(None)
