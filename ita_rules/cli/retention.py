@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.core import times
 from ita_rules.core.errors import UsageError
 
 retention_app = typer.Typer(
@@ -38,49 +38,9 @@ MAX_DELETE = typer.Option(
 )
 
 
-def _as_of(text: str | None) -> _dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--as-of: not a date or ISO time: {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
-
-
-@contextmanager
-def _retention(ctx: typer.Context, as_of: str | None) -> Iterator[Any]:
-    from ita_rules.retention.engine import Retention
-    from ita_rules.store import open_store
-
-    ws = open_workspace(ctx)
-    with open_store(ws) as store:
-        retention = Retention.open(ws, store, _as_of(as_of))
-        retention.remote_copy = _remote_copy(ws)
-        yield retention
-
-
-def _remote_copy(ws: Any) -> Any:
-    """The verified-copy check retention needs before deleting archive_to_remote files."""
-    if not ws.settings.remote_name:
-        return None
-    from ita_rules.remote import ensure_remote_copy
-
-    return ensure_remote_copy
-
-
-def _telegram(ws: Any) -> Any:
-    from ita_rules.retention.notify import Telegram
-
-    s = ws.settings
-    return Telegram(s.telegram_base_url, s.telegram_token_env, s.telegram_chat_id)
-
-
-def _apply(retention: Any, confirm: str | None, max_delete: int | None) -> Any:
-    """Soft-delete with the workspace's Telegram settings for the large-purge notice."""
-    return retention.apply(
-        confirm=confirm, max_delete=max_delete, telegram=_telegram(retention.workspace)
-    )
+def _moment(text: str | None, option: str) -> _dt.datetime | None:
+    """A date (its midnight) or an ISO time given as ``option`` (docs/architecture.md#times)."""
+    return None if text is None else times.parse_bound(text, option)
 
 
 def _print_report(report: Any, json_: bool) -> None:
@@ -143,8 +103,9 @@ def plan(
     Example:
       ita-rules retention plan --as-of 2026-06-30 --json
     """
-    with _retention(ctx, as_of) as retention:
-        result = retention.plan(max_delete=max_delete)
+    from ita_rules.retention import jobs
+
+    result = jobs.plan(open_workspace(ctx), as_of=_moment(as_of, "--as-of"), max_delete=max_delete)
     for warning in result.warnings:
         warn(f"ita-rules: warning: {warning}")
     if json_:
@@ -191,8 +152,10 @@ def apply(
       ita-rules retention apply
       ita-rules retention apply --confirm plan_3f9a0c1d2e4b5a69
     """
-    with _retention(ctx, as_of) as retention:
-        _print_report(_apply(retention, confirm, max_delete), json_)
+    from ita_rules.retention import jobs
+
+    desk, moment = open_workspace(ctx), _moment(as_of, "--as-of")
+    _print_report(jobs.apply(desk, as_of=moment, confirm=confirm, max_delete=max_delete), json_)
 
 
 @retention_app.command("sweep")
@@ -209,8 +172,9 @@ def sweep(
     Example:
       ita-rules retention sweep --max-delete 1000
     """
-    with _retention(ctx, None) as retention:
-        _print_report(retention.sweep(max_delete=max_delete), json_)
+    from ita_rules.retention import jobs
+
+    _print_report(jobs.sweep(open_workspace(ctx), max_delete=max_delete), json_)
 
 
 @retention_app.command("run")
@@ -229,14 +193,15 @@ def run(
     Example:
       ita-rules retention run --json
     """
-    with _retention(ctx, as_of) as retention:
-        applied = _apply(retention, confirm, max_delete)
-        swept = retention.sweep(max_delete=max_delete)
-        if json_:
-            emit_json({"apply": applied.as_dict(), "sweep": swept.as_dict()})
-            return
-        _print_report(applied, False)
-        _print_report(swept, False)
+    from ita_rules.retention import jobs
+
+    desk, moment = open_workspace(ctx), _moment(as_of, "--as-of")
+    done = jobs.daily(desk, as_of=moment, confirm=confirm, max_delete=max_delete)
+    if json_:
+        emit_json(done.as_dict())
+        return
+    _print_report(done.applied, False)
+    _print_report(done.swept, False)
 
 
 @retention_app.command("restore")
@@ -256,9 +221,9 @@ def restore(
     """
     if bool(file_ids) == bool(run_id):
         raise UsageError("name FILE_ID... or --run RUN_ID (one of them)")
-    with _retention(ctx, None) as retention:
-        whole = [retention.store.resolve(f) for f in file_ids or []]  # prefixes of 8+ too
-        ids = retention.restore(file_ids=whole, run_id=run_id)
+    from ita_rules.retention import jobs
+
+    ids = jobs.restore(open_workspace(ctx), file_ids=file_ids or [], run_id=run_id)
     if json_:
         emit_json({"restored": ids})
     else:
@@ -284,20 +249,20 @@ def purge(
     """
     if not admin:
         raise UsageError("purge deletes for good: pass --admin to say you mean it")
-    cutoff = _as_of(before)
-    assert cutoff is not None
-    with _retention(ctx, None) as retention:
-        plan, report = retention.admin_purge(type_=type_, before=cutoff, confirm=confirm)
-        if report is None:
-            if json_:
-                emit_json(plan.as_dict())
-            else:
-                for d in plan.decisions:
-                    echo(f"{d.action:<7} {d.file_id}  {d.reason}")
-                warn(
-                    f"{len(plan.selected)} file(s) would be purged; to do it: "
-                    f"ita-rules retention purge --admin --type {type_} --before {before} "
-                    f"--confirm {plan.plan_id}"
-                )
-            return
+    from ita_rules.retention import jobs
+
+    cutoff = times.parse_bound(before, "--before")
+    desk = open_workspace(ctx)
+    plan, report = jobs.admin_purge(desk, type_=type_, before=cutoff, confirm=confirm)
+    if report is not None:
         _print_report(report, json_)
+    elif json_:
+        emit_json(plan.as_dict())
+    else:
+        for d in plan.decisions:
+            echo(f"{d.action:<7} {d.file_id}  {d.reason}")
+        warn(
+            f"{len(plan.selected)} file(s) would be purged; to do it: "
+            f"ita-rules retention purge --admin --type {type_} --before {before} "
+            f"--confirm {plan.plan_id}"
+        )

@@ -7,14 +7,27 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from ita_rules.core.errors import ItaRulesError
 from ita_rules.retention.protect import unknown_run_reason
 
 KEEP, DELETE, ARCHIVE = "keep", "delete", "archive"
 RESTORE_HINT = "`ita-rules index --rebuild` restores runs lost with the database"
+
+
+class ConfirmationNeeded(ItaRulesError):
+    """A purge waits for ``--confirm PLAN_ID``: the id of the plan as it is now."""
+
+
+def created_moment(text: str) -> datetime:
+    """A record's stored ``created_at`` as the plan reads it: a naive time is UTC, and the
+    offset it was written with is kept, for the plan shows the time as written (the store writes
+    UTC, :func:`ita_rules.core.times.iso`; the plan's one pass reads it the same way, inline)."""
+    moment = datetime.fromisoformat(text)  # Python 3.11 reads the trailing "Z" itself
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Item(NamedTuple):

@@ -9,7 +9,6 @@ Rows stream from a plain DB-API cursor (see :func:`cursor`): a million records p
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,13 +19,13 @@ import sqlalchemy as sa
 
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.db import tables as t
-from ita_rules.retention.decisions import Item
+from ita_rules.retention.decisions import Item, created_moment
 from ita_rules.retention.policy import Policy
 from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
     from ita_rules.store.core import Store
-    from ita_rules.workspace import Workspace
 
 
 class RetentionAborted(ItaRulesError):
@@ -47,7 +46,7 @@ def items(store: Store, statuses: Sequence[str] = ("live",)) -> list[tuple[Item,
     out = []
     for fid, type_, size, created, hash_, run_id, symbol, tf, path, deleted_at in rows:
         item = Item(
-            fid, type_, int(size), parse(created), hash_,
+            fid, type_, int(size), created_moment(created), hash_,
             frozenset(tags[fid]) if fid in tags else none, run_id, symbol, tf,
         )  # fmt: skip
         out.append((item, {"file_id": fid, "path": path, "deleted_at": deleted_at}))
@@ -76,13 +75,13 @@ class Lineage(NamedTuple):
         return Protections(policy, self.runs, self.inputs, self.outputs)
 
 
-def lineage(workspace: Workspace, store: Store) -> Lineage:
+def lineage(desk: Desk, store: Store) -> Lineage:
     """Every run the metadata knows, with the rule version it used when that is active
     (``setup@version``), the stored content those runs read (their declared inputs, by hash)
     and the records they declared as outputs (by file_id; an id naming no record protects
     nothing). Aborts when a run's rule version cannot be resolved, or the registry cannot be read
     completely. A database without runs knows none: every record naming a run is then kept."""
-    rules, findings = workspace.registry.scan()
+    rules, findings = desk.registry.scan()
     if findings:
         raise RetentionAborted(
             f"the rule registry has {len(findings)} problem(s) (first: {findings[0]}); "
@@ -239,8 +238,3 @@ def cursor(store: Store, conn: sa.Connection, query: sa.Select[Any]) -> Iterator
 def types_in_store(store: Store) -> list[str]:
     with store.db.read() as conn:
         return [row[0] for row in conn.execute(sa.select(t.records.c.type).distinct())]
-
-
-def parse(text: str) -> _dt.datetime:
-    moment = _dt.datetime.fromisoformat(text)  # Python 3.11 reads the trailing "Z" itself
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
