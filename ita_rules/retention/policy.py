@@ -68,52 +68,15 @@ def load_policy(path: Path, known_types: Iterable[str], display: str | None = No
 
 
 def policy_from_document(doc: yamlio.Document, known_types: Iterable[str]) -> Policy:
+    """The policy a parsed ``retention.yaml`` states; :class:`PolicyError` with every problem
+    (the schema's first, then the rules it cannot express)."""
     findings = schemacheck.validate(doc, SCHEMA)
     if findings:
         raise PolicyError(findings)
     data: dict[str, Any] = doc.data
     known = sorted(set(known_types) | {"result"})
     for name, rule in data["types"].items():
-        where = ("types", name)
-        if name not in known:
-            findings.append(
-                doc.finding(
-                    where,
-                    f"unknown type (known: {', '.join(known)})",
-                    key=True,
-                    code="unknown-type",
-                )
-            )
-        strategy, days = rule["strategy"], rule.get("retain_days")
-        if name == "result" and strategy != "keep_forever":
-            findings.append(
-                doc.finding(
-                    (*where, "strategy"),
-                    "backtest results are never deleted automatically: use keep_forever "
-                    "(an administrator purges them with `ita-rules retention purge --admin`)",
-                    code="result-protected",
-                )
-            )
-        elif strategy == "keep_forever" and days is not None:
-            findings.append(
-                doc.finding(
-                    (*where, "retain_days"),
-                    "must be null (or absent) with keep_forever",
-                    code="policy",
-                )
-            )
-        if strategy != "keep_forever" and days is None:
-            findings.append(
-                doc.finding(
-                    where, f"{strategy} needs retain_days (a number of days)", code="policy"
-                )
-            )
-        if (strategy == "prune_old") != ("keep_last" in rule):
-            findings.append(
-                doc.finding(
-                    where, "keep_last goes with strategy prune_old, and only with it", code="policy"
-                )
-            )
+        findings += _type_findings(doc, name, rule, known)
     if findings:
         raise PolicyError(findings)
     protect = data.get("protect", {})
@@ -130,3 +93,33 @@ def policy_from_document(doc: yamlio.Document, known_types: Iterable[str]) -> Po
         path=doc.path,
         data=data,
     )
+
+
+def _type_findings(
+    doc: yamlio.Document, name: str, rule: dict[str, Any], known: list[str]
+) -> list[Finding]:
+    """What is wrong with the policy of one type: an unknown type, a strategy on ``result``
+    other than keep_forever, retain_days or keep_last where the strategy wants none or needs
+    one."""
+    where = ("types", name)
+    out = []
+    if name not in known:
+        message = f"unknown type (known: {', '.join(known)})"
+        out.append(doc.finding(where, message, key=True, code="unknown-type"))
+    strategy, days = rule["strategy"], rule.get("retain_days")
+    if name == "result" and strategy != "keep_forever":
+        message = (
+            "backtest results are never deleted automatically: use keep_forever "
+            "(an administrator purges them with `ita-rules retention purge --admin`)"
+        )
+        out.append(doc.finding((*where, "strategy"), message, code="result-protected"))
+    elif strategy == "keep_forever" and days is not None:
+        message = "must be null (or absent) with keep_forever"
+        out.append(doc.finding((*where, "retain_days"), message, code="policy"))
+    if strategy != "keep_forever" and days is None:
+        message = f"{strategy} needs retain_days (a number of days)"
+        out.append(doc.finding(where, message, code="policy"))
+    if (strategy == "prune_old") != ("keep_last" in rule):
+        message = "keep_last goes with strategy prune_old, and only with it"
+        out.append(doc.finding(where, message, code="policy"))
+    return out
