@@ -1,6 +1,6 @@
 """The runs' rows in the metadata database (docs/architecture.md#runs): one shared connection
 per process and workspace, the columns a snapshot gives its row, and the stored records a run
-names as its outputs."""
+names as its outputs; the run summaries ``runs list`` shows."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from ita_rules.core.canonical import canonical_json
 from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
-from ita_rules.provenance.tables import ensure_runs_schema
+from ita_rules.provenance.tables import ensure_runs_schema, runs
 
+SUMMARY = (
+    "run_id", "flow_type", "status", "setup_id", "rule_version", "symbol", "timeframe",
+    "git_commit", "git_dirty", "data_hash", "started_at", "finished_at", "error", "flow_run_id",
+)  # fmt: skip
 _CACHE: OrderedDict[tuple[int, str, str], Database] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 CACHE_SIZE = 4
@@ -110,3 +114,18 @@ def columns_of(snap: Mapping[str, Any]) -> dict[str, Any]:
         "error": snap.get("error"),
         "snapshot": dump(snap),
     }
+
+
+def summaries(
+    conn: sa.Connection, filters: Mapping[str, str | None], limit: int | None
+) -> list[dict[str, Any]]:
+    """The :data:`SUMMARY` columns of the runs whose columns equal the ``filters`` given (None:
+    any), newest first, at most ``limit``."""
+    query = sa.select(*(runs.c[name] for name in SUMMARY))
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(runs.c[name] == value)
+    query = query.order_by(runs.c.day.desc(), runs.c.seq.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -42,7 +42,7 @@ from ita_rules.core.errors import ItaRulesError, NotFound, UsageError
 from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.db import Database
 from ita_rules.provenance import snapfiles
-from ita_rules.provenance.rundb import columns_of, database, dump, output_ids
+from ita_rules.provenance.rundb import columns_of, database, dump, output_ids, summaries
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
 
@@ -447,36 +447,9 @@ class RunStore:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Summaries of runs, newest first."""
-        c = runs.c
-        query = sa.select(
-            c.run_id,
-            c.flow_type,
-            c.status,
-            c.setup_id,
-            c.rule_version,
-            c.symbol,
-            c.timeframe,
-            c.git_commit,
-            c.git_dirty,
-            c.data_hash,
-            c.started_at,
-            c.finished_at,
-            c.error,
-            c.flow_run_id,
-        )
-        for column, value in (
-            (c.status, status),
-            (c.flow_type, flow_type),
-            (c.setup_id, setup_id),
-            (c.symbol, symbol),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        query = query.order_by(c.day.desc(), c.seq.desc())
-        if limit is not None:
-            query = query.limit(limit)
+        filters = {"status": status, "flow_type": flow_type, "setup_id": setup_id, "symbol": symbol}
         with self.db.read() as conn:
-            found = [dict(row._mapping) for row in conn.execute(query)]
+            found = summaries(conn, filters, limit)
             empty = not found and conn.execute(sa.select(runs.c.run_id).limit(1)).first() is None
         if empty:
             self._check_not_lost()
