@@ -52,13 +52,15 @@ def test_the_check_mode_names_a_stale_module(tmp_path: Path, monkeypatch: Any) -
 
 
 def test_the_generated_code_imports_neither_jsonschema_nor_fastjsonschema() -> None:
-    """jsonschema costs ~0.15 s; fastjsonschema's package loads its code generator (~8 ms)."""
+    """jsonschema costs ~0.15 s; fastjsonschema's package loads its code generator (~8 ms);
+    decimal ~6 ms (the generated code tests for a Decimal without importing it)."""
     for path in sorted(schemagen.OUT_DIR.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
-            assert not {n.split(".")[0] for n in names} & {"jsonschema", "fastjsonschema"}, path
+            heavy = {"jsonschema", "fastjsonschema", "decimal"}
+            assert not {n.split(".")[0] for n in names} & heavy, path
     code = (
         "import sys; from ita_rules.core import schemacheck as s; "
         "ok = [s.fast_valid(n, {}) for n in s.FAST_SCHEMAS]; "
@@ -141,3 +143,15 @@ def test_a_valid_retention_policy_takes_the_fast_path_through_its_ref() -> None:
     policy["types"]["candles"]["strategy"] = "shred"  # only the $ref'd typeRule says no
     assert not schemacheck.fast_valid(RETENTION, policy)
     assert not jsonschema_valid(RETENTION, policy)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("large_purge_gb", "10"), ("large_purge_gb", "-1"), ("safety_window_days", "7")],
+)
+def test_a_decimal_is_a_number_as_for_jsonschema(field: str, value: str) -> None:
+    from decimal import Decimal
+
+    policy = {**copy.deepcopy(BASE_POLICY), field: Decimal(value)}
+    assert schemacheck.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
+    assert schemacheck.fast_valid(RETENTION, policy) is (value == "10")

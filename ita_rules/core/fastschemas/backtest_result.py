@@ -4,7 +4,7 @@
 # ruff: noqa
 # fmt: off
 VERSION = "2.22.3"
-from decimal import Decimal
+from ita_rules.core.fastschemas import Decimal
 import re
 from ita_rules.core.fastschemas import JsonSchemaValueException, JsonSchemaValuesException
 
@@ -21,86 +21,86 @@ NoneType = type(None)
 
 def validate_urn_ita_rules_schema_backtest_result_1(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'urn:ita-rules:schema:backtest_result:1', 'title': 'ita-rules backtest result', 'description': 'A backtest result, stored by run.save_result(...) or `ita-rules store put FILE --type result`. Only the contract fields are constrained: setup_id and rule_version (which must exist in the registry), and, when present, run_id, params_hash, symbol, timeframe, data_range and rule_released. Every other field is the flow\'s own and free (backtesting.py\'s "# Trades": 3, "Return [%]": 1.2, a trades list...). Refused: duplicate keys, NaN/Infinity/non-finite numbers, and files over 64 MiB.', 'type': 'object', 'required': ['setup_id', 'rule_version'], 'properties': {'setup_id': {'title': 'Setup id', 'description': 'The setup that produced the result; a folder under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'rule_version': {'title': 'Rule version', 'description': 'The version of the setup: "v1.2" (as provenance writes it) or "1.2".', 'type': 'string', 'pattern': '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a rule version such as "v1.2"'}, 'run_id': {'title': 'Run id', 'description': 'The run that produced the result: run_YYYY_MM_DD_NNN.', 'type': 'string', 'pattern': '^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$', 'x-expected': 'a run id such as "run_2026_01_15_001"'}, 'params_hash': {'title': 'Params hash', 'description': "params_hash of the rule version used; when present it must equal the registry's.", 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'x-expected': '"sha256:" followed by 64 lowercase hex digits'}, 'symbol': {'title': 'Symbol', 'description': 'The instrument traded, e.g. GER40.', 'type': 'string', 'minLength': 1}, 'timeframe': {'title': 'Timeframe', 'description': 'The candle timeframe, e.g. M15.', 'type': 'string', 'minLength': 1}, 'data_range': {'title': 'Data range', 'description': 'First and last day of the data the backtest read, YYYY-MM-DD.', 'type': 'array', 'minItems': 2, 'items': {'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}, 'rule_released': {'title': 'Rule version released', 'description': 'Stamped by a run: false when the rule version was not yet in the protected ref (an uncommitted new version), so the result cannot claim a released version.', 'type': 'boolean'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['setup_id', 'rule_version']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'urn:ita-rules:schema:backtest_result:1', 'title': 'ita-rules backtest result', 'description': 'A backtest result, stored by run.save_result(...) or `ita-rules store put FILE --type result`. Only the contract fields are constrained: setup_id and rule_version (which must exist in the registry), and, when present, run_id, params_hash, symbol, timeframe, data_range and rule_released. Every other field is the flow\'s own and free (backtesting.py\'s "# Trades": 3, "Return [%]": 1.2, a trades list...). Refused: duplicate keys, NaN/Infinity/non-finite numbers, and files over 64 MiB.', 'type': 'object', 'required': ['setup_id', 'rule_version'], 'properties': {'setup_id': {'title': 'Setup id', 'description': 'The setup that produced the result; a folder under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'rule_version': {'title': 'Rule version', 'description': 'The version of the setup: "v1.2" (as provenance writes it) or "1.2".', 'type': 'string', 'pattern': '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a rule version such as "v1.2"'}, 'run_id': {'title': 'Run id', 'description': 'The run that produced the result: run_YYYY_MM_DD_NNN.', 'type': 'string', 'pattern': '^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$', 'x-expected': 'a run id such as "run_2026_01_15_001"'}, 'params_hash': {'title': 'Params hash', 'description': "params_hash of the rule version used; when present it must equal the registry's.", 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'x-expected': '"sha256:" followed by 64 lowercase hex digits'}, 'symbol': {'title': 'Symbol', 'description': 'The instrument traded, e.g. GER40.', 'type': 'string', 'minLength': 1}, 'timeframe': {'title': 'Timeframe', 'description': 'The candle timeframe, e.g. M15.', 'type': 'string', 'minLength': 1}, 'data_range': {'title': 'Data range', 'description': 'First and last day of the data the backtest read, YYYY-MM-DD.', 'type': 'array', 'minItems': 2, 'items': {'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}, 'rule_released': {'title': 'Rule version released', 'description': 'Stamped by a run: false when the rule version was not yet in the protected ref (an uncommitted new version), so the result cannot claim a released version.', 'type': 'boolean'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "setup_id" in data_keys:
             data_keys.remove("setup_id")
             data__setupid = data["setup_id"]
             if not isinstance(data__setupid, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".setup_id must be string", value=data__setupid, name="" + (name_prefix or "data") + ".setup_id", definition={'title': 'Setup id', 'description': 'The setup that produced the result; a folder under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".setup_id must be string")
             if isinstance(data__setupid, str):
                 if not REGEX_PATTERNS['^[A-Za-z][A-Za-z0-9_-]{0,63}$'].search(data__setupid):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".setup_id must match pattern ^[A-Za-z][A-Za-z0-9_-]{0,63}$", value=data__setupid, name="" + (name_prefix or "data") + ".setup_id", definition={'title': 'Setup id', 'description': 'The setup that produced the result; a folder under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".setup_id must match pattern ^[A-Za-z][A-Za-z0-9_-]{0,63}$")
         if "rule_version" in data_keys:
             data_keys.remove("rule_version")
             data__ruleversion = data["rule_version"]
             if not isinstance(data__ruleversion, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_version must be string", value=data__ruleversion, name="" + (name_prefix or "data") + ".rule_version", definition={'title': 'Rule version', 'description': 'The version of the setup: "v1.2" (as provenance writes it) or "1.2".', 'type': 'string', 'pattern': '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a rule version such as "v1.2"'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_version must be string")
             if isinstance(data__ruleversion, str):
                 if not REGEX_PATTERNS['^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'].search(data__ruleversion):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_version must match pattern ^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$", value=data__ruleversion, name="" + (name_prefix or "data") + ".rule_version", definition={'title': 'Rule version', 'description': 'The version of the setup: "v1.2" (as provenance writes it) or "1.2".', 'type': 'string', 'pattern': '^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a rule version such as "v1.2"'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_version must match pattern ^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$")
         if "run_id" in data_keys:
             data_keys.remove("run_id")
             data__runid = data["run_id"]
             if not isinstance(data__runid, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must be string", value=data__runid, name="" + (name_prefix or "data") + ".run_id", definition={'title': 'Run id', 'description': 'The run that produced the result: run_YYYY_MM_DD_NNN.', 'type': 'string', 'pattern': '^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$', 'x-expected': 'a run id such as "run_2026_01_15_001"'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must be string")
             if isinstance(data__runid, str):
                 if not REGEX_PATTERNS['^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$'].search(data__runid):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must match pattern ^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$", value=data__runid, name="" + (name_prefix or "data") + ".run_id", definition={'title': 'Run id', 'description': 'The run that produced the result: run_YYYY_MM_DD_NNN.', 'type': 'string', 'pattern': '^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$', 'x-expected': 'a run id such as "run_2026_01_15_001"'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".run_id must match pattern ^run_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{3,}$")
         if "params_hash" in data_keys:
             data_keys.remove("params_hash")
             data__paramshash = data["params_hash"]
             if not isinstance(data__paramshash, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".params_hash must be string", value=data__paramshash, name="" + (name_prefix or "data") + ".params_hash", definition={'title': 'Params hash', 'description': "params_hash of the rule version used; when present it must equal the registry's.", 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'x-expected': '"sha256:" followed by 64 lowercase hex digits'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".params_hash must be string")
             if isinstance(data__paramshash, str):
                 if not REGEX_PATTERNS['^sha256:[0-9a-f]{64}$'].search(data__paramshash):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".params_hash must match pattern ^sha256:[0-9a-f]{64}$", value=data__paramshash, name="" + (name_prefix or "data") + ".params_hash", definition={'title': 'Params hash', 'description': "params_hash of the rule version used; when present it must equal the registry's.", 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'x-expected': '"sha256:" followed by 64 lowercase hex digits'}, rule='pattern')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".params_hash must match pattern ^sha256:[0-9a-f]{64}$")
         if "symbol" in data_keys:
             data_keys.remove("symbol")
             data__symbol = data["symbol"]
             if not isinstance(data__symbol, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".symbol must be string", value=data__symbol, name="" + (name_prefix or "data") + ".symbol", definition={'title': 'Symbol', 'description': 'The instrument traded, e.g. GER40.', 'type': 'string', 'minLength': 1}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".symbol must be string")
             if isinstance(data__symbol, str):
                 data__symbol_len = len(data__symbol)
                 if data__symbol_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".symbol must be longer than or equal to 1 characters", value=data__symbol, name="" + (name_prefix or "data") + ".symbol", definition={'title': 'Symbol', 'description': 'The instrument traded, e.g. GER40.', 'type': 'string', 'minLength': 1}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".symbol must be longer than or equal to 1 characters")
         if "timeframe" in data_keys:
             data_keys.remove("timeframe")
             data__timeframe = data["timeframe"]
             if not isinstance(data__timeframe, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".timeframe must be string", value=data__timeframe, name="" + (name_prefix or "data") + ".timeframe", definition={'title': 'Timeframe', 'description': 'The candle timeframe, e.g. M15.', 'type': 'string', 'minLength': 1}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".timeframe must be string")
             if isinstance(data__timeframe, str):
                 data__timeframe_len = len(data__timeframe)
                 if data__timeframe_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".timeframe must be longer than or equal to 1 characters", value=data__timeframe, name="" + (name_prefix or "data") + ".timeframe", definition={'title': 'Timeframe', 'description': 'The candle timeframe, e.g. M15.', 'type': 'string', 'minLength': 1}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".timeframe must be longer than or equal to 1 characters")
         if "data_range" in data_keys:
             data_keys.remove("data_range")
             data__datarange = data["data_range"]
             if not isinstance(data__datarange, (list, tuple)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range must be array", value=data__datarange, name="" + (name_prefix or "data") + ".data_range", definition={'title': 'Data range', 'description': 'First and last day of the data the backtest read, YYYY-MM-DD.', 'type': 'array', 'minItems': 2, 'items': {'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range must be array")
             data__datarange_is_list = isinstance(data__datarange, (list, tuple))
             if data__datarange_is_list:
                 data__datarange_len = len(data__datarange)
                 if data__datarange_len < 2:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range must contain at least 2 items", value=data__datarange, name="" + (name_prefix or "data") + ".data_range", definition={'title': 'Data range', 'description': 'First and last day of the data the backtest read, YYYY-MM-DD.', 'type': 'array', 'minItems': 2, 'items': {'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}, rule='minItems')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range must contain at least 2 items")
                 for data__datarange_x, data__datarange_item in enumerate(data__datarange):
                     if not isinstance(data__datarange_item, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must be string", value=data__datarange_item, name="" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + "", definition={'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}, rule='type')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must be string")
                     if isinstance(data__datarange_item, str):
                         if not REGEX_PATTERNS['^[0-9]{4}-[0-9]{2}-[0-9]{2}$'].search(data__datarange_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}$", value=data__datarange_item, name="" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + "", definition={'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}, rule='pattern')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
                         if not custom_formats["date"](data__datarange_item):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must be date", value=data__datarange_item, name="" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + "", definition={'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}, rule='format')
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".data_range[{data__datarange_x}]".format(**locals()) + " must be date")
         if "rule_released" in data_keys:
             data_keys.remove("rule_released")
             data__rulereleased = data["rule_released"]
             if not isinstance(data__rulereleased, (bool)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_released must be boolean", value=data__rulereleased, name="" + (name_prefix or "data") + ".rule_released", definition={'title': 'Rule version released', 'description': 'Stamped by a run: false when the rule version was not yet in the protected ref (an uncommitted new version), so the result cannot claim a released version.', 'type': 'boolean'}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".rule_released must be boolean")
     return data
 
 validate = validate_urn_ita_rules_schema_backtest_result_1

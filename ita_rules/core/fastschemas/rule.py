@@ -4,7 +4,7 @@
 # ruff: noqa
 # fmt: off
 VERSION = "2.22.3"
-from decimal import Decimal
+from ita_rules.core.fastschemas import Decimal
 import re
 from ita_rules.core.fastschemas import JsonSchemaValueException, JsonSchemaValuesException
 
@@ -20,12 +20,12 @@ NoneType = type(None)
 
 def validate_urn_ita_rules_schema_rule_1(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'urn:ita-rules:schema:rule:1', 'title': 'ita-rules trading setup version', 'description': 'One version of a trading setup: rules/{setup_id}/v{MAJOR}.{MINOR}.yaml. A released version never changes except its lifecycle fields (active, deprecation_reason, tags).', 'type': 'object', 'additionalProperties': False, 'required': ['setup_id', 'version', 'author', 'created', 'components', 'rules', 'targets'], 'properties': {'setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}, 'if': {'properties': {'active': {'const': False}}, 'required': ['active']}, 'then': {'required': ['deprecation_reason'], 'properties': {'deprecation_reason': {'type': 'string', 'minLength': 1}}, 'x-expected': 'say why this version was retired'}, '$defs': {'field_setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'field_version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'field_author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'field_created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'field_description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'field_components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'field_params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'field_targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'field_active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'field_deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'field_tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['setup_id', 'version', 'author', 'created', 'components', 'rules', 'targets']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'urn:ita-rules:schema:rule:1', 'title': 'ita-rules trading setup version', 'description': 'One version of a trading setup: rules/{setup_id}/v{MAJOR}.{MINOR}.yaml. A released version never changes except its lifecycle fields (active, deprecation_reason, tags).', 'type': 'object', 'additionalProperties': False, 'required': ['setup_id', 'version', 'author', 'created', 'components', 'rules', 'targets'], 'properties': {'setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}, 'if': {'properties': {'active': {'const': False}}, 'required': ['active']}, 'then': {'required': ['deprecation_reason'], 'properties': {'deprecation_reason': {'type': 'string', 'minLength': 1}}, 'x-expected': 'say why this version was retired'}, '$defs': {'field_setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'field_version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'field_author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'field_created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'field_description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'field_components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'field_params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'field_targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'field_active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'field_deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'field_tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
         if "setup_id" in data_keys:
             data_keys.remove("setup_id")
@@ -80,19 +80,19 @@ def validate_urn_ita_rules_schema_rule_1(data, custom_formats={}, name_prefix=No
             data__paramshash = data["params_hash"]
             validate____defs_field_params_hash(data__paramshash, custom_formats, (name_prefix or "data") + ".params_hash")
         if data_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'https://json-schema.org/draft/2020-12/schema', '$id': 'urn:ita-rules:schema:rule:1', 'title': 'ita-rules trading setup version', 'description': 'One version of a trading setup: rules/{setup_id}/v{MAJOR}.{MINOR}.yaml. A released version never changes except its lifecycle fields (active, deprecation_reason, tags).', 'type': 'object', 'additionalProperties': False, 'required': ['setup_id', 'version', 'author', 'created', 'components', 'rules', 'targets'], 'properties': {'setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}, 'if': {'properties': {'active': {'const': False}}, 'required': ['active']}, 'then': {'required': ['deprecation_reason'], 'properties': {'deprecation_reason': {'type': 'string', 'minLength': 1}}, 'x-expected': 'say why this version was retired'}, '$defs': {'field_setup_id': {'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, 'field_version': {'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, 'field_author': {'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, 'field_created': {'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, 'field_description': {'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, 'field_components': {'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_rules': {'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, 'field_params': {'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, 'field_targets': {'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, 'field_active': {'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, 'field_deprecation_reason': {'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, 'field_tags': {'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, 'field_params_hash': {'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}}}, rule='additionalProperties')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     try:
         data_is_dict = isinstance(data, dict)
         if data_is_dict:
             data__missing_keys = set(['active']) - data.keys()
             if data__missing_keys:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'properties': {'active': {'const': False}}, 'required': ['active']}, rule='required')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
             data_keys = set(data.keys())
             if "active" in data_keys:
                 data_keys.remove("active")
                 data__active = data["active"]
                 if not (isinstance(data__active, bool) and data__active is False):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".active must be same as const definition: False", value=data__active, name="" + (name_prefix or "data") + ".active", definition={'const': False}, rule='const')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".active must be one of [False]")
     except (JsonSchemaValueException, JsonSchemaValuesException):
         pass
     else:
@@ -100,61 +100,61 @@ def validate_urn_ita_rules_schema_rule_1(data, custom_formats={}, name_prefix=No
         if data_is_dict:
             data__missing_keys = set(['deprecation_reason']) - data.keys()
             if data__missing_keys:
-                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'required': ['deprecation_reason'], 'properties': {'deprecation_reason': {'type': 'string', 'minLength': 1}}, 'x-expected': 'say why this version was retired'}, rule='required')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
             data_keys = set(data.keys())
             if "deprecation_reason" in data_keys:
                 data_keys.remove("deprecation_reason")
                 data__deprecationreason = data["deprecation_reason"]
                 if not isinstance(data__deprecationreason, (str)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".deprecation_reason must be string", value=data__deprecationreason, name="" + (name_prefix or "data") + ".deprecation_reason", definition={'type': 'string', 'minLength': 1}, rule='type')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".deprecation_reason must be string")
                 if isinstance(data__deprecationreason, str):
                     data__deprecationreason_len = len(data__deprecationreason)
                     if data__deprecationreason_len < 1:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".deprecation_reason must be longer than or equal to 1 characters", value=data__deprecationreason, name="" + (name_prefix or "data") + ".deprecation_reason", definition={'type': 'string', 'minLength': 1}, rule='minLength')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".deprecation_reason must be longer than or equal to 1 characters")
     return data
 
 def validate____defs_field_params_hash(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     if isinstance(data, str):
         data_len = len(data)
         if data_len > 71:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 71 characters", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}, rule='maxLength')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 71 characters")
         if not REGEX_PATTERNS['^sha256:[0-9a-f]{64}$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^sha256:[0-9a-f]{64}$", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Parameters hash', 'description': 'sha256 of the RFC 8785 canonical JSON of components, rules, params and targets. Written by `ita-rules validate --fix`.', 'type': 'string', 'pattern': '^sha256:[0-9a-f]{64}$', 'maxLength': 71, 'x-expected': 'sha256: followed by 64 lowercase hex digits'}, rule='pattern')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^sha256:[0-9a-f]{64}$")
     return data
 
 def validate____defs_field_tags(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (list, tuple)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
     data_is_list = isinstance(data, (list, tuple))
     if data_is_list:
         def fn(var): return frozenset(dict((k, fn(v)) for k, v in var.items()).items()) if hasattr(var, "items") else tuple(fn(v) for v in var) if isinstance(var, (dict, list)) else (bool, var) if isinstance(var, bool) else var
         data_len = len(data)
         if data_len > len(set(fn(data_x) for data_x in data)):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain unique items", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Tags', 'description': 'Free labels, e.g. [london, fvg].', 'type': 'array', 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, rule='uniqueItems')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain unique items")
         for data_x, data_item in enumerate(data):
             if not isinstance(data_item, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be string", value=data_item, name="" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + "", definition={'type': 'string', 'minLength': 1}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be string")
             if isinstance(data_item, str):
                 data_item_len = len(data_item)
                 if data_item_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be longer than or equal to 1 characters", value=data_item, name="" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + "", definition={'type': 'string', 'minLength': 1}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be longer than or equal to 1 characters")
     return data
 
 def validate____defs_field_deprecation_reason(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str, NoneType)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string or null", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Deprecation reason', 'description': 'Why this version was retired; required (non-empty) when active is false.', 'type': ['string', 'null']}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string or null")
     return data
 
 def validate____defs_field_active(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (bool)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be boolean", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Active', 'description': 'Only active versions may be used by live flows. Default true.', 'type': 'boolean', 'default': True}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be boolean")
     return data
 
 def validate____defs_field_targets(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Targets', 'description': 'Take-profit and stop-loss (in R or points); tp and sl are numbers > 0 when present.', 'type': 'object', 'properties': {'tp': {'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, 'sl': {'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -162,91 +162,91 @@ def validate____defs_field_targets(data, custom_formats={}, name_prefix=None):
             data_keys.remove("tp")
             data__tp = data["tp"]
             if not isinstance(data__tp, (int, float, Decimal)) or isinstance(data__tp, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tp must be number", value=data__tp, name="" + (name_prefix or "data") + ".tp", definition={'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".tp must be number")
             if isinstance(data__tp, (int, float, Decimal)) and not isinstance(data__tp, bool):
                 if data__tp <= 0:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".tp must be bigger than 0", value=data__tp, name="" + (name_prefix or "data") + ".tp", definition={'title': 'Take profit', 'type': 'number', 'exclusiveMinimum': 0}, rule='exclusiveMinimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".tp must be bigger than 0")
         if "sl" in data_keys:
             data_keys.remove("sl")
             data__sl = data["sl"]
             if not isinstance(data__sl, (int, float, Decimal)) or isinstance(data__sl, bool):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".sl must be number", value=data__sl, name="" + (name_prefix or "data") + ".sl", definition={'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".sl must be number")
             if isinstance(data__sl, (int, float, Decimal)) and not isinstance(data__sl, bool):
                 if data__sl <= 0:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".sl must be bigger than 0", value=data__sl, name="" + (name_prefix or "data") + ".sl", definition={'title': 'Stop loss', 'type': 'number', 'exclusiveMinimum': 0}, rule='exclusiveMinimum')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".sl must be bigger than 0")
     return data
 
 def validate____defs_field_params(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Parameters', 'description': 'Tunable parameters; free-form mapping. Hashed into params_hash.', 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     return data
 
 def validate____defs_field_rules(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Rules', 'description': "The setup's entry/exit logic; free-form mapping. Hashed into params_hash.", 'type': 'object'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     return data
 
 def validate____defs_field_components(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (list, tuple)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be array")
     data_is_list = isinstance(data, (list, tuple))
     if data_is_list:
         data_len = len(data)
         if data_len < 1:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain at least 1 items", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, rule='minItems')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain at least 1 items")
         def fn(var): return frozenset(dict((k, fn(v)) for k, v in var.items()).items()) if hasattr(var, "items") else tuple(fn(v) for v in var) if isinstance(var, (dict, list)) else (bool, var) if isinstance(var, bool) else var
         if data_len > len(set(fn(data_x) for data_x in data)):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain unique items", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Components', 'description': 'Detector/tool components the setup uses, e.g. [Detect_Sessions, Detect_FVG].', 'type': 'array', 'minItems': 1, 'uniqueItems': True, 'items': {'type': 'string', 'minLength': 1}}, rule='uniqueItems')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain unique items")
         for data_x, data_item in enumerate(data):
             if not isinstance(data_item, (str)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be string", value=data_item, name="" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + "", definition={'type': 'string', 'minLength': 1}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be string")
             if isinstance(data_item, str):
                 data_item_len = len(data_item)
                 if data_item_len < 1:
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be longer than or equal to 1 characters", value=data_item, name="" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + "", definition={'type': 'string', 'minLength': 1}, rule='minLength')
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + "[{data_x}]".format(**locals()) + " must be longer than or equal to 1 characters")
     return data
 
 def validate____defs_field_description(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Description', 'description': 'What the setup trades and why; free text.', 'type': 'string'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     return data
 
 def validate____defs_field_created(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     if isinstance(data, str):
         if not REGEX_PATTERNS['^[0-9]{4}-[0-9]{2}-[0-9]{2}$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}$", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, rule='pattern')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
         if not custom_formats["date"](data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be date", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Created', 'description': 'Date this version was created, YYYY-MM-DD.', 'type': 'string', 'format': 'date', 'pattern': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-expected': 'a date YYYY-MM-DD'}, rule='format')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be date")
     return data
 
 def validate____defs_field_author(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     if isinstance(data, str):
         data_len = len(data)
         if data_len < 1:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Author', 'description': 'Who wrote this version (tools take it from git config user.name).', 'type': 'string', 'minLength': 1}, rule='minLength')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters")
     return data
 
 def validate____defs_field_version(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     if isinstance(data, str):
         if not REGEX_PATTERNS['^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Version', 'description': 'MAJOR.MINOR without leading zeros; equals the file name v{version}.yaml. Quote it: "1.10".', 'type': 'string', 'pattern': '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$', 'x-expected': 'a version MAJOR.MINOR such as "1.2" (no leading zeros)'}, rule='pattern')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$")
     return data
 
 def validate____defs_field_setup_id(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
     if isinstance(data, str):
         data_len = len(data)
         if data_len > 64:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 64 characters", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, rule='maxLength')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 64 characters")
         if not REGEX_PATTERNS['^[A-Za-z][A-Za-z0-9_-]{0,63}$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z][A-Za-z0-9_-]{0,63}$", value=data, name="" + (name_prefix or "data") + "", definition={'title': 'Setup id', 'description': 'Unique id of the setup; equals the folder name under rules/.', 'type': 'string', 'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$', 'maxLength': 64, 'x-expected': "a setup id: a letter, then up to 63 letters, digits, '_' or '-'"}, rule='pattern')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     return data
 
 validate = validate_urn_ita_rules_schema_rule_1
