@@ -8,12 +8,14 @@ here gives the same hash, slower.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ita_rules.core import times as _times
 from ita_rules.core.errors import Location
 from ita_rules.provenance.candleform import (
     Accumulator,
@@ -144,6 +146,7 @@ def _hash_block(
     lo_b, hi_b = acc.rng.start, acc.rng.end
     nan = _CANON_NAN
     isnan = math.isnan
+    to_us, fromiso = _times.to_us, _dt.datetime.fromisoformat  # parse_time's ISO case, inlined
     times: array[int] = array("q")
     cols: list[array[float]] = [array("d") for _ in order]
     pairs = list(zip(order, [c.append for c in cols], strict=True))
@@ -160,7 +163,7 @@ def _hash_block(
             text = cells[ti].decode("ascii").strip().strip('"')
             if scale is False:
                 scale = time_scale_of(text)
-            t = parse_time(text, scale)
+            t = to_us(fromiso(text)) if scale is None else parse_time(text, scale)
         except (ValueError, UnicodeDecodeError):
             where = Location(layout.shown, first_line + offset)
             raise DataHashError(f"time: not a timestamp: {cells[ti][:40]!r}", where) from None
