@@ -12,22 +12,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ita_rules.store import Desk as StoreDesk
+
 if TYPE_CHECKING:
     from ita_rules.core.config import Settings
     from ita_rules.rules.registry import Registry
 
 
-class Desk(Protocol):
-    """A workspace as the runs see it (:class:`~ita_rules.workspace.Workspace` is one)."""
+class Desk(StoreDesk, Protocol):
+    """A workspace as the runs see it: what a store is opened from (settings, registry), and
+    its root (:class:`~ita_rules.workspace.Workspace` is one)."""
 
     @property
     def root(self) -> Path: ...
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def registry(self) -> Registry: ...
 
 
 class SettingsDesk:
