@@ -13,7 +13,7 @@ import datetime as _dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from ita_rules.retention.audit import Report
 from ita_rules.retention.decisions import Plan
@@ -70,17 +70,20 @@ def plan(desk: Desk, *, as_of: _dt.datetime | None = None, max_delete: int | Non
         return retention.plan(max_delete=max_delete)
 
 
-def apply(
-    desk: Desk,
-    *,
-    as_of: _dt.datetime | None = None,
-    confirm: str | None = None,
-    max_delete: int | None = None,
-) -> Report:
+class ApplyOptions(TypedDict, total=False):
+    """What apply, and so the daily job, may be told: the day to plan for (default: now), the
+    plan id that confirms a large purge, at most how many files this run (oldest first)."""
+
+    as_of: _dt.datetime | None
+    confirm: str | None
+    max_delete: int | None
+
+
+def apply(desk: Desk, **options: Unpack[ApplyOptions]) -> Report:
     """Soft-delete what the policy selects; a large purge sends its Telegram notice and waits
     for ``confirm`` (see :meth:`Retention.apply`)."""
-    with opened(desk, as_of) as retention:
-        return _apply(retention, confirm, max_delete)
+    with opened(desk, options.get("as_of")) as retention:
+        return _apply(retention, options)
 
 
 def sweep(desk: Desk, *, max_delete: int | None = None) -> Report:
@@ -89,18 +92,13 @@ def sweep(desk: Desk, *, max_delete: int | None = None) -> Report:
         return retention.sweep(max_delete=max_delete)
 
 
-def daily(
-    desk: Desk,
-    *,
-    as_of: _dt.datetime | None = None,
-    confirm: str | None = None,
-    max_delete: int | None = None,
-) -> DailyRun:
-    """The daily job: apply (planned for ``as_of``), then sweep (on the real clock). A large
-    purge that waits for its confirmation stops the job before the sweep."""
-    with opened(desk, as_of) as retention:
-        applied = _apply(retention, confirm, max_delete)
-        return DailyRun(applied, retention.sweep(max_delete=max_delete))
+def daily(desk: Desk, **options: Unpack[ApplyOptions]) -> DailyRun:
+    """The daily job: apply (planned for ``as_of``), then sweep (on the real clock, at most
+    ``max_delete`` files too). A large purge that waits for its confirmation stops the job
+    before the sweep."""
+    with opened(desk, options.get("as_of")) as retention:
+        applied = _apply(retention, options)
+        return DailyRun(applied, retention.sweep(max_delete=options.get("max_delete")))
 
 
 def restore(desk: Desk, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
@@ -120,6 +118,8 @@ def admin_purge(
         return retention.admin_purge(type_=type_, before=before, confirm=confirm)
 
 
-def _apply(retention: Retention, confirm: str | None, max_delete: int | None) -> Report:
+def _apply(retention: Retention, options: ApplyOptions) -> Report:
     notice = telegram(retention.workspace.settings)
-    return retention.apply(confirm=confirm, max_delete=max_delete, telegram=notice)
+    return retention.apply(
+        confirm=options.get("confirm"), max_delete=options.get("max_delete"), telegram=notice
+    )
