@@ -20,6 +20,7 @@ from ita_rules.core import exits
 from ita_rules.cli import rules as _rules  # noqa: F401  isort: skip
 from ita_rules.cli import registry as _registry  # noqa: F401  isort: skip
 from ita_rules.cli import store as _store  # noqa: F401  isort: skip
+from ita_rules.cli import db as _db  # noqa: F401  isort: skip
 from ita_rules.cli import runs as _runs  # noqa: F401  isort: skip
 from ita_rules.cli import remote as _remote  # noqa: F401  isort: skip
 

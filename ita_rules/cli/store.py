@@ -1,4 +1,4 @@
-"""Store commands (``store put/get/find/tag/verify/fsck/rebuild``) and ``db upgrade``."""
+"""Store commands: ``store put/get/find/tag/verify/fsck/rebuild``."""
 
 from __future__ import annotations
 
@@ -23,14 +23,7 @@ store_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-db_app = typer.Typer(
-    name="db",
-    help="The metadata database (SQLite file or Postgres).\n\n\b\nExample:\n  ita-rules db upgrade",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
 app.add_typer(store_app, name="store")
-app.add_typer(db_app, name="db")
 
 
 @contextmanager
@@ -325,30 +318,3 @@ def rebuild(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
             warn(line)
         echo(f"restored {rebuilt} from the disk")
     raise typer.Exit(0 if rebuilt.ok else 1)
-
-
-@db_app.command("upgrade")
-def upgrade(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
-    """Migrate the metadata database to the schema this ita-rules needs.
-
-    \b
-    Example:
-      ITA_DATABASE_URL=postgresql://ita@db.example/ita ita-rules db upgrade
-    """
-    from ita_rules.db import connect
-    from ita_rules.db import upgrade as run
-
-    ws = open_workspace(ctx)
-    database = connect(ws.settings.database_url, ws.settings.root)
-    try:
-        result = run(database)
-    finally:
-        database.dispose()
-    if json_:
-        emit_json({"database": database.shown_url, **result.as_dict()})
-    elif result.before == result.after:
-        echo(f"{database.shown_url}: schema version {result.after}, nothing to do")
-    else:
-        echo(
-            f"{database.shown_url}: schema upgraded from version {result.before} to {result.after}"
-        )
