@@ -35,7 +35,7 @@ from ita_rules.db import tables as t
 from ita_rules.store import batch, blobs, names, naming
 from ita_rules.store.errors import SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
-from ita_rules.store.records import LIVE, STATUSES, Record, resolve_file_id
+from ita_rules.store.records import LIVE, STATUSES, Record, load_records, resolve_file_id
 from ita_rules.store.sources import BYTES_SHOWN, Source, check_candles, stage_all
 from ita_rules.store.spec import PutSpec
 
@@ -307,18 +307,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self.db.read() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(query)]
-            tags = self._tags(conn, [row["file_id"] for row in rows])
-        return [Record.from_row(row, tags.get(row["file_id"], ())) for row in rows]
-
-    def _tags(self, conn: sa.Connection, file_ids: list[str]) -> dict[str, tuple[str, ...]]:
-        out: dict[str, list[str]] = {}
-        for start in range(0, len(file_ids), 500):
-            chunk = file_ids[start : start + 500]
-            query = sa.select(t.tags.c.file_id, t.tags.c.tag).where(t.tags.c.file_id.in_(chunk))
-            for fid, tag in conn.execute(query):
-                out.setdefault(fid, []).append(tag)
-        return {fid: tuple(sorted(tags)) for fid, tags in out.items()}
+            return load_records(conn, query)
 
     def export(self, file_id: str, dest: Path) -> Record:
         """Copy a stored file to ``dest`` (atomically), checking its hash on the way."""

@@ -1,5 +1,6 @@
-"""The record of one put, as returned by the Python API and printed by the CLI; and how a
-file id given by a user (the whole id or a unique prefix of 8+ characters) is resolved."""
+"""The record of one put, as returned by the Python API and printed by the CLI; reading
+records (with their tags) from the database; and how a file id given by a user (the whole id
+or a unique prefix of 8+ characters) is resolved."""
 
 from __future__ import annotations
 
@@ -101,6 +102,24 @@ class Record:
 
 def dump_metadata(metadata: Mapping[str, Any]) -> str:
     return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_records(conn: sa.Connection, query: sa.Select[Any]) -> list[Record]:
+    """The records a ``select`` of ``store_records`` rows finds, in its order, with their tags
+    (read 500 records at a time)."""
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+
+    rows = [dict(row._mapping) for row in conn.execute(query)]
+    found: dict[str, list[str]] = {}
+    file_ids = [row["file_id"] for row in rows]
+    for start in range(0, len(file_ids), 500):
+        chunk = file_ids[start : start + 500]
+        tags = sa.select(t.tags.c.file_id, t.tags.c.tag).where(t.tags.c.file_id.in_(chunk))
+        for fid, tag in conn.execute(tags):
+            found.setdefault(fid, []).append(tag)
+    return [Record.from_row(row, tuple(sorted(found.get(row["file_id"], ())))) for row in rows]
 
 
 MIN_PREFIX = 8
