@@ -65,36 +65,8 @@ def _violations() -> list[str]:
     return bad
 
 
-# Upward imports still being removed (issue #12): this list may only shrink, and must end empty.
-KNOWN_UPWARD = {
-    "ita_rules/db/migrations.py -> ita_rules.provenance.tables",
-    "ita_rules/provenance/__init__.py -> ita_rules.workspace",
-    "ita_rules/provenance/prefect.py -> ita_rules.workspace",
-    "ita_rules/provenance/release.py -> ita_rules.workspace",
-    "ita_rules/provenance/runs.py -> ita_rules.workspace",
-    "ita_rules/provenance/snapshot.py -> ita_rules",
-    "ita_rules/provenance/snapshot.py -> ita_rules.workspace",
-    "ita_rules/provenance/verify.py -> ita_rules.workspace",
-    "ita_rules/remote/__init__.py -> ita_rules.workspace",
-    "ita_rules/retention/engine.py -> ita_rules.workspace",
-    "ita_rules/retention/inputs.py -> ita_rules.workspace",
-    "ita_rules/store/__init__.py -> ita_rules.workspace",
-    "ita_rules/store/fsck.py -> ita_rules.provenance",
-    "ita_rules/store/fsck.py -> ita_rules.provenance.runstore",
-    "ita_rules/store/fsck.py -> ita_rules.provenance.snapfiles",
-    "ita_rules/store/fsck.py -> ita_rules.provenance.tables",
-    "ita_rules/store/fsck.py -> ita_rules.remote",
-    "ita_rules/store/replay.py -> ita_rules.provenance.runstore",
-    "ita_rules/store/replay.py -> ita_rules.provenance.tables",
-    "ita_rules/store/replay.py -> ita_rules.remote",
-    "ita_rules/store/replay.py -> ita_rules.workspace",
-}
-
-
 def test_no_module_imports_a_layer_above_its_own() -> None:
-    found = {f"{v.split(':')[0]} -> {v.split('imports ')[1]}" for v in _violations()}
-    assert sorted(found - KNOWN_UPWARD) == []
-    assert sorted(KNOWN_UPWARD - found) == [], "fixed: remove these from KNOWN_UPWARD"
+    assert _violations() == []
 
 
 def test_every_module_has_a_layer() -> None:

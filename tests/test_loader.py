@@ -4,7 +4,7 @@
 - merge keys ``<<``: explicit keys win, the first merged mapping wins, marks stay on explicit keys;
 - dates and timestamps become ISO-8601 strings, and hash like the same quoted strings;
 - the bounds of what JSON can hold exactly (2**53 - 1, NaN, infinities);
-- ``schemacheck.fast_valid`` (the fast path) agrees exactly with jsonschema on our schema
+- ``validation.fast_valid`` (the fast path) agrees exactly with jsonschema on our schema
   (hypothesis mutates a valid sample rule: values, types, presence, the active/reason rule).
 """
 
@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita_rules.core import canonical, schemacheck, yamlbuild, yamlio
+from ita_rules.core import canonical, validation, yamlbuild, yamlio
 from ita_rules.rules.load import validate_file
 from ita_rules.rules.model import Version
 from tests.conftest import REPO, write
@@ -299,7 +299,7 @@ def test_position_falls_back_to_the_nearest_parent() -> None:
 def _schema_findings(text: str) -> list[str]:
     doc, findings = yamlio.loads(text, "t.yaml", raw_scalars=("version",))
     assert doc is not None, findings
-    return [str(f) for f in schemacheck.validate(doc, "rule.schema.json")]
+    return [str(f) for f in validation.validate(doc, "rule.schema.json")]
 
 
 def test_each_missing_field_is_reported_once() -> None:
@@ -335,9 +335,9 @@ def test_checking_a_valid_file_imports_no_heavy_module() -> None:
 # --- fast_valid agrees with jsonschema ----------------------------------------------------------
 
 RULE = "rule.schema.json"
-SCHEMA = schemacheck.load_schema(RULE)
+SCHEMA = validation.load_schema(RULE)
 # jsonschema with the ECMA-262 "$" of JSON Schema patterns (plain re.search lets "T\n" match "^T$").
-VALIDATOR = schemacheck.validator_class()(SCHEMA, format_checker=jsonschema.FormatChecker())
+VALIDATOR = validation.validator_class()(SCHEMA, format_checker=jsonschema.FormatChecker())
 BASE_DOC: dict[str, Any] = yamlio.load(SAMPLE, raw_scalars=("version",))[0].data  # type: ignore[union-attr]
 FIELDS = list(SCHEMA["properties"])
 MISSING = object()
@@ -416,7 +416,7 @@ def test_fast_valid_agrees_with_jsonschema(changes: list[tuple[Any, ...]]) -> No
     doc: Any = copy.deepcopy(BASE_DOC)
     for change in changes:
         doc = mutate(doc, change) if isinstance(doc, dict) else doc
-    assert schemacheck.fast_valid(RULE, doc) == VALIDATOR.is_valid(doc), doc
+    assert validation.fast_valid(RULE, doc) == VALIDATOR.is_valid(doc), doc
 
 
 def test_fast_valid_agrees_on_every_near_miss_of_every_field() -> None:
@@ -434,7 +434,7 @@ def test_fast_valid_agrees_on_every_near_miss_of_every_field() -> None:
                     doc.pop(name, None)
                 else:
                     doc[name] = value
-                quick = schemacheck.fast_valid(RULE, doc)
+                quick = validation.fast_valid(RULE, doc)
                 assert quick == VALIDATOR.is_valid(doc), (name, value, active)
                 checked += 1
     assert checked > 1000
@@ -443,7 +443,7 @@ def test_fast_valid_agrees_on_every_near_miss_of_every_field() -> None:
 def test_the_sample_rules_take_the_fast_path() -> None:
     for path in sorted((REPO / "rules").rglob("*.yaml")):
         data = yamlio.load(path, raw_scalars=("version",))[0]
-        assert data is not None and schemacheck.fast_valid(RULE, data.data), path
+        assert data is not None and validation.fast_valid(RULE, data.data), path
 
 
 @pytest.mark.parametrize(

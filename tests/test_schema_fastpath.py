@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita_rules.core import schemacheck, schemagen, yamlio
+from ita_rules.core import schemagen, validation, yamlio
 from tests.conftest import REPO
 from tests.retention.conftest import POLICY
 from tests.test_loader import NEAR_MISSES, NUMBERS
@@ -33,8 +33,8 @@ CASES = Path(__file__).resolve().parent / "cases"
 
 
 def jsonschema_valid(schema_name: str, value: Any) -> bool:
-    schema = schemacheck.load_schema(schema_name)
-    validator = schemacheck.validator_class()(schema, format_checker=jsonschema.FormatChecker())
+    schema = validation.load_schema(schema_name)
+    validator = validation.validator_class()(schema, format_checker=jsonschema.FormatChecker())
     return bool(validator.is_valid(value))
 
 
@@ -62,7 +62,7 @@ def test_the_generated_code_imports_neither_jsonschema_nor_fastjsonschema() -> N
             heavy = {"jsonschema", "fastjsonschema", "decimal"}
             assert not {n.split(".")[0] for n in names} & heavy, path
     code = (
-        "import sys; from ita_rules.core import schemacheck as s; "
+        "import sys; from ita_rules.core import validation as s; "
         "ok = [s.fast_valid(n, {}) for n in s.FAST_SCHEMAS]; "
         "print(ok, [m for m in ('jsonschema', 'fastjsonschema') if m in sys.modules])"
     )
@@ -89,19 +89,19 @@ def _corpus() -> list[tuple[Path, Any]]:
 def test_the_verdict_equals_jsonschema_on_the_corpus_and_the_sample_rules() -> None:
     verdicts = []
     for path, data in _corpus():
-        fast = schemacheck.fast_valid(RULE, data)
+        fast = validation.fast_valid(RULE, data)
         assert fast == jsonschema_valid(RULE, data), path
         verdicts.append(fast)
     assert verdicts.count(True) >= 10 and verdicts.count(False) >= 30, verdicts
 
 
-@pytest.mark.parametrize("field", list(schemacheck.load_schema(RULE)["properties"]))
+@pytest.mark.parametrize("field", list(validation.load_schema(RULE)["properties"]))
 def test_each_field_alone_agrees_with_its_schema(field: str) -> None:
-    schema = schemacheck.load_schema(RULE)["properties"][field]
-    validator = schemacheck.validator_class()(schema, format_checker=jsonschema.FormatChecker())
+    schema = validation.load_schema(RULE)["properties"][field]
+    validator = validation.validator_class()(schema, format_checker=jsonschema.FormatChecker())
     extra = [[], {}, ["a", "a"], [1, 1.0], ["a", ""], ["a"], {"tp": 0}, {"sl": 1.5}, "", "x"]
     for value in [*NEAR_MISSES, *NUMBERS, *extra]:
-        assert schemacheck.field_valid(RULE, field, value) == validator.is_valid(value), value
+        assert validation.field_valid(RULE, field, value) == validator.is_valid(value), value
 
 
 BASE_POLICY: dict[str, Any] = yaml.safe_load(POLICY)
@@ -134,14 +134,14 @@ def test_the_retention_verdict_equals_jsonschema(changes: list[tuple[Any, ...]])
             rule = policy["types"].setdefault(change[1], {"strategy": "delete"})
             if isinstance(rule, dict):
                 rule[change[2]] = change[3]
-    assert schemacheck.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
+    assert validation.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
 
 
 def test_a_valid_retention_policy_takes_the_fast_path_through_its_ref() -> None:
-    assert schemacheck.fast_valid(RETENTION, BASE_POLICY)
+    assert validation.fast_valid(RETENTION, BASE_POLICY)
     policy = copy.deepcopy(BASE_POLICY)
     policy["types"]["candles"]["strategy"] = "shred"  # only the $ref'd typeRule says no
-    assert not schemacheck.fast_valid(RETENTION, policy)
+    assert not validation.fast_valid(RETENTION, policy)
     assert not jsonschema_valid(RETENTION, policy)
 
 
@@ -153,5 +153,5 @@ def test_a_decimal_is_a_number_as_for_jsonschema(field: str, value: str) -> None
     from decimal import Decimal
 
     policy = {**copy.deepcopy(BASE_POLICY), field: Decimal(value)}
-    assert schemacheck.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
-    assert schemacheck.fast_valid(RETENTION, policy) is (value == "10")
+    assert validation.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
+    assert validation.fast_valid(RETENTION, policy) is (value == "10")

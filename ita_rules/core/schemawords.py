@@ -1,6 +1,6 @@
 """jsonschema's errors in our words: one finding per problem, at the value's line and column.
 
-Used by :func:`ita_rules.core.schemacheck.validate` only when the fast path said "invalid".
+Used by :func:`ita_rules.core.validation.validate` only when the fast path said "invalid".
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ita_rules.core import schemacheck, yamlio
+from ita_rules.core import validation, yamlio
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.core.findings import Finding
 
@@ -70,7 +70,7 @@ def load_policy(path: Path, known_types: Iterable[str], display: str | None = No
 def policy_from_document(doc: yamlio.Document, known_types: Iterable[str]) -> Policy:
     """The policy a parsed ``retention.yaml`` states; :class:`PolicyError` with every problem
     (the schema's first, then the rules it cannot express)."""
-    findings = schemacheck.validate(doc, SCHEMA)
+    findings = validation.validate(doc, SCHEMA)
     if findings:
         raise PolicyError(findings)
     data: dict[str, Any] = doc.data

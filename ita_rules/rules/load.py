@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ita_rules.core import canonical, schemacheck, yamlio
+from ita_rules.core import canonical, validation, yamlio
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.core.findings import Finding
 from ita_rules.core.fsutil import printable
@@ -68,7 +68,7 @@ def validate_document(
 ) -> tuple[list[Finding], str | None]:
     """Schema, naming and params_hash of a loaded rule file (on disk, or a git blob at ``path``):
     the findings, sorted by position, and the computed params_hash (None when not computable)."""
-    findings = schemacheck.validate(doc, RULE_SCHEMA)
+    findings = validation.validate(doc, RULE_SCHEMA)
     data: Any = doc.data
     if not isinstance(data, dict):
         return findings, None
@@ -88,7 +88,7 @@ def validate_document(
 
 def _valid_field(name: str, value: Any) -> bool:
     """True when ``value`` passes the schema of top-level field ``name`` (else already reported)."""
-    return schemacheck.field_valid(RULE_SCHEMA, name, value)
+    return validation.field_valid(RULE_SCHEMA, name, value)
 
 
 def _naming(doc: yamlio.Document, path: Path) -> list[Finding]:

@@ -168,7 +168,7 @@ def _located(text: str, shown: str, value: Any) -> Document:
 
 def check_result(data: bytes, shown: str, registry: Registry) -> dict[str, Any]:
     """Parse and check a result; return the parsed document or raise :class:`ResultRejected`."""
-    from ita_rules.core.schemacheck import validate
+    from ita_rules.core.validation import validate
     from ita_rules.core.yamlio import Document
 
     if len(data) > MAX_BYTES:

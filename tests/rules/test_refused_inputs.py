@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from ita_rules.core import schemacheck, yamlio
+from ita_rules.core import validation, yamlio
 from ita_rules.rules.diffing import diff, required_bump
 from tests.conftest import SAMPLE_RULES
 from tests.journeys.conftest import Desk
@@ -72,10 +72,10 @@ def test_a_setup_id_ending_in_a_newline_is_refused_even_in_a_matching_folder(des
 def test_patterns_match_the_whole_value_on_both_paths(field: str) -> None:
     """JSON Schema patterns are ECMA-262: "$" is the end of the text, not "before a final \\n"."""
     doc, _ = yamlio.load(SAMPLE, "t.yaml", raw_scalars=("version",))
-    assert doc is not None and schemacheck.validate(doc, "rule.schema.json") == []
+    assert doc is not None and validation.validate(doc, "rule.schema.json") == []
     doc.data[field] += "\n"
-    assert not schemacheck.field_valid("rule.schema.json", field, doc.data[field])
-    [finding] = schemacheck.validate(doc, "rule.schema.json")
+    assert not validation.field_valid("rule.schema.json", field, doc.data[field])
+    [finding] = validation.validate(doc, "rule.schema.json")
     assert finding.field == field and finding.code in ("pattern", "format", "maxLength")
 
 
