@@ -51,6 +51,10 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str | None]]] =
         "flow_types": (list, ["backtest_flow", "live_flow", "train_flow"], None),
         "env_allowlist": (list, [], None),
     },
+    "lineage": {
+        "url": (str, "", "ITA_LINEAGE_URL"),
+        "namespace": (str, "ita-rules", "ITA_LINEAGE_NAMESPACE"),
+    },
     "notify.telegram": {
         "token_env": (str, "ITA_TELEGRAM_TOKEN", None),
         "chat_id": (str, "", "ITA_TELEGRAM_CHAT_ID"),
@@ -86,6 +90,8 @@ class Settings:
     telegram_chat_id: str
     telegram_base_url: str
     raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    lineage_url: str = ""  # an OpenLineage HTTP endpoint; "" = no live events
+    lineage_namespace: str = "ita-rules"
 
     def folder_for(self, type_: str) -> str:
         """The store folder (relative to the store root, ``/``-separated) for a file type."""
@@ -256,6 +262,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         telegram_chat_id=values["notify.telegram"]["chat_id"],
         telegram_base_url=values["notify.telegram"]["base_url"],
         raw=values,
+        lineage_url=values["lineage"]["url"],
+        lineage_namespace=values["lineage"]["namespace"],
     )
 
 
