@@ -51,7 +51,7 @@ def test_values_absolute_windows_paths_and_env_override(tmp_path: Path) -> None:
         ),
         (
             '[stor]\nroot = "x"\n',
-            "stor: unknown section or key (known: lineage, notify, remote, retention, rules, runs, store)",
+            "stor: unknown section or key (known: lineage, notify, remote, retention, rules, runs, store, vectors)",
         ),
         ("[store]\nroot = 5\n", "store.root: expected a string, got int 5"),
         (

@@ -55,6 +55,10 @@ _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any, str | None]]] =
         "url": (str, "", "ITA_LINEAGE_URL"),
         "namespace": (str, "ita-rules", "ITA_LINEAGE_NAMESPACE"),
     },
+    "vectors": {
+        "url": (str, "chroma:.ita/vectors", "ITA_VECTORS_URL"),
+        "group_key": (str, "", None),
+    },
     "notify.telegram": {
         "token_env": (str, "ITA_TELEGRAM_TOKEN", None),
         "chat_id": (str, "", "ITA_TELEGRAM_CHAT_ID"),
@@ -90,6 +94,8 @@ class Settings:
     telegram_chat_id: str
     telegram_base_url: str
     raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    vectors_url: str = "chroma:.ita/vectors"  # chroma:PATH (embedded) or http://host:port
+    vectors_group_key: str = ""  # the metadata key that groups embeddings for keep_last
     lineage_url: str = ""  # an OpenLineage HTTP endpoint; "" = no live events
     lineage_namespace: str = "ita-rules"
 
@@ -264,6 +270,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         raw=values,
         lineage_url=values["lineage"]["url"],
         lineage_namespace=values["lineage"]["namespace"],
+        vectors_url=values["vectors"]["url"],
+        vectors_group_key=values["vectors"]["group_key"],
     )
 
 
@@ -291,6 +299,10 @@ policy = "retention.yaml"
 
 [remote]
 name = ""                                # an rclone remote path, e.g. "s3backup:ita-archive"
+
+[vectors]
+url = "chroma:.ita/vectors"              # embedded Chroma; or "http://host:port" (chroma run)
+group_key = ""                           # metadata key grouping embeddings for keep_last
 
 [notify.telegram]
 token_env = "ITA_TELEGRAM_TOKEN"         # the token is read from this variable, never stored here

@@ -140,10 +140,26 @@ def one_version(conn: sa.Connection) -> None:
     conn.execute(sa.text("DELETE FROM ita_schema_version WHERE component IN ('runs', 'remote')"))
 
 
+def vector_manifest(conn: sa.Connection) -> None:
+    """v5: the manifest of the vectors ita-rules added to a vector store (one row per vector;
+    ``purged_at`` set by the sweep just before it deletes the vector)."""
+    _run(
+        conn,
+        [
+            "CREATE TABLE vector_manifest (collection VARCHAR(512) NOT NULL, "
+            "vector_id VARCHAR(512) NOT NULL, run_id VARCHAR(40), "
+            "created_at VARCHAR(32) NOT NULL, purged_at VARCHAR(32), "
+            "PRIMARY KEY (collection, vector_id))",
+            *_indexes("vector_manifest", ["run_id"]),
+        ],
+    )
+
+
 # (version the step brings the database to, step), oldest first; the last is the current one
 STEPS: tuple[tuple[int, Step], ...] = (
     (1, store_tables),
     (2, tags_and_times),
     (3, original_name),
     (4, one_version),
+    (5, vector_manifest),
 )

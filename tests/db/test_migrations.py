@@ -16,11 +16,12 @@ import sqlalchemy as sa
 
 from ita_rules.db import CURRENT_VERSION, Database, SchemaOutdated, connect, open_database, upgrade
 from ita_rules.db import tables as store_tables
+from ita_rules.provenance.embeddings import manifest
 from ita_rules.provenance.tables import ensure_runs_schema, runs
 from ita_rules.remote import tables as remote_tables
 from tests.db import legacy
 
-TABLES = (*store_tables.metadata.sorted_tables, runs, remote_tables.remote_copies)
+TABLES = (*store_tables.metadata.sorted_tables, runs, remote_tables.remote_copies, manifest)
 
 
 def _declared(table: sa.Table, dialect: sa.Dialect) -> dict[str, Any]:
