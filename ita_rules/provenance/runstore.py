@@ -180,6 +180,13 @@ class RunStore:
         self._journal_hash(str(snapshot["run_id"]), snapfiles.sha256(content))
         atomic_write_text(self.snapshot_path(str(snapshot["run_id"])), content)
 
+    def _announce(self, snapshot: Mapping[str, Any]) -> None:
+        """The run's OpenLineage event when ``lineage.url`` is set (never raises)."""
+        if self.settings.lineage_url:
+            from ita_rules.provenance.lineage_emit import announce
+
+            announce(self, snapshot)
+
     def journaled_hash(self, run_id: str) -> str | None:
         """The hash the store's journal kept for the last write of the run's snapshot file."""
         return self.store.journal.snapshot_hashes().get(run_id)
@@ -224,6 +231,7 @@ class RunStore:
                         lease_until=times.iso(now + _dt.timedelta(seconds=lease_s)),
                     )
                     conn.execute(runs.insert().values(**row))
+                self._announce(snap)
                 return snap
             except sa.exc.IntegrityError:
                 # another database took that number: the file we created is ours to remove
@@ -328,6 +336,7 @@ class RunStore:
                 )
             )
             self._rewrite(snap)  # before the commit: the file is what a rebuild restores
+        self._announce(snap)
         return snap
 
     def reap(self, host: str | None = None) -> list[str]:
@@ -374,6 +383,7 @@ class RunStore:
                     )
                 )
                 self._rewrite(snap)
+            self._announce(snap)
             reaped.append(run_id)
         return reaped
 
