@@ -11,6 +11,7 @@ import datetime as _dt
 from typing import TYPE_CHECKING
 
 from ita_rules.core import times
+from ita_rules.provenance.lineage_emit import announce_purged
 from ita_rules.retention import inputs
 from ita_rules.retention.audit import Report
 from ita_rules.retention.decisions import KEEP, ConfirmationNeeded, Decision, Item, Plan
@@ -51,6 +52,7 @@ def admin_purge(
             holder = inputs.holder(store, store.get(d.file_id).hash)
             report.content_kept.append((d.file_id, holder or "another record"))
         report.affected.append((d.file_id, d.type, d.size))
+    announce_purged(store, [d.file_id for d in plan.selected])
     return plan, retention.finish(report)
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from ita_rules.core import times
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.db import tables as t
+from ita_rules.provenance.lineage_emit import announce_purged
 from ita_rules.retention import inputs
 from ita_rules.retention.protect import now_protected
 from ita_rules.store.errors import RemovalVetoed
@@ -61,6 +62,7 @@ class _Sweep:
             self.log(self.entries.values())
         for item, row in going:
             self.remove(item, row)
+        announce_purged(self.store, [file_id for file_id, _type, _size in self.report.affected])
         leftovers = finish_interrupted_removals(self.store)
         if leftovers:
             self.log(
