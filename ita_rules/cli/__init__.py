@@ -22,6 +22,7 @@ from ita_rules.cli import registry as _registry  # noqa: F401  isort: skip
 from ita_rules.cli import store as _store  # noqa: F401  isort: skip
 from ita_rules.cli import db as _db  # noqa: F401  isort: skip
 from ita_rules.cli import runs as _runs  # noqa: F401  isort: skip
+from ita_rules.cli import runs_lineage as _runs_lineage  # noqa: F401  isort: skip
 from ita_rules.cli import remote as _remote  # noqa: F401  isort: skip
 
 

@@ -138,6 +138,7 @@ def list_(
     setup: str | None = typer.Option(None, "--setup", help="Only runs of this setup."),
     symbol: str | None = typer.Option(None, "--symbol"),
     limit: int | None = typer.Option(None, "--limit", help="At most this many (newest first)."),
+    key: bool = typer.Option(False, "--key", help="Add each run's reproduction key."),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first, with status, rule, symbol and commit.
@@ -145,21 +146,24 @@ def list_(
     \b
     Example:
       ita-rules runs list --setup IB_raid_v1 --limit 20
+      ita-rules runs list --key
     """
     from ita_rules.provenance import list_runs
 
+    ws = open_workspace(ctx)
     rows = list_runs(
-        open_workspace(ctx),
-        status=status,
-        flow_type=flow_type,
-        setup_id=setup,
-        symbol=symbol,
-        limit=limit,
+        ws, status=status, flow_type=flow_type, setup_id=setup, symbol=symbol, limit=limit
     )
+    if key:
+        from ita_rules.provenance.repkey import run_keys
+
+        keys = run_keys(ws.settings, [r["run_id"] for r in rows])
+        rows = [{**r, "key": keys[r["run_id"]]} for r in rows]
     if json_:
         emit_json({"runs": rows})
         return
     table = [["RUN_ID", "FLOW", "STATUS", "RULE", "SYMBOL", "TF", "COMMIT", "STARTED"]]
+    table[0] += ["KEY"] if key else []
     for r in rows:
         rule = f"{r['setup_id']}@{r['rule_version']}" if r["setup_id"] else "-"
         commit = (r["git_commit"] or "-")[:10] + ("+dirty" if r["git_dirty"] else "")
@@ -173,6 +177,7 @@ def list_(
                 r["timeframe"] or "-",
                 commit,
                 r["started_at"][:19],
+                *([r["key"][:23]] if key else []),
             ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
