@@ -120,7 +120,9 @@ def lineage_ws(in_git_repo: Path) -> Path:
     return in_git_repo
 
 
-def backtest(root: Path, metrics: dict[str, Any], **options: Any) -> dict[str, Any]:
+def backtest(
+    root: Path, metrics: dict[str, Any], inputs: str = "data/GER40_M15.csv", **options: Any
+) -> dict[str, Any]:
     """One backtest run of IB_raid_v1@1.2 over 2025-05-01..02 that stores ``metrics``."""
     from ita_rules.workspace import Workspace
 
@@ -130,7 +132,7 @@ def backtest(root: Path, metrics: dict[str, Any], **options: Any) -> dict[str, A
         rule="IB_raid_v1@1.2",
         symbol="GER40",
         timeframe="M15",
-        inputs=["data/GER40_M15.csv"],
+        inputs=[inputs],
         data_range=("2025-05-01", "2025-05-02"),
         **options,
     ) as run:
