@@ -16,7 +16,9 @@ LAYERS: list[set[str]] = [
     {"store"},  # files by SHA-256, records, journal
     {"provenance"},  # runs, snapshots, data hashes, verification
     {"remote"},  # copies on an rclone remote
-    {"retention"},  # policies, plans, soft delete, sweep, audit, notification
+    # policies, plans, soft delete, sweep, audit, notification; vectors: the same verbs on a
+    # vector store (it reuses retention's protections, and retention's verbs call it)
+    {"retention", "vectors"},
     {"workspace", "ci", "recovery"},  # one desk's parts put together
     {"hooks", "cli", "__main__"},  # entry points
 ]

@@ -147,3 +147,10 @@ def managed(db: Database) -> list[str]:
         if not sa.inspect(conn).has_table("vector_manifest"):
             return []
         return [row[0] for row in conn.execute(query)]
+
+
+def live(where: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A Chroma ``where`` filter that leaves out soft-deleted vectors (and vectors ita-rules
+    did not stamp), combined with the caller's: ``collection.query(..., where=live(w))``."""
+    flag = {"ita_deleted_at": 0}
+    return flag if not where else {"$and": [dict(where), flag]}

@@ -266,6 +266,33 @@ class Run:
         self._add_output(record.file_id)
         return record
 
+    def save_embeddings(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[str],
+        embeddings: Sequence[Sequence[float]],
+        documents: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        tags: Iterable[str] = (),
+    ) -> int:
+        """Add vectors to ``collection`` of the vector store (``[vectors] url``), stamped with
+        run_id, setup_id, rule_version and a numeric created_at, and record them in the
+        manifest (:mod:`.embeddings`); returns how many were added."""
+        self._running()
+        from ita_rules.provenance import embeddings as emb
+
+        extra = {"documents": documents, "metadatas": metadatas, "tags": tags}
+        return emb.save(
+            self.workspace.settings,
+            self.store.db,
+            self.snapshot,
+            collection,
+            ids,
+            embeddings,
+            **extra,
+        )
+
     def _add_output(self, file_id: str) -> None:
         outputs = [*self.snapshot.get("outputs", []), file_id]
         self._update(outputs=outputs)

@@ -48,6 +48,7 @@ class Report:
     kept: list[tuple[str, str]] = field(default_factory=list)  # sweep: (file_id, why not removed)
     safety_window_days: int | None = None
     warnings: list[str] = field(default_factory=list)  # apply: the plan's (unknown runs)
+    vectors: list[str] = field(default_factory=list)  # vectors soft-deleted or purged (ids)
     audit_log_path: str | None = None
     report_path: str | None = None
 
@@ -72,6 +73,9 @@ class Report:
             "audit_log_path": self.audit_log_path,
             "report_path": self.report_path,
             "affected_file_ids": [f for f, _, _ in self.affected],
+            "vectors_soft_deleted": len(self.vectors) if soft else 0,
+            "vectors_purged": 0 if soft else len(self.vectors),
+            "affected_vector_ids": list(self.vectors),
         }
 
 

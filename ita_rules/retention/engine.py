@@ -21,6 +21,7 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,9 @@ from ita_rules.retention.plan import plan_records
 from ita_rules.retention.policy import Policy, load_policy
 from ita_rules.retention.purge import admin_purge
 from ita_rules.retention.sweep import sweep
+from ita_rules.vectors.ids import is_vector
+from ita_rules.vectors.prune import restore_vectors, sweep_vectors
+from ita_rules.vectors.side import Vectors
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
@@ -82,6 +86,10 @@ class Retention:
         """The real time things happen at (never ``as_of``)."""
         return times.utc(self.clock())
 
+    def vectors(self) -> Vectors | None:
+        """The managed vector collections (docs/architecture.md#vectors), None without any."""
+        return Vectors.open(self.workspace.settings, self.store.db)
+
     def lineage(self) -> Lineage:
         """What the runs say (read completely or not at all: see :mod:`.inputs`)."""
         return inputs.lineage(self.workspace, self.store)
@@ -91,7 +99,7 @@ class Retention:
 
         The records stream from the database cursor into the plan (one pass, no object per
         record but its decision): a million records plan in seconds."""
-        lineage = self.lineage()
+        lineage, vectors = self.lineage(), self.vectors()
         r = t.records
         query = sa.select(  # Item's fields; the tags (NULL here) come from ``tags``
             r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash, sa.null(),
@@ -100,8 +108,9 @@ class Retention:
         with self.store.db.read() as conn:
             tags = inputs.tags_by_file(conn)
             with inputs.cursor(self.store, conn, query) as rows:
+                vector_rows = () if vectors is None else (row for row, _ in vectors.rows())
                 return plan_records(
-                    rows,
+                    chain(rows, vector_rows),
                     tags,
                     self.policy,
                     self.as_of,
@@ -177,8 +186,13 @@ class Retention:
             if not selected:
                 return report
             self._confirmed(plan, confirm, telegram)
-            paths = inputs.paths(self.store, (d.file_id for d in selected))
-            self._check_on_disk(paths[d.file_id] for d in selected)
+            files = [d for d in selected if not is_vector(d.file_id)]
+            vecs = [d.file_id for d in selected if is_vector(d.file_id)]
+            paths = inputs.paths(self.store, (d.file_id for d in files))
+            self._check_on_disk(paths[d.file_id] for d in files)
+            vectors = self.vectors() if vecs else None
+            if vectors is not None:
+                paths.update((f, vectors.path(f)) for f in vecs)
             at, planned_for = times.iso(now), times.iso(self.as_of)
             entry = {"at": at, "as_of": planned_for, "phase": "apply", "plan_id": plan.plan_id}
             self.log(
@@ -197,8 +211,10 @@ class Retention:
                     for d in selected
                 ),
             )
-            self.store.set_status([d.file_id for d in selected], "deleted", at=at)
-            report.affected = [(d.file_id, d.type, d.size) for d in selected]
+            self.store.set_status([d.file_id for d in files], "deleted", at=at)
+            if vectors is not None:
+                vectors.set_deleted(vecs, now.timestamp())
+            report.affected, report.vectors = [(d.file_id, d.type, d.size) for d in files], vecs
             return self.finish(report)
 
     def _confirmed(self, plan: Plan, confirm: str | None, telegram: Telegram | None) -> None:
@@ -233,11 +249,17 @@ class Retention:
             now = self.now()
             report = self.report("sweep", None, now)
             sweep(self, report, now, max_delete)
+            vectors = self.vectors()
+            if vectors is not None:
+                sweep_vectors(vectors, self, report, now, max_delete)
             return self.finish(report)
 
     def restore(self, *, file_ids: Sequence[str] = (), run_id: str | None = None) -> list[str]:
         """Undo a soft delete: the records become live again (their files are still on disk)."""
         with self._locked():
+            vecs = [f for f in file_ids if is_vector(f)]
+            file_ids = [f for f in file_ids if not is_vector(f)]
+            back = restore_vectors(self, vecs, run_id)
             r = t.records
             query = sa.select(r.c.file_id, r.c.path, r.c.status)
             if run_id is not None:
@@ -263,7 +285,7 @@ class Retention:
                 entries = ({"at": at, "phase": "restore", "file_id": i} for i in ids)
                 audit.append(self._logs(), now, entries)
                 self.store.set_status(ids, "live", at=at)
-            return ids
+            return ids + back
 
     def admin_purge(
         self, *, type_: str, before: _dt.datetime, confirm: str | None

@@ -19,6 +19,7 @@ from ita_rules.retention.audit import Report
 from ita_rules.retention.decisions import Plan
 from ita_rules.retention.engine import RemoteCopy, Retention
 from ita_rules.retention.notify import Telegram
+from ita_rules.vectors.ids import is_vector
 
 if TYPE_CHECKING:
     from ita_rules.core.config import Settings
@@ -105,7 +106,7 @@ def restore(desk: Desk, *, file_ids: Sequence[str] = (), run_id: str | None = No
     """Undo soft deletes, of the named files (whole ids or their first 8+ characters) or of
     every file of ``run_id``; return the file_ids made live again."""
     with opened(desk) as retention:
-        whole = [retention.store.resolve(f) for f in file_ids]
+        whole = [f if is_vector(f) else retention.store.resolve(f) for f in file_ids]
         return retention.restore(file_ids=whole, run_id=run_id)
 
 
