@@ -189,3 +189,12 @@ def test_a_run_without_lineage_url_imports_no_lineage_module(lineage_ws: Path) -
     ).stdout
     assert out.strip() == "[]"
     assert not (lineage_ws / ".ita" / "lineage_queue.jsonl").exists()
+
+
+def test_the_readme_event_validates(validator: EventValidator) -> None:
+    """README's example is a real exported event; it must stay valid OpenLineage."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("<!-- lineage-event -->\n```json\n", 1)[1].split("\n```", 1)[0]
+    event = json.loads(block)
+    validator.check(event)
+    assert event["eventType"] == "COMPLETE" and "itaRules_rule" in event["run"]["facets"]
