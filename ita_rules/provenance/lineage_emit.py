@@ -142,6 +142,12 @@ def resend(settings: Settings) -> tuple[int, int]:
     """Send the queued events again, in order: (sent, still queued)."""
     if not settings.lineage_url:
         raise UsageError("--resend: lineage.url is not set in ita.toml (or ITA_LINEAGE_URL)")
+    try:
+        import openlineage.client  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "--resend: the OpenLineage client is not installed: pip install 'ita-rules[lineage]'"
+        ) from None
     with _queue_lock(settings) as path:
         pending = _read_queue(path)
         sent = _send_lines(settings.lineage_url, pending)

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import rfc8785
 
 from tests.conftest import snapshot
@@ -16,8 +17,9 @@ from tests.lineage.conftest import backtest
 
 
 def test_dedupe_flags_same_key_different_metrics_and_a_candle_changes_the_key(
-    lineage_ws: Path, cli: Any
+    lineage_ws: Path, cli: Any, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ITA_DATABASE_URL", db_url)  # SQLite and the real Postgres
     feed = lineage_ws / "feed"  # ignored by git: a changed candle leaves the tree clean
     feed.mkdir()
     (lineage_ws / ".gitignore").write_text(".ita/\n/exchange/\n/feed/\n")

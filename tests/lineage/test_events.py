@@ -198,3 +198,22 @@ def test_the_readme_event_validates(validator: EventValidator) -> None:
     event = json.loads(block)
     validator.check(event)
     assert event["eventType"] == "COMPLETE" and "itaRules_rule" in event["run"]["facets"]
+
+
+def test_without_the_client_a_run_queues_and_resend_says_how_to_install(
+    lineage_ws: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.lineage.conftest import lineage_toml
+
+    for name in ("openlineage", "openlineage.client", "openlineage.client.transport.http"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if the extra were not installed
+    (lineage_ws / "ita.toml").write_text(lineage_toml("http://127.0.0.1:9", "desk-noclient"))
+    snap = backtest(lineage_ws, {"sharpe": 1.0})
+    assert snap["status"] == "succeeded"
+    queue = (lineage_ws / ".ita" / "lineage_queue.jsonl").read_text().splitlines()
+    assert [json.loads(text)["eventType"] for text in queue] == ["START", "COMPLETE"]
+    r = cli("runs", "export", "--openlineage", "--resend")
+    assert (r.code, r.err) == (
+        2,
+        "ita-rules: --resend: the OpenLineage client is not installed: pip install 'ita-rules[lineage]'\n",
+    )
