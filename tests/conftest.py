@@ -22,7 +22,12 @@ SAMPLE_RULES = REPO / "rules"
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the real $HOME or git config; pin a git identity and the date."""
-    home = tmp_path_factory.mktemp("home")
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """What :func:`_isolate` does, for a session fixture too (it runs before any autouse one):
+    ``home`` as $HOME with its own git config, no ITA_/GIT_ variable of the outer shell."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test Trader\n\temail = trader@example.test\n"

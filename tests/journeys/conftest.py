@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ita_rules.core import canonical, yamlio
-from tests.conftest import REPO, SAMPLE_RULES, write
+from tests.conftest import REPO, SAMPLE_RULES, isolate, write
 
 BIN = Path(sys.executable).parent
 
@@ -113,26 +113,44 @@ def candles_csv(start_day: int = 1, days: int = 20, symbol_price: float = 100.0)
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def desk(tmp_path: Path) -> Desk:
-    """``ita-rules init desk`` in an empty folder, the sample rules added and committed."""
+def _desk_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-cache")
     env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``ita-rules init desk`` in an empty folder, the sample rules added and committed: made
+    once per session; each journey starts from its own copy (:func:`desk`)."""
+    base = tmp_path_factory.mktemp("desk-template")
+    with pytest.MonkeyPatch.context() as mp:  # the same isolation each journey runs in
+        isolate(mp, tmp_path_factory.mktemp("home"))
+        env = _desk_env(base)
     made = subprocess.run(
         [str(BIN / "ita-rules"), "init", "desk"],
-        cwd=tmp_path,
+        cwd=base,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     assert made.returncode == 0, made.stderr
-    d = Desk(tmp_path / "desk", env)
+    d = Desk(base / "desk", env)
     shutil.copytree(SAMPLE_RULES, d.root / "rules", dirs_exist_ok=True)
     d.commit("the desk's rules")
-    return d
+    return d.root
+
+
+@pytest.fixture
+def desk(tmp_path: Path, desk_template: Path) -> Desk:
+    """A fresh copy of the desk made by ``ita-rules init desk`` (its sample rules committed),
+    with the environment of a user's shell: a git repository is the same wherever it lies."""
+    root = tmp_path / "desk"
+    shutil.copytree(desk_template, root, symlinks=True)
+    return Desk(root, _desk_env(tmp_path))
 
 
 __all__ = ["REPO", "Desk", "Ran", "candles_csv"]
