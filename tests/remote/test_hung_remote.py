@@ -37,8 +37,9 @@ def test_a_push_to_a_stalled_endpoint_ends_with_one_line_and_no_leftovers(
 ) -> None:
     rclone_env(monkeypatch, tmp_path, f"http://127.0.0.1:{black_hole}")
     monkeypatch.setenv("ITA_REMOTE", "s3t:ita-stalled/ita")
-    # a short idle timeout keeps the test quick; the defaults (child_env) bound it the same way
-    monkeypatch.setenv("RCLONE_TIMEOUT", "2s")
+    # a short idle timeout (set as a user can; rclone_env allows one try) keeps the test quick:
+    # each request waits it out twice; the defaults (child_env) bound it the same way, later
+    monkeypatch.setenv("RCLONE_TIMEOUT", "250ms")
     store = store_ws.open()
     try:
         store.put(write(tmp_path / "a.csv", "time,open\n1,2\n"), type="candles", symbol="GER40")
