@@ -77,6 +77,9 @@ def _report_lines(doc: dict[str, Any]) -> list[str]:
             f"{doc['total_files_purged']} file(s) removed from disk, {size} freed{log}"
         )
     lines = [head, *(f"  {type_}: {n}" for type_, n in doc["by_type"].items())]
+    if doc.get("affected_vector_ids"):  # counted apart from files: no disk space is freed
+        done = "soft-deleted" if phase == "apply" else "deleted from the vector store"
+        lines.append(f"  vectors: {len(doc['affected_vector_ids'])} {done}")
     lines += [
         f"  {c['file_id']}: record purged, content kept: shared with {c['shared_with']}"
         for c in doc["content_kept"]

@@ -77,6 +77,9 @@ def test_apply_soft_deletes_sweep_deletes_after_the_window_restore_undoes(
     restored = cli("retention", "restore", f"vector:{name}/a4")
     assert restored.code == 0, restored.err
     assert "a4" in coll.get(where=live(), include=[])["ids"]
+    again = cli("retention", "apply")
+    assert again.out.splitlines()[1] == "  vectors: 1 soft-deleted"
+    assert cli("retention", "restore", f"vector:{name}/a4").out.strip() == "restored 1 file(s)"
     assert json.loads(cli("retention", "sweep", "--json").out)["vectors_purged"] == 0
     vec_ws.vectors_days_pass(name, 8)
     swept = json.loads(cli("retention", "sweep", "--json").out)
