@@ -12,7 +12,8 @@ Modules: :mod:`datahash` (data_hash and the inputs; the canonical candle form in
 environment), :mod:`snapshot`, :mod:`runstore` (run ids, leases, snapshot files; the rows and
 the shared connection in :mod:`rundb`), :mod:`runs` (the :class:`Run` context manager),
 :mod:`verify` (the record itself in :mod:`snapcheck`), :mod:`prefect` (optional), :mod:`desk`
-(what the runs need of a workspace).
+(what the runs need of a workspace), :mod:`lineage` (OpenLineage events; sent, queued and
+exported by :mod:`lineage_emit`), :mod:`repkey` (the reproduction key and ``runs dedupe``).
 
 The functions here are what the ``runs`` verbs call: each takes a workspace (any
 :class:`~ita_rules.provenance.desk.Desk`).
