@@ -35,3 +35,60 @@ def test_an_admin_purge_of_a_run_result_sends_drop(
     assert other["run"]["runId"] == complete["run"]["runId"] == drop["run"]["runId"]
     assert (start["eventType"], complete["eventType"]) == ("START", "COMPLETE")
     validator.check(other)
+
+
+SWEEP_POLICY = "safety_window_days: 7\ntypes:\n  screenshot: {retain_days: 90, strategy: delete}\n"
+
+
+def _backdate(root: Path, column: str, days: int) -> None:
+    """Move every record's ``column`` (created_at, deleted_at) ``days`` into the past (the
+    window runs on the real clock)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+    from ita_rules.workspace import Workspace
+
+    store = Workspace.open(root).store
+    try:
+        with store.db.write() as conn:
+            rows = conn.execute(sa.select(t.records.c.file_id, t.records.c[column])).all()
+            for file_id, moment in rows:
+                if moment is not None:
+                    earlier = dt.datetime.fromisoformat(moment) - dt.timedelta(days=days)
+                    conn.execute(
+                        t.records.update()
+                        .where(t.records.c.file_id == file_id)
+                        .values({column: earlier.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+                    )
+    finally:
+        store.close()
+
+
+def test_a_sweep_of_a_run_output_sends_drop(
+    lineage_ws: Path, receiver: Receiver, cli: Any, validator: EventValidator
+) -> None:
+    from ita_rules.workspace import Workspace
+
+    (lineage_ws / "ita.toml").write_text(lineage_toml(receiver.url, "desk-sweep"))
+    (lineage_ws / "retention.yaml").write_text(SWEEP_POLICY)
+    (lineage_ws / "chart.png").write_bytes(b"png")
+    with Workspace.open(lineage_ws).start_run("train_flow") as run:
+        record = run.save_file(lineage_ws / "chart.png", type="screenshot")
+    _backdate(lineage_ws, "created_at", 120)
+    r = cli("retention", "apply", "--json")
+    assert r.code == 0 and json.loads(r.out)["affected_file_ids"] == [record.file_id], r.err
+    _backdate(lineage_ws, "deleted_at", 8)
+    r = cli("retention", "sweep", "--json")
+    assert r.code == 0 and json.loads(r.out)["total_files_purged"] == 1, r.err
+    (drop,) = [
+        e
+        for e in receiver.events
+        if e["job"]["namespace"] == "desk-sweep" and e["eventType"] == "OTHER"
+    ]
+    validator.check(drop)
+    (dataset,) = drop["outputs"]
+    assert dataset["facets"]["lifecycleStateChange"]["lifecycleStateChange"] == "DROP"
+    assert dataset["facets"]["version"]["datasetVersion"] == record.hash
+    assert dataset["facets"]["datasetType"]["subType"] == "screenshot"
