@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -30,7 +32,8 @@ def export(
     """Export runs as OpenLineage events: START and COMPLETE / FAIL / ABORT per run, and an
     OTHER event naming outputs retention purged (DROP).
 
-    Without -o the events are printed, one JSON object per line. With --resend the events the
+    Without -o the events are printed, one JSON object per line (with --json: one document
+    with the counts and the events; with -o and --json: the counts). With --resend the events the
     live emitter could not deliver (.ita/lineage_queue.jsonl) are sent again, in order, to
     lineage.url, and nothing is exported.
 
@@ -57,11 +60,12 @@ def export(
             echo(f"re-sent {sent} queued event(s); {left} still queued")
         raise typer.Exit(0 if left == 0 else 1)
     lines, runs = export_runs(settings, run_ids or [], since, output)
-    if output is None and not json_:
+    if json_:  # one document: the counts, and the events themselves unless written to -o
+        doc: dict[str, Any] = {"runs": runs, "count": len(lines), "output": output and str(output)}
+        emit_json(doc if output else {**doc, "events": [json.loads(text) for text in lines]})
+    elif output is None:
         for text in lines:
             echo(text)
-    elif json_:
-        emit_json({"events": len(lines), "runs": runs, "output": str(output) if output else None})
     else:
         echo(f"wrote {len(lines)} event(s) of {runs} run(s) to {output}")
 

@@ -72,7 +72,8 @@ def events_of(
     events = [start, run_event(snapshot, namespace=namespace, root=root, outputs=kept)]
     purged = [as_output(store, r) for r in records if r.status == "purged"]
     if purged and not live:
-        moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in records)
+        gone = [r for r in records if r.status == "purged"]
+        moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in gone)
         events.append(drop_event(snapshot, purged, namespace=namespace, moment=moment))
     return events
 
@@ -104,11 +105,11 @@ def announce_drop(settings: Settings, store: Store, records: Sequence[Record]) -
         with RunStore.open(settings) as runs:
             for run_id in sorted({r.run_id for r in records if r.run_id}):
                 snapshot = runs.get(run_id)
-                mine = [as_output(store, r) for r in records if r.run_id == run_id]
-                moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in records)
-                events.append(
-                    drop_event(snapshot, mine, namespace=settings.lineage_namespace, moment=moment)
-                )
+                mine = [r for r in records if r.run_id == run_id]
+                moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in mine)
+                outputs = [as_output(store, r) for r in mine]
+                namespace = settings.lineage_namespace
+                events.append(drop_event(snapshot, outputs, namespace=namespace, moment=moment))
     except Exception as exc:
         warnings.warn(f"lineage: no DROP event: {exc}", stacklevel=2)
         return

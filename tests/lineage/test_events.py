@@ -125,7 +125,18 @@ def test_export_to_a_file_and_its_errors(lineage_ws: Path, cli: Any) -> None:
     ids = {json.loads(text)["run"]["runId"] for text in out.read_text().splitlines()}
     assert len(ids) == 2
     r = cli("runs", "export", "--openlineage", "--since", "2999-01-01", "--json")
-    assert r.code == 0 and json.loads(r.out) == {"events": 0, "runs": 0, "output": None}
+    assert r.code == 0 and json.loads(r.out) == {
+        "runs": 0,
+        "count": 0,
+        "output": None,
+        "events": [],
+    }
+    r = cli("runs", "export", "--openlineage", first["run_id"], "--json")
+    document = json.loads(r.out)
+    assert (document["runs"], document["count"]) == (1, 2)
+    assert [e["eventType"] for e in document["events"]] == ["START", "COMPLETE"]
+    r = cli("runs", "export", "--openlineage", "-o", str(out), "--json")
+    assert json.loads(r.out) == {"runs": 2, "count": 4, "output": str(out)}
     before = snapshot(lineage_ws)
     cases = [
         (
