@@ -8,7 +8,8 @@ plain dict out; nothing here imports the ``openlineage-python`` client (the live
   event of a run and every later export name the same run.
 * ``job.namespace`` = ``lineage.namespace`` of ``ita.toml``; ``job.name`` =
   ``{flow_type}.{setup_id}`` (the flow type alone for a run without a rule).
-* Inputs: namespace ``file``, name the absolute path (the OpenLineage naming of a local file),
+* Inputs: namespace ``file``, name the absolute path (the OpenLineage naming of a local file;
+  ``s3://bucket`` and the key when the content has a verified copy on an S3 remote),
   ``version`` = the input's data hash (the range hash when the run read a range), and the
   range as an input ``subset`` facet (``time >= first AND time <= last``).
 * Outputs: the stored file (namespace ``file``, absolute path), ``version`` = its SHA-256,
@@ -48,6 +49,9 @@ _DEFS = {
     "subset": "InputSubsetInputDatasetFacet",
     "version": "DatasetVersionDatasetFacet",
 }
+
+
+Names = Mapping[str, tuple[str, str]]  # content hash -> (namespace, name)
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,11 @@ def run_event(
     root: Path,
     outputs: Sequence[Output] = (),
     status: str | None = None,
+    names: Names | None = None,
 ) -> dict[str, Any]:
-    """The RunEvent of ``snapshot`` in state ``status`` (its own status by default)."""
+    """The RunEvent of ``snapshot`` in state ``status`` (its own status by default); ``names``
+    gives the S3 name of a content hash with a verified remote copy (else ``file`` naming)."""
+    names = names or {}
     state = event_type(status or str(snapshot["status"]))
     version = str(snapshot.get("ita_rules_version") or "0")
     moment = snapshot["started_at"] if state == "START" else snapshot.get("finished_at")
@@ -113,8 +120,10 @@ def run_event(
             "name": job_name(snapshot),
             "facets": job_facets(snapshot, root, version),
         },
-        "inputs": [input_dataset(entry, snapshot, root, version) for entry in _inputs(snapshot)],
-        "outputs": [output_dataset(out, version) for out in outputs],
+        "inputs": [
+            input_dataset(entry, snapshot, root, version, names) for entry in _inputs(snapshot)
+        ],
+        "outputs": [output_dataset(out, version, names) for out in outputs],
     }
     return event
 
@@ -189,14 +198,19 @@ def job_facets(snapshot: Mapping[str, Any], root: Path, version: str) -> dict[st
 
 
 def input_dataset(
-    entry: Mapping[str, Any], snapshot: Mapping[str, Any], root: Path, version: str
+    entry: Mapping[str, Any],
+    snapshot: Mapping[str, Any],
+    root: Path,
+    version: str,
+    names: Names | None = None,
 ) -> dict[str, Any]:
     path = Path(str(entry["path"]))
     absolute = path if path.is_absolute() else (root / path)
     data_hash = entry.get("range_hash") or entry["hash"]
+    namespace, name = (names or {}).get(entry["hash"], ("file", absolute.resolve().as_posix()))
     dataset: dict[str, Any] = {
-        "namespace": "file",
-        "name": absolute.resolve().as_posix(),
+        "namespace": namespace,
+        "name": name,
         "facets": {"version": facet("version", version, datasetVersion=data_hash)},
     }
     first, last = entry.get("first"), entry.get("last")
@@ -226,7 +240,7 @@ def _compare(column: str, comparison: str, value: str) -> dict[str, Any]:
     }
 
 
-def output_dataset(out: Output, version: str) -> dict[str, Any]:
+def output_dataset(out: Output, version: str, names: Names | None = None) -> dict[str, Any]:
     facets: dict[str, Any] = {
         "version": facet("version", version, datasetVersion=out.hash),
         "datasetType": facet("datasetType", version, datasetType="FILE", subType=out.type),
@@ -235,11 +249,17 @@ def output_dataset(out: Output, version: str) -> dict[str, Any]:
         facets["lifecycleStateChange"] = facet(
             "lifecycleStateChange", version, lifecycleStateChange="DROP"
         )
-    return {"namespace": "file", "name": out.path.as_posix(), "facets": facets}
+    namespace, name = (names or {}).get(out.hash, ("file", out.path.as_posix()))
+    return {"namespace": namespace, "name": name, "facets": facets}
 
 
 def drop_event(
-    snapshot: Mapping[str, Any], purged: Sequence[Output], *, namespace: str, moment: str
+    snapshot: Mapping[str, Any],
+    purged: Sequence[Output],
+    *,
+    namespace: str,
+    moment: str,
+    names: Names | None = None,
 ) -> dict[str, Any]:
     """An OTHER event of the run that wrote ``purged``: those outputs, each with
     ``lifecycleStateChange`` DROP (retention purged them at ``moment``)."""
@@ -252,5 +272,5 @@ def drop_event(
         "schemaURL": EVENT_SCHEMA_URL,
         "run": {"runId": run_uuid(namespace, str(snapshot["run_id"]))},
         "job": {"namespace": namespace, "name": job_name(snapshot)},
-        "outputs": [output_dataset(out, version) for out in dropped],
+        "outputs": [output_dataset(out, version, names) for out in dropped],
     }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ita_rules.core.errors import UsageError
 from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.provenance.lineage import Output, drop_event, run_event
+from ita_rules.provenance.lineage_names import s3_names
 
 if TYPE_CHECKING:
     from ita_rules.core.config import Settings
@@ -65,16 +66,19 @@ def events_of(
     (``live`` False) also an OTHER event naming its purged outputs (DROP)."""
     namespace, root = settings.lineage_namespace, settings.root
     records = outputs_of(store, snapshot) if snapshot["status"] != "running" or not live else []
-    start = run_event(snapshot, namespace=namespace, root=root, status="running")
+    hashes = [str(e["hash"]) for e in snapshot.get("inputs") or []] + [r.hash for r in records]
+    names = s3_names(settings.remote_name, store.db, hashes)
+    start = run_event(snapshot, namespace=namespace, root=root, status="running", names=names)
     if snapshot["status"] == "running":
         return [start]
     kept = [Output(store.abspath(r.path), r.hash, r.type) for r in records]
-    events = [start, run_event(snapshot, namespace=namespace, root=root, outputs=kept)]
-    purged = [as_output(store, r) for r in records if r.status == "purged"]
-    if purged and not live:
-        gone = [r for r in records if r.status == "purged"]
+    end = run_event(snapshot, namespace=namespace, root=root, outputs=kept, names=names)
+    events = [start, end]
+    gone = [r for r in records if r.status == "purged"]
+    if gone and not live:
         moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in gone)
-        events.append(drop_event(snapshot, purged, namespace=namespace, moment=moment))
+        purged = [as_output(store, r) for r in gone]
+        events.append(drop_event(snapshot, purged, namespace=namespace, moment=moment, names=names))
     return events
 
 
@@ -108,8 +112,11 @@ def announce_drop(settings: Settings, store: Store, records: Sequence[Record]) -
                 mine = [r for r in records if r.run_id == run_id]
                 moment = max(str(r.deleted_at or snapshot["finished_at"]) for r in mine)
                 outputs = [as_output(store, r) for r in mine]
+                names = s3_names(settings.remote_name, store.db, [r.hash for r in mine])
                 namespace = settings.lineage_namespace
-                events.append(drop_event(snapshot, outputs, namespace=namespace, moment=moment))
+                events.append(
+                    drop_event(snapshot, outputs, namespace=namespace, moment=moment, names=names)
+                )
     except Exception as exc:
         warnings.warn(f"lineage: no DROP event: {exc}", stacklevel=2)
         return
