@@ -94,7 +94,11 @@ def announce(runs: RunStore, snapshot: Mapping[str, Any]) -> None:
     except Exception as exc:  # the run matters more than its lineage
         warnings.warn(f"lineage: no event for {snapshot.get('run_id')}: {exc}", stacklevel=2)
         return
-    deliver(settings, [event])
+    try:
+        deliver(settings, [event])
+    except Exception as exc:  # the queue could not be written either (lock, disk)
+        lost = f"{event['eventType']} of {snapshot.get('run_id')}"
+        warnings.warn(f"lineage: {lost} lost: {exc}", stacklevel=2)
 
 
 def announce_drop(settings: Settings, store: Store, records: Sequence[Record]) -> None:
@@ -117,10 +121,9 @@ def announce_drop(settings: Settings, store: Store, records: Sequence[Record]) -
                 events.append(
                     drop_event(snapshot, outputs, namespace=namespace, moment=moment, names=names)
                 )
-    except Exception as exc:
+        deliver(settings, events)
+    except Exception as exc:  # the purge is done: its lineage must not undo or fail it
         warnings.warn(f"lineage: no DROP event: {exc}", stacklevel=2)
-        return
-    deliver(settings, events)
 
 
 @contextlib.contextmanager
@@ -178,9 +181,12 @@ def _send_lines(url: str, texts: Sequence[str]) -> int:
         from openlineage.client.transport.http import HttpConfig, HttpTransport
     except ImportError:
         return 0  # the lineage extra is not installed: everything stays queued
-    transport = HttpTransport(
-        HttpConfig(url=url, endpoint=ENDPOINT, timeout=TIMEOUT_S, retry=dict(RETRY))
-    )
+    try:  # a malformed url is refused here: everything stays queued
+        transport = HttpTransport(
+            HttpConfig(url=url, endpoint=ENDPOINT, timeout=TIMEOUT_S, retry=dict(RETRY))
+        )
+    except ValueError:
+        return 0
     sent = 0
     try:
         for text in texts:

@@ -228,3 +228,13 @@ def test_without_the_client_a_run_queues_and_resend_says_how_to_install(
         2,
         "ita-rules: --resend: the OpenLineage client is not installed: pip install 'ita-rules[lineage]'\n",
     )
+
+
+def test_a_malformed_lineage_url_never_fails_a_run(lineage_ws: Path) -> None:
+    from tests.lineage.conftest import lineage_toml
+
+    (lineage_ws / "ita.toml").write_text(lineage_toml("not a url", "desk-badurl"))
+    snap = backtest(lineage_ws, {"sharpe": 1.0})
+    assert snap["status"] == "succeeded"
+    queue = (lineage_ws / ".ita" / "lineage_queue.jsonl").read_text().splitlines()
+    assert [json.loads(text)["eventType"] for text in queue] == ["START", "COMPLETE"]
