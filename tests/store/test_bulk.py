@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.store.conftest import StoreWs, kill_putter_and_check, start_putter
+from tests.store.conftest import Progress, StoreWs, kill_putter_and_check, start_putter
 
 
 def _sha(data: bytes) -> str:
@@ -294,12 +294,14 @@ def test_a_bulk_put_does_not_load_the_rule_registry(store_ws: StoreWs) -> None:
     assert proc.stdout.splitlines()[-1] == "False"
 
 
-def _bulk_putter(root: str, seed: int, ready: Any) -> None:
+def _bulk_putter(root: str, seed: int, progress: Progress) -> None:
     """Bulk puts large enough for the one-syncfs path, in a loop until killed."""
     from ita_rules.store import PutSpec, blobs
 
-    rnd, store, src = start_putter(root, seed, ready)
+    rnd, store, src = start_putter(root, seed, progress)
     for i in range(10**9):
+        if i:
+            progress.tick()
         batch = []
         for j in range(blobs.SYNC_EACH_UP_TO + rnd.randrange(1, 20)):
             path = src / f"{i}-{j}.png"
@@ -321,7 +323,13 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws
     try:
         for n in range(20):
             kill_putter_and_check(
-                store, _bulk_putter, store_ws.root, n, rnd.uniform(0.0, 0.4), hashes=n % 5 == 4
+                store,
+                _bulk_putter,
+                store_ws.root,
+                n,
+                rnd.uniform(0.0, 0.4),
+                hashes=n % 5 == 4,
+                first_done=n % 2 == 1,  # the others: from the start, within the first batch
             )
         assert fsck(store).problems == []
         records = store.find(status=None)

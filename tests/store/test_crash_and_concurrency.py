@@ -12,18 +12,20 @@ import random
 from pathlib import Path
 from typing import Any
 
-from tests.store.conftest import FORK, StoreWs, kill_putter_and_check, start_putter
+from tests.store.conftest import FORK, Progress, StoreWs, kill_putter_and_check, start_putter
 
 SINGLES = 100  # of the 500 files of each concurrent process; the rest go in bulk puts of 50
 
 
-def _crashing_putter(root: str, seed: int, ready: Any) -> None:
+def _crashing_putter(root: str, seed: int, progress: Progress) -> None:
     """Put, bulk-put, tag and remove in a loop until killed."""
     from ita_rules.store import PutSpec
 
     mine: list[str] = []
-    rnd, store, src = start_putter(root, seed, ready)
+    rnd, store, src = start_putter(root, seed, progress)
     for i in range(10**9):
+        if i:
+            progress.tick()
         roll = rnd.random()
         if roll < 0.55 or not mine:
             size = rnd.choice([16, 4096, 300_000])
@@ -69,6 +71,7 @@ def test_kill_9_at_random_moments_never_leaves_a_record_without_its_file(store_w
                 n,
                 rnd.uniform(0.0, 0.08),
                 hashes=n % 10 == 9,
+                first_done=n % 2 == 1,  # the others: from the start, within the first put
             )
             kills += 1
         fsck(store, repair=True)

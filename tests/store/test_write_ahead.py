@@ -2,8 +2,9 @@
 rebuild never loses a record the database had; a journal entry whose commit never happened
 restores only what the files on disk support.
 
-The kill test runs the real CLI (``ita-rules store put DIR``, hundreds of files) and SIGKILLs
-it at a random moment, 20 times.
+The kill test runs the real CLI (``ita-rules store put DIR``, 200 files) and SIGKILLs
+it 20 times, at a random moment after a point of the put it observed (staging, journal written,
+records committed): not a fixed time, which a loaded machine would not honour.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ import pytest
 from tests.store.conftest import StoreWs, ita
 from tests.store.test_disk_faults import journaled, lose_database, record_ids
 
-FILES = 600
+FILES = 200
 
 
 def _db_ids(ws: StoreWs) -> set[str]:
@@ -35,15 +37,41 @@ def _db_ids(ws: StoreWs) -> set[str]:
         store.close()
 
 
-def _wait_for_staging(folder: Path, proc: subprocess.Popen[bytes]) -> None:
-    """Until the put's first temp file appears in ``folder`` (or the process ends)."""
-    mine = f".ita-tmp-{proc.pid}-"
+def _wait_until(proc: subprocess.Popen[bytes], reached: Callable[[], bool]) -> None:
+    """Until ``reached()`` (or the process ends): progress observed, not a time guessed."""
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as found:
-            if any(entry.name.startswith(mine) for entry in found):
+        with contextlib.suppress(FileNotFoundError):
+            if reached():
                 return
         time.sleep(0.005)
+
+
+def _staging(folder: Path, proc: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    """The put's first temp file is in ``folder``."""
+    mine = f".ita-tmp-{proc.pid}-"
+
+    def reached() -> bool:
+        with os.scandir(folder) as found:
+            return any(entry.name.startswith(mine) for entry in found)
+
+    return reached
+
+
+# Each round waits for one point of the put, then kills it a random time later: while staging
+# (the 200 files), once its journal entries are written (then between them and the commit, or
+# just after), or once it prints its records (committed: so every run has records to check).
+PHASES = ("staging", "journaled", "committed")
+
+
+def _phase(ws: StoreWs, proc: subprocess.Popen[bytes], phase: str, out: Path) -> Callable[[], bool]:
+    if phase == "staging":
+        return _staging(ws.store_root / "archive" / "raw", proc)  # where candles go
+    if phase == "journaled":
+        journal = ws.store_root / ".ita-store" / "journal.jsonl"
+        size = journal.stat().st_size if journal.exists() else 0
+        return lambda: journal.stat().st_size > size
+    return lambda: out.stat().st_size > 0  # the CLI prints the records once committed
 
 
 def test_kill_9_during_bulk_puts_never_leaves_a_record_out_of_the_journal(
@@ -51,22 +79,24 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_out_of_the_journal(
 ) -> None:
     rnd = random.Random(20261126)
     env = dict(os.environ)
-    folder = store_ws.store_root / "archive" / "raw"  # where candles go
     killed = 0
     for n in range(20):
         src = store_ws.root / "src" / str(n)
         src.mkdir(parents=True)
         for i in range(FILES):
             (src / f"{i}.csv").write_text(f"{n},{i},{rnd.random()}\n" * (1 + i % 7))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ita_rules", "store", "put", str(src), "--type", "candles"],
-            cwd=store_ws.root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_staging(folder, proc)  # then kill while staging, committing or journaling
-        time.sleep(rnd.uniform(0.0, 0.3))
+        phase = PHASES[n % 3]
+        out = store_ws.root / "src" / f"{n}.out"
+        with out.open("wb") as stdout:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ita_rules", "store", "put", str(src), "--type", "candles"],
+                cwd=store_ws.root,
+                env=env,
+                stdout=stdout,
+                stderr=subprocess.DEVNULL,
+            )
+        _wait_until(proc, _phase(store_ws, proc, phase, out))
+        time.sleep(rnd.uniform(0.0, 0.1 if phase == "staging" else 0.02))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
