@@ -146,7 +146,7 @@ def vector_manifest(conn: sa.Connection) -> None:
     _run(
         conn,
         [
-            "CREATE TABLE vector_manifest (collection VARCHAR(512) NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS vector_manifest (collection VARCHAR(512) NOT NULL, "
             "vector_id VARCHAR(512) NOT NULL, run_id VARCHAR(40), "
             "created_at VARCHAR(32) NOT NULL, purged_at VARCHAR(32), "
             "PRIMARY KEY (collection, vector_id))",

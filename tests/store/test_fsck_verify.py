@@ -263,3 +263,35 @@ def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> No
     _drop_everything(store_ws)
     assert rebuild_database(Workspace.open(store_ws.root)).records == 2
     assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
+
+
+def test_a_lost_stored_file_is_restored_from_a_record_name_holding_the_same_bytes(  # type: ignore[no-untyped-def]
+    store_ws: StoreWs, cli
+) -> None:
+    """A put killed between linking a record's own name and keeping the stored file (or a
+    stored file deleted by hand) leaves the bytes under the name: repair brings the stored file
+    back from it instead of marking the records missing, and one repair leaves fsck clean."""
+    first = _put(store_ws, cli, "a.png", b"same bytes", "--symbol", "GER40")
+    second = _put(store_ws, cli, "b.png", b"same bytes", "--symbol", "US30")
+    assert first["hash"] == second["hash"] and first["path"] != second["path"]
+    root = store_ws.store_root
+    (root / first["path"]).unlink()
+
+    r = cli("store", "fsck")
+    assert r.code == 1
+    assert f"{first['path']}: stored file missing; 2 record(s) point to it" in r.out
+
+    r = cli("store", "fsck", "--repair")
+    assert r.code == 0, r.out + r.err
+    assert (
+        f"{first['path']}: stored file missing; 2 record(s) point to it "
+        f"(brought back from {second['path']}, same SHA-256)" in r.out
+    )
+    assert cli("store", "fsck").code == 0
+    assert (root / first["path"]).read_bytes() == b"same bytes"
+    assert (root / second["path"]).read_bytes() == b"same bytes"
+    statuses = {
+        f["file_id"]: f["status"]
+        for f in json.loads(cli("store", "find", "--status", "all", "--json").out)
+    }
+    assert statuses == {first["file_id"]: "live", second["file_id"]: "live"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ class Scan:
     stored: dict[str, tuple[str, int]]  # hash -> (its stored file, size)
     live: dict[str, list[str]]  # hash -> the file ids of its live records
     linked: set[str]  # records' own names of stored bytes that are on disk
+    named: dict[str, list[str]] = field(default_factory=dict)  # hash -> its names on disk
 
     @property
     def unaccounted(self) -> set[str]:
@@ -121,6 +122,8 @@ def _check_names(
             names.setdefault(path, (hash_, []))[1].extend([fid] if status in LIVE else [])
     for rel, (hash_, ids) in sorted(names.items()):
         stored = scan.stored.get(hash_, ("", 0))[0]
+        if rel in scan.files and ids:
+            scan.named.setdefault(hash_, []).append(rel)
         if rel in scan.files and not ids:
             if repair:
                 (store.root / rel).unlink(missing_ok=True)
@@ -198,6 +201,34 @@ def lost_and_found(store: Store, rel: str) -> None:
     os.replace(store.root / rel, target)
 
 
+def _lost_stored(
+    store: Store,
+    scan: Scan,
+    report: FsckReport,
+    repair: bool,
+    lost: tuple[str, str, tuple[str, ...]],
+) -> None:
+    """A stored file is missing. When a live record's own name still holds the same bytes (a
+    put killed between the two, or the file deleted by hand), ``repair`` brings the stored file
+    back from it; only without such a copy are the records marked missing."""
+    hash_, rel, ids = lost
+    message = f"stored file missing; {len(ids)} record(s) point to it"
+    source = next(
+        (n for n in scan.named.get(hash_, ()) if blobs.hash_file(store.root / n)[0] == hash_),
+        None,
+    )
+    if source is None:
+        _mark(store, report, Problem("missing", rel, message, ids, repair), "missing")
+        return
+    if repair:
+        (store.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        names.link_or_copy(os.fspath(store.root / source), os.fspath(store.root / rel), None)
+        message += f" (brought back from {source}, same SHA-256)"
+    else:
+        message += f" ({source} holds the same bytes: --repair brings it back)"
+    report.problems.append(Problem("missing", rel, message, ids, repair))
+
+
 def check_orphans(store: Store, orphans: set[str], report: FsckReport, repair: bool) -> None:
     """Files nothing accounts for: moved to lost+found with ``repair``."""
     moved = " (moved to .ita-store/lost+found)" if repair else ""
@@ -222,8 +253,7 @@ def check_stored(
                 message = "stored file that no live record needs"
                 report.problems.append(Problem("unneeded", rel, message, repaired=repair))
         elif not present:
-            message = f"stored file missing; {len(ids)} record(s) point to it"
-            _mark(store, report, Problem("missing", rel, message, ids, repair), "missing")
+            _lost_stored(store, scan, report, repair, (hash_, rel, ids))
         else:
             actual_size = (store.root / rel).stat().st_size
             actual_hash = blobs.hash_file(store.root / rel)[0] if hashes else hash_
