@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import write
-from tests.journeys.conftest import Desk, candles_csv, desk  # noqa: F401
+from tests.journeys.conftest import Desk, candles_csv, desk, desk_template  # noqa: F401
 from tests.remote.conftest import RemoteWs
 
 POLICY = """\

@@ -21,7 +21,10 @@ from ruamel.yaml.error import YAMLError
 from ita_rules.core import validation, yamlio
 from ita_rules.rules.diffing import diff, required_bump
 from tests.conftest import SAMPLE_RULES
-from tests.journeys.conftest import Desk
+from tests.journeys.conftest import (
+    Desk,
+    desk_template,  # noqa: F401  (the fixture journey_desk copies)
+)
 from tests.journeys.conftest import desk as journey_desk  # noqa: F401  (a fixture)
 
 LONDON = "rules/London_FVG_v1/v1.1.yaml"
