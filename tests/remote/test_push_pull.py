@@ -122,9 +122,12 @@ def test_pull_restores_purged_and_missing_records(rws_cli: Any) -> None:
     assert png.read_bytes() == b"\x89PNG fake chart"
     assert json.loads(cli("store", "get", recs["png"].file_id, "--json").out)["status"] == "live"
 
-    # a file lost behind the store's back, found by fsck (records -> missing), pulled by run
+    # a content lost behind the store's back (its stored file and the other record's name with
+    # the same bytes, which fsck would otherwise bring it back from), found by fsck (records ->
+    # missing), pulled by run
     small = rws.ws.store_root / recs["small"].path
     small.unlink()
+    (rws.ws.store_root / recs["again"].path).unlink()
     assert cli("store", "fsck", "--repair").code == 0
     statuses = {
         r["file_id"]: r["status"]
