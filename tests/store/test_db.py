@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from ita_rules.db.migrations import CURRENT_VERSION
 from tests.conftest import write
 from tests.store.conftest import StoreWs
 
@@ -52,12 +53,15 @@ def test_an_old_schema_is_refused_then_upgraded(store_ws: StoreWs, cli) -> None:
     assert r.code == 2
     assert r.err.startswith("ita-rules: the database ")
     assert r.err.endswith(
-        "has schema version 1, this ita-rules needs 4: run `ita-rules db upgrade`\n"
+        f"has schema version 1, this ita-rules needs {CURRENT_VERSION}: run `ita-rules db upgrade`\n"
     )
 
     r = cli("db", "upgrade", "--json")
     assert r.code == 0, r.err
-    assert {k: v for k, v in json.loads(r.out).items() if k != "database"} == {"from": 1, "to": 4}
+    assert {k: v for k, v in json.loads(r.out).items() if k != "database"} == {
+        "from": 1,
+        "to": CURRENT_VERSION,
+    }
 
     found = json.loads(cli("store", "find", "--tag", "old", "--json").out)
     assert [(f["file_id"], f["tags"], f["last_verified_at"]) for f in found] == [
@@ -66,7 +70,7 @@ def test_an_old_schema_is_refused_then_upgraded(store_ws: StoreWs, cli) -> None:
     src = write(store_ws.root / "new.csv", "new\n")
     assert cli("store", "put", str(src), "--type", "candles", "--tag", "fresh").code == 0
     r = cli("db", "upgrade")
-    assert r.code == 0 and r.out.endswith("schema version 4, nothing to do\n")
+    assert r.code == 0 and r.out.endswith(f"schema version {CURRENT_VERSION}, nothing to do\n")
 
 
 def test_a_newer_schema_is_refused(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -79,7 +83,7 @@ def test_a_newer_schema_is_refused(store_ws: StoreWs, cli) -> None:  # type: ign
     db.dispose()
     r = cli("store", "find")
     assert r.code == 2 and r.err.endswith(
-        "has schema version 99, newer than this ita-rules (4): upgrade ita-rules\n"
+        f"has schema version 99, newer than this ita-rules ({CURRENT_VERSION}): upgrade ita-rules\n"
     )
     assert cli("db", "upgrade").code == 2
 
