@@ -17,7 +17,8 @@ from ita_rules.core.canonical import canonical_json
 from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
-from ita_rules.provenance.tables import ensure_runs_schema, runs
+from ita_rules.db.migrations import ensure_schema
+from ita_rules.provenance.tables import runs
 
 SUMMARY = (
     "run_id", "flow_type", "status", "setup_id", "rule_version", "symbol", "timeframe",
@@ -41,7 +42,7 @@ def database(settings: Settings) -> Database:
             return found
     db = open_database(settings.database_url, settings.root)
     try:
-        ensure_runs_schema(db)
+        ensure_schema(db)
     except BaseException:
         db.dispose()
         raise

@@ -41,10 +41,11 @@ from ita_rules.core.config import Settings
 from ita_rules.core.errors import ItaRulesError, NotFound, UsageError
 from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.db import Database
+from ita_rules.db.migrations import ensure_schema
 from ita_rules.provenance import snapfiles
 from ita_rules.provenance.rundb import columns_of, database, dump, output_ids, summaries
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
-from ita_rules.provenance.tables import ensure_runs_schema, lock, runs
+from ita_rules.provenance.tables import lock, runs
 
 if TYPE_CHECKING:
     from ita_rules.store.core import Store
@@ -110,7 +111,7 @@ class RunStore:
         self._owned = owned
         self._store: Store | None = None
         if owned:
-            ensure_runs_schema(db)
+            ensure_schema(db)
 
     @classmethod
     def open(cls, settings: Settings) -> RunStore:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ita_rules.db.engine import AdvisoryLock, Database, xact_lock
-from ita_rules.db.migrations import ensure_schema
+from ita_rules.db.engine import AdvisoryLock, xact_lock
 
 metadata = sa.MetaData()
 
@@ -60,9 +59,3 @@ runs = sa.Table(
 def lock(conn: sa.Connection) -> None:
     """Serialise run id allocation between processes until the transaction ends."""
     xact_lock(conn, AdvisoryLock.RUN_IDS)
-
-
-def ensure_runs_schema(db: Database) -> None:
-    """Make sure the database's schema (the runs table with it) is current: create it in an
-    empty database, refuse an older (``db upgrade``) or newer one."""
-    ensure_schema(db)

@@ -70,9 +70,10 @@ def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: b
     that are not a run's snapshot (reported, left in place), and runs of the database whose
     snapshot file is missing (written again from the database with ``repair``, never over a
     file that appeared meanwhile)."""
+    from ita_rules.db.migrations import ensure_schema
     from ita_rules.provenance import snapfiles
     from ita_rules.provenance.runstore import RunStore
-    from ita_rules.provenance.tables import ensure_runs_schema, runs
+    from ita_rules.provenance.tables import runs
 
     with store.db.read() as conn:
         known: set[str] = set()
@@ -86,7 +87,7 @@ def _runs(store: Store, snapshots: dict[str, str], report: FsckReport, repair: b
     }
     run_store = RunStore(store.settings, store.db, owned=False)
     if repair and readable:
-        ensure_runs_schema(store.db)
+        ensure_schema(store.db)
         run_store.restore()
     for rel in sorted(missing):
         if rel in readable:

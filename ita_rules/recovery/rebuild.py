@@ -73,8 +73,8 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
     (:func:`~ita_rules.db.engine.set_aside_broken_sqlite`: kept beside, never deleted) and
     the database is rebuilt from nothing."""
     from ita_rules.db.engine import set_aside_broken_sqlite
+    from ita_rules.db.migrations import ensure_schema
     from ita_rules.provenance.runstore import RunStore
-    from ita_rules.provenance.tables import ensure_runs_schema
     from ita_rules.remote import tables as remote_tables
     from ita_rules.store import open_store
     from ita_rules.store.replay import replay
@@ -85,7 +85,7 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
         with store.db.write() as conn:
             records, skipped = replay(conn, entries, root=store.root)
         copies = remote_tables.restore(store.db, (e.data for e in entries))
-        ensure_runs_schema(store.db)
+        ensure_schema(store.db)
         runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
     shown = None
     if aside is not None:

@@ -87,12 +87,6 @@ class RemoteCopy:
         return {_SHOWN.get(name, name): value for name, value in self.row().items()}
 
 
-def ensure_remote_schema(db: Database) -> None:
-    """Make sure the database's schema (the remote_copies table with it) is current: create it
-    in an empty database, refuse an older (``db upgrade``) or newer one."""
-    ensure_schema(db)
-
-
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -152,7 +146,7 @@ def restore(db: Database, entries: Iterable[Mapping[str, Any]]) -> int:
         last[(copy.hash, copy.remote)] = copy
     if not last:
         return 0
-    ensure_remote_schema(db)
+    ensure_schema(db)
     c = remote_copies.c
     with db.write() as conn:
         present = {(h, r) for h, r in conn.execute(sa.select(c.hash, c.remote))}

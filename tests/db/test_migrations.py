@@ -16,8 +16,9 @@ import sqlalchemy as sa
 
 from ita_rules.db import CURRENT_VERSION, Database, SchemaOutdated, connect, open_database, upgrade
 from ita_rules.db import tables as store_tables
+from ita_rules.db.migrations import ensure_schema
 from ita_rules.provenance.embeddings import manifest
-from ita_rules.provenance.tables import ensure_runs_schema, runs
+from ita_rules.provenance.tables import runs
 from ita_rules.remote import tables as remote_tables
 from tests.db import legacy
 
@@ -152,9 +153,8 @@ def test_db_upgrade_migrates_an_old_database_with_per_component_versions(
         f"has schema version {store}, this ita-rules needs {CURRENT_VERSION}: "
         "run `ita-rules db upgrade`"
     )
-    for ensure in (ensure_runs_schema, remote_tables.ensure_remote_schema):
-        with pytest.raises(SchemaOutdated):
-            ensure(database)
+    with pytest.raises(SchemaOutdated):  # what the runs and the remote copies call on first use
+        ensure_schema(database)
 
     assert upgrade(database).as_dict() == {"from": store, "to": CURRENT_VERSION}
     _assert_current(database, nullable_keys=_v1_keys(database, store, runs_version))
@@ -208,7 +208,7 @@ def test_a_database_that_only_held_runs_is_completed(
     if how == "db upgrade":
         assert upgrade(database).as_dict() == {"from": 0, "to": CURRENT_VERSION}
     else:
-        ensure_runs_schema(database)
+        ensure_schema(database)
     _assert_current(database, nullable_keys=_v1_keys(database, None, 1))
     with database.read() as conn:
         assert conn.execute(sa.select(runs.c.run_id)).scalars().all() == [legacy.RUN_ID]
@@ -225,4 +225,4 @@ def test_a_newer_database_is_refused_by_upgrade_too(database: Database) -> None:
         "upgrade ita-rules"
     )
     with pytest.raises(SchemaOutdated):
-        ensure_runs_schema(database)
+        ensure_schema(database)

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from ita_rules.core.canonical import sha256_of
 from ita_rules.db import CURRENT_VERSION, connect, upgrade
 from ita_rules.db import tables as db_tables
+from ita_rules.db.migrations import ensure_schema
 from ita_rules.provenance import verify_run
 from ita_rules.provenance.runs import Run
 from ita_rules.provenance.runstore import RunStore
-from ita_rules.provenance.tables import ensure_runs_schema, runs
+from ita_rules.provenance.tables import runs
 from ita_rules.store.journal import Journal, encode, snapshot_entry
 from tests.db.legacy import RUNS_V1
 from tests.provenance.conftest import RunWs
@@ -236,8 +237,8 @@ def test_a_version_1_runs_table_is_upgraded_in_place(run_ws: RunWs, how: str) ->
         if how == "db upgrade":
             upgrade(db)
         else:
-            ensure_runs_schema(db)
-        ensure_runs_schema(db)  # a second use finds it current
+            ensure_schema(db)
+        ensure_schema(db)  # a second use finds it current
         with db.read() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
             versions = dict(conn.execute(sa.select(sv.c.component, sv.c.version)).all())

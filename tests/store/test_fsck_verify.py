@@ -201,6 +201,7 @@ def test_soft_delete_and_restore_are_journaled(store_ws: StoreWs, cli) -> None: 
 def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # type: ignore[no-untyped-def]
     store_ws: StoreWs, cli
 ) -> None:
+    from ita_rules.db.migrations import ensure_schema
     from ita_rules.recovery import rebuild_database
     from ita_rules.remote import tables as remote_tables
     from ita_rules.workspace import Workspace
@@ -212,7 +213,7 @@ def test_fsck_journals_remote_copies_recorded_before_copies_were_journaled(  # t
     )
     store = store_ws.open()
     try:  # a row as an older ita-rules saved it: in the database only
-        remote_tables.ensure_remote_schema(store.db)
+        ensure_schema(store.db)
         remote_tables.save(store.db, [copy])
     finally:
         store.close()
