@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     # vector store (it reuses retention's protections, and retention's verbs call it)
     {"retention", "vectors"},
     {"workspace", "ci", "recovery"},  # one desk's parts put together
+    {"report"},  # the static report site: reads every part of a desk
     {"hooks", "cli", "__main__"},  # entry points
 ]
 
