@@ -205,12 +205,12 @@ class Git:
     def empty_tree(self) -> str:
         return self.run(["hash-object", "-t", "tree", "--stdin"], input=b"").stdout.decode().strip()
 
-    def tree_entries(self, ref: str | None, path: str) -> dict[str, tuple[str, str]]:
-        """``{path: (mode, blob id)}`` under ``path`` in commit ``ref`` (None: the index)."""
+    def tree_entries(self, ref: str | None, *paths: str) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob id)}`` under ``paths`` in commit ``ref`` (None: the index)."""
         if ref is None:  # "MODE BLOB STAGE\tNAME"
-            raw, blob_at = self.out(["ls-files", "-s", "-z", "--", path]), 1
+            raw, blob_at = self.out(["ls-files", "-s", "-z", "--", *paths]), 1
         else:  # "MODE TYPE BLOB\tNAME"
-            raw, blob_at = self.out(["ls-tree", "-r", "-z", "--full-tree", ref, "--", path]), 2
+            raw, blob_at = self.out(["ls-tree", "-r", "-z", "--full-tree", ref, "--", *paths]), 2
         out = {}
         for item in raw.split(b"\0"):
             if item:

@@ -81,11 +81,16 @@ def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
     ``between.released``."""
     result = between.result()
     label = between.released_label
-    released = _Side(
-        label, git.tree_entries(between.released, rules_path) if between.released else {}
-    )
-    head = _Side(between.head_label, git.tree_entries(between.head, rules_path))
     statuses = git.name_status(between.released or git.empty_tree(), between.head, rules_path)
+    if not statuses:
+        return result
+    # Only the folders of the changed files matter (their released versions, predecessors):
+    # listing those, not the whole registry, keeps a commit's check small in a large one.
+    folders = _folders(statuses) if len(statuses) <= _MAX_FOLDERS else [rules_path]
+    released = _Side(
+        label, git.tree_entries(between.released, *folders) if between.released else {}
+    )
+    head = _Side(between.head_label, git.tree_entries(between.head, *folders))
     files = _classify(statuses, rules_path, released, result)
     result.files += len(files.changed)
     if not files.changed:
@@ -116,6 +121,14 @@ def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
     result.findings.extend(order_findings(files.added, parsed, preds, read, released.entries))
     result.findings.sort(key=lambda f: (f.path, f.line or 0, f.col or 0))
     return result
+
+
+_MAX_FOLDERS = 1000  # more changes than this: the whole rules folder in one listing
+
+
+def _folders(statuses: Iterable[tuple[str, str, str]]) -> list[str]:
+    """The folders holding the old and new paths of ``statuses`` (pathspecs for git)."""
+    return list(dict.fromkeys(p.rpartition("/")[0] or "." for s in statuses for p in s[1:]))
 
 
 def _classify(
