@@ -155,6 +155,18 @@ def vector_manifest(conn: sa.Connection) -> None:
     )
 
 
+def run_verifications(conn: sa.Connection) -> None:
+    """v6: the outcome of every ``runs verify`` (one row per verify; the differences and notes
+    as canonical JSON text)."""
+    conn.execute(
+        sa.text(
+            "CREATE TABLE IF NOT EXISTS run_verifications (run_id VARCHAR(40) NOT NULL, "
+            "verified_at VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL, "
+            "differences TEXT NOT NULL, notes TEXT NOT NULL, PRIMARY KEY (run_id, verified_at))"
+        )
+    )
+
+
 # (version the step brings the database to, step), oldest first; the last is the current one
 STEPS: tuple[tuple[int, Step], ...] = (
     (1, store_tables),
@@ -162,4 +174,5 @@ STEPS: tuple[tuple[int, Step], ...] = (
     (3, original_name),
     (4, one_version),
     (5, vector_manifest),
+    (6, run_verifications),
 )

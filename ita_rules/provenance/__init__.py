@@ -11,7 +11,9 @@ Modules: :mod:`datahash` (data_hash and the inputs; the canonical candle form in
 :mod:`candleform`, read by :mod:`csvhash` and :mod:`arrowhash`), :mod:`capture` (git and
 environment), :mod:`snapshot`, :mod:`runstore` (run ids, leases, snapshot files; the rows and
 the shared connection in :mod:`rundb`), :mod:`runs` (the :class:`Run` context manager),
-:mod:`verify` (the record itself in :mod:`snapcheck`), :mod:`prefect` (optional), :mod:`desk`
+:mod:`verify` (the record itself in :mod:`snapcheck`; each outcome kept by
+:mod:`verifications`), :mod:`compare` (``runs compare``), :mod:`metrics` (the results' metrics
+of runs), :mod:`prefect` (optional), :mod:`desk`
 (what the runs need of a workspace), :mod:`lineage` (OpenLineage events; sent, queued and
 exported by :mod:`lineage_emit`), :mod:`repkey` (the reproduction key and ``runs dedupe``).
 
@@ -47,6 +49,15 @@ def show_run(workspace: Desk, run_id: str) -> dict[str, Any]:
         return runs.get(run_id)
 
 
+def describe_run(workspace: Desk, run_id: str) -> dict[str, Any]:
+    """The snapshot of a run and its last ``runs verify`` (``last_verification``: None when it
+    was never verified), as ``runs show`` prints them."""
+    from ita_rules.provenance.verifications import last_verification
+
+    snapshot = show_run(workspace, run_id)
+    return {**snapshot, "last_verification": last_verification(workspace, run_id)}
+
+
 def list_runs(workspace: Desk, **filters: Any) -> list[dict[str, Any]]:
     """Run summaries, newest first (abandoned runs are marked first)."""
     with _runs(workspace) as runs:
@@ -54,10 +65,14 @@ def list_runs(workspace: Desk, **filters: Any) -> list[dict[str, Any]]:
 
 
 def verify_run(workspace: Desk, run_id: str) -> Verification:
-    """Recompute every part of a run's snapshot and compare."""
+    """Recompute every part of a run's snapshot and compare; the outcome is kept
+    (:mod:`~ita_rules.provenance.verifications`: the last one is what ``runs show`` shows)."""
+    from ita_rules.provenance.verifications import record
     from ita_rules.provenance.verify import verify_snapshot
 
-    return verify_snapshot(workspace, show_run(workspace, run_id))
+    outcome = verify_snapshot(workspace, show_run(workspace, run_id))
+    record(workspace.settings, outcome)
+    return outcome
 
 
 def finish_run(
@@ -109,6 +124,7 @@ def renew_lease(workspace: Desk, run_id: str, lease_s: float) -> None:
 
 
 __all__ = [
+    "describe_run",
     "finish_run",
     "list_runs",
     "renew_lease",

@@ -38,6 +38,9 @@ class Difference:
     message: str
     recorded: Any = None
     now: Any = None
+    # False when the part could not be recomputed at all (a file that cannot be read, a rule
+    # version or commit that is gone): the run cannot be verified, rather than drifted
+    checked: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,16 @@ class Verification:
     @property
     def reproducible(self) -> bool:
         return not self.differences
+
+    @property
+    def outcome(self) -> str:
+        """``reproducible``; ``unverifiable`` when a part could not be recomputed at all;
+        else ``drifted``."""
+        if not self.differences:
+            return "reproducible"
+        if any(not d.checked for d in self.differences):
+            return "unverifiable"
+        return "drifted"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,7 +108,8 @@ def _data(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
         try:
             new = input_entry(spec, workspace.root, rng if "range_hash" in old else None)
         except ItaRulesError as exc:
-            found.append(Difference("data", f"inputs[{path}]", f"cannot be read: {exc.message}"))
+            why = f"cannot be read: {exc.message}"
+            found.append(Difference("data", f"inputs[{path}]", why, checked=False))
             continue
         entries.append(new)
         if "range_hash" in old:
@@ -173,7 +187,7 @@ def _rule(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     try:
         rule = workspace.registry.get(setup_id, version)
     except ItaRulesError as exc:
-        return [Difference("rule", ref, f"no longer available: {exc.message}")]
+        return [Difference("rule", ref, f"no longer available: {exc.message}", checked=False)]
     if rule.params_hash != snap.get("params_hash"):
         return [
             Difference(
@@ -192,11 +206,17 @@ def _git(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     commit = snap.get("git_commit")
     root = workspace.root
     if not commit:
-        found.append(Difference("git", "git_commit", "the run had no commit to reproduce from"))
+        why = "the run had no commit to reproduce from"
+        found.append(Difference("git", "git_commit", why, checked=False))
     elif not capture.commit_exists(root, commit):
         found.append(
             Difference(
-                "git", "git_commit", f"commit {commit} is not in this repository", commit, None
+                "git",
+                "git_commit",
+                f"commit {commit} is not in this repository",
+                commit,
+                None,
+                checked=False,
             )
         )
     elif not capture.commit_reachable(root, commit):
@@ -231,27 +251,34 @@ def _git(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
 
 
 def _env(snap: Mapping[str, Any]) -> list[Difference]:
-    """Python and package versions then and now. The package map is flat (name -> version):
-    set operations on its keys say what changed, was removed or was added."""
-    env = snap.get("env") or {}
+    """Python and package versions then and now."""
+    now = {"python": capture.environment()["python"], "packages": capture.packages()}
+    return env_differences(snap.get("env") or {}, now)
+
+
+def env_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Difference]:
+    """The Python version and the packages of two environments (``env`` of a snapshot: then,
+    now; or two runs'), sorted by what differs. The package map is flat (name -> version):
+    set operations on its keys say what changed, was removed or was added. ``runs verify``
+    and ``runs compare`` both use it."""
     found: list[Difference] = []
-    now_python = capture.environment()["python"]
-    if env.get("python") != now_python:
+    if old.get("python") != new.get("python"):
         found.append(
-            Difference("env", "python", "Python version differs", env.get("python"), now_python)
+            Difference(
+                "env", "python", "Python version differs", old.get("python"), new.get("python")
+            )
         )
-    old = dict(env.get("packages") or {})
-    new = capture.packages()
-    for name in sorted(old.keys() | new.keys()):
-        was, now = old.get(name), new.get(name)
-        if was == now:
+    then, now = dict(old.get("packages") or {}), dict(new.get("packages") or {})
+    for name in sorted(then.keys() | now.keys()):
+        was, is_ = then.get(name), now.get(name)
+        if was == is_:
             continue
-        if now is None:
+        if is_ is None:
             why = f"{name} {was} is not installed now"
         elif was is None:
-            why = f"{name} {now} is installed now, not at the run"
+            why = f"{name} {is_} is installed now, not at the run"
         else:
-            why = f"{name} {was} -> {now}"
-        found.append(Difference("env", f"packages.{name}", why, was, now))
+            why = f"{name} {was} -> {is_}"
+        found.append(Difference("env", f"packages.{name}", why, was, is_))
     found.sort(key=lambda d: d.what)
     return found

@@ -1,8 +1,9 @@
 """Rebuild the metadata database from the disk after it was lost (:func:`rebuild_database`).
 
 The disk is the source of truth: the store's records, tags and status changes and the remote
-copies are in the journal under the store root (replayed by
-:func:`ita_rules.store.replay.replay` and :func:`ita_rules.remote.tables.restore`), each run is
+copies and the outcomes of ``runs verify`` are in the journal under the store root (replayed by
+:func:`ita_rules.store.replay.replay`, :func:`ita_rules.remote.tables.restore` and
+:func:`ita_rules.provenance.verifications.restore`), each run is
 in its snapshot file under ``archive/provenance/`` (:meth:`RunStore.restore
 <ita_rules.provenance.runstore.RunStore.restore>`). A rebuild restores what the database lacks
 and leaves the rest alone.
@@ -27,6 +28,7 @@ class Rebuilt:
     unreadable: tuple[str, ...] = ()  # snapshot files that are not a run's snapshot
     set_aside: str | None = None  # a damaged SQLite file, renamed before the rebuild
     skipped: tuple[str, ...] = ()  # journaled records whose file is not on disk: not restored
+    verifications: int = 0  # outcomes of `runs verify` restored from the journal
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,7 @@ class Rebuilt:
             "unreadable": list(self.unreadable),
             "set_aside": self.set_aside,
             "skipped": list(self.skipped),
+            "verifications": self.verifications,
         }
 
     def __str__(self) -> str:
@@ -74,6 +77,7 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
     the database is rebuilt from nothing."""
     from ita_rules.db.engine import set_aside_broken_sqlite
     from ita_rules.db.migrations import ensure_schema
+    from ita_rules.provenance import verifications
     from ita_rules.provenance.runstore import RunStore
     from ita_rules.remote import tables as remote_tables
     from ita_rules.store import open_store
@@ -87,13 +91,14 @@ def rebuild_database(workspace: Workspace) -> Rebuilt:
         copies = remote_tables.restore(store.db, (e.data for e in entries))
         ensure_schema(store.db)
         runs, unreadable = RunStore(workspace.settings, store.db, owned=False).restore()
+        verified = verifications.restore(store.db, (e.data for e in entries))
     shown = None
     if aside is not None:
         try:
             shown = aside.relative_to(workspace.root).as_posix()
         except ValueError:
             shown = str(aside)
-    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown, skipped)
+    return Rebuilt(records, tuple(runs), copies, tuple(unreadable), shown, skipped, verified)
 
 
 def rebuild_from_journal(workspace: Workspace) -> int:

@@ -19,10 +19,17 @@ from ita_rules.db import tables as store_tables
 from ita_rules.db.migrations import ensure_schema
 from ita_rules.provenance.embeddings import manifest
 from ita_rules.provenance.tables import runs
+from ita_rules.provenance.verifications import verifications
 from ita_rules.remote import tables as remote_tables
 from tests.db import legacy
 
-TABLES = (*store_tables.metadata.sorted_tables, runs, remote_tables.remote_copies, manifest)
+TABLES = (
+    *store_tables.metadata.sorted_tables,
+    runs,
+    remote_tables.remote_copies,
+    manifest,
+    verifications,
+)
 
 
 def _declared(table: sa.Table, dialect: sa.Dialect) -> dict[str, Any]:

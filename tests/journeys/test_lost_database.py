@@ -142,6 +142,7 @@ def test_index_rebuild_restores_runs_tags_and_remote_copies(lab: Desk) -> None:
             "unreadable": [],
             "set_aside": None,
             "skipped": [],
+            "verifications": 0,
         },
     )
 

@@ -141,6 +141,7 @@ def test_rebuild_restores_every_record_after_the_database_is_lost(store_ws: Stor
             "unreadable": [],
             "set_aside": None,
             "skipped": [],
+            "verifications": 0,
         },
     )
 
