@@ -269,3 +269,54 @@ def purge(
             f"ita-rules retention purge --admin --type {type_} --before {before} "
             f"--confirm {plan.plan_id}"
         )
+
+
+@retention_app.command("status")
+def status(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
+    """Show what is soft-deleted and until when, and what waits for a remote copy. Changes
+    nothing.
+
+    Each soft-deleted file with its type, size, when apply soft-deleted it and why, and the end
+    of its safety window (the first sweep after it removes the file); a file the policy wants
+    on the remote first (archive_to_remote, backup_before_delete) without a verified copy
+    waits for one.
+
+    \b
+    Example:
+      ita-rules retention status
+      ita-rules retention status --json
+    """
+    from ita_rules.retention.status import retention_status
+
+    found = retention_status(open_workspace(ctx))
+    if json_:
+        emit_json(found.to_dict())
+        return
+    for line in _status_lines(found.to_dict()):
+        echo(line)
+
+
+def _status_lines(doc: dict[str, Any]) -> list[str]:
+    if not doc["soft_deleted"]:
+        return [
+            "nothing is soft-deleted: `ita-rules retention plan` shows what apply would soft-delete"
+        ]
+    waiting = len(doc["waiting_for_remote_copy"])
+    remote = doc["remote"] or "the remote: none is configured (remote.name)"
+    lines = [
+        f"{doc['count']} file(s) soft-deleted, {doc['bytes']} bytes; {doc['due']} past the "
+        f"{doc['safety_window_days']}-day safety window"
+        + (f"; {waiting} wait for a verified copy on {remote}" if waiting else "")
+    ]
+    for s in doc["soft_deleted"]:
+        when = "due now" if s["due"] else f"purge after {s['purge_after']}"
+        lines.append(
+            f"  {s['file_id']}  {s['type']:<11} {s['size']:>12}  {s['path']}  "
+            f"deleted {s['deleted_at']}, {when}"
+        )
+        lines.append(f"    reason: {s['reason'] or '(no audit entry)'}")
+        if s["waits_for_remote_copy"]:
+            lines.append(f"    waits for a verified copy on {remote}")
+        elif s["needs_remote_copy"]:
+            lines.append(f"    remote copy verified {s['remote_verified_at']}")
+    return lines

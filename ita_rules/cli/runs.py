@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace
+from ita_rules.cli.runs_text import compare_text, list_text, show_text
 
 runs_app = typer.Typer(
     name="runs",
@@ -136,100 +135,52 @@ def list_(
     ),
     flow_type: str | None = typer.Option(None, "--flow-type"),
     setup: str | None = typer.Option(None, "--setup", help="Only runs of this setup."),
+    version: str | None = typer.Option(
+        None, "--version", help="Only runs of this rule version, SETUP_ID@VERSION."
+    ),
     symbol: str | None = typer.Option(None, "--symbol"),
     limit: int | None = typer.Option(None, "--limit", help="At most this many (newest first)."),
     key: bool = typer.Option(False, "--key", help="Add each run's reproduction key."),
+    metrics: bool = typer.Option(
+        False, "--metrics", help="Add the metrics of each run's results (one column each)."
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """List runs, newest first, with status, rule, symbol and commit.
 
+    With --metrics each run's results add their metrics (the `metrics` object of a result,
+    else its top-level numbers): one column per name, sorted; "-" where a run has none.
+
     \b
     Example:
       ita-rules runs list --setup IB_raid_v1 --limit 20
+      ita-rules runs list --version IB_raid_v1@1.2 --metrics
       ita-rules runs list --key
     """
+    from ita_rules.core.errors import UsageError
     from ita_rules.provenance import list_runs
+    from ita_rules.provenance.metrics import version_runs, with_metrics
 
     ws = open_workspace(ctx)
-    rows = list_runs(
-        ws, status=status, flow_type=flow_type, setup_id=setup, symbol=symbol, limit=limit
-    )
+    filters = {"status": status, "flow_type": flow_type, "symbol": symbol}
+    if version is not None and setup is not None:
+        raise UsageError("--version names the setup: give --version or --setup, not both")
+    if version is not None:
+        rows = version_runs(ws, version, limit=limit, **filters)
+    else:
+        rows = list_runs(ws, setup_id=setup, limit=limit, **filters)
     if key:
         from ita_rules.provenance.repkey import run_keys
 
         keys = run_keys(ws.settings, [r["run_id"] for r in rows])
         rows = [{**r, "key": keys[r["run_id"]]} for r in rows]
+    names: list[str] = []
+    if metrics:
+        rows, names = with_metrics(ws, rows)
     if json_:
-        emit_json({"runs": rows})
+        emit_json({"runs": rows, **({"metric_names": names} if metrics else {})})
         return
-    table = [["RUN_ID", "FLOW", "STATUS", "RULE", "SYMBOL", "TF", "COMMIT", "STARTED"]]
-    table[0] += ["KEY"] if key else []
-    for r in rows:
-        rule = f"{r['setup_id']}@{r['rule_version']}" if r["setup_id"] else "-"
-        commit = (r["git_commit"] or "-")[:10] + ("+dirty" if r["git_dirty"] else "")
-        table.append(
-            [
-                r["run_id"],
-                r["flow_type"],
-                r["status"],
-                rule,
-                r["symbol"] or "-",
-                r["timeframe"] or "-",
-                commit,
-                r["started_at"][:19],
-                *([r["key"][:23]] if key else []),
-            ]
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _listed(what: str, paths: list[str]) -> list[str]:
-    if not paths:
-        return []
-    more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
-    return [f"{what} {', '.join(paths[:5])}{more}"]
-
-
-def _dirty(s: dict[str, Any]) -> str:
-    """``  dirty (changed a.py; diff sha256:...; untracked b.py)``, or "" for a clean tree."""
-    if not s.get("git_dirty"):
-        return ""
-    parts = _listed("changed", list(s.get("git_changed") or []))
-    if s.get("git_diff_hash"):
-        parts.append(f"diff {s['git_diff_hash']}")
-    parts += _listed("untracked", list(s.get("git_untracked") or {}))
-    return f"  dirty ({'; '.join(parts) or 'no commit'})"
-
-
-def _show_text(s: dict[str, Any]) -> None:
-    echo(f"{s['run_id']}  {s['flow_type']}  {s['status']}")
-    if s.get("error"):
-        echo(f"  error:       {s['error']}")
-    echo(f"  started:     {s['started_at']}  finished: {s.get('finished_at') or '-'}")
-    if s.get("rule_id"):
-        unreleased = " (unreleased)" if s.get("rule_released") is False else ""
-        echo(f"  rule:        {s['rule_id']}@{s['rule_version']}{unreleased}  {s['params_hash']}")
-    echo(f"  symbol:      {s.get('symbol') or '-'}  timeframe: {s.get('timeframe') or '-'}")
-    echo(f"  git:         {s.get('git_commit') or '-'} on {s.get('git_branch') or '-'}{_dirty(s)}")
-    rng = s.get("data_range")
-    echo(f"  data:        {s['data_hash']}" + (f"  range {rng[0]} .. {rng[1]}" if rng else ""))
-    for entry in s.get("inputs", []):
-        extra = (
-            f"  {entry['rows']} candles {entry['first']} .. {entry['last']}"
-            if "rows" in entry
-            else ""
-        )
-        echo(f"    {entry['path']}  {entry.get('range_hash') or entry['hash']}{extra}")
-    env = s.get("env", {})
-    echo(
-        f"  python:      {env.get('python')} on {env.get('platform')}, "
-        f"{len(env.get('packages', {}))} packages"
-    )
-    if s.get("flow_run_id"):
-        echo(f"  flow run:    {s.get('flow_name')} {s['flow_run_id']}")
-    echo(f"  outputs:     {', '.join(s.get('outputs', [])) or '-'}")
+    list_text(rows, key, names if metrics else None)
 
 
 @runs_app.command("show")
@@ -238,19 +189,19 @@ def show(
     run_id: str = RUN_ID_ARGUMENT,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Show a run's snapshot: data, rule, code, environment, outputs.
+    """Show a run's snapshot: data, rule, code, environment, outputs, and the last verify.
 
     \b
     Example:
       ita-rules runs show run_2026_01_15_001 --json
     """
-    from ita_rules.provenance import show_run
+    from ita_rules.provenance import describe_run
 
-    snapshot = show_run(open_workspace(ctx), run_id)
+    snapshot = describe_run(open_workspace(ctx), run_id)
     if json_:
         emit_json(snapshot)
     else:
-        _show_text(snapshot)
+        show_text(snapshot)
 
 
 @runs_app.command("verify")
@@ -264,7 +215,9 @@ def verify(
     Checks the run's snapshot file first (present, the bytes written at the run, the same
     fields as the database copy), then compares the data (range hash over the same range), the
     rule version's params_hash, the commit (present and reachable), the dirty state and every
-    package version. Exit 1 when the run is not reproducible.
+    package version. Exit 1 when the run is not reproducible. Each outcome is kept
+    (reproducible, drifted, or unverifiable when a part could not be recomputed at all):
+    `runs show` shows the last one.
 
     \b
     Example:
@@ -286,3 +239,32 @@ def verify(
             echo(f"{run_id}: note: {note}")
         echo(f"{run_id}: not reproducible ({len(result.differences)} difference(s))")
     raise typer.Exit(0 if result.reproducible else 1)
+
+
+@runs_app.command("compare")
+def compare(
+    ctx: typer.Context,
+    run_a: str = typer.Argument(..., help="The first run, e.g. run_2026_01_15_001."),
+    run_b: str = typer.Argument(..., help="The second run."),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Show the drift between two runs' snapshots, sorted into params, code, data and
+    environment ("no drift" when they were made alike).
+
+    Params: the rule version and the run's parameters; code: commit, branch, dirty state and
+    diff; data: data hash, range, symbol, timeframe and each input; environment: Python,
+    platform, packages, host. Like `ita-rules diff`, a comparison is a report: exit 0 whether
+    the runs differ or not (the JSON says "same"); an unknown run exits 1, a malformed id 2.
+
+    \b
+    Example:
+      ita-rules runs compare run_2026_01_15_001 run_2026_01_16_002
+      ita-rules runs compare run_2026_01_15_001 run_2026_01_16_002 --json
+    """
+    from ita_rules.provenance.compare import compare_runs
+
+    found = compare_runs(open_workspace(ctx), run_a, run_b).to_dict()
+    if json_:
+        emit_json(found)
+    else:
+        compare_text(found)
