@@ -8,6 +8,13 @@ is for a new version), and at the pre-push stage nothing is written at all (the 
 not what is pushed). No typer, no jsonschema (unless a file is invalid), no ruamel.yaml
 (unless a hash is written). Errors become one line and an exit code through
 :func:`ita_rules.core.exits.run`, as in the CLI.
+
+``ita-rules-hook`` is the one hook ``ita-rules init`` configures (id ``ita-rules``): both in one
+process, so a commit pays for one Python start, one set of imports and one round of git calls.
+The staged check validates every new or changed rule file as ``validate`` does (from the
+index, which pre-commit has made equal to the work tree), so the validate part is only the
+hash written into a file that needs it. ``ita-rules-hook-validate`` and ``ita-rules-hook-check``
+stay for the published hook ids ``ita-rules-validate`` and ``ita-rules-check``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEBUG_HINT = "set ITA_DEBUG=1"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``ita-rules-hook``: at the pre-commit stage the staged check, and a missing or wrong
+    params_hash of a version not released yet written into its file (the hook then fails, as
+    the validate hook does); at the pre-push stage the pushed commits' check."""
+    parser = argparse.ArgumentParser(
+        prog="ita-rules-hook",
+        description="Validate and check the staged rule files (fixing wrong hashes) or a push.",
+    )
+    parser.add_argument("--no-fix", action="store_true", help="report wrong hashes, do not write")
+    args = parser.parse_args(argv)
+    from ita_rules.core import exits
+
+    return exits.run(lambda: _check(None, None, fix=not args.no_fix), debug_hint=DEBUG_HINT)
 
 
 def validate_main(argv: Sequence[str] | None = None) -> int:
@@ -125,9 +147,9 @@ def _pre_receive() -> int:
     return 1 if failed else 0
 
 
-def _check(base: str | None, head: str | None) -> int:
+def _check(base: str | None, head: str | None, fix: bool = False) -> int:
     """The pre-commit and pre-push hook: the staged index, the pushed range, or (a push with no
-    range) the commits the push sends."""
+    range) the commits the push sends; with ``fix``, the staged files' wrong hashes written."""
     import os
 
     from ita_rules.core import reporters
@@ -154,5 +176,13 @@ def _check(base: str | None, head: str | None) -> int:
         pushed=pushed,
         remote=remote,
     )
-    reporters.text(result.findings, sys.stdout)
-    return 1 if result.findings else 0
+    findings, fixed = result.findings, []
+    if fix and result.mode == "staged":  # pre-commit runs hooks at the top of the work tree
+        report = check.fix_hashes(Path.cwd(), settings.rules_dir, settings.protected_ref, findings)
+        if report is not None:
+            fixed = report.fixed
+            findings = [*findings, *(f for f in report.findings if f not in findings)]
+    for path in fixed:
+        print(f"{path}: params_hash written; review and stage the file again")
+    reporters.text(findings, sys.stdout)
+    return 1 if (findings or fixed) else 0

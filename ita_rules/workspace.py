@@ -59,22 +59,17 @@ class Workspace:
 GITIGNORE_LINES = (".ita/", "/exchange/", "/logs/", "/data/")
 
 PRE_COMMIT_CONFIG = """\
-# Hooks that keep this rule registry trustworthy (ita-rules). Install them with:
+# The hook that keeps this rule registry trustworthy (ita-rules). Install it with:
 #   pre-commit install --hook-type pre-commit --hook-type pre-push
-# They call the ita-rules that is installed in this environment; to pin a release instead,
-# use `repo: <ita-rules git URL>` with `rev: <tag>` and the hook ids below.
+# It calls the ita-rules that is installed in this environment; to pin a release instead,
+# use `repo: <ita-rules git URL>` with `rev: <tag>` and the hook id below. One process
+# validates and checks (the ids ita-rules-validate and ita-rules-check still run each part).
 repos:
   - repo: local
     hooks:
-      - id: ita-rules-validate
-        name: ita-rules validate (schema, naming, params_hash)
-        entry: ita-rules-hook-validate
-        language: system
-        files: ^rules/[^/]+/[^/]+\\.ya?ml$
-        stages: [pre-commit, pre-push]
-      - id: ita-rules-check
-        name: ita-rules check (released versions are immutable; version order and bumps)
-        entry: ita-rules-hook-check
+      - id: ita-rules
+        name: ita-rules (validate and check; released versions are immutable)
+        entry: ita-rules-hook
         language: system
         always_run: true
         pass_filenames: false

@@ -367,17 +367,22 @@ def test_hook_entry_point(
     assert "rules/S1/v1.1.yaml:10:13: params.atr_mult: is released" in capsys.readouterr().out
 
 
-def test_hook_path_does_not_import_typer(ws: Path) -> None:
+@pytest.mark.parametrize("entry", ["check_main", "main"])
+def test_hook_path_does_not_import_typer(ws: Path, entry: str) -> None:
+    """The check hook and the combined one (``ita-rules-hook``) on a staged new version: the
+    file is read, parsed and validated without any heavy module."""
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    git(ws, "add", "-A")
     code = (
-        "import sys; from ita_rules.hooks import check_main; rc = check_main([]); "
-        "heavy = ('typer', 'rich', 'sqlalchemy', 'git', 'deepdiff'); "
+        f"import sys; from ita_rules.hooks import {entry}; rc = {entry}([]); "
+        "heavy = ('typer', 'rich', 'sqlalchemy', 'git', 'deepdiff', 'jsonschema', 'ruamel'); "
         "bad = [m for m in heavy if m in sys.modules]; "
-        "print(rc, bad)"
+        "print(rc, bad, 'yaml' in sys.modules)"
     )
     out = subprocess.run(
         [__import__("sys").executable, "-c", code], cwd=ws, capture_output=True, text=True
     )
-    assert out.stdout.strip() == "0 []", out.stderr
+    assert out.stdout.strip() == "0 [] True", out.stderr
 
 
 def test_range_ignores_replace_objects(ws: Path, cli: Any) -> None:

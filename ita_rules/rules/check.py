@@ -22,9 +22,10 @@ be shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ita_rules.core import gitio
 from ita_rules.core.errors import UsageError
@@ -38,10 +39,16 @@ from ita_rules.rules.push import push_check
 from ita_rules.rules.ranges import range_check
 from ita_rules.rules.staged import staged
 
+if TYPE_CHECKING:
+    from ita_rules.rules.validate import ValidationReport
+
+_HASH_CODES = frozenset({"hash-missing", "hash-mismatch"})  # what --fix may write away
+
 # imported from here by provenance/release.py and tests/test_config.py
 __all__ = [
     "CheckResult",
     "diff_lines",
+    "fix_hashes",
     "mutation",
     "parse_blob",
     "printable_finding",
@@ -98,3 +105,22 @@ def printable_finding(f: Finding) -> Finding:
     if path == f.path and message == f.message:
         return f
     return replace(f, path=path, message=message)
+
+
+def fix_hashes(
+    top: Path, rules_dir: Path, protected_ref: str, findings: Sequence[Finding]
+) -> ValidationReport | None:
+    """The pre-commit hook's ``validate --fix`` after the staged check: the work-tree files of
+    ``findings`` (repository paths, as the check gives them, under ``top``) with a missing or
+    wrong params_hash, validated again as :func:`~ita_rules.rules.validate.validate_paths`
+    does with ``fix``: the hash of a version not released yet is written, a released one's is
+    never. None (nothing read, nothing imported) when no finding is about a hash."""
+    names = dict.fromkeys(f.path for f in findings if f.code in _HASH_CODES)
+    paths = [top / name for name in names if (top / name).is_file()]
+    if not paths:
+        return None
+    from ita_rules.rules.registry import Registry
+    from ita_rules.rules.validate import validate_paths
+
+    registry = Registry(rules_dir, top)
+    return validate_paths(registry, paths, fix=True, released_in=protected_ref or "HEAD")

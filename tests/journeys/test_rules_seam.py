@@ -11,6 +11,7 @@ from ita_rules.workspace import GITIGNORE_LINES
 from tests.journeys.conftest import Desk
 
 V10 = "rules/IB_raid_v1/v1.0.yaml"
+HOOK_NAME = "ita-rules (validate and check; released versions are immutable)"
 OLD_HASH = "sha256:b164e1361e676b5756935aabe8dcaaabd3c43324da95706814505ab783f40db5"
 # The hash of v1.0's content once params.ib_range_atr_mult is 1.3 instead of 1.0.
 EDITED_HASH = "sha256:a15d6603b9f5c874dae923bc88895bc1ebe720bf2c9ff33a58c57ec58545e86b"
@@ -37,26 +38,26 @@ def edit_released(desk: Desk) -> str:
     return edited
 
 
-def test_init_config_runs_both_hooks(desk: Desk) -> None:
-    """The generated .pre-commit-config.yaml has validate and check, at both stages."""
+def test_init_config_runs_one_hook_for_both(desk: Desk) -> None:
+    """The generated .pre-commit-config.yaml has one hook that validates and checks, at both
+    stages, on every commit (it reads the staged changes itself)."""
     config = yaml.safe_load(desk.read(".pre-commit-config.yaml"))
     hooks = {h["id"]: h for repo in config["repos"] for h in repo["hooks"]}
-    assert sorted(hooks) == ["ita-rules-check", "ita-rules-validate"]
-    check = hooks["ita-rules-check"]
-    assert check["entry"] == "ita-rules-hook-check"
-    assert check["language"] == "system"
-    assert (check["always_run"], check["pass_filenames"], check["require_serial"]) == (
+    assert sorted(hooks) == ["ita-rules"]
+    hook = hooks["ita-rules"]
+    assert hook["entry"] == "ita-rules-hook"
+    assert hook["language"] == "system"
+    assert (hook["always_run"], hook["pass_filenames"], hook["require_serial"]) == (
         True,
         False,
         True,
     )
-    assert check["stages"] == ["pre-commit", "pre-push"]
-    assert hooks["ita-rules-validate"]["stages"] == ["pre-commit", "pre-push"]
+    assert hook["stages"] == ["pre-commit", "pre-push"]
 
 
 def test_commit_editing_a_released_version_is_refused_every_time(desk: Desk) -> None:
-    """Editing a committed version and committing (twice) is refused by the generated hooks;
-    the validate hook does not "fix" the released file's hash."""
+    """Editing a committed version and committing (twice) is refused by the generated hook,
+    which does not "fix" the released file's hash."""
     desk.install_hooks()
     head = desk.git("rev-parse", "HEAD")
     edited = edit_released(desk)
@@ -74,7 +75,7 @@ def test_commit_editing_a_released_version_is_refused_every_time(desk: Desk) -> 
 
 def test_commit_all_runs_the_check_on_the_index_being_committed(desk: Desk) -> None:
     """``git commit -a`` stages into ``.git/index.lock`` and hands that index to the hooks:
-    the check hook reads it too (it read the old ``.git/index`` and passed)."""
+    the hook reads it too (the check read the old ``.git/index`` and passed)."""
     desk.install_hooks()
     head = desk.git("rev-parse", "HEAD")
     edit_released(desk)
@@ -82,9 +83,8 @@ def test_commit_all_runs_the_check_on_the_index_being_committed(desk: Desk) -> N
     out = r.out + r.err
     assert r.code == 1, out
     assert RELEASED_CHANGED.format(ref="HEAD") in out, out
-    assert "ita-rules check (released versions are immutable; version order and bumps)" in out
-    check_line = next(line for line in out.splitlines() if line.startswith("ita-rules check ("))
-    assert check_line.endswith("Failed"), out
+    hook_line = next(line for line in out.splitlines() if line.startswith("ita-rules ("))
+    assert hook_line.startswith(HOOK_NAME) and hook_line.endswith("Failed"), out
     assert desk.git("rev-parse", "HEAD") == head
 
 
@@ -106,9 +106,7 @@ def test_pre_push_refuses_a_released_version_mutated_with_no_verify(
     out = r.out + r.err
     assert r.code != 0, out
     assert RELEASED_CHANGED.format(ref=pushed) in out, out
-    short = pushed[:12]
-    assert RELEASED_HASH.format(ref=short) + "\n" in out, out  # the validate hook
-    assert RELEASED_HASH.format(ref=pushed) + "\n" in out, out  # the check hook
+    assert RELEASED_HASH.format(ref=pushed) + "\n" in out, out
     assert "params_hash written" not in out and "validate --fix" not in out
     assert desk.git("status", "--porcelain") == ""  # no ` M rules/...` left behind
     assert desk.read(V10) == edited
@@ -117,7 +115,7 @@ def test_pre_push_refuses_a_released_version_mutated_with_no_verify(
 
 def test_pre_push_does_not_rewrite_the_hash_of_a_new_version(desk: Desk, tmp_path: Path) -> None:
     """A new version with a wrong hash, committed with --no-verify: the push is refused with the
-    hash message, and the validate hook writes nothing (the work tree is not what is pushed)."""
+    hash message, and the hook writes nothing (the work tree is not what is pushed)."""
     bare = tmp_path / "remote.git"
     desk.sh("git", "init", "-q", "--bare", str(bare), check=True)
     desk.git("remote", "add", "origin", str(bare))
@@ -132,11 +130,33 @@ def test_pre_push_does_not_rewrite_the_hash_of_a_new_version(desk: Desk, tmp_pat
     r = desk.sh("git", "push", "origin", "main")
     out = r.out + r.err
     assert r.code != 0, out
-    assert f"{new}:" in out and "(run `ita-rules validate --fix` to write it)" in out, out
-    assert "released" not in out.split("ita-rules check")[0], out
+    (line,) = [line for line in out.splitlines() if line.startswith(f"{new}:")]
+    assert line.endswith("(run `ita-rules validate --fix` to write it)"), out
+    assert "released" not in line, out
     assert "params_hash written" not in out
     assert desk.git("status", "--porcelain") == ""
     assert desk.read(new) == text
+
+
+def test_commit_of_a_new_version_with_a_wrong_hash_writes_it_and_fails_once(desk: Desk) -> None:
+    """The hook writes the hash of a version not released yet into the file and fails, as a
+    pre-commit hook that modifies files does; staged again, the commit passes."""
+    desk.install_hooks()
+    head = desk.git("rev-parse", "HEAD")
+    new = "rules/IB_raid_v1/v1.3.yaml"
+    text = desk.read("rules/IB_raid_v1/v1.2.yaml").replace('version: "1.2"', 'version: "1.3"')
+    text = text.replace("max_trades_per_day: 1", "max_trades_per_day: 2")
+    desk.write(new, text)
+    r = desk.commit("new version, hash not updated", new)
+    out = r.out + r.err
+    assert r.code == 1, out
+    assert f"{new}: params_hash written; review and stage the file again\n" in out, out
+    assert "- files were modified by this hook" in out, out
+    assert desk.git("rev-parse", "HEAD") == head
+    assert desk.run("validate", new).code == 0
+    r = desk.commit("new version", new)
+    assert r.code == 0, r.out + r.err
+    assert desk.git("log", "--format=%s", "-1") == "new version"
 
 
 def test_validate_fix_leaves_a_released_file_untouched(desk: Desk) -> None:
