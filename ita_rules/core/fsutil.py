@@ -4,7 +4,9 @@ paths."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -32,6 +34,71 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+SYNC_EACH_UP_TO = 64  # fewer files: fsync each; more: one sync of the file system
+
+
+def replace_all(files: Mapping[Path, bytes]) -> None:
+    """:func:`atomic_write_bytes` for many existing files at once: each new content is written
+    to a temporary file beside its target, all of them are made durable together (one
+    ``syncfs`` instead of an fsync per file when there are many), then each is renamed over its
+    target. Every file is seen old or new, never in part; each keeps its permissions."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        sync_files([tmp for tmp, _ in staged])
+        if len(staged) <= SYNC_EACH_UP_TO:
+            for tmp, path in staged:
+                os.replace(tmp, path)
+        else:
+            # A rename over a file frees the old one's blocks, and on ext4 each such rename
+            # waits for the journal: many at once share the wait (1,000 renames: 4.5 s one by
+            # one, 0.14 s from 16 threads, measured for validate --fix).
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(os.replace, *zip(*staged, strict=True)))
+        staged.clear()
+    finally:
+        for tmp, _ in staged:  # left over only when something failed
+            Path(tmp).unlink(missing_ok=True)
+
+
+def sync_files(paths: Sequence[str | Path]) -> None:
+    """Make written files durable: fsync each of a few; for many, on Linux, one ``syncfs`` of
+    their file system (``sync`` when that is unavailable). Elsewhere each file is fsynced:
+    ``sync(2)`` on macOS and the BSDs only schedules the writes."""
+    if len(paths) > SYNC_EACH_UP_TO and sys.platform.startswith("linux"):
+        if not _syncfs(os.path.dirname(os.fspath(paths[0])) or "."):
+            os.sync()  # Linux's sync(2) returns when the data is written
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _syncfs(folder: str | Path) -> bool:
+    """Linux ``syncfs``: flush only the file system holding ``folder``. False when unavailable."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return bool(libc.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
 
 
 def sync_dir(folder: str | Path) -> None:

@@ -32,14 +32,14 @@ from ita_rules.rules.roundtrip import (
 SCHEMA_MODELINE = "# yaml-language-server: $schema={}\n"
 
 
-def write_hash(path: Path) -> str:
-    """Compute the params_hash of a rule file and write it in place; return the hash."""
-    text = path.read_text(encoding="utf-8")
+def with_hash(text: str) -> str:
+    """The text of a rule file round-tripped with its params_hash computed and set (ruamel
+    keeps comments, order and quoting, in its own layout; see :mod:`ita_rules.rules.hashfix`
+    for the line edit ``validate --fix`` tries first)."""
     rt, data = round_trip(text)
     value = canonical.params_hash(plain(data))
     data["params_hash"] = like(data.get("params_hash"), value)
-    atomic_write_text(path, dump(rt, data))
-    return value
+    return dump(rt, data)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ params_hash is never rewritten: a wrong hash there means the released version wa
 the change belongs in a new version. Only files not released yet get their hash fixed.
 
 This is the pre-commit hook path: nothing here imports ruamel.yaml, deepdiff, jsonschema or
-typer unless a file is invalid or a hash has to be written; one ``git ls-tree`` tells which
-of the files are released.
+typer unless a file is invalid (or a hash cannot be written by editing its line, see
+:mod:`ita_rules.rules.hashfix`); one ``git ls-tree`` tells which of the files are released.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ita_rules.core.findings import Finding
-from ita_rules.core.fsutil import relative_path
+from ita_rules.core.fsutil import relative_path, replace_all
 from ita_rules.rules.load import Released, validate_file
 from ita_rules.rules.outcome import Outcome
 from ita_rules.rules.registry import Registry, discover
@@ -47,24 +47,27 @@ def validate_paths(
     found = discover(paths or [registry.rules_dir], registry.root)
     report = ValidationReport(files=len(found.files), findings=list(found.findings))
     checked = {path: registry.validate_file(path) for path in found.files}
-    suspects = [p for p, c in checked.items() if any(f.code in _FIXABLE for f in c.findings)]
+    suspects = {p for p, c in checked.items() if any(f.code in _FIXABLE for f in c.findings)}
     released: dict[Path, Released] = {}
     if suspects and released_in is not None:
         ref = released_in if isinstance(released_in, str) else released_in()
-        released = released_files(registry.root, suspects, ref)
+        released = released_files(registry.root, sorted(suspects), ref)
+    fixes: dict[Path, bytes] = {}
     for path in found.files:
         result = checked[path]
         if path in released:  # a released version: its hash is never rewritten, only reported
             result = validate_file(path, result.path, released=released[path])
         elif fix and all(f.code in _FIXABLE for f in result.findings) and path in suspects:
             # Written only into a file whose sole problem is its hash: never into a broken one.
-            from ita_rules.rules.authoring import write_hash
+            from ita_rules.rules.hashfix import fixed
 
-            write_hash(path)
-            registry.forget(path)
+            fixes[path], result = fixed(path, result)
             report.fixed.append(result.path)
-            result = registry.validate_file(path)
         report.findings.extend(result.findings)
+    if fixes:
+        replace_all(fixes)  # one sync for all the files, not an fsync each
+        for path in fixes:
+            registry.forget(path)
     return report
 
 
