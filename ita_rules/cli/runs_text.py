@@ -100,18 +100,16 @@ def _last_verify(run_id: str, last: dict[str, Any] | None) -> str:
 
 
 def compare_text(doc: dict[str, Any]) -> None:
-    """The drift of two runs by group, fields aligned; "no drift" when they are the same."""
+    """The drift of two runs by group, each group's fields aligned; "no drift" when they are
+    the same."""
     echo(f"{doc['a']} vs {doc['b']}: " + ("no drift" if doc["same"] else "drift"))
-    rows = [(group, d) for group, found in doc["drift"].items() for d in found]
-    if not rows:
-        return
-    width = max(len(d["field"]) for _group, d in rows)
-    shown = None
-    for group, d in rows:
-        if group != shown:
-            echo(f"{group}:")
-            shown = group
-        echo(f"  {d['field'].ljust(width)}  {_value(d['a'])} -> {_value(d['b'])}".rstrip())
+    for group, found in doc["drift"].items():
+        if not found:
+            continue
+        echo(f"{group}:")
+        width = max(len(d["field"]) for d in found)
+        for d in found:
+            echo(f"  {d['field'].ljust(width)}  {_value(d['a'])} -> {_value(d['b'])}")
 
 
 def _value(value: Any) -> str:
