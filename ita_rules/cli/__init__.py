@@ -51,3 +51,4 @@ def _click_exit(exc: Exception) -> int | None:
 
 from ita_rules.cli import retention as _retention  # noqa: E402,F401  isort: skip
 from ita_rules.cli import vectors as _vectors  # noqa: E402,F401  isort: skip
+from ita_rules.cli import report as _report  # noqa: E402,F401  isort: skip
