@@ -32,7 +32,7 @@ from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
 from ita_rules.db import tables as t
-from ita_rules.store import batch, blobs, names, naming
+from ita_rules.store import batch, blobs, lock, names, naming
 from ita_rules.store.errors import SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
 from ita_rules.store.records import LIVE, STATUSES, Record, load_records, resolve_file_id
@@ -94,14 +94,11 @@ class Store:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """The store lock: held while files are placed, the DB changes and the journal grows."""
-        from filelock import FileLock, Timeout
-
         self.housekeeping.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.housekeeping / "lock"), timeout=LOCK_TIMEOUT_S)
         try:
-            with lock:
+            with lock.exclusive(str(self.housekeeping / "lock"), LOCK_TIMEOUT_S):
                 yield
-        except Timeout:
+        except lock.LockTimeout:
             raise StoreBusy(
                 f"the store {self.root} stayed locked for {LOCK_TIMEOUT_S:.0f} s"
             ) from None
