@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from ita_rules.core import gitio
 from ita_rules.core.findings import FieldPath, Finding
 from ita_rules.rules.blobs import is_rule_path, version_of
-from ita_rules.rules.diffing import diff_lines, mutation
 from ita_rules.rules.gitlog import Commit, Entry, read_history, touched_folders
 from ita_rules.rules.model import Version
 from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle
@@ -228,6 +228,8 @@ class Replay:
         old_raw, new_raw = self._blobs().get(old_blob), self._blobs().get(new_blob)
         changes = self._mutation(old_raw, new_raw, row.file_path)
         if changes is None or changes:
+            from ita_rules.rules.diffing import diff_lines
+
             what = "re-added with different content" if readded or again else "changed"
             self._find(
                 c,
@@ -264,6 +266,8 @@ class Replay:
         old, new = full_data(old_raw, path), full_data(new_raw, path)
         if old is None or new is None:
             return [] if old is None and new is None else None
+        from ita_rules.rules.diffing import mutation  # imported for a real change only
+
         return mutation(old, new)
 
 
@@ -295,6 +299,9 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+_NUMBERS = attrgetter("major", "minor")
+
+
 def _place(
     c: Commit, setup: str, version: Version, folder: dict[Version, VersionRow]
 ) -> tuple[str, str] | None:
@@ -308,7 +315,7 @@ def _place(
             f"version {version} was added in commit {short} as the first version of {setup}; "
             "the first version must be 1.0"
         )
-    latest = max(folder)
+    latest = max(folder, key=_NUMBERS)  # as max(folder), without Python-level comparisons
     if version < latest:
         return "history-order", (
             f"version {version} was added in commit {short} after version {latest} "

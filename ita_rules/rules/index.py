@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ CREATE TABLE findings (
 );
 """
 _ROW_COLUMNS = tuple(VersionRow.__dataclass_fields__)
+_ROW_VALUES = attrgetter(*_ROW_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def _write(
     marks = ",".join("?" * len(_ROW_COLUMNS))
     conn.executemany(
         f"INSERT OR REPLACE INTO versions ({','.join(_ROW_COLUMNS)}) VALUES ({marks})",
-        [tuple(getattr(r, c) for c in _ROW_COLUMNS) for r in rows],
+        map(_ROW_VALUES, rows),
     )
     conn.executemany(
         "INSERT INTO events (file_path, kind, commit_id, at, git_author, detail) "

@@ -109,6 +109,7 @@ def scan(text: str) -> dict[str, Any] | None:
 # after one of them is on a new line for YAML (a top-level key there would go unseen here)
 _HIDDEN_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 _OPENERS = re.compile(r"[\[\]{}\"']")
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _closing_quote(line: str, start: int) -> int:
@@ -148,6 +149,8 @@ def lines_close(text: str) -> bool:
     bare = _COMMENT.sub("", _QUOTED.sub("", text))  # never removes a line break
     if "'" in bare or '"' in bare:  # a quote inside a plain scalar, or one left open
         return all(_line_closes(line) for line in text.split("\n"))
+    if not _BRACKETS.search(bare):  # the usual block layout: quoted scalars, no flow
+        return True
     for line in bare.split("\n"):
         opened = line.count("[") + line.count("{")
         if opened != line.count("]") + line.count("}"):
