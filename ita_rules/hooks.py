@@ -19,7 +19,6 @@ stay for the published hook ids ``ita-rules-validate`` and ``ita-rules-check``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,22 +26,41 @@ from pathlib import Path
 DEBUG_HINT = "set ITA_DEBUG=1"
 
 
+MAIN_HELP = """\
+usage: ita-rules-hook [--no-fix]
+
+Validate and check the staged rule files (fixing wrong hashes) or a push.
+
+options:
+  --no-fix  report wrong hashes, do not write
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``ita-rules-hook``: at the pre-commit stage the staged check, and a missing or wrong
     params_hash of a version not released yet written into its file (the hook then fails, as
-    the validate hook does); at the pre-push stage the pushed commits' check."""
-    parser = argparse.ArgumentParser(
-        prog="ita-rules-hook",
-        description="Validate and check the staged rule files (fixing wrong hashes) or a push.",
-    )
-    parser.add_argument("--no-fix", action="store_true", help="report wrong hashes, do not write")
-    args = parser.parse_args(argv)
+    the validate hook does); at the pre-push stage the pushed commits' check. Its one option
+    is read without argparse, whose import (with gettext and locale) would cost every commit
+    a few milliseconds."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["-h"], ["--help"]):
+        print(MAIN_HELP, end="")
+        return 0
+    if args not in ([], ["--no-fix"]):
+        usage = MAIN_HELP.splitlines()[0]
+        print(
+            f"{usage}\nita-rules-hook: error: unrecognized arguments: {' '.join(args)}",
+            file=sys.stderr,
+        )
+        return 2
     from ita_rules.core import exits
 
-    return exits.run(lambda: _check(None, None, fix=not args.no_fix), debug_hint=DEBUG_HINT)
+    return exits.run(lambda: _check(None, None, fix=not args), debug_hint=DEBUG_HINT)
 
 
 def validate_main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ita-rules-hook-validate",
         description="Validate rule files (schema, naming, params_hash); fix wrong hashes.",
@@ -111,6 +129,8 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     remote-tracking refs of that remote do not have) are checked instead, see
     :func:`ita_rules.rules.check.push_check`.
     """
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ita-rules-hook-check",
         description="Refuse changes to released rule versions and wrong new versions.",

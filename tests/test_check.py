@@ -385,6 +385,30 @@ def test_hook_path_does_not_import_typer(ws: Path, entry: str) -> None:
     assert out.stdout.strip() == "0 [] True", out.stderr
 
 
+def test_combined_hook_takes_only_no_fix(ws: Path) -> None:
+    """``ita-rules-hook`` reads its one option without argparse, with argparse's exit codes."""
+    hook = str(Path(__import__("sys").executable).parent / "ita-rules-hook")
+    bad = subprocess.run([hook, "--fix"], cwd=ws, capture_output=True, text=True)
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr == (
+        "usage: ita-rules-hook [--no-fix]\nita-rules-hook: error: unrecognized arguments: --fix\n"
+    )
+    helped = subprocess.run([hook, "--help"], cwd=ws, capture_output=True, text=True)
+    assert helped.returncode == 0 and "--no-fix  report wrong hashes, do not write" in helped.stdout
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8}, bad_hash=True)
+    git(ws, "add", "-A")
+    kept = subprocess.run([hook, "--no-fix"], cwd=ws, capture_output=True, text=True)
+    assert kept.returncode == 1 and "params_hash written" not in kept.stdout, kept.stdout
+    assert kept.stdout.startswith("rules/S1/v1.2.yaml:"), kept.stdout
+    assert "sha256:" + "0" * 64 in (ws / "rules/S1/v1.2.yaml").read_text()
+    fixed = subprocess.run([hook], cwd=ws, capture_output=True, text=True)
+    assert fixed.returncode == 1
+    assert "rules/S1/v1.2.yaml: params_hash written; review and stage the file again\n" in (
+        fixed.stdout
+    )
+    assert "sha256:" + "0" * 64 not in (ws / "rules/S1/v1.2.yaml").read_text()
+
+
 def test_range_ignores_replace_objects(ws: Path, cli: Any) -> None:
     """A replace ref that makes the base look like the mutated head hides nothing."""
     base = git(ws, "rev-parse", "HEAD")

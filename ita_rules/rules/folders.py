@@ -9,7 +9,7 @@ cannot choose what is checked.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +52,14 @@ def folders_in_history(git: gitio.Git, tips: Sequence[str], path: str) -> list[s
     """Every ``rules.dir`` that ``path`` (an ``ita.toml``) ever set in the history of ``tips``
     (the default ``rules`` too while there was no file): the folders that may hold released
     versions."""
+    blobs, default = _history_blobs(git, tips, path)
+    return _history_folders(git.blobs(blobs).values(), default, path)
+
+
+def _history_blobs(git: gitio.Git, tips: Sequence[str], path: str) -> tuple[set[str], bool]:
+    """The blob ids ``path`` had in the history of ``tips``, and whether it was ever absent."""
     if not tips:
-        return []
+        return set(), False
     args = ["log", "--raw", "-z", "--no-abbrev", "--format=", "--full-history", *tips]
     raw = git.out([*args, "--", path])
     blobs: set[str] = set()
@@ -67,8 +73,13 @@ def folders_in_history(git: gitio.Git, tips: Sequence[str], path: str) -> list[s
                     default = True
                 else:
                     blobs.add(blob)
+    return blobs, default
+
+
+def _history_folders(texts: Iterable[bytes], default: bool, path: str) -> list[str]:
+    """The ``rules.dir`` of each ``ita.toml`` text (``rules`` first when ``default``)."""
     found: list[str] = ["rules"] if default else []
-    for text in git.blobs(blobs).values():
+    for text in texts:
         try:
             found.append(rules_config(text, path).dir)
         except ConfigError:
@@ -154,14 +165,22 @@ def released_folders(
 ) -> ReleasedFolders:
     """The folders that may hold the versions released in ``released`` (shown as ``label``)
     for the workspace at ``prefix``, and the ``[rules]`` of ``head`` ("": the index). The
-    released commit's own ``ita.toml`` must load: a :class:`ConfigError` at ``LABEL:PATH``."""
+    released commit's own ``ita.toml`` must load: a :class:`ConfigError` at ``LABEL:PATH``.
+    The ``ita.toml`` of both sides and of the history are read by one ``git cat-file``."""
     path = config_path(prefix)
+    history, default = _history_blobs(git, [released], path)
+    ends = (f"{released}:{path}", f"{head}:{path}")
+    texts = git.blobs([*ends, *sorted(history)])
     try:
-        cfg = config_at(git, released, path)
+        cfg = rules_config(texts.get(ends[0]), path)
     except ConfigError as exc:
         at = exc.location or Location(path)
         raise ConfigError(exc.message, Location(f"{label}:{path}", at.line, at.col)) from None
-    history = folders_in_history(git, [released], path)
-    folders = [repo_folder(prefix, f) for f in (cfg.dir, *history)]
+    try:
+        head_cfg: RulesConfig | ConfigError = rules_config(texts.get(ends[1]), path)
+    except ConfigError as exc:
+        head_cfg = exc
+    found = _history_folders((texts[b] for b in sorted(history) if b in texts), default, path)
+    folders = [repo_folder(prefix, f) for f in (cfg.dir, *found)]
     holds = any(git.has_path(released, f) for f in folders)
-    return ReleasedFolders(path, cfg, config_or_error(git, head, path), folders, holds)
+    return ReleasedFolders(path, cfg, head_cfg, folders, holds)
