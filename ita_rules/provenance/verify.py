@@ -79,6 +79,7 @@ class Verification:
         return {
             "run_id": self.run_id,
             "reproducible": self.reproducible,
+            "outcome": self.outcome,
             "differences": [d.as_dict() for d in self.differences],
             "notes": list(self.notes),
         }

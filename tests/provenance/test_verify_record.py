@@ -80,7 +80,8 @@ def test_an_input_that_cannot_be_read_makes_the_run_unverifiable(run_ws: RunWs, 
     assert r.code == 1
     last = last_verification(ws, run_id)
     assert last is not None and last["outcome"] == "unverifiable"
-    assert last["differences"] == json.loads(r.out)["differences"]
+    printed = json.loads(r.out)
+    assert (printed["outcome"], printed["differences"]) == ("unverifiable", last["differences"])
 
 
 def test_a_verify_of_an_unknown_or_malformed_run_keeps_nothing(run_ws: RunWs, cli) -> None:  # type: ignore[no-untyped-def]
