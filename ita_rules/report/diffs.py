@@ -6,7 +6,9 @@ most of the report's time. Rules are mostly mappings of scalars, so a plain walk
 changes itself (a key added or removed, a value or its type changed: the same
 :class:`~ita_rules.rules.diffing.Change` records, with the same paths and the same
 ``structural`` flag); a field in which a list differs goes to ``diffing.diff`` (deepdiff pairs
-list items its own way). ``tests/report/test_site.py`` checks that both agree.
+list items its own way). :func:`level` reads the bump level off those changes, as
+``diffing.classify`` does (``diffing.required_bump`` would call deepdiff for every major pair).
+``tests/report/test_site.py`` checks that both agree with ``diffing``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ita_rules.core.canonical import HASHED_FIELDS
-from ita_rules.rules.diffing import Change, diff
+from ita_rules.rules.diffing import Bump, Change, diff
 
 # deepdiff's threshold_to_diff_deeper: two mappings sharing less than this share of their keys
 # are one changed value, not keys added and removed
@@ -43,6 +45,21 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
             out.extend(found)
     out.sort(key=lambda c: [str(p) for p in c.path])
     return out
+
+
+def level(old: dict[str, Any], new: dict[str, Any], found: list[Change]) -> Bump:
+    """The bump ``new`` needs over ``old`` as :func:`ita_rules.rules.diffing.classify` decides
+    it, from the changes :func:`changes` found: none without a change to a hashed field, major
+    when the components differ as a set or a key was added or removed outside them, else
+    minor."""
+    hashed = [c for c in found if c.path[0] in HASHED_FIELDS]
+    if not hashed:
+        return "none"
+    if set(old.get("components") or []) != set(new.get("components") or []):
+        return "major"
+    if any(c.structural and c.path[0] != "components" for c in hashed):
+        return "major"
+    return "minor"
 
 
 def _differ(a: Any, b: Any) -> bool:

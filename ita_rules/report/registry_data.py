@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.core.findings import dotted
-from ita_rules.report.diffs import changes
-from ita_rules.rules.diffing import required_bump
+from ita_rules.report.diffs import changes, level
 
 if TYPE_CHECKING:
     from ita_rules.core.findings import Finding
@@ -122,7 +121,7 @@ def version_diff(versions: Sequence[VersionView], i: int, j: int) -> DiffView:
         {k: v for k, v in old.items() if k not in IGNORED_IN_DIFFS},
         {k: v for k, v in new.items() if k not in IGNORED_IN_DIFFS},
     )
-    level, _ = required_bump(old, new)  # the level classify() gives, mostly without deepdiff
+    bump = level(old, new, found)
     via = [
         {
             "version": v.version,
@@ -142,7 +141,7 @@ def version_diff(versions: Sequence[VersionView], i: int, j: int) -> DiffView:
         }
         for c in found
     ]
-    return DiffView(versions[i].version, versions[j].version, level, rows, via)
+    return DiffView(versions[i].version, versions[j].version, bump, rows, via)
 
 
 def shown(value: Any) -> str:

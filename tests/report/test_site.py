@@ -426,17 +426,21 @@ def _mutations(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_the_fast_diff_lists_what_diffing_diff_lists() -> None:
-    from ita_rules.report.diffs import changes
-    from ita_rules.rules.diffing import diff
+    from ita_rules.report.diffs import changes, level
+    from ita_rules.rules.diffing import classify, diff
     from ita_rules.rules.registry import Registry
 
     rules, problems = Registry(REPO / "rules", REPO).scan()
     assert problems == [] and len(rules) >= 8
     docs = [r.data for r in rules]
     pairs = [(a, b) for a in docs for b in docs] + [(d, m) for d in docs for m in _mutations(d)]
-    lists = 0
+    lists, levels = 0, set()
     for old, new in pairs:
-        ours = [c.as_dict() for c in changes(old, new)]
+        found = changes(old, new)
+        ours = [c.as_dict() for c in found]
         assert ours == [c.as_dict() for c in diff(old, new)]
+        assert level(old, new, found) == classify(old, new)[0]
+        levels.add(level(old, new, found))
         lists += any(c["path"].startswith(("components", "tags", "rules.nested")) for c in ours)
     assert lists  # some pairs took deepdiff's way (a list changed)
+    assert levels == {"none", "minor", "major"}
