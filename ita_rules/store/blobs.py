@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
+from ita_rules.store import kernelcopy
 from ita_rules.store.errors import SourceError
 from ita_rules.store.naming import TMP_PREFIX
 
@@ -101,6 +102,7 @@ def _write_all(fd: int, data: memoryview) -> None:
 
 WRITEBACK_WINDOW = 32 << 20  # start the disk write of every 32 MiB as soon as it is copied
 SMALL = 256 << 10  # smaller (as fstat saw it): one read, hashed from the bytes, no 1 MiB buffer
+LARGE = 4 << 20  # larger (as fstat saw it): copied by the kernel, hashed behind it (kernelcopy)
 
 
 def stage(
@@ -109,12 +111,13 @@ def stage(
     """Copy an open source into a temp file in ``folder``, hashing in the same pass.
 
     ``sync=False`` skips the per-file fsync (a bulk put syncs once for all files instead).
-    Memory stays constant: one 1 MiB buffer whatever the size. The disk write of every window
-    is started as soon as it is copied, so the final fsync is short. (Hashing in a second
-    thread was measured slower on this 2-core machine under load, and is not used.)
-    ``size_hint`` (the size :func:`open_sized` saw) lets a small file be read in one call;
-    the copy reads until the end in every case, so a file that grows or shrinks meanwhile is
-    stored and hashed exactly as read.
+    Memory stays constant whatever the size: one 1 MiB buffer, or for a large file one 8 MiB
+    window of its copy mapped at a time. The disk write of every window
+    is started as soon as it is copied, so the final fsync is short. ``size_hint`` (the size
+    :func:`open_sized` saw) lets a small file be read in one call, and a large one be copied
+    by the kernel in one thread while the copy is hashed in this one
+    (:mod:`ita_rules.store.kernelcopy`); the copy goes on until the end in every case, so a
+    file that grows or shrinks meanwhile is stored and hashed exactly as copied.
     """
     out, tmp = create_temp(folder)
     try:
@@ -159,6 +162,11 @@ def _read_bytes(src_fd: int, size: int) -> bytes:
 
 
 def _copy(src_fd: int, out: int, sync: bool, size_hint: int = -1) -> tuple[str, int]:
+    if size_hint >= LARGE:
+        pace = _start_writeback if sync else None
+        done = kernelcopy.copy_and_hash(src_fd, out, pace, WRITEBACK_WINDOW)
+        if done is not None:
+            return done
     digest = hashlib.sha256()
     size = flushed = 0
     if 0 <= size_hint < SMALL:
@@ -208,7 +216,8 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
 
 _TEMP_TOKEN = secrets.token_hex(6)  # per process (a forked child differs by its pid)
 _TEMP_COUNT = itertools.count()
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+# read and write: kernelcopy reads the copy back to hash it
+_CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 def create_temp(folder: str | Path) -> tuple[int, str]:
