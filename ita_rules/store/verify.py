@@ -7,7 +7,11 @@ import datetime as _dt
 import os
 import random
 import stat
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ita_rules.core import times
@@ -65,37 +69,19 @@ def verify(store: Store, records: list[Record], progress: Progress | None = None
 
     The records of one content may have several paths (hard links to the same bytes, or
     copies where the file system could not link): each path is checked to exist, and each
-    distinct file (device and inode) is hashed once.
+    distinct file (device and inode) is hashed once. Files are hashed by :data:`HASHERS`
+    threads (reads and hashlib release the GIL), their results taken in order.
     """
     report = VerifyReport(records=len(records))
-    by_hash: dict[str, list[Record]] = {}
-    for record in records:
-        by_hash.setdefault(record.hash, []).append(record)
+    files = _stored_files(store, records, report)
     verified: list[str] = []
-    for done, (hash_, group) in enumerate(by_hash.items(), 1):
-        by_path: dict[str, list[Record]] = {}
-        for record in group:
-            by_path.setdefault(record.path, []).append(record)
-        hashed: dict[tuple[int, int], bool] = {}  # (device, inode) -> intact
-        for rel, owners in by_path.items():
-            try:
-                st = os.lstat(store.abspath(rel))
-            except FileNotFoundError:
-                st = None
-            if st is None or not stat.S_ISREG(st.st_mode):
-                report.missing.extend(owners)
-                report.checked += 1
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in hashed:
-                hashed[key] = blobs.hash_file(store.abspath(rel))[0] == hash_
-                report.checked += 1
-            if hashed[key]:
-                verified.extend(r.file_id for r in owners)
-            else:
-                report.corrupt.extend(owners)
+    for done, (file, intact) in enumerate(_hashed(files), 1):
+        if intact:
+            verified.extend(r.file_id for r in file.owners)
+        else:
+            report.corrupt.extend(file.owners)
         if progress:
-            progress(done, len(by_hash))
+            progress(done, len(files))
     at = times.iso(times.now())
     if verified:
         with store.locked():  # journaled first: a rebuilt database keeps last_verified_at
@@ -115,3 +101,61 @@ def verify(store: Store, records: list[Record], progress: Progress | None = None
         if found:
             store.set_status([r.file_id for r in found], status, at=at)
     return report
+
+
+HASHERS = min(4, os.cpu_count() or 1)  # threads hashing stored files (2 on a 2-core machine)
+
+
+@dataclass
+class _File:
+    """One distinct stored file to hash, and the records whose names lead to it."""
+
+    path: Path
+    hash: str
+    owners: list[Record]
+
+
+def _stored_files(store: Store, records: list[Record], report: VerifyReport) -> list[_File]:
+    """The distinct files to hash, content by content; a name that is missing (or not a
+    file) puts its records in ``report.missing``. ``report.checked`` counts both."""
+    by_hash: dict[str, dict[str, list[Record]]] = {}
+    for record in records:
+        by_hash.setdefault(record.hash, {}).setdefault(record.path, []).append(record)
+    files: list[_File] = []
+    for hash_, by_path in by_hash.items():
+        seen: dict[tuple[int, int], _File] = {}  # (device, inode) -> its file
+        for rel, owners in by_path.items():
+            path = store.abspath(rel)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
+                report.missing.extend(owners)
+                report.checked += 1
+            elif (st.st_dev, st.st_ino) in seen:
+                seen[st.st_dev, st.st_ino].owners.extend(owners)
+            else:
+                seen[st.st_dev, st.st_ino] = _File(path, hash_, list(owners))
+                report.checked += 1
+        files.extend(seen.values())
+    return files
+
+
+def _hashed(files: list[_File]) -> Iterator[tuple[_File, bool]]:
+    """Each file and whether its bytes still have its hash, in order; at most two files per
+    thread are queued (a store of a million files is not a million futures)."""
+    with ThreadPoolExecutor(HASHERS) as pool:
+        pending: deque[tuple[_File, Future[bool]]] = deque()
+        for file in files:
+            pending.append((file, pool.submit(_intact, file)))
+            if len(pending) > 2 * HASHERS:
+                first, future = pending.popleft()
+                yield first, future.result()
+        while pending:
+            first, future = pending.popleft()
+            yield first, future.result()
+
+
+def _intact(file: _File) -> bool:
+    return blobs.hash_file(file.path)[0] == file.hash
