@@ -1,4 +1,5 @@
-"""Retention commands: plan, apply, sweep, run, restore, purge --admin."""
+"""Retention commands: plan, apply, sweep, run, restore, purge --admin, status (text output in
+:mod:`ita_rules.cli.retention_text`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.cli.retention_text import report_lines, status_lines
 from ita_rules.core import times
 from ita_rules.core.errors import UsageError
 
@@ -51,43 +53,8 @@ def _print_report(report: Any, json_: bool) -> None:
         return
     for warning in doc["warnings"]:
         warn(f"ita-rules: warning: {warning}")
-    for line in _report_lines(doc):
+    for line in report_lines(doc):
         echo(line)
-
-
-def _report_lines(doc: dict[str, Any]) -> list[str]:
-    phase, window = doc["phase"], doc["safety_window_days"]
-    log = f"; audit log {doc['audit_log_path']}" if doc["audit_log_path"] else ""
-    if doc["audit_log_path"] is None:
-        if phase == "apply":
-            return ["apply: nothing to soft-delete"]
-        if phase == "sweep":
-            return [f"sweep: nothing was soft-deleted {window} day(s) ago or more; nothing removed"]
-        return [f"{phase}: nothing purged"]
-    if phase == "apply":
-        head = (
-            f"apply: {doc['records_soft_deleted']} record(s) soft-deleted, their files stay on "
-            f"disk for the {window}-day safety window{log}"
-        )
-    else:
-        freed = doc["freed_bytes"]
-        size = f"{freed} bytes" + (f" ({freed / 1024**3:.3f} GB)" if freed >= 1024**2 else "")
-        head = (
-            f"{phase}: {doc['records_purged']} record(s) purged, "
-            f"{doc['total_files_purged']} file(s) removed from disk, {size} freed{log}"
-        )
-    lines = [head, *(f"  {type_}: {n}" for type_, n in doc["by_type"].items())]
-    if doc.get("affected_vector_ids"):  # counted apart from files: no disk space is freed
-        done = "soft-deleted" if phase == "apply" else "deleted from the vector store"
-        lines.append(f"  vectors: {len(doc['affected_vector_ids'])} {done}")
-    lines += [
-        f"  {c['file_id']}: record purged, content kept: shared with {c['shared_with']}"
-        for c in doc["content_kept"]
-    ]
-    lines += [f"  {k['file_id']}: kept: {k['reason']}" for k in doc["kept"]]
-    if doc["report_path"]:
-        lines.append(f"  report {doc['report_path']}")
-    return lines
 
 
 @retention_app.command("plan")
@@ -292,31 +259,5 @@ def status(ctx: typer.Context, json_: bool = JSON_OPTION) -> None:
     if json_:
         emit_json(found.to_dict())
         return
-    for line in _status_lines(found.to_dict()):
+    for line in status_lines(found.to_dict()):
         echo(line)
-
-
-def _status_lines(doc: dict[str, Any]) -> list[str]:
-    if not doc["soft_deleted"]:
-        return [
-            "nothing is soft-deleted: `ita-rules retention plan` shows what apply would soft-delete"
-        ]
-    waiting = len(doc["waiting_for_remote_copy"])
-    remote = doc["remote"] or "the remote: none is configured (remote.name)"
-    lines = [
-        f"{doc['count']} file(s) soft-deleted, {doc['bytes']} bytes; {doc['due']} past the "
-        f"{doc['safety_window_days']}-day safety window"
-        + (f"; {waiting} wait for a verified copy on {remote}" if waiting else "")
-    ]
-    for s in doc["soft_deleted"]:
-        when = "due now" if s["due"] else f"purge after {s['purge_after']}"
-        lines.append(
-            f"  {s['file_id']}  {s['type']:<11} {s['size']:>12}  {s['path']}  "
-            f"deleted {s['deleted_at']}, {when}"
-        )
-        lines.append(f"    reason: {s['reason'] or '(no audit entry)'}")
-        if s["waits_for_remote_copy"]:
-            lines.append(f"    waits for a verified copy on {remote}")
-        elif s["needs_remote_copy"]:
-            lines.append(f"    remote copy verified {s['remote_verified_at']}")
-    return lines
