@@ -210,9 +210,8 @@ def _chip(v: VersionView) -> dict[str, Any]:
     rule = v.rule
     parts = [f"v{v.version}"]
     if v.commit:
-        parts.append(
-            f"introduced {(v.introduced_at or '')[:10]} by {v.git_author} in {v.commit[:12]}"
-        )
+        who = (v.git_author or "").split(" <")[0]  # the name, without the address
+        parts.append(f"introduced {(v.introduced_at or '')[:10]} by {who} in {v.commit[:12]}")
     else:
         parts.append("not committed yet")
     if not rule.active:

@@ -27,7 +27,7 @@
     }
     tag.addEventListener("input", apply);
     active.addEventListener("change", apply);
-    apply();
+    if (tag.value || active.checked) apply(); // a form the browser restored (Back)
   }
 
   function cell(tr, cls, text) {
