@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ita_rules.core import times
 from ita_rules.store import blobs, names, naming
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from ita_rules.store.core import Store
     from ita_rules.store.spec import PutSpec
+
+
+BlobRow = tuple[str, str, int, str]  # a new store_blobs row: hash, path, size, created_at
 
 
 @dataclass
@@ -33,7 +36,7 @@ class Known:
 @dataclass
 class Plan:
     records: list[Record]
-    new_blobs: list[dict[str, Any]]
+    new_blobs: list[BlobRow]
     moved: dict[str, str]  # hash -> new path of a stored content no live record needed
     ops: list[tuple[str, str, str | None]]  # (source, target, spare temp file or None)
 
@@ -62,7 +65,7 @@ def place(
     placer = _Placer(store, spec, known, folder_rel, folder, times.stamp(now), created)
     placer.start({s.hash for s in staged})
     out: list[Record] = []
-    for s in staged:
+    for s, file_id in zip(staged, file_ids(len(staged)), strict=True):
         blob = known.stored.get(s.hash)
         if blob is None or s.hash in placer.stale:
             rel, dedup = placer.new_content(s, blob), False
@@ -70,7 +73,7 @@ def place(
             rel, dedup = placer.stored_content(s, blob)
         out.append(
             Record(
-                str(uuid.uuid4()),
+                file_id,
                 rel,
                 s.hash,
                 s.size,
@@ -104,7 +107,7 @@ class _Placer:
     stale: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)  # names in ``folder`` that must stay free
-    new_blobs: list[dict[str, Any]] = field(default_factory=list)
+    new_blobs: list[BlobRow] = field(default_factory=list)
     moved: dict[str, str] = field(default_factory=dict)  # hash -> its new stored file
     ops: list[tuple[str, str, str | None]] = field(default_factory=list)
 
@@ -136,8 +139,7 @@ class _Placer:
         rel = self.known.stored[s.hash] = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
         self.here.add(rel)
         if blob is None:
-            row = {"hash": s.hash, "path": rel, "size": s.size, "created_at": self.created}
-            self.new_blobs.append(row)
+            self.new_blobs.append((s.hash, rel, s.size, self.created))
         else:
             self.moved[s.hash] = rel
             self.stale.discard(s.hash)
@@ -164,6 +166,13 @@ class _Placer:
             self.ops.append((os.fspath(store.abspath(blob)), f"{self.folder}{os.sep}{used}", spare))
             self.here.add(rel)
         return rel, dedup
+
+
+def file_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one read of the system's random
+    source (``uuid.uuid4()`` reads it once per id: a system call per file of a bulk put)."""
+    random = os.urandom(16 * count)
+    return [str(uuid.UUID(bytes=random[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
 
 
 def original_name(shown: str) -> str | None:

@@ -137,8 +137,9 @@ def stage_bytes(data: bytes, folder: str | Path, shown: str, *, sync: bool) -> b
 
 def expand(paths: Sequence[str]) -> list[str]:
     """The files a put of ``paths`` stores: each file as given; a directory (not a link)
-    stands for every file under it, sorted (in the order of sorted ``Path`` objects; plain
-    strings are much cheaper for 10,000 files). An empty directory is a usage error."""
+    stands for every file under it, sorted (in the order of sorted ``Path`` objects: by their
+    parts; plain strings are much cheaper for 10,000 files). An empty directory is a usage
+    error."""
     out: list[str] = []
     for path in paths:
         if os.path.isdir(path) and not os.path.islink(path):
@@ -153,8 +154,11 @@ def expand(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _path_order(path: str) -> list[str]:
-    return os.path.normcase(path).split(os.sep)
+def _path_order(path: str) -> str:
+    """A key that sorts paths by their parts: a NUL (never in a path) sorts before every
+    other character, so comparing the parts joined by NUL compares the parts in turn, as
+    comparing the lists would (with one string compared instead of two lists, ~3x cheaper)."""
+    return os.path.normcase(path).replace(os.sep, "\0")
 
 
 def _files_under(folder: str, found: list[str]) -> None:
