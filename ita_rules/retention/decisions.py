@@ -147,26 +147,32 @@ class Plan:
     def warnings(self) -> list[str]:
         """One line per run that records name but the metadata does not know: their files are
         kept, and the user should know why (a lost database, a mistyped ``--run-id``)."""
-        out = []
-        for run_id, file_ids in sorted(self.unknown_runs.items()):
-            more = len(file_ids) - 3
-            shown = ", ".join(file_ids[:3]) + (f" and {more} more" if more > 0 else "")
-            out.append(
-                f"{unknown_run_reason(run_id)}; kept {len(file_ids)} record(s): {shown} "
-                f"({RESTORE_HINT})"
-            )
-        return out
+        return warning_lines(self.unknown_runs)
 
     def summary(self) -> dict[str, object]:
-        """``as_dict`` without the decisions (the CLI streams those)."""
+        """What :meth:`as_dict` says after the decisions (they are counted first)."""
         return {
-            "as_of": self.as_of,
             "plan_id": self.plan_id,
             "selected": self.n_selected,
             "selected_bytes": self.bytes_selected,
             "by_type": self.by_type(),
-            "warnings": self.warnings,
         }
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.summary(), "decisions": [d.as_dict() for d in self.decisions]}
+        head = {"as_of": self.as_of, "warnings": self.warnings}
+        decisions = [d.as_dict() for d in self.decisions]
+        return {**head, "decisions": decisions, **self.summary()}
+
+
+def warning_lines(unknown_runs: dict[str, list[str]]) -> list[str]:
+    """One line per run that records name but the metadata does not know (run id -> the
+    file_ids kept for it)."""
+    out = []
+    for run_id, file_ids in sorted(unknown_runs.items()):
+        more = len(file_ids) - 3
+        shown = ", ".join(file_ids[:3]) + (f" and {more} more" if more > 0 else "")
+        out.append(
+            f"{unknown_run_reason(run_id)}; kept {len(file_ids)} record(s): {shown} "
+            f"({RESTORE_HINT})"
+        )
+    return out

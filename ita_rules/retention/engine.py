@@ -21,7 +21,6 @@ import datetime as _dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from ita_rules.retention.inputs import Lineage, RetentionAborted
 from ita_rules.retention.plan import plan_records
 from ita_rules.retention.policy import Policy, load_policy
 from ita_rules.retention.purge import admin_purge
+from ita_rules.retention.stream import StreamedPlan, read_plan
 from ita_rules.retention.sweep import sweep
 from ita_rules.vectors.ids import is_vector
 from ita_rules.vectors.prune import restore_vectors, sweep_vectors
@@ -94,31 +94,24 @@ class Retention:
         """What the runs say (read completely or not at all: see :mod:`.inputs`)."""
         return inputs.lineage(self.workspace, self.store)
 
-    def plan(self, *, max_delete: int | None = None) -> Plan:
+    def plan(self, *, max_delete: int | None = None) -> StreamedPlan:
         """What apply would do on the day ``as_of``, every file with its reason. Changes nothing.
 
-        The records stream from the database cursor into the plan (one pass, no object per
-        record but its decision): a million records plan in seconds."""
+        The database decides the records, one query per type (:mod:`.query`); the decisions
+        stream from it whenever they are read (:mod:`.stream`). The vectors are planned here."""
         lineage, vectors = self.lineage(), self.vectors()
-        r = t.records
-        query = sa.select(  # Item's fields; the tags (NULL here) come from ``tags``
-            r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash, sa.null(),
-            r.c.run_id, r.c.symbol, r.c.timeframe,
-        ).where(r.c.status.in_(["live"]))  # fmt: skip
-        with self.store.db.read() as conn:
-            tags = inputs.tags_by_file(conn)
-            with inputs.cursor(self.store, conn, query) as rows:
-                vector_rows = () if vectors is None else (row for row, _ in vectors.rows())
-                return plan_records(
-                    chain(rows, vector_rows),
-                    tags,
-                    self.policy,
-                    self.as_of,
-                    lineage.runs,
-                    inputs=lineage.inputs,
-                    outputs=lineage.outputs,
-                    max_delete=max_delete,
-                )
+        vector_plan = None
+        if vectors is not None:
+            vector_plan = plan_records(
+                (row for row, _ in vectors.rows()),
+                {},
+                self.policy,
+                self.as_of,
+                lineage.runs,
+                inputs=lineage.inputs,
+                outputs=lineage.outputs,
+            )
+        return read_plan(self.store, self.policy, self.as_of, lineage, vector_plan, max_delete)
 
     # -- acting ------------------------------------------------------------------------
     @contextmanager
@@ -179,10 +172,10 @@ class Retention:
         real time (the safety window starts then, whatever day the plan was made for)."""
         with self._locked():
             plan = self.plan(max_delete=max_delete)
+            selected = plan.selected  # first: the plan id is then the id of these
             now = self.now()
             report = self.report("apply", plan.plan_id, now)
             report.warnings = plan.warnings
-            selected = plan.selected
             if not selected:
                 return report
             self._confirmed(plan, confirm, telegram)
@@ -217,7 +210,9 @@ class Retention:
             report.affected, report.vectors = [(d.file_id, d.type, d.size) for d in files], vecs
             return self.finish(report)
 
-    def _confirmed(self, plan: Plan, confirm: str | None, telegram: Telegram | None) -> None:
+    def _confirmed(
+        self, plan: StreamedPlan, confirm: str | None, telegram: Telegram | None
+    ) -> None:
         """Raise :class:`ConfirmationNeeded` when ``confirm`` names another plan, or when the
         plan frees more than ``large_purge_gb`` and is not confirmed (after the notice)."""
         if confirm is not None and confirm != plan.plan_id:

@@ -19,6 +19,7 @@ from ita_rules.retention.audit import Report
 from ita_rules.retention.decisions import Plan
 from ita_rules.retention.engine import RemoteCopy, Retention
 from ita_rules.retention.notify import Telegram
+from ita_rules.retention.stream import StreamedPlan
 from ita_rules.vectors.ids import is_vector
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ def telegram(settings: Settings) -> Telegram:
     return Telegram(s.telegram_base_url, s.telegram_token_env, s.telegram_chat_id)
 
 
-def plan(desk: Desk, *, as_of: _dt.datetime | None = None, max_delete: int | None = None) -> Plan:
+def plan(
+    desk: Desk, *, as_of: _dt.datetime | None = None, max_delete: int | None = None
+) -> StreamedPlan:
     """What apply would do on the day ``as_of``: every file with its reason. Changes nothing."""
     with opened(desk, as_of) as retention:
         return retention.plan(max_delete=max_delete)

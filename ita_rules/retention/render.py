@@ -14,19 +14,14 @@ DECISION_FIELDS = ("file_id", "type", "size", "created_at", "action", "reason", 
 def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
     """``emit_json(plan.as_dict())``, byte for byte, without a dict per decision: the decisions
     are formatted from a template (``json.dump`` with ``indent`` runs the pure-Python encoder:
-    over ten seconds for a million decisions) and written a chunk at a time."""
-    head = json.dumps(
-        {**plan.summary(), "decisions": []}, indent=2, ensure_ascii=False, default=str
-    )
-    tail = '"decisions": []\n}'
-    if not plan.decisions:
-        out.write(head + "\n")
-        return
-    out.write(head[: -len(tail)] + '"decisions": [')
+    over ten seconds for a million decisions) and written a chunk at a time; the plan id and
+    the totals, which count the decisions, come after them (one reading of a streamed plan)."""
+    head = _indented({"as_of": plan.as_of, "warnings": plan.warnings, "decisions": []})
+    out.write(head[: -len("]\n}")])
     known: dict[Any, str] = {}  # type, action and reason texts repeat: each encoded once
     esc = encode_basestring
     batch: list[str] = []
-    lead = ""
+    lead, wrote = "", False
     for fid, type_, size, created, action, reason, protected in plan.decisions:
         try:
             if size.__class__ is not int or protected.__class__ is not bool:
@@ -44,8 +39,11 @@ def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
         if len(batch) == chunk:
             out.write(lead + ",".join(batch))
             batch.clear()
-            lead = ","
-    out.write((lead if batch else "") + ",".join(batch) + "\n  ]\n}\n")
+            lead, wrote = ",", True
+    if batch:
+        out.write(lead + ",".join(batch))
+        wrote = True
+    out.write(("\n  ]," if wrote else "],") + _indented(plan.summary())[1:] + "\n")
 
 
 def _decision(*fields: Any) -> str:

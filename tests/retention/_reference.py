@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from ita_rules.retention.plan import Item
+from ita_rules.retention.decisions import Item
 from ita_rules.retention.policy import Policy
 
 KEEP, DELETE, ARCHIVE = "keep", "delete", "archive"

@@ -1,0 +1,250 @@
+"""A plan decided as it is read: the records stream from the database, one query per type
+(:mod:`.query`), and become decisions row by row (:mod:`.judge`); a plan over a million
+records holds no million decisions.
+
+Each reading of :attr:`StreamedPlan.decisions` is a read transaction of its own and counts what
+the summary needs as it goes (the selected files and bytes per type, the plan id): the summary
+is that of the last complete reading, and asking for it first reads the decisions once. So
+``apply`` takes :attr:`~StreamedPlan.selected` first and the plan id it logs is the id of what it
+selected; ``plan --json`` writes the decisions and then the id and the totals, in one reading.
+
+The vectors (Chroma, not in the database) are planned in Python (:mod:`.plan`) and come after
+the records; ``max_delete`` counts both, oldest first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ita_rules.core import times
+from ita_rules.db import tables as t
+from ita_rules.retention import inputs
+from ita_rules.retention.decisions import KEEP, Decision, Plan, warning_lines
+from ita_rules.retention.judge import Cap, TypeJudge, over_reason
+from ita_rules.retention.policy import Policy
+from ita_rules.retention.query import Query, lineage_rows
+
+if TYPE_CHECKING:
+    from ita_rules.store.core import Store
+
+_FIELDS = ("selected", "selected_bytes", "kept", "kept_bytes")
+
+
+@dataclass
+class _Source:
+    """What a reading of the decisions needs: the store and the query, the policy and the day,
+    the live types, and the vectors' decisions (planned already)."""
+
+    store: Store
+    query: Query
+    policy: Policy
+    as_of: _dt.datetime
+    types: list[str]
+    vectors: list[Decision]
+
+    def decisions(self, cap: Cap | None) -> Iterator[Decision]:
+        """Every decision: the records', then the vectors'. The store's connections are let go
+        after the reading (a plan may be read after its store was closed)."""
+        try:
+            with self.store.db.read() as conn:
+                self.query.prepare(conn)
+                for judge, rows in self._rows(conn, cap):
+                    yield from judge.decisions(rows)
+        finally:
+            self.store.db.dispose()
+        yield from (_capped(d, cap) for d in self.vectors)
+
+    def cap(self, max_delete: int | None) -> Cap | None:
+        """The :class:`.judge.Cap` of ``max_delete`` (None when every candidate can go): the
+        candidates are read once for it, oldest first."""
+        if max_delete is None:
+            return None
+        oldest: list[tuple[str, str]] = []
+        with self.store.db.read() as conn:
+            self.query.prepare(conn)
+            for judge, rows in self._rows(conn, None):
+                keys = (
+                    (c, f)
+                    for f, _, c, _, _, p, h, r in rows
+                    if p is None and judge.candidate(f, c, r, h)
+                )
+                oldest = heapq.nsmallest(max_delete + 1, [*oldest, *keys])
+        stored = (
+            (times.iso(_dt.datetime.fromisoformat(d.created_at)), d.file_id)
+            for d in self.vectors
+            if d.action != KEEP
+        )
+        oldest = heapq.nsmallest(max_delete + 1, [*oldest, *stored])
+        if len(oldest) <= max_delete:
+            return None
+        return Cap(max_delete, oldest[max_delete - 1] if max_delete else None)
+
+    def _rows(self, conn: sa.Connection, cap: Cap | None) -> Iterator[tuple[TypeJudge, Any]]:
+        for type_ in self.types:
+            judge = TypeJudge(type_, self.policy.types.get(type_), self.as_of, cap)
+            select = self.query.of_type(type_, judge.keep_last if judge.fixed is None else None)
+            with inputs.cursor(self.store, conn, select) as rows:
+                yield judge, rows
+
+
+class _Tally:
+    """What a plan's summary needs, counted during one reading of its decisions: per type the
+    files and bytes kept and selected, and the selected (file_id, action)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.selected: list[tuple[str, str]] = []
+        self.numbers: dict[str, list[int]] = {}  # type -> [selected, its bytes, kept, its bytes]
+
+    def counting(self, decisions: Iterator[Decision]) -> Iterator[Decision]:
+        """``decisions``, counted as they pass."""
+        numbers, selected = self.numbers, self.selected
+        for d in decisions:
+            counts = numbers.get(d.type) or numbers.setdefault(d.type, [0, 0, 0, 0])
+            if d.action == KEEP:
+                counts[2] += 1
+                counts[3] += d.size
+            else:
+                counts[0] += 1
+                counts[1] += d.size
+                selected.append((d.file_id, d.action))
+            yield d
+        self.count = sum(c[0] + c[2] for c in numbers.values())
+
+    def by_type(self) -> dict[str, dict[str, int]]:
+        return {
+            ty: dict(zip(_FIELDS, self.numbers[ty], strict=True)) for ty in sorted(self.numbers)
+        }
+
+
+class Decisions:
+    """A plan's decisions: each iteration reads them again (see the module)."""
+
+    def __init__(self, plan: StreamedPlan) -> None:
+        self._plan = plan
+
+    def __iter__(self) -> Iterator[Decision]:
+        tally = _Tally()
+        yield from tally.counting(self._plan.source.decisions(self._plan.cap))
+        self._plan.tally = tally
+
+    def __len__(self) -> int:
+        return self._plan.tallied().count
+
+
+@dataclass
+class StreamedPlan:
+    """What :class:`~.decisions.Plan` tells, its decisions streamed (see the module)."""
+
+    as_of: str
+    source: _Source
+    cap: Cap | None
+    warnings: list[str]
+    tally: _Tally | None = field(default=None, repr=False)
+
+    @property
+    def decisions(self) -> Decisions:
+        return Decisions(self)
+
+    def tallied(self) -> _Tally:
+        """The tally of the last complete reading (reading the decisions once if none was)."""
+        if self.tally is None:
+            for _ in self.decisions:
+                pass
+        assert self.tally is not None
+        return self.tally
+
+    @property
+    def selected(self) -> list[Decision]:
+        """The selected decisions (one reading: the summary is theirs)."""
+        return [d for d in self.decisions if d.action != KEEP]
+
+    @property
+    def kept(self) -> list[Decision]:
+        return [d for d in self.decisions if d.action == KEEP]
+
+    @property
+    def plan_id(self) -> str:
+        return plan_id_of(self.tallied().selected)
+
+    @property
+    def n_selected(self) -> int:
+        return len(self.tallied().selected)
+
+    @property
+    def bytes_selected(self) -> int:
+        return sum(counts["selected_bytes"] for counts in self.by_type().values())
+
+    def by_type(self) -> dict[str, dict[str, int]]:
+        return self.tallied().by_type()
+
+    def summary(self) -> dict[str, object]:
+        """What :meth:`as_dict` says after the decisions."""
+        return {
+            "plan_id": self.plan_id,
+            "selected": self.n_selected,
+            "selected_bytes": self.bytes_selected,
+            "by_type": self.by_type(),
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        head = {"as_of": self.as_of, "warnings": self.warnings}
+        decisions = [d.as_dict() for d in self.decisions]
+        return {**head, "decisions": decisions, **self.summary()}
+
+
+def plan_id_of(selected: list[tuple[str, str]]) -> str:
+    """The id of the selected (file_id, action) pairs: bound to the exact set."""
+    digest = hashlib.sha256()
+    for file_id, action in sorted(selected, key=itemgetter(0)):
+        digest.update(f"{file_id}:{action}\n".encode())
+    return "plan_" + digest.hexdigest()[:16]
+
+
+def read_plan(
+    store: Store,
+    policy: Policy,
+    as_of: _dt.datetime,
+    lineage: inputs.Lineage,
+    vectors: Plan | None = None,
+    max_delete: int | None = None,
+) -> StreamedPlan:
+    """The plan of the live records (and of the vectors, planned in Python) on the day
+    ``as_of``; the records naming a run the metadata does not know are found at once (they
+    are the warnings), the decisions are read when asked for."""
+    r = t.records
+    live = r.c.status == "live"
+    with store.db.read() as conn:
+        types = sorted(conn.execute(sa.select(r.c.type).where(live).distinct()).scalars())
+        named = sa.select(r.c.run_id).where(live, r.c.run_id.is_not(None)).distinct()
+        rows = lineage_rows(
+            policy, conn.execute(named).scalars(), lineage.runs, lineage.inputs, lineage.outputs
+        )
+        query = Query(policy, conn.dialect.name, rows)
+        query.prepare(conn)
+        unknown: dict[str, list[str]] = {}
+        for run_id, file_id in conn.execute(query.unknown_runs()):
+            unknown.setdefault(run_id, []).append(file_id)
+    for run_id, file_ids in (vectors.unknown_runs if vectors is not None else {}).items():
+        unknown.setdefault(run_id, []).extend(file_ids)
+    extra = list(vectors.decisions) if vectors is not None else []
+    source = _Source(store, query, policy, as_of, types, extra)
+    return StreamedPlan(as_of.isoformat(), source, source.cap(max_delete), warning_lines(unknown))
+
+
+def _capped(decision: Decision, cap: Cap | None) -> Decision:
+    """A vector candidate newer than the cap's last waits."""
+    if cap is None or decision.action == KEEP:
+        return decision
+    key = (times.iso(_dt.datetime.fromisoformat(decision.created_at)), decision.file_id)
+    if cap.last is not None and key <= cap.last:
+        return decision
+    return decision._replace(action=KEEP, reason=over_reason(cap.max_delete), protected=False)
