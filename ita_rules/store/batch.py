@@ -15,6 +15,7 @@ or one ``syncfs`` for a bulk put), so a rename never exposes unsynced data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -134,8 +135,9 @@ def _cache_for(conn: sa.Connection, files: int) -> Iterator[None]:
     conn.exec_driver_sql(f"PRAGMA cache_size=-{want}")
     try:
         yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+    finally:  # best effort: a connection that failed keeps the larger cache, no harm done
+        with contextlib.suppress(sa.exc.DBAPIError):
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def _journal_lines(plan: Plan, varying: Sequence[Varying], created: str) -> bytes:

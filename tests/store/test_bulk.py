@@ -386,3 +386,92 @@ def test_many_files_are_fsynced_one_by_one_where_sync_does_not_wait(
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
     blobs.sync_all(paths)
     assert len(synced) == len(paths)
+
+
+def test_lookups_of_more_hashes_than_one_query_takes(store_ws: StoreWs) -> None:
+    """The put's hash lookups run LOOKUP_CHUNK hashes a query through the driver (compiled
+    once per chunk length: here a full chunk and a shorter last one), on both engines."""
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+    from ita_rules.store import PutSpec, batch
+
+    count = batch.LOOKUP_CHUNK * 2 + 7
+    hashes = [f"sha256:{i:064x}" for i in range(count)]
+    at = "2026-01-15T10:30:00.000000Z"
+    store = store_ws.open()
+    try:
+        with store.db.write() as conn:
+            stored = [
+                {"hash": h, "path": f"p/{i}", "size": 1, "created_at": at}
+                for i, h in enumerate(hashes)
+                if i % 3 == 0
+            ]
+            batch.insert_many(conn, t.blobs, stored)
+            records = [
+                {
+                    "file_id": f"f{i}",
+                    "hash": h,
+                    "path": f"r/{i}",
+                    "size": 1,
+                    "type": ("screenshot" if i % 2 else "model"),
+                    "symbol": None,
+                    "timeframe": None,
+                    "run_id": None,
+                    "metadata": "{}",
+                    "created_at": at,
+                    "status": ("live" if i % 5 else "purged"),
+                }
+                for i, h in enumerate(hashes)
+                if i % 3 == 0
+            ]
+            batch.insert_many(conn, t.records, records)
+            asked = [*hashes, "sha256:" + "f" * 64]  # one unknown hash too
+            assert batch.stored_paths(conn, asked) == {
+                h: f"p/{i}" for i, h in enumerate(hashes) if i % 3 == 0
+            }
+            needed, same = batch._live_paths(conn, asked, PutSpec("screenshot"))
+            assert needed == {h for i, h in enumerate(hashes) if i % 3 == 0 and i % 5}
+            assert same == {
+                h: f"r/{i}" for i, h in enumerate(hashes) if i % 3 == 0 and i % 5 and i % 2
+            }
+            conn.execute(sa.text("DELETE FROM store_records"))
+            conn.execute(sa.text("DELETE FROM store_blobs"))
+    finally:
+        store.close()
+
+
+def test_a_bulk_put_on_sqlite_has_a_cache_for_its_changes_then_the_default_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's SQLite page cache (1 KiB a file, here 1,000 KiB so that three files are
+    enough) is set inside the put's transaction and restored after it."""
+    import sqlalchemy as sa
+
+    from ita_rules.store import PutSpec, batch, open_store
+    from ita_rules.workspace import Workspace
+
+    monkeypatch.delenv("ITA_DATABASE_URL", raising=False)
+    write(tmp_path / "ita.toml", "")
+    (tmp_path / "rules").mkdir()
+    files = [write(tmp_path / "in" / f"{i}.png", f"png {i}") for i in range(3)]
+    monkeypatch.setattr(batch, "CACHE_KIB_PER_FILE", 1000)
+    seen: list[int] = []
+    real = batch._insert
+
+    def spy(conn: sa.Connection, *args: Any) -> None:
+        seen.append(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        real(conn, *args)
+
+    monkeypatch.setattr(batch, "_insert", spy)
+    store = open_store(Workspace.open(tmp_path))
+    try:
+        with store.db.read() as conn:
+            default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        assert len(store.put_many(files, PutSpec("screenshot"))) == 3
+        assert seen == [-3000]
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
+        assert store.db.engine.pool.checkedin() == 1  # the put's connection, read again
+    finally:
+        store.close()
