@@ -127,7 +127,7 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     ``PRE_COMMIT_REMOTE_NAME``, ``PRE_COMMIT_REMOTE_BRANCH`` and ``PRE_COMMIT_REMOTE_URL``. The
     staged index has nothing to do with the push then: the commits the push sends (those the
     remote-tracking refs of that remote do not have) are checked instead, see
-    :func:`ita_rules.rules.check.push_check`.
+    :func:`ita_rules.rules.push.push_check`.
     """
     import argparse
 

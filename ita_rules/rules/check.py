@@ -35,8 +35,6 @@ from ita_rules.rules.blobs import parse_blob
 from ita_rules.rules.compare import CheckResult
 from ita_rules.rules.diffing import diff_lines, mutation
 from ita_rules.rules.folders import repo_folder, rules_path_in_repo
-from ita_rules.rules.push import push_check
-from ita_rules.rules.ranges import range_check
 from ita_rules.rules.staged import staged
 
 if TYPE_CHECKING:
@@ -88,9 +86,13 @@ def run_check(
     rules_path = rules_path_in_repo(top, rules_dir)
     if head is not None and base is None:
         raise UsageError("--head needs --base (the ref whose versions count as released)")
-    if base is not None:
+    if base is not None:  # (ranges and pushes imported only here: not on the commit's path)
+        from ita_rules.rules.ranges import range_check
+
         result = range_check(git, rules_path_in_repo(top, root), base, head or "HEAD")
     elif pushed is not None:
+        from ita_rules.rules.push import push_check
+
         result = push_check(git, rules_path_in_repo(top, root), pushed, remote)
     else:
         result = staged(git, rules_path, protected_ref, rules_path_in_repo(top, root))
