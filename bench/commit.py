@@ -8,6 +8,7 @@ clone per configuration, each with its hooks installed by the real pre-commit
 (``pre-commit install --hook-type pre-commit --hook-type pre-push``):
 
 * ``bare``: no hooks at all (``git commit --no-verify``);
+* ``pre-commit, a no-op hook``: the framework's own cost, which neither tool can avoid;
 * ``ours``: the ``.pre-commit-config.yaml`` that ``ita-rules init`` writes today;
 * ``two hooks``: the two separate hooks ``ita-rules-validate`` and ``ita-rules-check`` (the
   config ``init`` wrote before the combined hook; workspaces made then still use it);
@@ -64,6 +65,18 @@ repos:
         always_run: true
         pass_filenames: false
         require_serial: true
+        stages: [pre-commit, pre-push]
+"""
+NO_OP = """\
+repos:
+  - repo: local
+    hooks:
+      - id: no-op
+        name: no-op
+        entry: "true"
+        language: system
+        always_run: true
+        pass_filenames: false
         stages: [pre-commit, pre-push]
 """
 CHECK_JSONSCHEMA = f"""\
@@ -139,6 +152,7 @@ def setup_configs(
     ours_text = (origin / ".pre-commit-config.yaml").read_text()
     specs: list[tuple[str, str | None, dict[str, str]]] = [
         ("bare (--no-verify)", None, env),
+        ("pre-commit, a no-op hook", NO_OP, env),
         ("ours (init's config)", ours_text, env),
         ("two hooks (validate, check)", TWO_HOOKS, env),
         ("check-jsonschema", CHECK_JSONSCHEMA, env),
@@ -234,11 +248,18 @@ def report(configs: list[Config], loads_seen: list[float], runs: int) -> None:
         f"cpu cost {cpu_cost:.2f}, total {ours_wall / ref_wall:.2f}, "
         f"cpu total {ours_cpu / ref_cpu:.2f}"
     )
+    noop_wall, noop_cpu = med["pre-commit, a no-op hook"]
+    print(
+        f"hooks alone (cost minus the no-op hook's), ours/check-jsonschema: wall "
+        f"{(ours_wall - noop_wall) / (ref_wall - noop_wall):.2f}, "
+        f"cpu {(ours_cpu - noop_cpu) / (ref_cpu - noop_cpu):.2f}"
+    )
     for name in ("two hooks (validate, check)", "two hooks, --baseline code"):
         if name in med:
             wall, cpu = med[name]
             print(
                 f"{name}/check-jsonschema: cost {(wall - bare_wall) / (ref_wall - bare_wall):.2f}, "
+                f"cpu cost {(cpu - bare_cpu) / (ref_cpu - bare_cpu):.2f}, "
                 f"total {wall / ref_wall:.2f}"
             )
 
