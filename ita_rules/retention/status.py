@@ -3,7 +3,8 @@
 
 Each soft-deleted record with its path, type, size, the real time apply soft-deleted it and the
 end of its safety window (``purge_after``: the first sweep from then on removes it), and the
-reason apply gave (read from that day's audit log, ``logs/purge_YYYY_MM_DD.log``). The sweep
+reason apply gave (read from that day's audit log, ``logs/purge_YYYY_MM_DD.log``); soft-deleted
+vectors of the managed collections too (docs/architecture.md#vectors). The sweep
 deletes a file whose type is ``archive_to_remote`` (or any file under ``backup_before_delete``)
 only after a verified copy on the remote: such a file without one is listed as waiting, and
 with no remote configured it waits for ``remote.name``.
@@ -123,8 +124,28 @@ def status_of(retention: Retention, now: _dt.datetime) -> RetentionStatus:
                 copies.get(item.hash),
             )
         )
+    out.soft_deleted += _vectors(retention, window)
     out.soft_deleted.sort(key=lambda s: (s.purge_after, s.file_id))
     return out
+
+
+def _vectors(retention: Retention, window: _dt.timedelta) -> list[SoftDeleted]:
+    """The soft-deleted vectors of the managed collections (size 0: a delete frees no disk;
+    never copied to the remote)."""
+    vectors = retention.vectors()
+    if vectors is None:
+        return []
+    found = []
+    for row, gone in vectors.rows(deleted=True):
+        fid, type_ = str(row[0]), str(row[1])
+        at = _dt.datetime.fromtimestamp(gone, _dt.UTC)
+        found.append((fid, type_, vectors.path(fid), times.iso(at), times.iso(at + window)))
+    logs = retention.workspace.root / "logs"
+    reasons = _reasons(logs, [{"file_id": f[0], "deleted_at": f[3]} for f in found])
+    return [
+        SoftDeleted(fid, path, type_, 0, at, after, reasons.get(fid), False, None)
+        for fid, type_, path, at, after in found
+    ]
 
 
 def _remote_key(name: str) -> str | None:

@@ -16,6 +16,9 @@ from ita_rules.remote.tables import RemoteCopy, save
 from ita_rules.retention.status import retention_status
 from tests.conftest import snapshot
 from tests.retention.conftest import RetWs
+from tests.vectors.conftest import INACTIVE_RUN, VecWs, chroma_server, unique, vec_ws
+
+__all__ = ["chroma_server", "vec_ws"]  # the vector fixtures, borrowed
 
 NOTHING = "nothing is soft-deleted: `ita-rules retention plan` shows what apply would soft-delete\n"
 
@@ -153,3 +156,19 @@ def test_an_unreachable_database_is_one_line_exit_2(
 
 def _files(root: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(root).items() if not k.endswith(("-shm", "-wal"))}
+
+
+def test_soft_deleted_vectors_are_listed_with_their_window(vec_ws: VecWs, cli: Any) -> None:
+    name = unique()
+    vec_ws.save(name, ["a1", "a2", "a3", "a4"], run_id=INACTIVE_RUN, days_old=[200] * 4)
+    applied = cli("retention", "apply", "--json")
+    assert json.loads(applied.out)["vectors_soft_deleted"] == 1, applied.err
+    doc = json.loads(cli("retention", "status", "--json").out)
+    assert (doc["count"], doc["bytes"], doc["waiting_for_remote_copy"]) == (1, 0, [])
+    (entry,) = doc["soft_deleted"]
+    assert (entry["file_id"], entry["type"], entry["size"]) == (f"vector:{name}/a1", "embedding", 0)
+    deleted = times.parse_iso(entry["deleted_at"])
+    assert entry["purge_after"] == times.iso(deleted + dt.timedelta(days=7))
+    assert entry["reason"] is not None and entry["reason"].startswith("older than 180 days")
+    vec_ws.vectors_days_pass(name, 8)
+    assert json.loads(cli("retention", "status", "--json").out)["due"] == 1
