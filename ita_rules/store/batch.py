@@ -16,6 +16,7 @@ or one ``syncfs`` for a bulk put), so a rename never exposes unsynced data.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -224,8 +225,8 @@ def insert_rows(
         order = [list(keys).index(name) for name in compiled.positiontup or []]
         if order == list(range(len(keys))):
             params = rows
-        else:
-            params = [tuple(row[i] for i in order) for row in rows]
+        else:  # two keys or more in another order: itemgetter gives tuples
+            params = list(map(operator.itemgetter(*order), rows))
     else:
         params = [dict(zip(keys, row, strict=True)) for row in rows]
     conn.exec_driver_sql(compiled.string, params)
