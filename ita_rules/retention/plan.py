@@ -8,11 +8,12 @@ policy for the type, keep_forever, inside retain_days, prune_old's newest ``keep
 candidate is kept anyway when its content is shared with a protected record, and ``max_delete``
 caps the candidates, oldest first.
 
-Built for a million records in seconds (docs/architecture.md#speed-budgets): one pass over the
-records, which may stream from a database cursor (:func:`plan_records`); the checks of each type
-and the reason texts are prepared once per type (most reasons are the same string, shared);
-decisions are plain named tuples; ``prune_old``'s newest ``keep_last`` per group are kept in
-small heaps instead of sorting every group.
+The store's records are planned by the database (:mod:`.query`, :mod:`.judge`,
+:mod:`.stream`); this plan in Python plans the vectors, which live in Chroma, and is checked
+against the same reference (tests/retention/_reference.py). One pass over the rows
+(:func:`plan_records`); the checks of each type and the reason texts are prepared once per
+type; ``prune_old``'s newest ``keep_last`` per group are kept in small heaps instead of sorting
+every group.
 """
 
 from __future__ import annotations
