@@ -135,13 +135,18 @@ def test_registry_shows_each_setup_with_its_versions_hash_and_description(
     assert ORB_DESCRIPTION in row
     assert show(built, f"{ORB}@2.0")["params_hash"].removeprefix("sha256:")[:12] in row
     assert "trader_1" in row
+    # each version on the timeline tells its commit, git author and, when retired, why
+    chips = f"{orb} [data-version]"
+    tips = dict(zip(attrs(visit, chips, "data-version"), attrs(visit, chips, "title"), strict=True))
+    assert introduced(built, "1.1")[:7] in tips["1.1"] and "trader_2" in tips["1.1"], tips
+    assert "Risk 1 % left too much on the table." in tips["1.0"], tips
     visit.assert_clean()
 
 
 def test_registry_filters_by_tag_and_by_active(built: Built, open_page: Any) -> None:
     visit = open_page(built.site, "index.html")
     rows = "table#setups tr[data-setup]"
-    assert visible(visit, rows) != [] and len(visible(visit, rows)) == 2
+    assert attrs_visible(visit, rows) == [GAP, ORB]
     visit.page.fill("input#filter-tag", "dax")
     assert attrs_visible(visit, rows) == [GAP]
     visit.page.fill("input#filter-tag", "orb")
