@@ -55,3 +55,15 @@ def test_many_files_are_judged_each_by_its_own_bytes_in_record_order(
     assert len(hashed) == len(set(hashed)) == count - 1  # the missing one is not hashed
     assert seen == [(done, count - 1) for done in range(1, count)]
     assert os.path.samefile(store_ws.store_root / again.path, store_ws.store_root / records[3].path)
+
+
+def test_a_stored_name_replaced_by_a_link_is_missing_and_not_followed(store_ws: StoreWs) -> None:
+    outside = store_ws.root / "outside.bin"
+    outside.write_bytes(b"same bytes")
+    with store_ws.open() as store:
+        record = store.put(outside, type="model")
+        name = store_ws.store_root / record.path
+        name.unlink()
+        name.symlink_to(outside)  # the same bytes, outside the store root
+        report = store_verify.verify(store, store.find())
+    assert ([r.file_id for r in report.missing], report.corrupt) == ([record.file_id], [])
