@@ -58,14 +58,15 @@ def timed(cmds: list[list[str]], env: dict[str, str] | None = None) -> Timing:
     return wall, cpu
 
 
-def make_store(base: Path, files: int, size: int, env: dict[str, str]) -> list[str]:
-    """A workspace whose store holds ``files`` distinct files; their stored paths."""
+def make_store(base: Path, name: str, files: int, size: int, env: dict[str, str]) -> list[str]:
+    """A workspace ``name`` whose store holds ``files`` distinct files (put by the code
+    ``env`` runs: an older one cannot open a database a newer one migrated); their paths."""
     src = base / "src"
     src.mkdir()
     block = os.urandom(size + files)
     for i in range(files):
         (src / f"part_{i:05d}.bin").write_bytes(block[i : i + size])
-    ws = workspace(base, "ws")
+    ws = workspace(base, name)
     put = [sys.executable, "-m", "ita_rules", "-w", str(ws), "store", "put", str(src)]
     subprocess.run([*put, "--type", "model"], env=env, check=True, stdout=subprocess.DEVNULL)
     shutil.rmtree(src)
@@ -89,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ITA_")}
     try:
         print(f"load average (1, 5, 15 min) at the start: {load()}  ({os.cpu_count()} cores)")
-        stored = make_store(base, args.files, int(args.size_mib * (1 << 20)), env)
-        ws = str(base / "ws")
+        size = int(args.size_mib * (1 << 20))
+        stored = make_store(base, "ws", args.files, size, env)
+        verify = [sys.executable, "-m", "ita_rules", "-w", str(base / "ws"), "store", "verify"]
         half = len(stored) // 2
         tools: dict[str, tuple[list[list[str]], dict[str, str]]] = {
-            "ours": ([[sys.executable, "-m", "ita_rules", "-w", ws, "store", "verify"]], env),
+            "ours": ([verify], env),
             "openssl": ([["openssl", "dgst", "-sha256", *stored]], env),
             "openssl x2": (
                 [["openssl", "dgst", "-sha256", *part] for part in (stored[:half], stored[half:])],
@@ -102,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.baseline:
             old = {**env, "PYTHONPATH": str(args.baseline.absolute())}
-            tools["baseline"] = (tools["ours"][0], old)
+            make_store(base, "ws-baseline", args.files, size, old)
+            verify_old = [*verify[:4], str(base / "ws-baseline"), *verify[5:]]
+            tools["baseline"] = ([verify_old], old)
         timed(tools["openssl"][0])  # warm the page cache
         times: dict[str, list[Timing]] = {name: [] for name in tools}
         loads = []
