@@ -435,6 +435,10 @@ def test_script_in_a_metric_name_renders_as_text(probe: Built, open_page: Any) -
     visit.page.select_option("select#metric", SCRIPT)
     no_script_ran(visit)
     visit.assert_clean()
+    run = open_page(probe.site, f"run/{probe.runs['probe']}.html")  # its result's metrics
+    assert SCRIPT in run.text("main")
+    no_script_ran(run)
+    run.assert_clean()
 
 
 # -- empty states ---------------------------------------------------------------------------------
