@@ -1,29 +1,31 @@
 #!/usr/bin/env python3
-"""Benchmark `Retention.plan()` over 100k and 1M store records on SQLite (target: linear,
-1M records in seconds).
+"""Benchmark `retention plan` over N store records, this checkout beside a baseline checkout
+(default: ``/tmp/base4524r``, made by ``git archive 4524eae ita_rules | tar -x -C DIR``), on
+SQLite and on Postgres, in one run (docs/architecture.md#speed-budgets; issue #16 goal 6:
+1,000,000 records in at most 2 s and 300 MiB, linear from 100k).
 
-For each size a fresh workspace is made (the sample rules, the retention policy of the tests);
-the real code creates the store and runs schemas (``open_store``, ``RunStore``), then the rows
-are inserted directly with the stdlib ``sqlite3`` module (files need not exist for a plan):
-one blob per record, types mixed (screenshot 50 %, embedding 25 %, candles 15 %, result 10 %)
-over 20 symbols and 4 timeframes, created over the last two years, 2 % tagged ``important``,
-a third of the records from 1,000 runs (half of them of active rule versions).
+For each size the same rows (seeded) go into a SQLite workspace and a Postgres database; the
+schemas are made by this checkout's code, the rows inserted directly (files need not exist for
+a plan): one blob per record, types mixed (screenshot 50 %, embedding 25 %, candles 15 %,
+result 10 %) over 20 symbols and 4 timeframes, created over the last two years, 2 % tagged
+``important``, a third of the records from 1,000 runs (half of them of active rule versions).
+The baseline gets a copy whose version row says its own schema version (the tables it knows
+are the same).
 
-Timed, each in a fresh process (so the page cache is warm but no Python cache is): the
-in-process ``Retention.open`` + ``Retention.plan()``, then its ``plan_id`` and the streamed JSON
-of its decisions (to /dev/null), and the peak RSS up to there; then, warm, its parts: reading
-the records (through the DB-API cursor into a list) and tags, the active runs, the pure plan
-(``plan_records`` over the list). Then a whole ``ita-rules retention plan --json > /dev/null``
-process and its own peak RSS (skipped with ``--no-cli``). Medians of ``--rounds`` runs, and the
-1M/100k ratios (linear: ~10). Usage:
+Timed in a fresh process per run, alternating baseline and ours, medians of ``--rounds``: what
+``ita-rules retention plan --json`` does in process - ``Retention.open``, ``plan()``, the JSON
+streamed to /dev/null, the plan id - as wall seconds and CPU seconds (user + sys of the
+process: the machine is shared, so CPU time says more when the load average is high), and the
+peak RSS (``ru_maxrss``). The load average is printed with the figures. Usage:
 
-    python bench/retention_plan.py [--sizes 100000,1000000] [--rounds 3] [--no-cli]
-                                   [--dir DIR [--reuse]]
+    python bench/retention_plan.py [--sizes 100000,300000,1000000] [--rounds 3]
+                                   [--base /tmp/base4524r] [--dir DIR [--reuse]] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -36,8 +38,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("ITA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 AS_OF = "2026-01-15T12:00:00+00:00"
 POLICY = """\
 safety_window_days: 7
@@ -53,60 +57,28 @@ protect:
 """
 TYPES = [("screenshot", "to_vision", "png")] * 10 + [("embedding", "archive/embeddings", "npy")] * 5
 TYPES += [("candles", "raw_data", "csv")] * 3 + [("result", "results", "json")] * 2
-RUN_RULES = [  # (setup_id, rule_version, active in the sample registry)
-    ("IB_raid_v1", "v1.2", True),
-    ("Frank_raid_v1", "v2.0", True),
-    ("London_FVG_v1", "v1.1", False),
-    ("Frank_raid_v1", "v1.0", False),
-]
+RUN_RULES = [("IB_raid_v1", "v1.2"), ("Frank_raid_v1", "v2.0"), ("London_FVG_v1", "v1.1")]
+RUN_RULES += [("Frank_raid_v1", "v1.0")]  # the first two are active in the sample registry
 N_RUNS = 1000
 
 PLAN_ONE = """
-import datetime as dt, io, json, resource, sys, time
+import datetime as dt, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
 t0 = time.perf_counter()
-from ita_rules.retention.render import write_plan_json
-from ita_rules.retention import engine, inputs
 from ita_rules.retention.engine import Retention
-from ita_rules.retention.plan import plan_records
+from ita_rules.retention.render import write_plan_json
 from ita_rules.store import open_store
 from ita_rules.workspace import Workspace
-t1 = time.perf_counter()
-ws = Workspace.open(sys.argv[1])
+ws = Workspace.open(sys.argv[2])
 store = open_store(ws)
-as_of = dt.datetime.fromisoformat(sys.argv[2])
-t2 = time.perf_counter()
-retention = Retention.open(ws, store, as_of)
-plan = retention.plan()
-t3 = time.perf_counter()
-plan_id, selected = plan.plan_id, plan.n_selected
-t4 = time.perf_counter()
 with open("/dev/null", "w") as sink:
+    plan = Retention.open(ws, store, dt.datetime.fromisoformat(sys.argv[3])).plan()
     write_plan_json(plan, sink)
-t5 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-n = len(plan.decisions)
-del plan
-# the parts, once more (warm): the records read from the cursor, active runs, the pure plan
-r = engine.t.records
-query = engine.sa.select(
-    r.c.file_id, r.c.type, r.c.size, r.c.created_at, r.c.hash, engine.sa.null(),
-    r.c.run_id, r.c.symbol, r.c.timeframe,
-).where(r.c.status.in_(["live"]))
-a = time.perf_counter()
-with store.db.read() as conn:
-    tags = inputs.tags_by_file(conn)
-    with inputs.cursor(store, conn, query) as cursor:
-        rows = list(cursor)
-b = time.perf_counter()
-lineage = inputs.lineage(ws, store)
-c = time.perf_counter()
-plan_records(rows, tags, retention.policy, as_of, lineage.runs, inputs=lineage.inputs)
-d = time.perf_counter()
-print(json.dumps({
-    "import": t1 - t0, "open_store": t2 - t1, "plan": t3 - t2, "plan_id": t4 - t3,
-    "json": t5 - t4, "decisions": n, "selected": selected, "items": b - a,
-    "active_runs": c - b, "make_plan": d - c, "maxrss_mib": rss,
-}))
+    plan_id, selected = plan.plan_id, plan.n_selected
+wall = time.perf_counter() - t0
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
+                  "rss": use.ru_maxrss / 1024, "plan_id": plan_id, "selected": selected}))
 """
 
 
@@ -115,192 +87,221 @@ def iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micro:06d}Z"
 
 
-def make_workspace(base: Path, n: int, seed: int) -> Path:
-    ws = base / f"ws_{n}"
-    if ws.exists():
-        shutil.rmtree(ws)
-    ws.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
-    (ws / "ita.toml").write_text("")
-    shutil.copytree(REPO / "rules", ws / "rules")
-    (ws / "retention.yaml").write_text(POLICY)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.test"}
-    env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.test"}
-    subprocess.run(["git", "add", "-A"], cwd=ws, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "rules"], cwd=ws, check=True, env=env)
-
-    # the schemas, created by the real code
-    from ita_rules.provenance.runstore import RunStore
-    from ita_rules.store import open_store
-    from ita_rules.workspace import Workspace
-
-    workspace = Workspace.open(ws)
-    open_store(workspace).db.dispose()
-    RunStore.open(workspace.settings).close()
-
+def rows(n: int, seed: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The runs, blobs, records and tags of a store of ``n`` records."""
     rnd = random.Random(seed)
-    db = sqlite3.connect(ws / ".ita" / "ita.sqlite")
-    db.execute("PRAGMA synchronous=OFF")
     runs = []
     for i in range(N_RUNS):
-        setup, version, _active = RUN_RULES[i % len(RUN_RULES)]
-        day = f"2025_{1 + i // 300:02d}_01"
-        runs.append(
-            (
-                f"run_{day}_{i % 300 + 1:03d}",
-                day,
-                i % 300 + 1,
-                "backtest_flow",
-                "succeeded",
-                setup,
-                version,
-                0,
-                "2025-01-01T00:00:00.000000Z",
-                "{}",
-            )
-        )
-    db.executemany(
-        "INSERT INTO runs (run_id, day, seq, flow_type, status, setup_id, rule_version, "
-        "git_dirty, started_at, snapshot) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        runs,
-    )
-    run_ids = [r[0] for r in runs]
+        setup, version = RUN_RULES[i % len(RUN_RULES)]
+        day, seq = f"2025_{1 + i // 300:02d}_01", i % 300 + 1
+        runs.append((f"run_{day}_{seq:03d}", day, seq, "backtest_flow", "succeeded", setup,
+                     version, False, "2025-01-01T00:00:00.000000Z", "{}"))  # fmt: skip
     symbols = [f"SYM{i:02d}" for i in range(20)]
-    timeframes = ["M5", "M15", "H1", "D1"]
     now = time.mktime(time.strptime("2026-01-15", "%Y-%m-%d"))
     blobs, records, tags = [], [], []
     for i in range(n):
         type_, folder, ext = rnd.choice(TYPES)
-        digest = f"sha256:{i:064x}"
-        path = f"{folder}/f{i:08d}.{ext}"
-        size = rnd.randint(1_000, 5_000_000)
-        created = iso(now - rnd.uniform(0, 730 * 86400))
+        digest, path = f"sha256:{i:064x}", f"{folder}/f{i:08d}.{ext}"
+        size, created = rnd.randint(1_000, 5_000_000), iso(now - rnd.uniform(0, 730 * 86400))
         file_id = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
-        run_id = rnd.choice(run_ids) if rnd.random() < 0.33 else None
+        run_id = rnd.choice(runs)[0] if rnd.random() < 0.33 else None
         blobs.append((digest, path, size, created))
-        records.append(
-            (
-                file_id,
-                digest,
-                path,
-                size,
-                type_,
-                rnd.choice(symbols),
-                rnd.choice(timeframes),
-                run_id,
-                "{}",
-                created,
-                "live",
-            )
-        )
+        symbol, timeframe = rnd.choice(symbols), rnd.choice(["M5", "M15", "H1", "D1"])
+        record = (file_id, digest, path, size, type_, symbol, timeframe, run_id, "{}", created)
+        records.append((*record, "live"))
         if rnd.random() < 0.02:
             tags.append((file_id, "important"))
+    return {"runs": runs, "store_blobs": blobs, "store_records": records, "store_tags": tags}
+
+
+COLUMNS = {
+    "runs": "run_id, day, seq, flow_type, status, setup_id, rule_version, git_dirty, started_at, "
+    "snapshot",
+    "store_blobs": "hash, path, size, created_at",
+    "store_records": "file_id, hash, path, size, type, symbol, timeframe, run_id, metadata, "
+    "created_at, status",
+    "store_tags": "file_id, tag",
+}
+
+
+def make_workspace(ws: Path, database_url: str | None) -> None:
+    """A workspace with the sample rules and the policy, its schema made by this checkout."""
+    if ws.exists():
+        shutil.rmtree(ws)
+    ws.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.test"}
+    env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.test"}
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True)
+    (ws / "ita.toml").write_text("")
+    shutil.copytree(REPO / "rules", ws / "rules")
+    (ws / "retention.yaml").write_text(POLICY)
+    subprocess.run(["git", "add", "-A"], cwd=ws, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "rules"], cwd=ws, check=True, env=env)
+    code = (
+        "import sys; from ita_rules.store import open_store; from ita_rules.workspace import "
+        "Workspace; open_store(Workspace.open(sys.argv[1])).close()"
+    )
+    env = {**os.environ, **({"ITA_DATABASE_URL": database_url} if database_url else {})}
+    subprocess.run([sys.executable, "-c", code, str(ws)], check=True, env=env, cwd=REPO)
+
+
+def fill(n: int, sqlite_path: Path, pg_database: str | None) -> None:
+    """Insert the rows of size ``n`` into the SQLite file and the Postgres database."""
+    data = rows(n, seed=n)
+    db = sqlite3.connect(sqlite_path)
+    db.execute("PRAGMA synchronous=OFF")
     with db:
-        db.executemany("INSERT INTO store_blobs VALUES (?,?,?,?)", blobs)
-        db.executemany(
-            "INSERT INTO store_records (file_id, hash, path, size, type, symbol, timeframe, "
-            "run_id, metadata, created_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            records,
-        )
-        db.executemany("INSERT INTO store_tags VALUES (?,?)", tags)
+        for table, columns in COLUMNS.items():
+            marks = ",".join("?" * len(columns.split(",")))
+            db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", data[table])
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    return ws
+    if pg_database is not None:
+        import psycopg
+
+        with psycopg.connect(pg_url(pg_database)) as conn, conn.cursor() as cur:
+            for table, columns in COLUMNS.items():
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in data[table]:
+                        copy.write_row(row)
+            conn.commit()
+            cur.execute("ANALYZE")
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
+def pg_url(database: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + database
 
 
-def bench(ws: Path, rounds: int, cli: bool) -> dict[str, float]:
-    runs = []
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def baseline_copy(base: Path, ws: Path, pg_database: str | None) -> None:
+    """The baseline's copy of a workspace (and of its Postgres database), its version row set to
+    the baseline's schema version."""
+    version = subprocess.run(
+        [sys.executable, "-c", "from ita_rules.db.steps import STEPS; print(STEPS[-1][0])"],
+        cwd=base, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    newer = ["run_verifications"]  # tables a newer schema added that the baseline does not know
+    copy = ws.with_name(ws.name + "_base")
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(ws, copy)
+    fix = [f"UPDATE ita_schema_version SET version = {version}"] + [
+        f"DROP TABLE IF EXISTS {table}" for table in newer
+    ]
+    db = sqlite3.connect(copy / ".ita" / "ita.sqlite")
+    with db:
+        for sql in fix:
+            db.execute(sql)
+    db.close()
+    if pg_database is not None:
+        pg_admin(f'DROP DATABASE IF EXISTS "{pg_database}_base" WITH (FORCE)')
+        pg_admin(f'CREATE DATABASE "{pg_database}_base" TEMPLATE "{pg_database}"')
+        import psycopg
+
+        with psycopg.connect(pg_url(pg_database + "_base"), autocommit=True) as conn:
+            for sql in fix:
+                conn.execute(sql)
+
+
+def one_run(code: Path, ws: Path, database_url: str | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITA_")}
+    if database_url:
+        env["ITA_DATABASE_URL"] = database_url
+    out = subprocess.run(
+        [sys.executable, "-c", PLAN_ONE, str(code), str(ws), AS_OF],
+        check=True, capture_output=True, text=True, cwd=ws, env=env,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out))
+
+
+def compare(base: Path, ws: Path, pg: str | None, rounds: int) -> dict[str, dict[str, Any]]:
+    """Baseline and ours, alternating, on the workspace's SQLite file or its Postgres copy."""
+    runs: dict[str, list[dict[str, Any]]] = {"base": [], "ours": []}
     for _ in range(rounds):
-        out = subprocess.run(
-            [sys.executable, "-c", PLAN_ONE, str(ws), AS_OF],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ws,
-        ).stdout
-        runs.append(json.loads(out))
-    result = {key: median([r[key] for r in runs]) for key in runs[0]}
-    if cli:
-        exe = shutil.which("ita-rules") or str(Path(sys.executable).with_name("ita-rules"))
-        times, rss = [], []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            with open(os.devnull, "w") as sink:
-                proc = subprocess.Popen(
-                    [exe, "retention", "plan", "--as-of", AS_OF, "--json"], stdout=sink, cwd=ws
-                )
-                _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
-                proc.returncode = os.waitstatus_to_exitcode(status)
-            times.append(time.perf_counter() - start)
-            if proc.returncode != 0:
-                raise SystemExit(f"ita-rules retention plan failed ({proc.returncode})")
-            rss.append(usage.ru_maxrss / 1024)
-        result["cli"] = median(times)
-        result["cli_maxrss_mib"] = median(rss)
-    return result
+        runs["base"].append(one_run(base, ws.with_name(ws.name + "_base"), pg and pg + "_base"))
+        runs["ours"].append(one_run(REPO, ws, pg))
+    out = {}
+    for who, results in runs.items():
+        ids = {r["plan_id"] for r in results}
+        out[who] = {k: statistics.median(r[k] for r in results) for k in ("wall", "cpu", "rss")}
+        out[who]["plan_id"] = ids.pop() if len(ids) == 1 else "differs between runs"
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--base", type=Path, default=Path("/tmp/base4524r"))
     parser.add_argument("--dir", type=Path, default=None)
-    parser.add_argument(
-        "--reuse", action="store_true", help="with --dir: keep workspaces made by an earlier run"
-    )
+    parser.add_argument("--reuse", action="store_true", help="keep what an earlier --dir run made")
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    os.environ.pop("ITA_DATABASE_URL", None)
-    base = args.dir or Path(tempfile.mkdtemp(prefix="ita-retention-bench-"))
+    where = args.dir or Path(tempfile.mkdtemp(prefix="ita-retention-bench-"))
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {}
+    loads = [os.getloadavg()[0]]
+    table: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
     try:
         for n in sizes:
-            start = time.perf_counter()
-            ws = base / f"ws_{n}"
+            ws, pg = where / f"ws_{n}", None if args.no_postgres else f"ita_bench_retention_{n}"
             if not (args.reuse and (ws / ".bench-complete").exists()):
-                # in a child process: a child's peak RSS (ru_maxrss) starts from its parent's
-                # RSS at the fork, and generating a million rows here would make it 600+ MiB
-                code = "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
-                code += "import retention_plan as b; b.make_workspace(Path(sys.argv[2]), "
-                code += "int(sys.argv[3]), seed=int(sys.argv[3]))"
-                here = str(Path(__file__).resolve().parent)
-                subprocess.run([sys.executable, "-c", code, here, str(base), str(n)], check=True)
+                start = time.perf_counter()
+                if pg is not None:
+                    pg_admin(f'DROP DATABASE IF EXISTS "{pg}" WITH (FORCE)')
+                    pg_admin(f'CREATE DATABASE "{pg}"')
+                    make_workspace(ws, pg_url(pg))  # the Postgres schema
+                make_workspace(ws, None)  # the SQLite schema (ita.toml names no database)
+                code = "import sys; sys.path.insert(0, sys.argv[1]); import retention_plan as b; "
+                code += "from pathlib import Path; b.fill(int(sys.argv[2]), Path(sys.argv[3]), "
+                code += "sys.argv[4] or None)"
+                here, path = str(Path(__file__).parent), str(ws / ".ita" / "ita.sqlite")
+                subprocess.run(
+                    [sys.executable, "-c", code, here, str(n), path, pg or ""], check=True
+                )
+                baseline_copy(args.base, ws, pg)
                 (ws / ".bench-complete").write_text("")
-                took = time.perf_counter() - start
-                print(f"{n:>9,} records generated in {took:.1f} s", flush=True)
-            results[n] = r = bench(ws, args.rounds, not args.no_cli)
-            cli = r.get("cli")
-            cli_text = (
-                f"; `ita-rules retention plan --json` process {cli:.2f} s, "
-                f"peak RSS {r['cli_maxrss_mib']:.0f} MiB"
-                if cli
-                else ""
-            )
-            print(
-                f"{n:>9,} records: plan {r['plan']:.2f} s (parts, warm: records+tags read "
-                f"{r['items']:.2f} s, active runs {r['active_runs']:.3f} s, plan_records "
-                f"{r['make_plan']:.2f} s), then plan_id {r['plan_id']:.2f} s, JSON "
-                f"{r['json']:.2f} s; {int(r['selected']):,} selected, peak RSS "
-                f"{r['maxrss_mib']:.0f} MiB" + cli_text,
-                flush=True,
-            )
-        if len(sizes) >= 2:
-            lo, hi = results[sizes[0]], results[sizes[-1]]
-            factor = sizes[-1] / sizes[0]
-            parts = ["plan", "items", "make_plan"] + (["cli"] if "cli" in hi else [])
-            ratios = ", ".join(f"{p} x{hi[p] / lo[p]:.1f}" for p in parts)
-            head = f"{sizes[-1]:,} / {sizes[0]:,} ({factor:g}x records)"
-            print(f"{head}: {ratios} (linear: x{factor:g})")
+                print(f"{n:>9,} records made in {time.perf_counter() - start:.0f} s", flush=True)
+            for kind in ["sqlite"] + ([] if pg is None else ["postgres"]):
+                got = compare(
+                    args.base, ws, pg_url(pg) if kind == "postgres" and pg else None, args.rounds
+                )
+                table[n, kind] = got
+                loads.append(os.getloadavg()[0])
+                b, o = got["base"], got["ours"]
+                same = "same plan id" if b["plan_id"] == o["plan_id"] else "PLAN IDS DIFFER"
+                print(
+                    f"{n:>9,} {kind:<8} baseline {b['wall']:6.2f} s wall {b['cpu']:6.2f} s CPU "
+                    f"{b['rss']:5.0f} MiB | ours {o['wall']:6.2f} s wall {o['cpu']:6.2f} s CPU "
+                    f"{o['rss']:5.0f} MiB ({same}; load {loads[-1]:.1f})",
+                    flush=True,
+                )
+        for kind in ("sqlite", "postgres"):
+            if (sizes[0], kind) in table and (sizes[-1], kind) in table and len(sizes) > 1:
+                lo, hi = table[sizes[0], kind]["ours"], table[sizes[-1], kind]["ours"]
+                print(
+                    f"ours {kind}: {sizes[-1]:,}/{sizes[0]:,} records: wall "
+                    f"x{hi['wall'] / lo['wall']:.1f}, CPU x{hi['cpu'] / lo['cpu']:.1f} "
+                    f"(linear: x{sizes[-1] / sizes[0]:g})"
+                )
+        low, high, cores = min(loads), max(loads), os.cpu_count()
+        print(f"load average (1 min) during the run: {low:.1f} to {high:.1f}, {cores} cores")
     finally:
         if args.dir is None:
-            shutil.rmtree(base, ignore_errors=True)
+            shutil.rmtree(where, ignore_errors=True)
+            for n in sizes if not args.no_postgres else []:
+                for suffix in ("", "_base"):
+                    pg_admin(
+                        f'DROP DATABASE IF EXISTS "ita_bench_retention_{n}{suffix}" WITH (FORCE)'
+                    )
 
 
 if __name__ == "__main__":
+    sys.stdout = io.TextIOWrapper(sys.stdout.buffer, line_buffering=True)
     main()
