@@ -1,12 +1,12 @@
 """Benchmark: ``ita-rules report`` on a big desk (docs/architecture.md#report).
 
 Builds (once; ``--keep DIR`` reuses it) a workspace of 2,000 setups x 5 versions (one commit
-per version level, every fifth setup with a deprecated first version), a retention policy, and
-10,000 finished backtest runs, each with a stored result holding three metrics. The runs are made the fast
-way: one real run through the library gives the snapshot that 10,000 snapshot files copy
-(each with its own id, rule version and result), ``RunStore.restore`` reads them into the
-database as ``store rebuild`` does, the results go in with one bulk put and are then linked to
-their runs. Then, alternating, medians of ``--runs`` rounds, whole processes:
+per version level, every fifth setup with a deprecated first version), a retention policy,
+and 10,000 finished backtest runs, each with a stored result holding three metrics. The runs
+are made the fast way: one real run through the library gives the snapshot that 10,000
+snapshot files copy (each with its own id, rule version and result), ``RunStore.restore``
+reads them into the database as ``store rebuild`` does, the results go in with one bulk put
+and are then linked to their runs. Then, alternating, medians of ``--runs`` rounds, whole processes:
 
 * ``ita-rules list`` on the same workspace (the peer: it reads the same 10,000 rule files);
 * ``ita-rules report -o OUT`` (every page: registry, 2,000 setup pages with all their diffs,
