@@ -409,6 +409,31 @@ def test_combined_hook_takes_only_no_fix(ws: Path) -> None:
     assert "sha256:" + "0" * 64 not in (ws / "rules/S1/v1.2.yaml").read_text()
 
 
+def test_staged_check_lists_only_the_changed_setup_folders(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit's check reads the released versions and predecessors of the setups it changes,
+    not the whole registry (a new S1 version: S2 is never listed), and finds the same."""
+    from ita_rules.core import gitio
+    from ita_rules.rules.check import run_check
+
+    listed: list[tuple[str | None, tuple[str, ...]]] = []
+    real = gitio.Git.tree_entries
+
+    def spy(self: gitio.Git, ref: str | None, *paths: str) -> dict[str, tuple[str, str]]:
+        listed.append((ref, paths))
+        return real(self, ref, *paths)
+
+    monkeypatch.setattr(gitio.Git, "tree_entries", spy)
+    put(ws, "S1", "1.3", params={"atr_mult": 1.8})  # skips 1.2: its predecessor must be read
+    git(ws, "add", "-A")
+    result = run_check(ws, ws / "rules")
+    assert [paths for _, paths in listed] == [("rules/S1",), ("rules/S1",)]
+    assert [(f.path, f.message) for f in result.findings] == [
+        ("rules/S1/v1.3.yaml", "version 1.3 skips versions: after 1.1 comes 1.2 or 2.0")
+    ]
+
+
 def test_range_ignores_replace_objects(ws: Path, cli: Any) -> None:
     """A replace ref that makes the base look like the mutated head hides nothing."""
     base = git(ws, "rev-parse", "HEAD")
