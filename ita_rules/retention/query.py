@@ -137,6 +137,10 @@ class Query:
             rank.label("rank"),
         ).where(r.c.status == "live", r.c.type == type_)
 
+    def knows_unknown_runs(self) -> bool:
+        """Whether live records name runs the metadata does not know (and that protects)."""
+        return any(_is_unknown(row) for row in self.rows)
+
     def unknown_runs(self) -> sa.Select[Any]:
         """(run id, file_id) of the live records kept because they name a run the metadata
         does not know (that is their first protection), by file_id."""

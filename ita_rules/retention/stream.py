@@ -229,10 +229,11 @@ def read_plan(
             policy, conn.execute(named).scalars(), lineage.runs, lineage.inputs, lineage.outputs
         )
         query = Query(policy, conn.dialect.name, rows)
-        query.prepare(conn)
         unknown: dict[str, list[str]] = {}
-        for run_id, file_id in conn.execute(query.unknown_runs()):
-            unknown.setdefault(run_id, []).append(file_id)
+        if query.knows_unknown_runs():
+            query.prepare(conn)
+            for run_id, file_id in conn.execute(query.unknown_runs()):
+                unknown.setdefault(run_id, []).append(file_id)
     for run_id, file_ids in (vectors.unknown_runs if vectors is not None else {}).items():
         unknown.setdefault(run_id, []).extend(file_ids)
     extra = list(vectors.decisions) if vectors is not None else []
