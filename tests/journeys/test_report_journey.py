@@ -63,6 +63,25 @@ def a_backtest(desk: Desk, *data_range: str) -> str:
     return run_id
 
 
+def test_a_desk_writes_its_report_then_writes_it_again_after_a_run(desk: Desk) -> None:
+    site = desk.root / ".ita" / "report"
+    ran = desk.run("report")
+    assert (ran.code, ran.err) == (0, "")
+    assert ran.out == f"wrote 6 page(s) to {site}\n{site / 'index.html'}\n"
+    assert files(site) == SAMPLE_PAGES
+    assert desk.git("status", "--porcelain") == ""  # derived, git-ignored: nothing to commit
+
+    # a run happens; the next report has its page, and the folder is replaced as a whole
+    run_id = a_backtest(desk, "--from", "2025-05-01", "--to", "2025-05-10")
+    (site / "notes.html").write_text("left here by hand", encoding="utf-8")
+    ran = desk.run("report", "--json")
+    assert (ran.code, ran.err) == (0, "")
+    assert ran.json() == {"out": str(site), "pages": 7, "setups": 3, "runs": 1}
+    assert files(site) == sorted([*SAMPLE_PAGES, f"run/{run_id}.html"])
+    assert run_id in (site / "runs.html").read_text(encoding="utf-8")
+    assert desk.git("status", "--porcelain") == ""
+
+
 def test_a_folder_holding_something_else_is_never_replaced(desk: Desk, tmp_path: Path) -> None:
     mine = tmp_path / "Documents"
     (mine / "letter.txt").parent.mkdir()
