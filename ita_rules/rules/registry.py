@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,14 +138,30 @@ class Registry:
             parts = Path(os.path.abspath(path)).relative_to(os.path.abspath(self.rules_dir)).parts
         except ValueError:
             return None  # a file named outside the registry is checked on its own
-        if len(parts) > 2:
-            where = self.display(self.rules_dir)
-            message = (
-                f"rule files sit directly in their setup folder ({where}/{{setup_id}}/"
-                f"v{{MAJOR}}.{{MINOR}}.yaml); move it to {where}/{parts[-2]}/{parts[-1]}"
-            )
-            return Validated(shown, None, [Finding(shown, message, code="layout")])
-        return None
+        return self._too_deep(shown, parts)
+
+    def _too_deep(self, shown: str, parts: Sequence[str]) -> Validated | None:
+        """The refusal of a file deeper than ``{setup_id}/`` in the rules folder, else None."""
+        if len(parts) <= 2:
+            return None
+        where = self.display(self.rules_dir)
+        message = (
+            f"rule files sit directly in their setup folder ({where}/{{setup_id}}/"
+            f"v{{MAJOR}}.{{MINOR}}.yaml); move it to {where}/{parts[-2]}/{parts[-1]}"
+        )
+        return Validated(shown, None, [Finding(shown, message, code="layout")])
+
+    def _found(self, path: Path, top: str) -> Validated:
+        """:meth:`validate_file` for a file :func:`discover` found walking the rules folder
+        (``top``, absolute): the walk already refused every linked folder on the way, so only
+        the depth is left to check, on the path's text (the pathlib checks of
+        :meth:`_misplaced` cost a tenth of a 10,000-file scan)."""
+        if path not in self._cache:
+            shown = self.display(path)
+            parts = os.path.abspath(path)[len(top) + 1 :].split(os.sep)
+            refused = self._too_deep(shown, parts)
+            self._cache[path] = refused or validate_file(path, shown)
+        return self._cache[path]
 
     def forget(self, path: Path) -> None:
         """Drop a cached check after the file was rewritten."""
@@ -210,8 +226,9 @@ class Registry:
         found = discover([self.rules_dir], self.root) if self.rules_dir.exists() else Discovery()
         rules: list[Rule] = []
         findings = list(found.findings)
+        top = os.path.abspath(self.rules_dir)
         for path in found.files:
-            checked = self.validate_file(path)
+            checked = self._found(path, top)
             if checked.rule is not None:
                 rules.append(checked.rule)
             findings.extend(checked.findings)
