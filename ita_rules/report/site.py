@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.core.fsutil import printable
-from ita_rules.report.render import ReportError, environment
+from ita_rules.report.render import environment
 
 if TYPE_CHECKING:
     from ita_rules.report.model import ReportModel
@@ -103,6 +103,7 @@ def build_report(
 
 def _write_pages(model: ReportModel, env: Any, folder: Path, progress: Progress | None) -> int:
     from ita_rules.report.pages import Pages
+    from ita_rules.report.workers import write_pages
 
     pages = Pages(model, env)
     (folder / "assets").mkdir()
@@ -112,32 +113,7 @@ def _write_pages(model: ReportModel, env: Any, folder: Path, progress: Progress 
     for name in ASSETS:
         (folder / "assets" / name).write_bytes(static.joinpath(name).read_bytes())
     (folder / MARKER).write_text("written by ita-rules report; replaced by the next one\n")
-    total = 3 + len(model.setups) + len(model.runs)
-    done = 0
-    for relative, html in _rendered(pages, model):
-        with open(folder / relative, "w", encoding="utf-8") as f:
-            f.write(html)
-        done += 1
-        if progress is not None:
-            progress(done, total)
-    return done
-
-
-def _rendered(pages: Any, model: ReportModel) -> Iterator[tuple[str, str]]:
-    try:
-        yield "index.html", pages.registry()
-        yield "runs.html", pages.runs()
-        yield "storage.html", pages.storage()
-        for setup in model.setups:
-            yield f"setup/{setup.setup_id}.html", pages.setup(setup)
-        for run in model.runs:
-            yield f"run/{run.run_id}.html", pages.run(run)
-    except ItaRulesError:
-        raise
-    except Exception as exc:  # a template error is a bug in the report, named as such
-        raise ReportError(
-            f"report: a page could not be rendered: {type(exc).__name__}: {exc}"
-        ) from exc
+    return write_pages(pages, folder, progress)
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -444,3 +444,58 @@ def test_the_fast_diff_lists_what_diffing_diff_lists() -> None:
         lists += any(c["path"].startswith(("components", "tags", "rules.nested")) for c in ours)
     assert lists  # some pairs took deepdiff's way (a list changed)
     assert levels == {"none", "minor", "major"}
+
+
+def _model(desk: SiteDesk) -> Any:
+    from ita_rules.report.model import gather
+    from ita_rules.workspace import Workspace
+
+    return gather(Workspace.open(desk.root))
+
+
+def _render_into(folder: Path, model: Any, workers: int) -> dict[str, bytes]:
+    from ita_rules.report.pages import Pages
+    from ita_rules.report.render import environment
+    from ita_rules.report.workers import write_pages
+
+    (folder / "setup").mkdir(parents=True)
+    (folder / "run").mkdir()
+    seen: list[tuple[int, int]] = []
+    count = write_pages(
+        Pages(model, environment()), folder, lambda d, t: seen.append((d, t)), workers
+    )
+    total = 3 + len(model.setups) + len(model.runs)
+    assert count == total and seen[-1] == (total, total)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in pages_of(folder)}
+
+
+def test_pages_rendered_in_two_worker_processes_are_the_same_bytes(
+    site: tuple[SiteDesk, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ita_rules.report import workers
+
+    desk, _ = site
+    monkeypatch.setattr(workers, "MIN_PAGES", 0)  # the desk has a handful of pages, not 400
+    model = _model(desk)
+    here = _render_into(tmp_path / "here", model, 1)
+    forked = _render_into(tmp_path / "forked", model, 2)
+    assert len(here) == 3 + len(SETUPS) + len(desk.runs) + 1
+    assert forked == here
+
+
+def test_a_page_failing_in_a_worker_is_the_same_one_line_error(
+    site: tuple[SiteDesk, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ita_rules.report import workers
+    from ita_rules.report.pages import Pages
+    from ita_rules.report.render import ReportError
+
+    def broken(self: Pages, run: object) -> str:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(workers, "MIN_PAGES", 0)
+    monkeypatch.setattr(Pages, "run", broken)  # inherited by the forked workers
+    with pytest.raises(ReportError) as caught:
+        _render_into(tmp_path / "forked", _model(site[0]), 2)
+    assert str(caught.value) == "report: a page could not be rendered: KeyError: 'boom'"
+    assert workers._JOB is None
