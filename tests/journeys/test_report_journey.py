@@ -125,3 +125,11 @@ def test_no_page_reaches_past_the_machine(desk: Desk, tmp_path: Path) -> None:
         if name != ".ita-report"
     }
     assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_a_run_whose_flow_names_no_data_range_has_its_page(desk: Desk) -> None:
+    run_id = a_backtest(desk)  # runs start --input FILE without --from/--to
+    ran = desk.run("report")
+    assert (ran.code, ran.err) == (0, "")
+    page = (desk.root / ".ita" / "report" / "run" / f"{run_id}.html").read_text(encoding="utf-8")
+    assert "data/GER40_M15.csv" in page
