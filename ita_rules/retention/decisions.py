@@ -5,11 +5,11 @@ its warnings. :mod:`.plan` makes it; apply and the admin purge act on it."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.retention.protect import unknown_run_reason
@@ -151,17 +151,47 @@ class Plan:
 
     def summary(self) -> dict[str, object]:
         """What :meth:`as_dict` says after the decisions (they are counted first)."""
-        return {
-            "plan_id": self.plan_id,
-            "selected": self.n_selected,
-            "selected_bytes": self.bytes_selected,
-            "by_type": self.by_type(),
-        }
+        return summary_of(self)
 
     def as_dict(self) -> dict[str, object]:
-        head = {"as_of": self.as_of, "warnings": self.warnings}
-        decisions = [d.as_dict() for d in self.decisions]
-        return {**head, "decisions": decisions, **self.summary()}
+        return document_of(self)
+
+
+class PlanLike(Protocol):
+    """What a plan tells, kept in memory (:class:`Plan`) or streamed
+    (:class:`ita_rules.retention.stream.StreamedPlan`)."""
+
+    @property
+    def as_of(self) -> str: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def decisions(self) -> Iterable[Decision]: ...
+    @property
+    def plan_id(self) -> str: ...
+    @property
+    def n_selected(self) -> int: ...
+    @property
+    def bytes_selected(self) -> int: ...
+    def by_type(self) -> dict[str, dict[str, int]]: ...
+
+
+def summary_of(plan: PlanLike) -> dict[str, object]:
+    """The totals a plan's document ends with."""
+    return {
+        "plan_id": plan.plan_id,
+        "selected": plan.n_selected,
+        "selected_bytes": plan.bytes_selected,
+        "by_type": plan.by_type(),
+    }
+
+
+def document_of(plan: PlanLike) -> dict[str, object]:
+    """A plan as ``retention plan --json`` prints it: the decisions, then the totals (a
+    streamed plan counts them while its decisions are read)."""
+    head = {"as_of": plan.as_of, "warnings": plan.warnings}
+    decisions = [d.as_dict() for d in plan.decisions]
+    return {**head, "decisions": decisions, **summary_of(plan)}
 
 
 def warning_lines(unknown_runs: dict[str, list[str]]) -> list[str]:

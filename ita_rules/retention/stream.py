@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from ita_rules.core import times
 from ita_rules.db import tables as t
 from ita_rules.retention import inputs
-from ita_rules.retention.decisions import KEEP, Decision, Plan, warning_lines
+from ita_rules.retention.decisions import (
+    KEEP,
+    Decision,
+    Plan,
+    document_of,
+    summary_of,
+    warning_lines,
+)
 from ita_rules.retention.judge import Cap, TypeJudge, over_reason
 from ita_rules.retention.policy import Policy
 from ita_rules.retention.query import Query, lineage_rows
@@ -188,17 +195,10 @@ class StreamedPlan:
 
     def summary(self) -> dict[str, object]:
         """What :meth:`as_dict` says after the decisions."""
-        return {
-            "plan_id": self.plan_id,
-            "selected": self.n_selected,
-            "selected_bytes": self.bytes_selected,
-            "by_type": self.by_type(),
-        }
+        return summary_of(self)
 
     def as_dict(self) -> dict[str, object]:
-        head = {"as_of": self.as_of, "warnings": self.warnings}
-        decisions = [d.as_dict() for d in self.decisions]
-        return {**head, "decisions": decisions, **self.summary()}
+        return document_of(self)
 
 
 def plan_id_of(selected: list[tuple[str, str]]) -> str:

@@ -17,11 +17,11 @@ import os
 import secrets
 import stat
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ita_rules.core import fsutil as _fsutil
 from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
 from ita_rules.store import kernelcopy
 from ita_rules.store.errors import SourceError
@@ -259,37 +259,7 @@ def hash_file(path: Path) -> tuple[str, int]:
     return "sha256:" + digest.hexdigest(), size
 
 
-def _syncfs(folder: str | Path) -> bool:
-    """Linux ``syncfs``: flush only the store's file system. False when unavailable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        return bool(libc.syncfs(fd) == 0)
-    finally:
-        os.close(fd)
-
-
-SYNC_EACH_UP_TO = 64  # fewer files: fsync each; more: one sync of the file system
-
-
-def sync_all(paths: Sequence[str | Path]) -> None:
-    """Make many written files durable: fsync each of a few, one ``syncfs``/``sync`` for many
-    on Linux. Elsewhere each file is fsynced: ``sync(2)`` on macOS and the BSDs only schedules
-    the writes, it does not wait for them."""
-    if len(paths) > SYNC_EACH_UP_TO and sys.platform.startswith("linux"):
-        if not _syncfs(os.path.dirname(os.fspath(paths[0])) or "."):
-            os.sync()  # Linux's sync(2) returns when the data is written
-        return
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+# Making many written files durable has one home, shared with validate --fix: fsync each of a
+# few, one syncfs of the file system for many (ita_rules/core/fsutil.py).
+SYNC_EACH_UP_TO = _fsutil.SYNC_EACH_UP_TO
+sync_all = _fsutil.sync_files
