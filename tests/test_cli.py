@@ -12,10 +12,12 @@ import pytest
 import typer
 
 from ita_rules.cli.app import app
+from ita_rules.cli.lazy import load_all
 from tests.conftest import REPO, snapshot
 
 
 def _commands() -> list[list[str]]:
+    load_all()  # the verbs register when their modules are imported (ita_rules.cli.lazy)
     root = typer.main.get_command(app)
     out: list[list[str]] = []
 

@@ -16,14 +16,8 @@ import typer
 from ita_rules.cli.app import app
 from ita_rules.core import exits
 
-# Importing the command modules registers their verbs on ``app``.
-from ita_rules.cli import rules as _rules  # noqa: F401  isort: skip
-from ita_rules.cli import registry as _registry  # noqa: F401  isort: skip
-from ita_rules.cli import store as _store  # noqa: F401  isort: skip
-from ita_rules.cli import db as _db  # noqa: F401  isort: skip
-from ita_rules.cli import runs as _runs  # noqa: F401  isort: skip
-from ita_rules.cli import runs_lineage as _runs_lineage  # noqa: F401  isort: skip
-from ita_rules.cli import remote as _remote  # noqa: F401  isort: skip
+# The command modules are imported when their verb runs (ita_rules.cli.lazy.VERBS lists them):
+# a new verb's module goes there, with the first paragraph of its help.
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -47,8 +41,3 @@ def _click_exit(exc: Exception) -> int | None:
         show()
         return code
     return None
-
-
-from ita_rules.cli import retention as _retention  # noqa: E402,F401  isort: skip
-from ita_rules.cli import vectors as _vectors  # noqa: E402,F401  isort: skip
-from ita_rules.cli import report as _report  # noqa: E402,F401  isort: skip

@@ -9,10 +9,14 @@ from typing import Any
 
 import typer
 
+from ita_rules.cli.lazy import LazyGroup
 from ita_rules.core.reporters import dump_json
 
+# The verbs register on ``app`` when their modules are imported: only the one that runs is
+# (ita_rules.cli.lazy), so that every command starts without the others' imports.
 app = typer.Typer(
     name="ita-rules",
+    cls=LazyGroup,
     help=(
         "Rule registry, persistent store, run provenance and retention for ITA.\n\n"
         "\b\nExample:\n  ita-rules validate && ita-rules list"
