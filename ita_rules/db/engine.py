@@ -3,22 +3,32 @@
 The same code runs on both. Write transactions use :meth:`Database.write`; on SQLite that is
 ``BEGIN IMMEDIATE`` so that concurrent writers wait for each other (busy timeout) instead of
 failing when a read transaction tries to become a write transaction.
+
+A SQLite file named by a plain ``sqlite:///PATH`` URL is opened without SQLAlchemy (importing
+it costs a short command ~0.2 s of CPU): the connection check, the schema check (and the
+creation of a new database's schema from :mod:`ita_rules.db.schema_sqlite`, generated from the
+migration steps) and :meth:`Database.sql_write` (a bulk put's transaction) use the standard
+``sqlite3`` module with the same pragmas; the SQLAlchemy engine is made on first use of
+:attr:`Database.engine`, :meth:`Database.write` or :meth:`Database.read`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING, Any
 
 from ita_rules.core.config import redact_url
 from ita_rules.core.errors import ItaRulesError, UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import URL
 
 BUSY_TIMEOUT_MS = 60_000
 CONNECT_TIMEOUT_S = 5
@@ -30,6 +40,29 @@ class DatabaseError(ItaRulesError):
 
 class DatabaseUnavailable(UsageError):
     """The configured database cannot be reached or opened (a configuration problem, exit 2)."""
+
+
+class SchemaOutdated(UsageError):
+    """The database was created by an older ita-rules (run ``ita-rules db upgrade``) or by a
+    newer one (upgrade ita-rules)."""
+
+
+def newer_schema(version: int, current: int, where: str) -> SchemaOutdated:
+    return SchemaOutdated(
+        f"{where} has schema version {version}, newer than this ita-rules ({current}): "
+        "upgrade ita-rules"
+    )
+
+
+def check_version(version: int, current: int, shown_url: str) -> None:
+    """Refuse a database whose schema is older or newer than ``current``."""
+    if version < current:
+        raise SchemaOutdated(
+            f"the database {shown_url} has schema version {version}, this ita-rules needs "
+            f"{current}: run `ita-rules db upgrade`"
+        )
+    if version > current:
+        raise newer_schema(version, current, f"the database {shown_url}")
 
 
 class AdvisoryLock(IntEnum):
@@ -44,6 +77,8 @@ def xact_lock(conn: sa.Connection, lock: AdvisoryLock) -> None:
     work take turns. On Postgres an advisory transaction lock; on SQLite nothing, as the write
     transaction (``BEGIN IMMEDIATE``, :meth:`Database.write`) already serialises writers."""
     if conn.dialect.name == "postgresql":
+        import sqlalchemy as sa
+
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": int(lock)})
 
 
@@ -58,6 +93,8 @@ def _one_line(text: str, secrets: tuple[str, ...]) -> str:
 def engine_url(url: str, root: Path) -> URL:
     """The SQLAlchemy URL for a configured one: relative SQLite paths are resolved against the
     workspace root, ``postgresql://`` uses the psycopg 3 driver."""
+    from sqlalchemy.engine import make_url
+
     raw = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^\s]*)@", url)
     if raw is not None and ("@" in raw.group(1) or "/" in raw.group(1)):
         raise DatabaseUnavailable(
@@ -90,15 +127,39 @@ def engine_url(url: str, root: Path) -> URL:
 
 
 class Database:
-    """An engine plus the conventions we use on it. Create with :func:`open_database`."""
+    """An engine plus the conventions we use on it. Create with :func:`open_database`.
 
-    def __init__(self, engine: sa.Engine, shown_url: str, secrets: tuple[str, ...] = ()) -> None:
-        self.engine = engine
+    For a plain SQLite file (``sqlite_path``) the SQLAlchemy engine is made on first use; the
+    ``sqlite3`` connection of :meth:`sql_write` is kept open until :meth:`dispose`."""
+
+    def __init__(
+        self,
+        engine: sa.Engine | None,
+        shown_url: str,
+        secrets: tuple[str, ...] = (),
+        *,
+        sqlite_path: Path | None = None,
+    ) -> None:
+        self._engine = engine
         self.shown_url = shown_url  # password redacted: safe to print
         self._secrets = secrets
+        self.sqlite_path = sqlite_path
+        self._raw: sqlite3.Connection | None = None
+        self._raw_lock = threading.Lock()
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            from sqlalchemy.engine import URL as SaURL
+
+            url = SaURL.create("sqlite+pysqlite", database=str(self.sqlite_path))
+            self._engine = _sqlite_engine(url)
+        return self._engine
 
     @property
     def dialect(self) -> str:
+        if self._engine is None and self.sqlite_path is not None:
+            return "sqlite"
         return str(self.engine.dialect.name)
 
     def error(self, exc: BaseException, doing: str) -> DatabaseError:
@@ -111,6 +172,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite); committed on success."""
+        import sqlalchemy as sa
+
         try:
             with self.engine.connect().execution_options(ita_write=True) as conn, conn.begin():
                 yield conn
@@ -122,11 +185,43 @@ class Database:
             raise self.error(exc, "write") from None
 
     @contextmanager
+    def sql_write(self) -> Iterator[Sql]:
+        """A write transaction for plain SQL (:class:`Sql`): on a SQLite file through the
+        ``sqlite3`` module (no SQLAlchemy), elsewhere through :meth:`write`. Same errors."""
+        if self.sqlite_path is None:
+            with self.write() as conn:
+                yield Sql(conn.exec_driver_sql, self.dialect)
+            return
+        with self._raw_lock:
+            raw = self._raw_connection()
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Sql(raw.execute, "sqlite", raw.executemany)
+                except BaseException:
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:  # as in write()
+                raise self.error(exc, "write (a concurrent writer; retry)") from None
+            except sqlite3.Error as exc:
+                raise self.error(exc, "write") from None
+
+    def _raw_connection(self) -> sqlite3.Connection:
+        if self._raw is None:
+            assert self.sqlite_path is not None
+            self._raw = sqlite_connect(self.sqlite_path)
+        return self._raw
+
+    @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction that sees one snapshot for all its queries (e.g. the records and
         then their tags): SQLite's ``BEGIN`` does that; Postgres needs REPEATABLE READ (its
         default, READ COMMITTED, takes a new snapshot per statement). Read-only transactions
         never fail with serialization errors, so this costs nothing."""
+        import sqlalchemy as sa
+
         try:
             with self.engine.connect() as conn:
                 if self.dialect == "postgresql":
@@ -137,11 +232,63 @@ class Database:
             raise self.error(exc, "read") from None
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        with self._raw_lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+        if self._engine is not None:
+            self._engine.dispose()
 
 
-def _sqlite_engine(url: URL) -> sa.Engine:
-    path = Path(url.database or "")
+class Sql:
+    """Plain SQL in a write transaction (:meth:`Database.sql_write`), the same on both
+    backends: ``?`` marks a parameter (``%s`` is sent to Postgres), rows are tuples."""
+
+    def __init__(self, execute: Any, dialect: str, executemany: Any = None) -> None:
+        self._execute = execute
+        self._executemany = executemany
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self._execute(self._sql(sql), tuple(params)).fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._execute(self._sql(sql), tuple(params))
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self._executemany is not None:
+            self._executemany(self._sql(sql), rows)
+        else:  # SQLAlchemy: a list of parameter tuples is an executemany
+            self._execute(self._sql(sql), list(rows))
+
+
+# The connection settings of every SQLite connection (SQLAlchemy's and sqlite3's alike)
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",  # with WAL: durable across process crashes
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def _set_up(dbapi_conn: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin, sql_write)
+    cur = dbapi_conn.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def _make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -152,17 +299,28 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         raise DatabaseUnavailable(
             f"cannot open the SQLite database {path}: {exc.strerror}"
         ) from None
+
+
+def sqlite_connect(path: Path) -> sqlite3.Connection:
+    """A ``sqlite3`` connection to ``path`` set up as SQLAlchemy's are (see :func:`_set_up`)."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        _set_up(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _sqlite_engine(url: URL) -> sa.Engine:
+    import sqlalchemy as sa
+
+    _make_parent(Path(url.database or ""))
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+        _set_up(dbapi_conn)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
@@ -176,23 +334,96 @@ def open_database(url: str, root: Path) -> Database:
     """Connect, check that the database answers, and make sure the schema exists and is current.
 
     Raises :class:`DatabaseUnavailable` (one line, no credentials) when it cannot be reached,
-    and :class:`~ita_rules.db.migrations.SchemaOutdated` when ``db upgrade`` is needed.
+    and :class:`SchemaOutdated` when ``db upgrade`` is needed.
     """
-    from ita_rules.db.migrations import ensure_schema
-
     db = connect(url, root)
     try:
-        ensure_schema(db)
+        if db.sqlite_path is not None:
+            _ensure_sqlite_schema(db)
+        else:
+            from ita_rules.db.migrations import ensure_schema
+
+            ensure_schema(db)
     except BaseException:
         db.dispose()
         raise
     return db
 
 
+def _ensure_sqlite_schema(db: Database) -> None:
+    """:func:`ita_rules.db.migrations.ensure_schema` for a SQLite file, without SQLAlchemy: an
+    empty database gets the schema the migration steps make (:mod:`ita_rules.db.schema_sqlite`,
+    generated from them and checked against them by the tests). A database with tables but
+    no version (one that only ever held runs) goes through the steps themselves."""
+    from ita_rules.db import schema_sqlite
+
+    with db.sql_write() as sql:
+        tables = {
+            name
+            for (name,) in sql.rows("SELECT name FROM sqlite_master WHERE type = ?", ("table",))
+        }
+        version = None
+        if "ita_schema_version" in tables:
+            version = sql.scalar(
+                "SELECT version FROM ita_schema_version WHERE component = ?",
+                (schema_sqlite.MARKER,),
+            )
+        if version is None and "store_records" in tables:
+            version = 1  # v1 had no version table
+        if version is None and not tables:
+            for statement in schema_sqlite.STATEMENTS:
+                sql.execute(statement)
+            version = schema_sqlite.VERSION
+    if version is None:
+        from ita_rules.db.migrations import ensure_schema
+
+        ensure_schema(db)
+        return
+    check_version(int(version), schema_sqlite.VERSION, db.shown_url)
+
+
+_PLAIN_SQLITE = re.compile(r"sqlite:///([^?#%]+)")
+
+
+def _plain_sqlite_path(url: str, root: Path) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (relative to ``root``), else None."""
+    found = _PLAIN_SQLITE.fullmatch(url)
+    if found is None or found.group(1) == ":memory:":
+        return None
+    path = Path(found.group(1))
+    return path if path.is_absolute() else root / path
+
+
 def connect(url: str, root: Path) -> Database:
     """Connect and check that the database answers; the schema is not looked at."""
-    target = engine_url(url, root)
     shown = redact_url(url)
+    path = _plain_sqlite_path(url, root)
+    if path is not None:
+        _make_parent(path)
+        db = Database(None, shown, sqlite_path=path)
+        try:
+            db._raw_connection().execute("SELECT 1").fetchall()
+        except sqlite3.Error as exc:
+            db.dispose()
+            raise _unavailable(shown, _one_line(str(exc), ()), sqlite=True) from None
+        return db
+    return _connect_engine(url, root, shown)
+
+
+def _unavailable(shown: str, detail: str, *, sqlite: bool) -> DatabaseUnavailable:
+    detail = re.sub(r"\s*\(Background on this error.*$", "", detail)
+    if sqlite and _BROKEN.search(detail):
+        detail += (
+            "; the file is damaged: `ita-rules store rebuild` sets it aside and rebuilds "
+            "the database from the files on disk"
+        )
+    return DatabaseUnavailable(f"cannot connect to the database {shown}: {detail}")
+
+
+def _connect_engine(url: str, root: Path, shown: str) -> Database:
+    import sqlalchemy as sa
+
+    target = engine_url(url, root)
     secrets = tuple(s for s in (target.password,) if isinstance(s, str))
     if target.get_backend_name() == "sqlite":
         engine = _sqlite_engine(target)
@@ -207,13 +438,8 @@ def connect(url: str, root: Path) -> Database:
     except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DatabaseError) as exc:
         engine.dispose()
         detail = _one_line(str(getattr(exc, "orig", exc)), secrets)
-        detail = re.sub(r"\s*\(Background on this error.*$", "", detail)
-        if target.get_backend_name() == "sqlite" and _BROKEN.search(detail):
-            detail += (
-                "; the file is damaged: `ita-rules store rebuild` sets it aside and rebuilds "
-                "the database from the files on disk"
-            )
-        raise DatabaseUnavailable(f"cannot connect to the database {shown}: {detail}") from None
+        sqlite = target.get_backend_name() == "sqlite"
+        raise _unavailable(shown, detail, sqlite=sqlite) from None
     return db
 
 

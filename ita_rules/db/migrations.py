@@ -19,17 +19,19 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ita_rules.core.errors import UsageError
-from ita_rules.db.engine import AdvisoryLock, Database, xact_lock
+from ita_rules.db.engine import (
+    AdvisoryLock,
+    Database,
+    SchemaOutdated,
+    check_version,
+    newer_schema,
+    xact_lock,
+)
 from ita_rules.db.steps import STEPS
 
 CURRENT_VERSION = STEPS[-1][0]
 MARKER = "store"  # the row of ita_schema_version that holds the version
-
-
-class SchemaOutdated(UsageError):
-    """The database was created by an older ita-rules (run ``ita-rules db upgrade``) or by a
-    newer one (upgrade ita-rules)."""
+__all__ = ["CURRENT_VERSION", "MARKER", "SchemaOutdated", "Upgrade", "ensure_schema", "upgrade"]
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,6 @@ def _migrate(conn: sa.Connection, before: int) -> None:
     )
 
 
-def _newer(version: int, where: str) -> SchemaOutdated:
-    return SchemaOutdated(
-        f"{where} has schema version {version}, newer than this ita-rules ({CURRENT_VERSION}): "
-        "upgrade ita-rules"
-    )
-
-
 def ensure_schema(db: Database, *, create: bool = True) -> int:
     """Create the schema in an empty database (every step); refuse an outdated or newer one.
     The version found (0: empty and ``create`` false)."""
@@ -85,13 +80,7 @@ def ensure_schema(db: Database, *, create: bool = True) -> int:
             version = CURRENT_VERSION
     if version is None:
         return 0
-    if version < CURRENT_VERSION:
-        raise SchemaOutdated(
-            f"the database {db.shown_url} has schema version {version}, this ita-rules needs "
-            f"{CURRENT_VERSION}: run `ita-rules db upgrade`"
-        )
-    if version > CURRENT_VERSION:
-        raise _newer(version, f"the database {db.shown_url}")
+    check_version(version, CURRENT_VERSION, db.shown_url)
     return version
 
 
@@ -101,7 +90,64 @@ def upgrade(db: Database) -> Upgrade:
         xact_lock(conn, AdvisoryLock.SCHEMA)
         before = read_version(conn) or 0
         if before > CURRENT_VERSION:
-            raise _newer(before, "the database")
+            raise newer_schema(before, CURRENT_VERSION, "the database")
         if before < CURRENT_VERSION:
             _migrate(conn, before)
         return Upgrade(before, CURRENT_VERSION)
+
+
+def sqlite_statements() -> tuple[str, ...]:
+    """The statements that give an empty SQLite database the schema the steps make: what
+    they leave in ``sqlite_master``, in the order they made it, then the version row. Shipped
+    as :mod:`ita_rules.db.schema_sqlite` (``python -m ita_rules.db.migrations`` writes it), so
+    a new store's database is made without SQLAlchemy; the tests check that it is current."""
+    engine = sa.create_engine("sqlite://")
+    try:
+        with engine.begin() as conn:
+            _migrate(conn, 0)
+            made = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+            ).scalars()
+            statements = [str(s) for s in made]
+            rows = conn.exec_driver_sql("SELECT component, version FROM ita_schema_version")
+            for component, version in rows:
+                statements.append(
+                    "INSERT INTO ita_schema_version (component, version) "
+                    f"VALUES ('{component}', {int(version)})"
+                )
+    finally:
+        engine.dispose()
+    return tuple(statements)
+
+
+def write_sqlite_module(path: str) -> None:
+    """Write :mod:`ita_rules.db.schema_sqlite` (see :func:`sqlite_statements`)."""
+    lines = [
+        '"""The schema of a new SQLite database, generated from the migration steps',
+        "(ita_rules/db/steps.py) by ``python -m ita_rules.db.migrations`` (then ``ruff format``):",
+        "do not edit. :func:`ita_rules.db.engine.open_database` creates a new database with it,",
+        'without SQLAlchemy; tests/db/test_migrations.py checks that it matches the steps."""',
+        "",
+        f"VERSION = {CURRENT_VERSION}",
+        f"MARKER = {MARKER!r}",
+        "STATEMENTS = (",
+    ]
+    for statement in sqlite_statements():
+        words = statement.split(" ")
+        parts: list[str] = []
+        for word in words:
+            if parts and len(parts[-1]) + len(word) < 80:
+                parts[-1] += " " + word
+            else:
+                parts.append(word if not parts else " " + word)
+        lines += [f"    {part!r}" for part in parts]
+        lines[-1] += ","
+    lines.append(")")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    import os
+
+    write_sqlite_module(os.path.join(os.path.dirname(__file__), "schema_sqlite.py"))

@@ -16,22 +16,21 @@ or one ``syncfs`` for a bulk put), so a rename never exposes unsynced data.
 from __future__ import annotations
 
 import contextlib
-import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ita_rules.core import times
-from ita_rules.db import tables as t
+from ita_rules.db.engine import DatabaseError, Sql
 from ita_rules.store import blobs, journal, names
 from ita_rules.store.plan import Known, Plan, place
 from ita_rules.store.records import LIVE, Record, dump_metadata
 
 if TYPE_CHECKING:
     import datetime as _dt
+
+    import sqlalchemy as sa
 
     from ita_rules.store.core import Store
     from ita_rules.store.spec import PutSpec
@@ -56,7 +55,7 @@ def commit(
     journaled = False
     with store.locked():
         try:
-            with store.db.write() as conn, _cache_for(conn, len(staged)):
+            with store.db.sql_write() as conn, _cache_for(conn, len(staged)):
                 hashes = sorted({s.hash for s in staged})
                 known = Known(stored_paths(conn, hashes), *_live_paths(conn, hashes, spec))
                 plan = place(store, staged, spec, known, folder_rel, folder, now)
@@ -101,22 +100,26 @@ def _varying(record: Record) -> Varying:
 _SHARED = ("type", "symbol", "timeframe", "run_id", "metadata", "created_at", "status")
 
 
-def _insert(
-    conn: sa.Connection, plan: Plan, spec: PutSpec, varying: Sequence[Varying], created: str
-) -> None:
+def _insert(conn: Sql, plan: Plan, spec: PutSpec, varying: Sequence[Varying], created: str) -> None:
     """Insert the batch's new blobs, records and tags, and move its stale blobs. Rows go in
     key order (the B-tree inserts then touch neighbouring pages), as tuples: a record's row is
     its varying fields and the ones every record of the batch shares."""
     new_blobs = sorted(plan.new_blobs)
-    insert_rows(conn, t.blobs, ("hash", "path", "size", "created_at"), new_blobs)
-    for hash_, path in plan.moved.items():
-        conn.execute(t.blobs.update().where(t.blobs.c.hash == hash_).values(path=path))
+    conn.many(insert_sql("store_blobs", ("hash", "path", "size", "created_at")), new_blobs)
+    conn.many(
+        "UPDATE store_blobs SET path = ? WHERE hash = ?", [(p, h) for h, p in plan.moved.items()]
+    )
     metadata = dump_metadata(spec.metadata or {})
     shared = (spec.type, spec.symbol, spec.timeframe, spec.run_id, metadata, created, "live")
     rows = sorted(row + shared for row in varying)
-    insert_rows(conn, t.records, _VARYING + _SHARED, rows)
+    conn.many(insert_sql("store_records", _VARYING + _SHARED), rows)
     tags = [(row[0], tag) for row in rows for tag in spec.tags]
-    insert_rows(conn, t.tags, ("file_id", "tag"), tags)
+    conn.many(insert_sql("store_tags", ("file_id", "tag")), tags)
+
+
+def insert_sql(table: str, keys: Sequence[str]) -> str:
+    """``INSERT INTO table (keys...) VALUES (?, ...)`` (see :class:`Sql`)."""
+    return f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
 
 
 CACHE_KIB_PER_FILE = 1  # a put grows the SQLite file by ~0.8 KiB a record (indexes included)
@@ -124,21 +127,21 @@ CACHE_MAX_KIB = 256 << 10
 
 
 @contextmanager
-def _cache_for(conn: sa.Connection, files: int) -> Iterator[None]:
+def _cache_for(conn: Sql, files: int) -> Iterator[None]:
     """On SQLite, a page cache that holds the batch's changes (restored after). With the
     default 2 MiB a put of 50,000 files spilled dirty pages to the WAL before its commit and
     read them back: ~160,000 pread/pwrite calls, kernel time growing faster than the batch."""
     want = min(files * CACHE_KIB_PER_FILE, CACHE_MAX_KIB)
-    if conn.dialect.name != "sqlite" or want <= 2048:
+    if conn.dialect != "sqlite" or want <= 2048:
         yield
         return
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{want}")
+    before = conn.scalar("PRAGMA cache_size")
+    conn.execute(f"PRAGMA cache_size=-{want}")
     try:
         yield
     finally:  # best effort: a connection that failed keeps the larger cache, no harm done
-        with contextlib.suppress(sa.exc.DBAPIError):
-            conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+        with contextlib.suppress(DatabaseError, OSError, RuntimeError):
+            conn.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def _journal_lines(plan: Plan, varying: Sequence[Varying], created: str) -> bytes:
@@ -150,83 +153,43 @@ def _journal_lines(plan: Plan, varying: Sequence[Varying], created: str) -> byte
     )
 
 
-def _live_paths(
-    conn: sa.Connection, hashes: Sequence[str], spec: PutSpec
-) -> tuple[set[str], dict[str, str]]:
+def _live_paths(conn: Sql, hashes: Sequence[str], spec: PutSpec) -> tuple[set[str], dict[str, str]]:
     """The hashes some live record needs, and for each the path of a live record of the
     same type, symbol and run (the oldest), if any."""
-    r = t.records.c
     needed: set[str] = set()
     same: dict[str, str] = {}
     query = (
-        sa.select(r.hash, r.path, r.type, r.symbol, r.run_id)
-        .where(r.hash.in_(sa.bindparam(_VALUES, expanding=True)), r.status.in_(LIVE))
-        .order_by(r.created_at, r.file_id)
+        "SELECT hash, path, type, symbol, run_id FROM store_records WHERE hash IN ({}) "
+        f"AND status IN ({', '.join('?' * len(LIVE))}) ORDER BY created_at, file_id"
     )
-    for hash_, path, type_, symbol, run_id in select_in(conn, query, hashes):
+    for hash_, path, type_, symbol, run_id in select_in(conn, query, hashes, LIVE):
         needed.add(hash_)
         if (type_, symbol, run_id) == (spec.type, spec.symbol, spec.run_id):
             same.setdefault(hash_, path)
     return needed, same
 
 
-def stored_paths(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, str]:
+def stored_paths(conn: Sql, hashes: Sequence[str]) -> dict[str, str]:
     """The stored path of each hash that is already stored."""
-    b = t.blobs.c
-    query = sa.select(b.hash, b.path).where(b.hash.in_(sa.bindparam(_VALUES, expanding=True)))
+    query = "SELECT hash, path FROM store_blobs WHERE hash IN ({})"
     return dict(select_in(conn, query, hashes))
 
 
-_VALUES = "ita_values"  # the expanding parameter that select_in fills
-
-
-def select_in(conn: sa.Connection, query: sa.Select[Any], values: Sequence[str]) -> list[Any]:
-    """The rows of ``query`` (whose ``IN`` takes ``bindparam(_VALUES, expanding=True)``) for
-    ``values``, LOOKUP_CHUNK at a time and in that order. The statement is compiled once per
-    chunk length (at most two) and the driver gets the parameters directly: SQLAlchemy's
-    per-execution expansion and per-row processing cost ~5 us per value, which a bulk put of
-    100,000 files felt (0.6 s)."""
+def select_in(conn: Sql, query: str, values: Sequence[str], more: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``query`` (whose ``IN ({})`` takes the values, then ``more`` fills the
+    parameters after it) for ``values``, LOOKUP_CHUNK at a time and in that order."""
     rows: list[Any] = []
-    compiled = query.compile(dialect=conn.dialect)
-    expanded: dict[int, tuple[str, dict[str, Any], list[str], list[str] | None]] = {}
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = values[start : start + LOOKUP_CHUNK]
-        if len(chunk) not in expanded:
-            state = compiled.construct_expanded_state({_VALUES: list(chunk)})
-            names = [f"{_VALUES}_{i}" for i in range(1, len(chunk) + 1)]
-            order = list(state.positiontup) if state.positiontup is not None else None
-            expanded[len(chunk)] = (state.statement, dict(state.parameters), names, order)
-        sql, params, names, order = expanded[len(chunk)]
-        params.update(zip(names, chunk, strict=True))
-        bound: Any = tuple(params[name] for name in order) if order is not None else params
-        rows.extend(conn.exec_driver_sql(sql, bound).fetchall())
+        rows.extend(conn.rows(query.format(", ".join("?" * len(chunk))), (*chunk, *more)))
     return rows
 
 
 def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows (dicts with the same keys, plain str/int/None values): :func:`insert_rows`."""
+    """Insert rows (dicts with the same keys, plain str/int/None values) in one
+    ``executemany``: the driver gets the parameters directly (SQLAlchemy's per-row processing
+    is skipped; none of our column types needs a bind processor)."""
     if rows:
         keys = list(rows[0])
-        insert_rows(conn, table, keys, [tuple(row[key] for key in keys) for row in rows])
-
-
-def insert_rows(
-    conn: sa.Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Insert rows (tuples of plain str/int/None values in the order of ``keys``) in one
-    ``executemany``: the statement is compiled once for the connection's dialect and the
-    driver gets the parameters directly (SQLAlchemy's per-row processing is skipped; none of
-    our column types needs a bind processor)."""
-    if not rows:
-        return
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(keys))
-    params: Any
-    if compiled.positional:
-        order = [list(keys).index(name) for name in compiled.positiontup or []]
-        if order == list(range(len(keys))):
-            params = rows
-        else:  # two keys or more in another order: itemgetter gives tuples
-            params = list(map(operator.itemgetter(*order), rows))
-    else:
-        params = [dict(zip(keys, row, strict=True)) for row in rows]
-    conn.exec_driver_sql(compiled.string, params)
+        sql = Sql(conn.exec_driver_sql, conn.dialect.name)
+        sql.many(insert_sql(table.name, keys), [tuple(row[key] for key in keys) for row in rows])

@@ -25,13 +25,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ita_rules.core import times
 from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
-from ita_rules.db import tables as t
+from ita_rules.db.engine import Sql
 from ita_rules.store import batch, blobs, lock, names, naming
 from ita_rules.store.errors import SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
@@ -40,6 +38,8 @@ from ita_rules.store.sources import BYTES_SHOWN, Source, check_candles, stage_al
 from ita_rules.store.spec import PutSpec
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from ita_rules.rules.registry import Registry
 
 HOUSEKEEPING = ".ita-store"  # journal, lock, lost+found: under the store root
@@ -239,6 +239,10 @@ class Store:
             raise StoreError(hint.removeprefix("; "))
 
     def _lost_hint(self) -> str:
+        import sqlalchemy as sa
+
+        from ita_rules.db import tables as t
+
         with self.db.read() as conn:
             if conn.execute(sa.select(t.records.c.file_id).limit(1)).first() is not None:
                 return ""
@@ -273,6 +277,10 @@ class Store:
         limit: int | None = None,
     ) -> list[Record]:
         """Records matching every given filter, oldest first."""
+        import sqlalchemy as sa
+
+        from ita_rules.db import tables as t
+
         r = t.records.c
         query = sa.select(t.records)
         for column, value in (
@@ -341,6 +349,10 @@ class Store:
 
     def refcount(self, hash_: str) -> int:
         """How many records still need the stored file with this hash."""
+        import sqlalchemy as sa
+
+        from ita_rules.db import tables as t
+
         with self.db.read() as conn:
             return int(
                 conn.execute(
@@ -354,7 +366,8 @@ class Store:
         """The stored file of each content (one of its records' names): what a remote copy
         of the content is named after."""
         with self.db.read() as conn:
-            return batch.stored_paths(conn, sorted(set(hashes)))
+            sql = Sql(conn.exec_driver_sql, conn.dialect.name)
+            return batch.stored_paths(sql, sorted(set(hashes)))
 
     def relink(self, hash_: str) -> list[str]:
         """Give back their names to the live records of a content whose stored file is on
@@ -364,6 +377,9 @@ class Store:
 
     # -- change --------------------------------------------------------------------------
     def tag(self, file_id: str, *tags: str) -> Record:
+
+        from ita_rules.db import tables as t
+
         new = sorted({naming.check_tag(tag) for tag in tags})
         record = self.get(file_id)
         with self.disk_errors("nothing was changed"), self.locked():
@@ -387,6 +403,9 @@ class Store:
             self._set_status(file_ids, status, at or times.iso(times.now()))
 
     def _set_status(self, file_ids: Sequence[str], status: str, at: str) -> None:
+
+        from ita_rules.db import tables as t
+
         values: dict[str, Any] = {"status": status}
         if status == "deleted":
             values["deleted_at"] = at

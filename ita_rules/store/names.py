@@ -12,19 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ita_rules.core import times
-from ita_rules.db import tables as t
 from ita_rules.store import blobs
 from ita_rules.store.errors import RemovalVetoed
 from ita_rules.store.records import LIVE, Record
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from ita_rules.store.core import Store
 
 
 def _stored_path(hash_: str) -> sa.Select[Any]:
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+
     return sa.select(t.blobs.c.path).where(t.blobs.c.hash == hash_)
 
 
@@ -32,6 +35,10 @@ def relink(store: Store, hash_: str) -> list[str]:
     """Give back their names to the live records of a content whose stored file is on
     disk (e.g. after a pull restored it): a hard link each, or a copy. Returns the names
     made."""
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+
     r = t.records.c
     made: list[str] = []
     with store.locked():
@@ -66,6 +73,10 @@ def remove(
     protection gained, or a restore made, by another process a moment earlier is
     honoured. Returns True when the stored bytes were deleted from disk.
     """
+    import sqlalchemy as sa
+
+    from ita_rules.db import tables as t
+
     with store.disk_errors("nothing was removed"), store.locked():
         record = store.get(file_id)
         reason = unless(record) if unless is not None else None

@@ -204,16 +204,19 @@ def _write_through_the_tables(db: Database) -> None:
     assert remote_tables.copies(db, [legacy.HASH], "other:") == {legacy.HASH: [copy]}
 
 
-@pytest.mark.parametrize("how", ["first use", "db upgrade"])
+@pytest.mark.parametrize("how", ["first use", "open", "db upgrade"])
 def test_a_database_that_only_held_runs_is_completed(
-    database: Database, tmp_path: Path, how: str
+    database: Database, db_url: str, tmp_path: Path, how: str
 ) -> None:
     """An old database with a runs table and no store tables counts as new: its first use
-    creates the rest, and brings the runs table to the current version."""
+    creates the rest, and brings the runs table to the current version (``open``: as a
+    store opens it, on SQLite without SQLAlchemy until it sees the tables)."""
     with database.write() as conn:
         legacy.create(conn, store=None, runs=1)
     if how == "db upgrade":
         assert upgrade(database).as_dict() == {"from": 0, "to": CURRENT_VERSION}
+    elif how == "open":
+        open_database(db_url, tmp_path).dispose()
     else:
         ensure_schema(database)
     _assert_current(database, nullable_keys=_v1_keys(database, None, 1))
@@ -221,7 +224,9 @@ def test_a_database_that_only_held_runs_is_completed(
         assert conn.execute(sa.select(runs.c.run_id)).scalars().all() == [legacy.RUN_ID]
 
 
-def test_a_newer_database_is_refused_by_upgrade_too(database: Database) -> None:
+def test_a_newer_database_is_refused_by_upgrade_too(
+    database: Database, db_url: str, tmp_path: Path
+) -> None:
     upgrade(database)
     with database.write() as conn:
         conn.execute(sa.text("UPDATE ita_schema_version SET version = :v"), {"v": 99})
@@ -233,3 +238,51 @@ def test_a_newer_database_is_refused_by_upgrade_too(database: Database) -> None:
     )
     with pytest.raises(SchemaOutdated):
         ensure_schema(database)
+    with pytest.raises(SchemaOutdated) as opened:
+        open_database(db_url, tmp_path).dispose()
+    assert str(opened.value) == (
+        f"the database {database.shown_url} has schema version 99, newer than this ita-rules "
+        f"({CURRENT_VERSION}): upgrade ita-rules"
+    )
+
+
+def test_the_shipped_sqlite_schema_is_what_the_steps_make() -> None:
+    """ita_rules/db/schema_sqlite.py (a new SQLite database's schema, made without
+    SQLAlchemy) is current: regenerate it with ``python -m ita_rules.db.migrations``."""
+    from ita_rules.db import migrations, schema_sqlite
+
+    assert schema_sqlite.VERSION == CURRENT_VERSION
+    assert schema_sqlite.MARKER == migrations.MARKER
+    assert migrations.sqlite_statements() == schema_sqlite.STATEMENTS
+
+
+def _catalogue(path: Path) -> tuple[list[Any], list[Any]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        master = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        versions = conn.execute("SELECT * FROM ita_schema_version").fetchall()
+    finally:
+        conn.close()
+    return master, versions
+
+
+def test_a_new_sqlite_database_is_the_same_made_with_or_without_sqlalchemy(
+    tmp_path: Path,
+) -> None:
+    """open_database makes a new SQLite file from the shipped statements (no SQLAlchemy);
+    db upgrade of an empty file runs the steps through SQLAlchemy: the same catalogue."""
+    fast = open_database("sqlite:///fast.sqlite", tmp_path)
+    assert fast._engine is None
+    fast.dispose()
+    steps = connect("sqlite:///steps.sqlite", tmp_path)
+    try:
+        assert upgrade(steps).as_dict() == {"from": 0, "to": CURRENT_VERSION}
+    finally:
+        steps.dispose()
+    made = _catalogue(tmp_path / "fast.sqlite")
+    assert made == _catalogue(tmp_path / "steps.sqlite")
+    assert len(made[0]) > 20 and made[1] == [("store", CURRENT_VERSION)]

@@ -389,8 +389,9 @@ def test_many_files_are_fsynced_one_by_one_where_sync_does_not_wait(
 
 
 def test_lookups_of_more_hashes_than_one_query_takes(store_ws: StoreWs) -> None:
-    """The put's hash lookups run LOOKUP_CHUNK hashes a query through the driver (compiled
-    once per chunk length: here a full chunk and a shorter last one), on both engines."""
+    """The put's hash lookups run LOOKUP_CHUNK hashes a query through the driver (here a full
+    chunk and a shorter last one), on both engines, in the put's own transaction (sqlite3
+    directly on SQLite, :meth:`Database.sql_write`)."""
     import sqlalchemy as sa
 
     from ita_rules.db import tables as t
@@ -426,15 +427,17 @@ def test_lookups_of_more_hashes_than_one_query_takes(store_ws: StoreWs) -> None:
                 if i % 3 == 0
             ]
             batch.insert_many(conn, t.records, records)
-            asked = [*hashes, "sha256:" + "f" * 64]  # one unknown hash too
-            assert batch.stored_paths(conn, asked) == {
+        asked = [*hashes, "sha256:" + "f" * 64]  # one unknown hash too
+        with store.db.sql_write() as sql:
+            assert batch.stored_paths(sql, asked) == {
                 h: f"p/{i}" for i, h in enumerate(hashes) if i % 3 == 0
             }
-            needed, same = batch._live_paths(conn, asked, PutSpec("screenshot"))
+            needed, same = batch._live_paths(sql, asked, PutSpec("screenshot"))
             assert needed == {h for i, h in enumerate(hashes) if i % 3 == 0 and i % 5}
             assert same == {
                 h: f"r/{i}" for i, h in enumerate(hashes) if i % 3 == 0 and i % 5 and i % 2
             }
+        with store.db.write() as conn:
             conn.execute(sa.text("DELETE FROM store_records"))
             conn.execute(sa.text("DELETE FROM store_blobs"))
     finally:
@@ -445,9 +448,9 @@ def test_a_bulk_put_on_sqlite_has_a_cache_for_its_changes_then_the_default_again
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The batch's SQLite page cache (1 KiB a file, here 1,000 KiB so that three files are
-    enough) is set inside the put's transaction and restored after it."""
-    import sqlalchemy as sa
-
+    enough) is set inside the put's transaction and restored after it, on the connection the
+    next put uses again (sqlite3's own, :meth:`Database.sql_write`: no SQLAlchemy engine)."""
+    from ita_rules.db.engine import Sql
     from ita_rules.store import PutSpec, batch, open_store
     from ita_rules.workspace import Workspace
 
@@ -459,19 +462,51 @@ def test_a_bulk_put_on_sqlite_has_a_cache_for_its_changes_then_the_default_again
     seen: list[int] = []
     real = batch._insert
 
-    def spy(conn: sa.Connection, *args: Any) -> None:
-        seen.append(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    def spy(conn: Sql, *args: Any) -> None:
+        seen.append(conn.scalar("PRAGMA cache_size"))
         real(conn, *args)
 
     monkeypatch.setattr(batch, "_insert", spy)
     store = open_store(Workspace.open(tmp_path))
     try:
-        with store.db.read() as conn:
-            default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        with store.db.sql_write() as sql:
+            default = sql.scalar("PRAGMA cache_size")
         assert len(store.put_many(files, PutSpec("screenshot"))) == 3
         assert seen == [-3000]
-        with store.db.read() as conn:
-            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == default
-        assert store.db.engine.pool.checkedin() == 1  # the put's connection, read again
+        with store.db.sql_write() as sql:
+            assert sql.scalar("PRAGMA cache_size") == default
+        assert store.db._engine is None  # the put and the schema check never made one
     finally:
         store.close()
+
+
+def test_a_put_into_a_sqlite_store_does_not_import_sqlalchemy(tmp_path: Path) -> None:
+    """Opening a SQLite store (a new database: its schema is created too) and a bulk put run
+    on the sqlite3 module alone; importing SQLAlchemy would cost each short command ~0.2 s of
+    CPU (issue #16 goal 2). Another command on the same store then reads the records back
+    through SQLAlchemy."""
+    write(tmp_path / "ita.toml", "")
+    (tmp_path / "rules").mkdir()
+    files = [write(tmp_path / "in" / f"{i}.png", f"png {i}") for i in range(3)]
+    code = (
+        "import sys\n"
+        "from ita_rules.store import PutSpec, open_store\n"
+        "from ita_rules.workspace import Workspace\n"
+        "with open_store(Workspace.open(sys.argv[1])) as store:\n"
+        "    store.put_many(sys.argv[2:], PutSpec('screenshot'))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ITA_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert done.stdout == "[]\n"
+    from ita_rules.store import open_store
+    from ita_rules.workspace import Workspace
+
+    with open_store(Workspace.open(tmp_path)) as store:
+        assert len(store.find(type="screenshot")) == 3
