@@ -14,8 +14,9 @@ and are then linked to their runs. Then, alternating, medians of ``--runs`` roun
 
 wall time and the child's CPU time (user+sys), with the load average (the machine is shared).
 Then every page kind is opened in Debian's Chromium (Playwright, ``/usr/bin/chromium``) over
-``file://``: the median time to the ``load`` event (navigation timing). Targets of issue #13:
-the build under 10 s, every page under 1 s.
+``file://``: the median time to the ``load`` event (navigation timing), to the first contentful
+paint and the renderer's main-thread task time (with ``--baseline``: the baseline's pages too,
+alternating). Targets of issue #13: the build under 10 s, every page under 1 s.
 
 Run:  python bench/report.py [--setups 2000] [--runs-count 10000] [--runs 3] [--keep DIR]
                              [--baseline DIR]
@@ -169,30 +170,69 @@ def timed(cmd: list[str], cwd: Path, code: Path | None = None) -> tuple[float, f
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def page_loads(site: Path, rounds: int) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
+KINDS = ("registry", "setup", "runs", "run", "storage")
+PAINTS = """async () => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const fcp = await new Promise((resolve) => {
+    setTimeout(() => resolve(-1), 5000);
+    new PerformanceObserver((list) => {
+      const e = list.getEntriesByName("first-contentful-paint")[0];
+      if (e) resolve(e.startTime);
+    }).observe({ type: "paint", buffered: true });
+  });
+  return [nav.loadEventEnd, fcp];
+}"""
 
+
+def page_kinds(site: Path) -> dict[str, str]:
+    """Each page kind's file (the first setup and run page) relative to ``site``."""
     run_page = sorted((site / "run").iterdir())[0].relative_to(site).as_posix()
     setup_page = sorted((site / "setup").iterdir())[0].relative_to(site).as_posix()
-    kinds = {
-        "registry": "index.html",
-        "setup": setup_page,
-        "runs": "runs.html",
-        "run": run_page,
-        "storage": "storage.html",
+    files = ("index.html", setup_page, "runs.html", run_page, "storage.html")
+    return dict(zip(KINDS, files, strict=True))
+
+
+def page_loads(sites: dict[str, Path], rounds: int) -> dict[tuple[str, str], list[float]]:
+    """Per (site label, page kind): the medians over ``rounds`` of the time to the ``load``
+    event, to the first contentful paint (-1: none within 5 s) and the renderer's main-thread
+    task time until both (CDP Performance.TaskDuration: the page's own work, less inflated by
+    a busy machine than the wall times), in ms. The sites alternate in each round; every page
+    opens in a new tab."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[tuple[str, str], list[list[float]]] = {
+        (label, kind): [] for label in sites for kind in KINDS
     }
-    out: dict[str, list[float]] = {k: [] for k in kinds}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        for _ in range(rounds):
-            for kind, relative in kinds.items():
-                page = browser.new_page()
-                page.goto((site / relative).as_uri(), wait_until="load")
-                ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
-                out[kind].append(float(ms))
-                page.close()
+        for n in range(rounds):
+            order = list(sites.items()) if n % 2 == 0 else list(sites.items())[::-1]
+            for kind in KINDS:
+                for label, site in order:
+                    page = browser.new_page()
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Performance.enable")
+                    page.goto((site / page_kinds(site)[kind]).as_uri(), wait_until="load")
+                    load, fcp = page.evaluate(PAINTS)
+                    metrics = cdp.send("Performance.getMetrics")["metrics"]
+                    task = next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+                    out[(label, kind)].append([float(load), float(fcp), task * 1000])
+                    page.close()
         browser.close()
-    return {k: statistics.median(v) for k, v in out.items()}
+    return {k: [statistics.median(c) for c in zip(*rows, strict=True)] for k, rows in out.items()}
+
+
+def print_page_loads(sites: dict[str, Path], rounds: int = 5) -> None:
+    before = os.getloadavg()[0]
+    loads = page_loads(sites, rounds)
+    after = os.getloadavg()[0]
+    print(f"page load in Chromium over file:// (medians of {rounds}, sites alternating; "
+          f"load average {before:.1f} before, {after:.1f} after; goal: load < 1 s)")  # fmt: skip
+    print(f"  {'page':<9} {'site':<10} {'load ms':>8} {'FCP ms':>8} {'main-thread ms':>15}")
+    for kind in KINDS:
+        for label in sites:
+            load, fcp, task = loads[(label, kind)]
+            print(f"  {kind:<9} {label:<10} {load:8.0f} {fcp:8.0f} {task:15.0f}")
 
 
 def main() -> None:
@@ -249,10 +289,11 @@ def main() -> None:
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
     print(f"report: {pages} pages, {size / 1e6:.1f} MB; target: under 10 s")
     if Path(CHROMIUM).exists():
-        loads = page_loads(site, 5)
-        print("page load in Chromium, file:// to the load event (median of 5; target < 1000 ms):")
-        for kind, ms in loads.items():
-            print(f"  {kind:<9} {ms:8.0f} ms")
+        sites = {"ours": site}
+        if args.baseline is not None:  # its pages too, from the same workspace
+            sites["baseline"] = root / "out" / "site-baseline"
+            timed([ita, "report", "-o", str(sites["baseline"])], root, args.baseline)
+        print_page_loads(sites)
     if args.keep is None:
         shutil.rmtree(base, ignore_errors=True)
 
