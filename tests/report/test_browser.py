@@ -171,6 +171,34 @@ def attrs_visible(visit: Visit, selector: str) -> list[str]:
     ]
 
 
+# ``checkVisibility`` with ``contentVisibilityAuto``: false while the browser skips the element
+RENDERED = "e => e.checkVisibility({contentVisibilityAuto: true})"
+NEXT_FRAME = "() => new Promise(r => requestAnimationFrame(() => setTimeout(r)))"
+
+
+def test_registry_rows_off_the_screen_are_skipped_yet_whole(built: Built, open_page: Any) -> None:
+    """Issue #13: a row far below the screen is not rendered until it comes near (that is what
+    keeps 2,000 rows under 1 s); its chips, their titles and the filter work on it all the same,
+    and scrolled to, it shows."""
+    visit = open_page(built.site, "index.html")
+    orb = f'table#setups tr[data-setup="{ORB}"]'
+    chip = f'{orb} [data-version="1.1"]'
+    assert visit.page.eval_on_selector(chip, RENDERED) is True  # on the screen: drawn
+    visit.page.eval_on_selector(".filters", "e => { e.style.marginBottom = '8000px'; }")
+    visit.page.evaluate(NEXT_FRAME)  # the browser decides what it skips at a frame
+    assert visit.page.eval_on_selector(chip, RENDERED) is False  # far below: skipped
+    tip = str(visit.page.get_attribute(chip, "title"))
+    assert introduced(built, "1.1")[:7] in tip and "trader_2" in tip, tip
+    visit.page.fill("input#filter-tag", "orb")
+    assert visit.page.locator("#filter-count").inner_text() == "1 of 2 setup(s)"
+    assert attrs(visit, "table#setups tr[data-setup]:not([hidden])", "data-setup") == [ORB]
+    visit.page.locator(chip).scroll_into_view_if_needed()
+    visit.page.evaluate(NEXT_FRAME)
+    assert visit.page.locator(chip).is_visible()
+    assert visit.page.eval_on_selector(chip, RENDERED) is True
+    visit.assert_clean()
+
+
 # -- Setup -------------------------------------------------------------------------------------
 
 
