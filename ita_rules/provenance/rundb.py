@@ -62,6 +62,23 @@ def _dispose_all() -> None:
             db.dispose()
 
 
+def stored_for(conn: sa.Connection, run_id: str) -> list[str]:
+    """The live records stored for ``run_id`` (``store put --run-id RUN``, ``save_file``),
+    oldest first: a run's outputs include them, so a flow that is not written in Python need
+    not name each file it stored again at ``runs finish``."""
+    from ita_rules.db import tables as t
+
+    if not sa.inspect(conn).has_table(t.records.name):
+        return []
+    r = t.records.c
+    select = (
+        sa.select(r.file_id)
+        .where(r.run_id == run_id, r.status == "live")
+        .order_by(r.created_at, r.file_id)
+    )
+    return [str(file_id) for file_id in conn.execute(select).scalars()]
+
+
 def output_ids(conn: sa.Connection, given: Sequence[str]) -> list[str]:
     """The whole file_ids of the records ``given`` names (ids or prefixes, as the store takes
     them). One that names no record is a usage error: a mistyped id would protect nothing."""

@@ -43,7 +43,14 @@ from ita_rules.core.fsutil import atomic_write_text
 from ita_rules.db import Database
 from ita_rules.db.migrations import ensure_schema
 from ita_rules.provenance import snapfiles
-from ita_rules.provenance.rundb import columns_of, database, dump, output_ids, summaries
+from ita_rules.provenance.rundb import (
+    columns_of,
+    database,
+    dump,
+    output_ids,
+    stored_for,
+    summaries,
+)
 from ita_rules.provenance.snapfiles import STATUSES as STATUSES
 from ita_rules.provenance.tables import lock, runs
 
@@ -304,8 +311,9 @@ class RunStore:
         error: str | None = None,
         outputs: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """``succeeded`` or ``failed``: only a run that is still running changes. ``outputs``
-        name stored records (a file_id or a prefix of one, recorded as the whole id); an id that
+        """``succeeded`` or ``failed``: only a run that is still running changes. Its outputs
+        are the records stored for it (``store put --run-id``) and ``outputs``, which name
+        stored records (a file_id or a prefix of one, recorded as the whole id); an id that
         names no record is a usage error and nothing is recorded."""
         if status not in FINAL:
             raise UsageError(f"--status: expected succeeded or failed, got {status!r}")
@@ -321,9 +329,9 @@ class RunStore:
                     + (f" ({row.error})" if row.error else "")
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
-            if outputs is not None:
-                whole = output_ids(conn, outputs)
-                snap["outputs"] = list(dict.fromkeys([*snap.get("outputs", []), *whole]))
+            whole = output_ids(conn, outputs) if outputs else []
+            known = [*snap.get("outputs", []), *stored_for(conn, run_id), *whole]
+            snap["outputs"] = list(dict.fromkeys(known))
             snap.update(status=status, finished_at=now, error=error)
             conn.execute(
                 runs.update()

@@ -111,6 +111,42 @@ def test_a_soft_deleted_file_declared_as_an_output_later_is_not_swept(desk: Desk
     assert (desk.root / "exchange" / shot["path"]).is_file()
 
 
+def test_files_stored_with_run_id_are_the_runs_outputs_when_it_finishes(desk: Desk) -> None:
+    """The README's flow for a desk not written in Python: ``store put --run-id RUN`` while the
+    run is running, then ``runs finish``: ``runs show`` names what it stored, in order, with an
+    output declared by id once (not twice) and nothing of another run."""
+    run_id = _start(desk)
+    other = _start(desk)
+    desk.write(
+        "out/result.json",
+        '{"setup_id": "IB_raid_v1", "rule_version": "1.2", "metrics": {"pf": 1.4}}',
+    )
+    desk.write("out/chart.png", b"\x89PNG the run's chart")
+    desk.write("out/theirs.png", b"\x89PNG another run's chart")
+    stored = []
+    for path, type_, owner in (
+        ("out/result.json", "result", run_id),
+        ("out/chart.png", "screenshot", run_id),
+        ("out/theirs.png", "screenshot", other),
+    ):
+        r = desk.run("store", "put", path, "--type", type_, "--run-id", owner, "--json")
+        assert r.code == 0, r.err
+        stored.append(r.json()[0]["file_id"])
+    result, chart, theirs = stored
+    r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", chart[:12])
+    assert (r.code, r.err) == (0, "")
+    shown = desk.run("runs", "show", run_id, "--json")
+    assert shown.code == 0, shown.err
+    assert shown.json()["outputs"] == [result, chart]
+    snapshot = desk.root / "exchange" / "archive" / "provenance" / f"{run_id}_snapshot.json"
+    assert json.loads(snapshot.read_text())["outputs"] == [result, chart]
+    text = desk.run("runs", "show", run_id).out
+    assert f"outputs:     {result}" in text, text
+    r = desk.run("runs", "finish", other, "--status", "failed", "--error", "broker timeout")
+    assert r.code == 0, r.err
+    assert desk.run("runs", "show", other, "--json").json()["outputs"] == [theirs]
+
+
 def test_runs_finish_refuses_an_output_id_that_names_no_record(desk: Desk) -> None:
     run_id = _start(desk)
     r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", "not-a-file-id")
