@@ -14,11 +14,13 @@ DECISION_FIELDS = ("file_id", "type", "size", "created_at", "action", "reason", 
 def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
     """``emit_json(plan.as_dict())``, byte for byte, without a dict per decision: the decisions
     are formatted from a template (``json.dump`` with ``indent`` runs the pure-Python encoder:
-    over ten seconds for a million decisions) and written a chunk at a time; the plan id and
+    over ten seconds for a million decisions), the text of their action, reason and protection
+    made once per such triple (they repeat), and written a chunk at a time; the plan id and
     the totals, which count the decisions, come after them (one reading of a streamed plan)."""
     head = _indented({"as_of": plan.as_of, "warnings": plan.warnings, "decisions": []})
     out.write(head[: -len("]\n}")])
-    known: dict[Any, str] = {}  # type, action and reason texts repeat: each encoded once
+    known: dict[Any, str] = {}  # type texts, each encoded once
+    tails: dict[Any, str] = {}  # (action, reason, protected) -> the decision's last three lines
     esc = encode_basestring
     batch: list[str] = []
     lead, wrote = "", False
@@ -29,12 +31,12 @@ def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
             batch.append(
                 f'\n    {{\n      "file_id": {esc(fid)},\n      "type": {known[type_]},'
                 f'\n      "size": {size},\n      "created_at": {esc(created)},'
-                f'\n      "action": {known[action]},\n      "reason": {known[reason]},'
-                f'\n      "protected": {"true" if protected else "false"}\n    }}'
+                + tails[action, reason, protected]
             )
         except (KeyError, TypeError):  # a text met first, or a value that is not ours
-            if type(type_) is type(action) is type(reason) is str:
-                known.update((text, esc(text)) for text in (type_, action, reason))
+            if type(type_) is type(action) is type(reason) is str and type(protected) is bool:
+                known[type_] = esc(type_)
+                tails[action, reason, protected] = _tail(action, reason, protected)
             batch.append(_decision(fid, type_, size, created, action, reason, protected))
         if len(batch) == chunk:
             out.write(lead + ",".join(batch))
@@ -44,6 +46,16 @@ def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
         out.write(lead + ",".join(batch))
         wrote = True
     out.write(("\n  ]," if wrote else "],") + _indented(plan.summary())[1:] + "\n")
+
+
+def _tail(action: str, reason: str, protected: bool) -> str:
+    """The last three fields of a decision and its closing brace, as :func:`_decision` writes
+    them: decisions alike in these share the text."""
+    return (
+        f'\n      "action": {encode_basestring(action)},'
+        f'\n      "reason": {encode_basestring(reason)},'
+        f'\n      "protected": {"true" if protected else "false"}\n    }}'
+    )
 
 
 def _decision(*fields: Any) -> str:

@@ -37,7 +37,7 @@ from ita_rules.retention.decisions import (
 )
 from ita_rules.retention.judge import Cap, TypeJudge, over_reason
 from ita_rules.retention.policy import Policy
-from ita_rules.retention.query import Query, lineage_rows
+from ita_rules.retention.query import Lookups, Query, lineage_rows
 
 if TYPE_CHECKING:
     from ita_rules.store.core import Store
@@ -57,17 +57,23 @@ class _Source:
     types: list[str]
     vectors: list[Decision]
 
-    def decisions(self, cap: Cap | None) -> Iterator[Decision]:
-        """Every decision: the records', then the vectors'. The store's connections are let go
-        after the reading (a plan may be read after its store was closed)."""
+    def decisions(self, cap: Cap | None, tally: _Tally) -> Iterator[Decision]:
+        """Every decision, counted in ``tally``: the records', then the vectors'. The store's
+        connections are let go after the reading (a plan may be read after its store was
+        closed)."""
         try:
             with self.store.db.read() as conn:
                 self.query.prepare(conn)
-                for judge, rows in self._rows(conn, cap):
-                    yield from judge.decisions(rows)
+                lookups = self.query.lookups(conn)
+                for judge, rows in self._rows(conn, cap, lookups):
+                    yield from judge.decisions(rows, lookups)
+                    tally.add_type(judge)
         finally:
             self.store.db.dispose()
-        yield from (_capped(d, cap) for d in self.vectors)
+        for decision in self.vectors:
+            decision = _capped(decision, cap)
+            tally.add(decision)
+            yield decision
 
     def cap(self, max_delete: int | None) -> Cap | None:
         """The :class:`.judge.Cap` of ``max_delete`` (None when every candidate can go): the
@@ -77,11 +83,14 @@ class _Source:
         oldest: list[tuple[str, str]] = []
         with self.store.db.read() as conn:
             self.query.prepare(conn)
-            for judge, rows in self._rows(conn, None):
+            lookups = self.query.lookups(conn)
+            protection, holders = lookups.protection, lookups.holders
+            for judge, rows in self._rows(conn, None, lookups):
                 keys = (
                     (c, f)
-                    for f, _, c, _, _, p, h, r in rows
-                    if p is None and judge.candidate(f, c, r, h)
+                    for f, _, c, _, _, run_id, h, rank in rows
+                    if protection(f, run_id, h) is None
+                    and judge.candidate(f, c, rank, holders.get(h))
                 )
                 oldest = heapq.nsmallest(max_delete + 1, [*oldest, *keys])
         stored = (
@@ -94,37 +103,54 @@ class _Source:
             return None
         return Cap(max_delete, oldest[max_delete - 1] if max_delete else None)
 
-    def _rows(self, conn: sa.Connection, cap: Cap | None) -> Iterator[tuple[TypeJudge, Any]]:
+    def _rows(
+        self, conn: sa.Connection, cap: Cap | None, lookups: Lookups
+    ) -> Iterator[tuple[TypeJudge, Any]]:
         for type_ in self.types:
             judge = TypeJudge(type_, self.policy.types.get(type_), self.as_of, cap)
-            select = self.query.of_type(type_, judge.keep_last if judge.fixed is None else None)
+            keep_last = judge.keep_last if judge.fixed is None else None
+            select = self.query.of_type(type_, keep_last, lookups)
             with inputs.cursor(self.store, conn, select) as rows:
                 yield judge, rows
 
 
 class _Tally:
     """What a plan's summary needs, counted during one reading of its decisions: per type the
-    files and bytes kept and selected, and the selected (file_id, action)."""
+    files and bytes kept and selected, and the selected (file_id, action); the plan id is
+    computed once, when first asked for."""
 
     def __init__(self) -> None:
         self.count = 0
         self.selected: list[tuple[str, str]] = []
         self.numbers: dict[str, list[int]] = {}  # type -> [selected, its bytes, kept, its bytes]
+        self._plan_id: str | None = None
 
-    def counting(self, decisions: Iterator[Decision]) -> Iterator[Decision]:
-        """``decisions``, counted as they pass."""
-        numbers, selected = self.numbers, self.selected
-        for d in decisions:
-            counts = numbers.get(d.type) or numbers.setdefault(d.type, [0, 0, 0, 0])
-            if d.action == KEEP:
-                counts[2] += 1
-                counts[3] += d.size
-            else:
-                counts[0] += 1
-                counts[1] += d.size
-                selected.append((d.file_id, d.action))
-            yield d
-        self.count = sum(c[0] + c[2] for c in numbers.values())
+    def add_type(self, judge: TypeJudge) -> None:
+        """What ``judge`` counted while it decided the records of its type."""
+        counts = self.numbers.setdefault(judge.type, [0, 0, 0, 0])
+        counts[0] += len(judge.selected)
+        counts[1] += judge.selected_bytes
+        counts[2] += judge.kept
+        counts[3] += judge.kept_bytes
+        self.selected += judge.selected
+        self.count += len(judge.selected) + judge.kept
+
+    def add(self, d: Decision) -> None:
+        """One decision (a vector's)."""
+        counts = self.numbers.setdefault(d.type, [0, 0, 0, 0])
+        if d.action == KEEP:
+            counts[2] += 1
+            counts[3] += d.size
+        else:
+            counts[0] += 1
+            counts[1] += d.size
+            self.selected.append((d.file_id, d.action))
+        self.count += 1
+
+    def plan_id(self) -> str:
+        if self._plan_id is None:
+            self._plan_id = plan_id_of(self.selected)
+        return self._plan_id
 
     def by_type(self) -> dict[str, dict[str, int]]:
         return {
@@ -140,7 +166,7 @@ class Decisions:
 
     def __iter__(self) -> Iterator[Decision]:
         tally = _Tally()
-        yield from tally.counting(self._plan.source.decisions(self._plan.cap))
+        yield from self._plan.source.decisions(self._plan.cap, tally)
         self._plan.tally = tally
 
     def __len__(self) -> int:
@@ -180,7 +206,7 @@ class StreamedPlan:
 
     @property
     def plan_id(self) -> str:
-        return plan_id_of(self.tallied().selected)
+        return self.tallied().plan_id()
 
     @property
     def n_selected(self) -> int:
@@ -202,10 +228,13 @@ class StreamedPlan:
 
 
 def plan_id_of(selected: list[tuple[str, str]]) -> str:
-    """The id of the selected (file_id, action) pairs: bound to the exact set."""
+    """The id of the selected (file_id, action) pairs: bound to the exact set. Hashed a chunk
+    of lines at a time (one ``update`` per pair costs a tenth of a second per million)."""
+    ordered = sorted(selected, key=itemgetter(0))
     digest = hashlib.sha256()
-    for file_id, action in sorted(selected, key=itemgetter(0)):
-        digest.update(f"{file_id}:{action}\n".encode())
+    for start in range(0, len(ordered), 65536):
+        chunk = ordered[start : start + 65536]
+        digest.update("".join([f"{file_id}:{action}\n" for file_id, action in chunk]).encode())
     return "plan_" + digest.hexdigest()[:16]
 
 

@@ -368,9 +368,9 @@ def test_a_database_error_while_reading_is_one_line(ret_ws: RetWs) -> None:
     try:
         retention = Retention.open(Workspace.open(ret_ws.root), store, NOW)
         with store.db.write() as conn:
-            conn.execute(sa.text("ALTER TABLE store_records RENAME COLUMN symbol TO symbol_old"))
+            conn.execute(sa.text("ALTER TABLE store_records RENAME COLUMN size TO size_old"))
         plan = retention.plan()
-        with pytest.raises(DatabaseError, match=r"read failed: .*symbol"):
+        with pytest.raises(DatabaseError, match=r"read failed: .*size"):
             list(plan.decisions)
     finally:
         store.db.dispose()
