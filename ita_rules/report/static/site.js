@@ -8,10 +8,11 @@
     var active = document.getElementById("filter-active");
     var table = document.getElementById("setups");
     if (!tag || !active || !table) return;
-    var rows = table.tBodies[0].rows;
+    var rows = null; // the long tables come in bodies of 100 rows: all of them, on first use
     var count = document.getElementById("filter-count");
     var none = document.getElementById("filter-empty");
     function apply() {
+      if (!rows) rows = table.querySelectorAll("tbody > tr");
       var wanted = tag.value.trim().toLowerCase();
       var shown = 0;
       for (var i = 0; i < rows.length; i++) {
