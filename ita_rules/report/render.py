@@ -37,6 +37,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # compiled once per build: no stat of a template file per page
     )
     env.filters["json_script"] = json_script
     env.filters["size"] = svg.size

@@ -64,10 +64,24 @@ def facts(s: Any) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in pairs if v is not None]
 
 
-def packages(packages: dict[str, str]) -> tuple[int, str]:
-    """How many packages, and ``name version · ...`` as one text (one join, not a template
-    loop: a run page is rendered 10,000 times)."""
-    return len(packages), " · ".join(f"{n} {v}" for n, v in sorted(packages.items()))
+def packages(packages: dict[str, str]) -> tuple[int, Any]:
+    """How many packages, and ``name version · ...`` as one text, escaped (one join, not a
+    template loop: a run page is rendered 10,000 times). Runs made in one environment have
+    equal lists: the last few are remembered, joined and escaped once."""
+    for known, shown in _RECENT:
+        if known == packages:
+            return shown
+    from markupsafe import escape
+
+    listed = sorted(packages.items())
+    shown = len(listed), escape(" · ".join(f"{n} {v}" for n, v in listed))
+    if all(isinstance(v, str) for v in packages.values()):  # equal to it: the same text
+        _RECENT.insert(0, (dict(packages), shown))
+        del _RECENT[8:]
+    return shown
+
+
+_RECENT: list[tuple[dict[str, str], tuple[int, Any]]] = []  # newest first
 
 
 def drifts(verification: Any) -> list[dict[str, str]]:

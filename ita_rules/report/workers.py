@@ -133,5 +133,11 @@ def _rendered(render: Callable[[], str]) -> str:
 
 
 def _write(path: Path, html: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(html)
+    data = html.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
