@@ -22,9 +22,7 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ _MODULES = (
 @cache
 def code_digest() -> str:
     """SHA-256 over the sources of :data:`_MODULES`, the rule schema and the library versions."""
-    from importlib import import_module
+    from importlib import import_module, resources
 
     import rfc8785
     import yaml
@@ -123,6 +121,8 @@ class ScanCache:
             del self.entries[key]
         if not (self.changed or gone):
             return
+        import tempfile  # not on the hook's start-up path: only a scan that changed it writes
+
         text = json.dumps({"code": code_digest(), "entries": self.entries}, separators=(",", ":"))
         try:
             fd, tmp = tempfile.mkstemp(prefix=".rules-scan.", dir=self.file.parent)
