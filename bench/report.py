@@ -11,6 +11,7 @@ and are then linked to their runs. Then, alternating, medians of ``--runs`` roun
 * ``ita-rules list`` on the same workspace (the peer: it reads the same 10,000 rule files);
 * ``ita-rules report -o OUT`` (every page: registry, 2,000 setup pages with all their diffs,
   runs, 10,000 run pages, storage with the retention plan);
+* with ``--cold``, the report again with the registry scan's cache removed first;
 
 wall time and the child's CPU time (user+sys), with the load average (the machine is shared).
 Then every page kind is opened in Debian's Chromium (Playwright, ``/usr/bin/chromium``) over
@@ -19,7 +20,7 @@ paint and the renderer's main-thread task time (with ``--baseline``: the baselin
 alternating). Targets of issue #13: the build under 10 s, every page under 1 s.
 
 Run:  python bench/report.py [--setups 2000] [--runs-count 10000] [--runs 3] [--keep DIR]
-                             [--baseline DIR]
+                             [--baseline DIR] [--cold]
 """
 
 from __future__ import annotations
@@ -247,6 +248,12 @@ def main() -> None:
         help="a folder holding another version's ita_rules/ (git archive REV ita_rules | tar -x "
         "-C DIR): its list and report run too, interleaved",
     )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time our report with the scan cache (.ita/rules-scan.json) removed first: "
+        "every rule file read and validated again, and the cache written",
+    )
     args = ap.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench-report-"))
     root = base / "ws"
@@ -262,6 +269,8 @@ def main() -> None:
         ("list", "ita-rules list", None),
         ("report", "ita-rules report -o DIR", None),
     ]
+    if args.cold:
+        kinds.append(("cold", "ita-rules report, no scan cache", None))
     if args.baseline is not None:
         kinds += [
             ("list", "baseline: ita-rules list", args.baseline),
@@ -272,12 +281,16 @@ def main() -> None:
     for _ in range(args.runs):
         for verb, label, code in kinds:
             cmd = [ita, "list"] if verb == "list" else [ita, "report", "-o", str(site)]
+            if verb == "cold":
+                (root / ".ita" / "rules-scan.json").unlink(missing_ok=True)
             rows[label].append(timed(cmd, root, code))
             levels.append(os.getloadavg()[0])
     print(f"load average (1 min) during the rounds: {min(levels):.1f} to {max(levels):.1f} "
           "(2 cores, shared: wall times wait for the CPU; compare CPU)")  # fmt: skip
     print("the peer: list reads and validates the same 10,000 rule files through the same "
-          "Registry.scan, so a faster registry load speeds both")  # fmt: skip
+          "Registry.scan, so a faster registry load speeds both; both take the valid files "
+          "whose bytes did not change from the scan cache (.ita/rules-scan.json, written by "
+          "the warm-up report; --cold times a report without it)")  # fmt: skip
     print(f"{'command':<40} {'wall s':>8} {'cpu s':>8}   (medians of {args.runs}, alternating)")
     for _, label, _ in kinds:
         wall = statistics.median(w for w, _ in rows[label])
