@@ -653,3 +653,29 @@ def test_history_audits_every_folder_rules_dir_named(in_git_repo: Path, cli: Any
     assert r.code == 1
     assert [line for line in r.out.splitlines() if not line.startswith("    ")][-1] == expected[1]
     assert "rules/S2/v1.0.yaml: released version changed" in r.out
+
+
+def test_parse_log_decodes_like_git_bytes_per_field() -> None:
+    """The log is decoded in one pass: paths keep undecodable bytes as surrogates (as a
+    per-token ``surrogateescape`` decode gave), header fields get replacement characters."""
+    from ita_rules.rules.gitlog import parse_log
+
+    one, two = "1" * 40, "2" * 40
+    raw = (
+        b"\x01" + b"a" * 40 + b"\0" + b"b" * 40 + b"\0Bad \xff N\xc3\xa9 <x@y>\0"
+        b"2025-01-01T00:00:00+00:00\0\n:100644 100644 "
+        + one.encode()
+        + b" "
+        + two.encode()
+        + b" M\0rules/X/v\xff1.0.yaml\0:100644 100644 "
+        + one.encode()
+        + b" "
+        + two.encode()
+        + b" R100\0rules/a\xe9.yaml\0rules/b\xc3\xa9.yaml\0"
+    )
+    (c,) = parse_log(raw)
+    assert (c.id, c.parents, c.author) == ("a" * 40, ("b" * 40,), "Bad \ufffd N\xe9 <x@y>")
+    assert [tuple(e) for e in c.entries] == [
+        ("M", one, two, "rules/X/v\udcff1.0.yaml", "rules/X/v\udcff1.0.yaml"),
+        ("R", one, two, "rules/a\udce9.yaml", "rules/b\xe9.yaml"),
+    ]

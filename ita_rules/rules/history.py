@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.findings import FieldPath, Finding
@@ -47,8 +47,11 @@ class VersionRow:
     deleted_at: str | None = None
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """One lifecycle event (the ``events`` table, whose columns are these fields in this
+    order). A named tuple: the replay makes one per version and change, and a frozen
+    dataclass costs a ``object.__setattr__`` per field."""
+
     file_path: str
     kind: str  # introduced, deprecated, activated, deleted, renamed, restored, changed
     commit: str
@@ -308,21 +311,23 @@ def _place(
     """(code, message) when ``version``, added by ``c``, is lower than a version already in its
     ``folder``, skips versions after the latest one, or is a first version other than 1.0."""
     short = c.id[:12]
-    if not folder:
-        if version in (Version(1, 0), Version(0, 1)):
+    major, minor = version.major, version.minor  # compared as numbers: Version's own
+    if not folder:  # comparisons build objects and tuples each time
+        if (major, minor) in ((1, 0), (0, 1)):
             return None
         return "history-skip", (
             f"version {version} was added in commit {short} as the first version of {setup}; "
             "the first version must be 1.0"
         )
     latest = max(folder, key=_NUMBERS)  # as max(folder), without Python-level comparisons
-    if version < latest:
+    top, last = latest.major, latest.minor
+    if (major, minor) < (top, last):
         return "history-order", (
             f"version {version} was added in commit {short} after version {latest} "
             f"(commit {folder[latest].introduced_commit[:12]}); a new version must be greater "
             "than every existing version"
         )
-    if not version.follows(latest):
+    if not ((major == top and minor == last + 1) or (major == top + 1 and minor == 0)):
         return "history-skip", (
             f"version {version} was added in commit {short} and skips versions: after "
             f"{latest} comes {latest.next()} or {latest.next(major=True)}"
