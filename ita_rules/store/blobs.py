@@ -171,7 +171,9 @@ def _copy(src_fd: int, out: int, sync: bool, size_hint: int = -1) -> tuple[str, 
     size = flushed = 0
     if 0 <= size_hint < SMALL:
         data = _read_bytes(src_fd, size_hint + 1)  # one byte more: shows a file that grew
-        more = _read_bytes(src_fd, CHUNK) if data else b""  # b"": the end, as expected
+        # the size fstat saw, and not the byte more: the end (a read of a regular file stops
+        # short only there); otherwise one more read tells (b"": the end, as expected)
+        more = _read_bytes(src_fd, CHUNK) if data and len(data) != size_hint else b""
         _write_all(out, memoryview(data))
         if not more:
             return hashlib.sha256(data).hexdigest(), len(data)
@@ -216,6 +218,9 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
 
 _TEMP_TOKEN = secrets.token_hex(6)  # per process (a forked child differs by its pid)
 _TEMP_COUNT = itertools.count()
+_PID = [os.getpid()]  # os.getpid() is a system call: once, and again in a forked child
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 # read and write: kernelcopy reads the copy back to hash it
 _CREATE = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
@@ -230,7 +235,7 @@ def create_temp(folder: str | Path) -> tuple[int, str]:
     base = os.fspath(folder)
     unique = f"{_TEMP_TOKEN}{next(_TEMP_COUNT):x}"
     for _ in range(100):
-        path = f"{base}{os.sep}{TMP_PREFIX}{os.getpid()}-{unique}"
+        path = f"{base}{os.sep}{TMP_PREFIX}{_PID[0]}-{unique}"
         try:
             return os.open(path, _CREATE, 0o644), path
         except FileExistsError:

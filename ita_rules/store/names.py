@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +106,17 @@ def remove(
         return not needed
 
 
-def free_name(hash_: str, folder: str | Path, name: str, taken: set[str] | None = None) -> str:
+def free_name(
+    hash_: str,
+    folder: str | Path,
+    name: str,
+    taken: set[str] | None = None,
+    present: Container[str] | None = None,
+) -> str:
     """A free name in ``folder`` for a staged file: ``name``, or ``{stem}-{hash[:8]}.{ext}``
     (then ``-2``, ``-3``...) when that exists or this batch took it (``taken`` gets the name).
+    ``present``: the folder's names listed under the store lock, lowercased (:func:`listing`),
+    asked instead of the file system.
 
     Call it under the store lock and rename before unlocking: the existence check and the
     rename are then race-free between ita-rules processes.
@@ -122,10 +130,38 @@ def free_name(hash_: str, folder: str | Path, name: str, taken: set[str] | None 
         (f"{stem}-{short}-{i}{dot}{ext}" for i in range(2, 1000)),
     )
     for candidate in candidates:
-        if candidate not in taken and not os.path.lexists(f"{base}{os.sep}{candidate}"):
+        if candidate in taken:
+            continue
+        if present is not None:
+            if candidate.lower() not in present:
+                taken.add(candidate)
+                return candidate
+        elif not os.path.lexists(f"{base}{os.sep}{candidate}"):
             taken.add(candidate)
             return candidate
     raise OSError(errno.EEXIST, f"no free name for {name} in {folder}")
+
+
+LIST_FROM = 256  # names a batch looks for, from which listing their folder once is cheaper
+LIST_BYTES_PER_NAME = 256  # ... unless the folder is larger than that many bytes a name
+LIST_ANYWAY_BYTES = 1 << 16  # a folder this small (~1,600 names) is listed in any case
+
+
+def listing(folder: str, wanted: int) -> set[str] | None:
+    """The names in ``folder`` when a batch is about to look ``wanted`` names up there and the
+    folder is not much larger than that (its size in bytes tells, ~40 a name on ext4): one
+    listing instead of one ``lstat`` a name. None: look each name up (:func:`free_name`).
+    Call under the store lock (other ita-rules processes then add no names meanwhile). The
+    names are lowercased, and so is each candidate (our names are ASCII): on a file system
+    that ignores case a name that differs only in case is taken too, as lstat would say."""
+    if wanted < LIST_FROM:
+        return None
+    try:
+        if os.stat(folder).st_size > max(wanted * LIST_BYTES_PER_NAME, LIST_ANYWAY_BYTES):
+            return None
+        return {name.lower() for name in os.listdir(folder)}
+    except OSError:
+        return None
 
 
 _NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}

@@ -107,6 +107,7 @@ class _Placer:
     stale: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
     taken: set[str] = field(default_factory=set)  # names in ``folder`` that must stay free
+    present: set[str] | None = None  # the names in ``folder`` (a large batch lists it once)
     new_blobs: list[BlobRow] = field(default_factory=list)
     moved: dict[str, str] = field(default_factory=dict)  # hash -> its new stored file
     ops: list[tuple[str, str, str | None]] = field(default_factory=list)
@@ -124,6 +125,7 @@ class _Placer:
         self.gone = {h for h in seen - self.stale if not os.path.lexists(root / stored[h])}
         old_paths = [os.fspath(root / stored[h]) for h in self.gone]
         self.taken = {os.path.basename(p) for p in old_paths if os.path.dirname(p) == self.folder}
+        self.present = names.listing(self.folder, len(hashes))
 
     def own_name(self, source: str) -> str:
         ext = naming.extension(source)
@@ -134,7 +136,9 @@ class _Placer:
 
     def new_content(self, s: blobs.Staged, blob: str | None) -> str:
         """Bytes not stored (or stale): the temp file becomes the stored file."""
-        used = names.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+        used = names.free_name(
+            s.hash, self.folder, self.own_name(s.source), self.taken, self.present
+        )
         self.ops.append((s.path, f"{self.folder}{os.sep}{used}", None))
         rel = self.known.stored[s.hash] = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
         self.here.add(rel)
@@ -160,7 +164,9 @@ class _Placer:
             dedup = False
         rel = self.known.same.get(s.hash, "")
         if not rel or (rel not in self.here and not os.path.lexists(store.root / rel)):
-            used = names.free_name(s.hash, self.folder, self.own_name(s.source), self.taken)
+            used = names.free_name(
+                s.hash, self.folder, self.own_name(s.source), self.taken, self.present
+            )
             rel = self.known.same[s.hash] = f"{self.folder_rel}/{used}"
             spare = s.path if dedup else ""  # the temp file, unless it restored the bytes
             self.ops.append((os.fspath(store.abspath(blob)), f"{self.folder}{os.sep}{used}", spare))

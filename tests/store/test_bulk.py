@@ -341,16 +341,20 @@ def test_kill_9_during_bulk_puts_never_leaves_a_record_without_its_file(store_ws
         assert _sha(data) == record.hash
 
 
+@pytest.mark.parametrize("listed", [False, True], ids=["lstat", "listed"])
 def test_a_lost_file_stored_again_keeps_its_name_from_new_content(
-    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch, cli: Any
+    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch, cli: Any, listed: bool
 ) -> None:
     """A stored content whose file was lost goes back to its old path; a new content of the
     same batch named in the same millisecond must not take that path (both renames would
-    target one file)."""
+    target one file). ``listed``: the names are looked up in one listing of the folder, as a
+    large batch does (names.listing)."""
     import datetime as dt
 
     from ita_rules.core import times
-    from ita_rules.store import PutSpec
+    from ita_rules.store import PutSpec, names
+
+    monkeypatch.setattr(names, "LIST_FROM", 1 if listed else 10**9)
 
     moment = dt.datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=dt.UTC)
     monkeypatch.setattr(times, "now", lambda: moment)
@@ -510,3 +514,51 @@ def test_a_put_into_a_sqlite_store_does_not_import_sqlalchemy(tmp_path: Path) ->
 
     with open_store(Workspace.open(tmp_path)) as store:
         assert len(store.find(type="screenshot")) == 3
+
+
+def test_a_listed_batch_leaves_names_in_the_folder_alone_whatever_their_case(
+    store_ws: StoreWs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large batch lists its folder once instead of one lstat a name (names.listing): files
+    already there (put by someone else) keep their bytes, also one whose name differs from a
+    candidate only in case (on a file system that ignores case it is the same name)."""
+    import datetime as dt
+
+    from ita_rules.core import times
+    from ita_rules.store import PutSpec, names
+
+    moment = dt.datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=dt.UTC)
+    monkeypatch.setattr(times, "now", lambda: moment)
+    monkeypatch.setattr(names, "LIST_FROM", 2)
+    listed: list[bool] = []
+    real_listing = names.listing
+
+    def listing(*args: Any) -> set[str] | None:
+        found = real_listing(*args)
+        listed.append(found is not None)
+        return found
+
+    monkeypatch.setattr(names, "listing", listing)
+    files = [write(store_ws.root / "in" / f"{i}.png", f"content {i}") for i in range(3)]
+    second = _sha(b"content 1")
+    store = store_ws.open()
+    try:
+        folder = store.abspath(store.folder("screenshot"))
+        base = f"GER40_{times.stamp(moment)}"
+        foreign = {
+            f"{base}.png": b"foreign exact",
+            f"{base}-{second[7:15].upper()}.png": b"foreign upper case",
+        }
+        for name, data in foreign.items():
+            write(folder / name, data)
+        records = store.put_many(files, PutSpec("screenshot", "GER40"))
+    finally:
+        store.close()
+    assert listed == [True]
+    for name, data in foreign.items():
+        assert (folder / name).read_bytes() == data
+    assert len({r.path for r in records}) == 3
+    assert records[1].path.endswith(f"/{base}-{second[7:15]}-2.png")  # the next candidate
+    assert not {r.path.rsplit("/", 1)[1].lower() for r in records} & {n.lower() for n in foreign}
+    for i, record in enumerate(records):
+        assert (store_ws.store_root / record.path).read_bytes() == f"content {i}".encode()
