@@ -63,9 +63,18 @@ def _scalar(raw: str) -> Any:
     return value
 
 
-_FIELD_LINE = re.compile(r"^(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)", re.MULTILINE)
+# A field's line, matched from the line break before it (scan puts one before the text): a
+# literal first character lets the search skip to each line instead of trying every position.
+# Group 3 ("" or None): the next line surely starts another entry (or the text ends), so the
+# value cannot go on there and scan need not look.
+_FIELD_LINE = re.compile(
+    r"\n(" + "|".join(FIELDS) + r")[ \t]*:(?:[ \t]([^\n]*)|\r?$)((?=\n[^ \t\n\r#-]|\n?\Z))?",
+    re.MULTILINE,
+)
+# A lifecycle entry with its continuation lines, matched from the line break before it (like
+# _FIELD_LINE): strip_lifecycle puts one before the text and takes it off the result.
 _LIFECYCLE_BLOCK = re.compile(
-    r"^(?:" + "|".join(LIFECYCLE_FIELDS) + r")[ \t]*:.*(?:\n(?:[ \t]|-(?!--)|#|\r?$).*)*\n?",
+    r"\n(?:" + "|".join(LIFECYCLE_FIELDS) + r")[ \t]*:.*(?:\n(?:[ \t]|-(?!--)|#|\r?$).*)*",
     re.MULTILINE,
 )
 
@@ -78,13 +87,17 @@ def scan(text: str) -> dict[str, Any] | None:
     if head[:1] in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
         return None
     out: dict[str, Any] = {}
+    text = "\n" + text  # see _FIELD_LINE
     for m in _FIELD_LINE.finditer(text):
-        key = m.group(1)
+        key, raw, settled = m.groups()
         if key in out:
             return None
-        value = _scalar((m.group(2) or "").strip(" \t\r"))
+        value = _scalar((raw or "").strip(" \t\r"))
         if value is _FAIL:
             return None
+        if settled is not None:
+            out[key] = value
+            continue
         pos = m.end() + 1
         first = text[pos : pos + 1]
         if first in (" ", "\t", "-"):
@@ -201,12 +214,15 @@ def strip_lifecycle(text: str) -> str | None:
     if _hidden_break(text) or not lines_close(text):
         return None
     removed: list[str] = []
+    text = "\n" + text
 
     def cut(m: re.Match[str]) -> str:
+        """An entry goes with the line break before it, the one after it stays; so one that
+        runs to the end of the text leaves the line break before it, unless it is all."""
         removed.append(m.group(0))
-        return ""
+        return "\n" if m.end() == len(text) and m.start() > 0 else ""
 
-    kept = _LIFECYCLE_BLOCK.sub(cut, text)
+    kept = _LIFECYCLE_BLOCK.sub(cut, text)[1:]
     return None if any("&" in r for r in removed) else kept
 
 
