@@ -9,7 +9,9 @@ tool: medians of wall time and of the child's own user and system CPU time (from
 other processes on a loaded machine do not count), and the ratios git/ours. With `--before
 COMMIT` the code of that commit (`git archive` into a temp folder, run through PYTHONPATH) is a
 third tool, so before and after are measured side by side (`--ours COMMIT` freezes "ours" the
-same way, e.g. while the checkout changes).
+same way, e.g. while the checkout changes). Each put runs in its workspace folder: run from
+the checkout, `python -m` would find the checkout's ita_rules first on sys.path whatever
+PYTHONPATH says (until 4c9bd97 the "before" column timed the checkout's code that way).
 
 Every run starts from a fresh folder: this round's stores, workspaces and git directories are
 made before the round and nothing is removed until all sizes are done, because on ext4 creating
@@ -113,7 +115,10 @@ def bench_size(
             tree = trees[tool]
             tool_env = {**env, "PYTHONPATH": str(tree)} if tree else env
             put = [sys.executable, "-m", "ita_rules", "-w", str(spaces[tool]), "store", "put"]
-            samples[tool].append(run([*put, str(src / "charts"), "--type", "screenshot"], tool_env))
+            # cwd: the workspace, not this checkout: `python -m` puts the working directory
+            # first on sys.path, which would run this checkout's ita_rules for every tree
+            cmd = [*put, str(src / "charts"), "--type", "screenshot"]
+            samples[tool].append(run(cmd, tool_env, cwd=spaces[tool]))
     return samples
 
 
