@@ -1,11 +1,12 @@
 """Small file-system helpers shared by every writer: atomic replace, directory fsync, display
-paths."""
+paths. (tempfile is imported by the writers that use it: the pre-commit hook imports this
+module for :func:`printable` and writes only when a hash is fixed; tempfile and random cost
+every commit ~4 ms.)"""
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     A temporary file in the same directory is written and fsynced, then ``os.replace``d.
     """
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -44,6 +47,8 @@ def replace_all(files: Mapping[Path, bytes]) -> None:
     to a temporary file beside its target, all of them are made durable together (one
     ``syncfs`` instead of an fsync per file when there are many), then each is renamed over its
     target. Every file is seen old or new, never in part; each keeps its permissions."""
+    import tempfile
+
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():

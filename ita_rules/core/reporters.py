@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
@@ -43,7 +42,9 @@ def text(findings: Iterable[Finding], out: TextIO) -> None:
 
 
 def dump_json(document: Mapping[str, Any] | list[Any], out: TextIO) -> None:
-    """One JSON document on ``out``."""
+    """One JSON document on ``out``. (json is imported here: the hooks never print JSON.)"""
+    import json
+
     json.dump(document, out, indent=2, ensure_ascii=False, default=str)
     out.write("\n")
 

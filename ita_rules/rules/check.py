@@ -79,10 +79,16 @@ def run_check(
         from ita_rules.rules.queries import history_check
 
         return history_check(source(root, rules_dir, protected_ref), progress)
-    top = gitio.toplevel(root)
+    staged_check = base is None and pushed is None
+    if staged_check:  # HEAD is read with the work tree's top: one git process for both
+        top, head_commit = gitio.toplevel_and_head(root)
+    else:
+        top, head_commit = gitio.toplevel(root), None
     if top is None:
         raise UsageError(f"{root} is not inside a git repository; `check` compares against git")
     git = gitio.Git(top)
+    if staged_check:
+        git.known_commit("HEAD", head_commit)
     rules_path = rules_path_in_repo(top, rules_dir)
     if head is not None and base is None:
         raise UsageError("--head needs --base (the ref whose versions count as released)")

@@ -161,16 +161,19 @@ class ReleasedFolders:
 
 
 def released_folders(
-    git: gitio.Git, prefix: str, released: str, label: str, head: str
+    git: gitio.Git, prefix: str, released: str, label: str, head: str, likely: str = ""
 ) -> ReleasedFolders:
     """The folders that may hold the versions released in ``released`` (shown as ``label``)
     for the workspace at ``prefix``, and the ``[rules]`` of ``head`` ("": the index). The
     released commit's own ``ita.toml`` must load: a :class:`ConfigError` at ``LABEL:PATH``.
-    The ``ita.toml`` of both sides and of the history are read by one ``git cat-file``."""
+    The ``ita.toml`` of both sides and of the history are read by one ``git cat-file``, which
+    also answers whether ``likely`` (the folder the work tree configures, usually the released
+    one too) exists in ``released``: a ``git cat-file -e`` fewer on a commit."""
     path = config_path(prefix)
     history, default = _history_blobs(git, [released], path)
     ends = (f"{released}:{path}", f"{head}:{path}")
-    texts = git.blobs([*ends, *sorted(history)])
+    probe = f"{released}:{likely}" if likely not in ("", ".") and "\n" not in likely else ""
+    texts = git.blobs([*ends, *sorted(history), *([probe] if probe else [])])
     try:
         cfg = rules_config(texts.get(ends[0]), path)
     except ConfigError as exc:
@@ -182,5 +185,11 @@ def released_folders(
         head_cfg = exc
     found = _history_folders((texts[b] for b in sorted(history) if b in texts), default, path)
     folders = [repo_folder(prefix, f) for f in (cfg.dir, *found)]
-    holds = any(git.has_path(released, f) for f in folders)
+
+    def present(folder: str) -> bool:
+        if probe and folder == likely:
+            return probe in texts
+        return git.has_path(released, folder)
+
+    holds = any(present(f) for f in folders)
     return ReleasedFolders(path, cfg, head_cfg, folders, holds)

@@ -27,7 +27,7 @@ def staged(
     between = Between(released, None, label, "the index", "staged")
     if prefix is None or released is None:
         return compare(git, rules_path, between)
-    side = released_folders(git, prefix, released, label, "")
+    side = released_folders(git, prefix, released, label, "", likely=rules_path)
     folders = list(side.folders)
     if not side.holds_versions:  # nothing released: the configured folder is the one
         folders.insert(0, rules_path)

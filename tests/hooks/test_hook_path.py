@@ -1,0 +1,170 @@
+"""The pre-commit hook's fast path (issue #16 goal 1): git run without subprocess, the modules
+the hook leaves alone, the git processes a commit's check takes, and the runs with nothing to
+check or nothing released yet."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ita_rules.core import gitio
+from ita_rules.core.errors import GitError
+from tests.conftest import git, write
+from tests.test_check import commit, put
+
+
+@pytest.fixture(autouse=True)
+def _no_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in tests/test_check.py: no ``GIT_DIR`` of a hook running the suite leaks in."""
+    kept = gitio.git_env()
+    for var in list(os.environ):
+        if var.startswith("GIT_") and var not in kept:
+            monkeypatch.delenv(var)
+
+
+@pytest.fixture
+def ws(in_git_repo: Path) -> Path:
+    """S1 v1.0 and v1.1 committed."""
+    put(in_git_repo, "S1", "1.0")
+    put(in_git_repo, "S1", "1.1", params={"atr_mult": 1.5})
+    commit(in_git_repo, "first versions")
+    return in_git_repo
+
+
+def run_hook(cwd: Path, *modules: str) -> tuple[str, str, list[str]]:
+    """``ita-rules-hook`` in a fresh interpreter: its output, and which of ``modules`` it
+    imported."""
+    code = (
+        "import sys; from ita_rules.hooks import main; rc = main([]); "
+        f"print('imported', [m for m in {list(modules)!r} if m in sys.modules])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    *lines, last = proc.stdout.splitlines()
+    return "\n".join(lines), proc.stderr, eval(last.removeprefix("imported "))
+
+
+def test_a_commit_imports_no_subprocess_json_or_tempfile(ws: Path) -> None:
+    """A staged new version is checked with git run by posix_spawn; the writers' tempfile, the
+    reporters' json and the schema loader's importlib.resources stay unimported."""
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    git(ws, "add", "-A")
+    heavy = ("subprocess", "shutil", "tempfile", "json", "importlib.resources", "selectors")
+    out, err, imported = run_hook(ws, *heavy)
+    assert (out, err, imported) == ("", "", [])
+    put(ws, "S1", "1.3", params={"atr_mult": 1.9}, bad_hash=True)  # a finding is still found
+    git(ws, "add", "-A")
+    out, _, _ = run_hook(ws)
+    assert out.startswith("rules/S1/v1.3.yaml: params_hash written"), out
+
+
+def test_a_commit_takes_seven_git_processes(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HEAD is read with the top of the work tree, and whether the rules folder is released
+    with the ita.toml files: 7 git processes for a new version (9 before)."""
+    from ita_rules.hooks import main
+
+    calls: list[str] = []
+    real = gitio.run
+
+    def counted(args: list[str], cwd: Path | str, **kw: object) -> gitio.Completed:
+        calls.append(" ".join(args[:2]))
+        return real(args, cwd, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitio, "run", counted)
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    git(ws, "add", "-A")
+    assert main([]) == 0
+    assert calls == [
+        "rev-parse --show-toplevel",
+        "log --raw",
+        "cat-file --batch",
+        "diff --name-status",
+        "ls-tree -r",
+        "ls-files -s",
+        "cat-file --batch",
+    ]
+
+
+def test_nothing_of_the_rules_staged(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A commit that touches no rule file: the hook passes without a word."""
+    from ita_rules.hooks import main
+
+    write(ws / "README.md", "notes\n")
+    git(ws, "add", "-A")
+    assert main([]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_first_commit_and_a_released_commit_without_rules(
+    in_git_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No commit yet (HEAD names nothing), then a released commit that has no rules folder
+    (the probe of the folder finds nothing): a first version passes, a 1.1 first does not."""
+    from ita_rules.hooks import main
+
+    put(in_git_repo, "S1", "1.0")
+    git(in_git_repo, "add", "-A")
+    assert main([]) == 0
+    git(in_git_repo, "rm", "-q", "--cached", "-r", "rules")
+    commit(in_git_repo, "only ita.toml")
+    assert main([]) == 0  # rules/ is untracked: nothing staged
+    put(in_git_repo, "S2", "1.1")
+    git(in_git_repo, "add", "rules/S2")
+    assert main([]) == 1
+    assert "rules/S2/v1.1.yaml" in capsys.readouterr().out
+
+
+def test_toplevel_and_head(in_git_repo: Path, tmp_path: Path) -> None:
+    """One rev-parse: the top and HEAD's commit; no commit yet: None; outside git: both None."""
+    sub = in_git_repo / "rules"
+    assert gitio.toplevel_and_head(sub) == (in_git_repo, None)
+    put(in_git_repo, "S1", "1.0")
+    head = commit(in_git_repo)
+    assert gitio.toplevel_and_head(sub) == (in_git_repo, head)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    assert gitio.toplevel_and_head(outside) == (None, None)
+
+
+def test_spawned_git_feeds_and_reads_large_batches(in_git_repo: Path) -> None:
+    """More input than a pipe holds (3,000 ids) while git answers: the same bytes as
+    subprocess.run gives."""
+    for n in range(3000):
+        write(in_git_repo / "many" / f"f{n}.txt", f"file {n}\n" * (n % 7 + 1))
+    git(in_git_repo, "add", "-A")
+    ids = [line.split()[1] for line in git(in_git_repo, "ls-files", "-s").splitlines()]
+    request = "".join(f"{i}\n" for i in ids).encode()
+    assert len(request) > 65536
+    ours = gitio.run(["cat-file", "--batch"], in_git_repo, input=request)
+    theirs = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=in_git_repo, input=request, capture_output=True
+    )
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, theirs.stdout, b"")
+    assert len(gitio.Git(in_git_repo).blobs(ids)) == len(set(ids))
+
+
+def test_spawned_git_errors(in_git_repo: Path, tmp_path: Path) -> None:
+    """git's own last line in the error; its exit code unchecked; a folder that does not exist
+    raises as subprocess did."""
+    with pytest.raises(GitError, match=r"^git rev-parse --verify failed: fatal: "):
+        gitio.run(["rev-parse", "--verify", "no-such-ref"], in_git_repo)
+    proc = gitio.run(["cat-file", "-e", "HEAD:nothing"], in_git_repo, check=False)
+    assert proc.returncode == 128 and proc.stdout == b""
+    with pytest.raises(FileNotFoundError):
+        gitio.run(["status"], tmp_path / "missing")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_spawned_git_has_default_sigpipe_and_sigxfsz(in_git_repo: Path) -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; like subprocess, the spawn gives git (and what it
+    runs) the defaults back."""
+    import signal
+
+    alias = "alias.sigs=!grep SigIgn /proc/self/status"
+    out = gitio.run(["-c", alias, "sigs"], in_git_repo).stdout.decode()
+    ignored = int(out.split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), out
+    assert not ignored & (1 << (signal.SIGXFSZ - 1)), out
