@@ -15,8 +15,8 @@ clone per configuration, each with its hooks installed by the real pre-commit
 * ``check-jsonschema``: one ``check-jsonschema --schemafile schemas/rule.schema.json`` hook on
   the same files (``language: system``, as ours);
 * with ``--baseline DIR`` (a folder holding another version's ``ita_rules/``, e.g.
-  ``git archive REV ita_rules | tar -x -C DIR``): the two-hook config running that version's
-  code (PYTHONPATH), i.e. the hooks as they were.
+  ``git archive REV ita_rules | tar -x -C DIR``): init's config and the two-hook config
+  running that version's code (PYTHONPATH), i.e. the hooks as they were.
 
 One run of a configuration: write one new version file (the next minor of a setup, correct
 hash), ``git add`` it, time ``git commit`` (wall, and user+sys CPU of git and everything it
@@ -24,6 +24,18 @@ waited for), then drop the commit again (untimed). The configurations take turns
 order, and the medians are compared. **Cost** = a configuration's median minus the bare
 commit's median: what the hooks add. The target (issue #16): our cost <= 0.6 x
 check-jsonschema's. The ratio of the totals is printed too.
+
+**What a user gets, not this checkout's venv.** The development venv holds ita-rules as an
+editable install, whose ``.pth`` finder runs at every Python start in it (pathlib, re,
+importlib.util...: ~12 ms CPU for ``python -c pass``), so every tool of that venv, pre-commit
+and check-jsonschema included, would pay a cost no user pays. The bench therefore builds a wheel
+of this checkout (``pip wheel --no-deps``, from a copy: nothing is written here) and installs it
+into a venv of its own (``pip install --no-deps --no-index``: the console scripts and bytecode
+pip makes); the dependencies come from this venv's site-packages through a plain path line in a
+``.pth`` file (so their own ``.pth`` files, the editable finder among them, do not run), and
+pre-commit and check-jsonschema run from that venv too (their console scripts, copied with its
+interpreter in the first line). ``--dev-venv`` measures this venv as it is instead. With
+``--baseline``, the baseline code is read through PYTHONPATH from that same venv.
 """
 
 from __future__ import annotations
@@ -146,8 +158,43 @@ class Config:
         return wall, cpu
 
 
+def user_venv(tmp: Path, env: dict[str, str]) -> Path:
+    """The bin folder of a venv holding this checkout as a user installs it (see the
+    docstring): a wheel built from a copy of the checkout, the dependencies of this venv."""
+    src = tmp / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("ita_rules", "schemas"):
+        shutil.copytree(REPO / name, src / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    pip = [sys.executable, "-m", "pip"]
+    sh([*pip, "wheel", "--no-deps", "-q", "-w", str(tmp / "wheel"), str(src)], tmp, env)
+    (wheel,) = (tmp / "wheel").glob("ita_rules-*.whl")
+    venv = tmp / "user-venv"
+    base_python = Path(sys.base_prefix) / "bin" / "python3"
+    sh([str(base_python), "-m", "venv", "--without-pip", str(venv)], tmp, env)
+    python = venv / "bin" / "python"
+    sh(
+        [*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        tmp,
+        env,
+    )
+    site = sh(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp, env
+    ).stdout.strip()
+    here = sh(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp, env
+    ).stdout.strip()
+    (Path(site) / "zz_dependencies.pth").write_text(here + "\n")
+    for tool in ("pre-commit", "check-jsonschema"):
+        body = (BIN / tool).read_text().split("\n", 1)[1]
+        (venv / "bin" / tool).write_text(f"#!{python}\n{body}")
+        (venv / "bin" / tool).chmod(0o755)
+    return venv / "bin"
+
+
 def setup_configs(
-    tmp: Path, origin: Path, env: dict[str, str], baseline: Path | None
+    tmp: Path, origin: Path, env: dict[str, str], baseline: Path | None, bindir: Path
 ) -> list[Config]:
     ours_text = (origin / ".pre-commit-config.yaml").read_text()
     specs: list[tuple[str, str | None, dict[str, str]]] = [
@@ -159,6 +206,7 @@ def setup_configs(
     ]
     if baseline is not None:
         base_env = {**env, "PYTHONPATH": str(baseline.resolve())}
+        specs.append(("ours, --baseline code", ours_text, base_env))
         specs.append(("two hooks, --baseline code", TWO_HOOKS, base_env))
     configs = []
     for n, (name, config, cenv) in enumerate(specs):
@@ -168,9 +216,29 @@ def setup_configs(
             (clone / ".pre-commit-config.yaml").write_text(config)
             sh(["git", "commit", "-q", "--no-verify", "--allow-empty", "-am", "hooks"], clone, env)
             hook_types = ["--hook-type", "pre-commit", "--hook-type", "pre-push"]
-            sh([str(BIN / "pre-commit"), "install", *hook_types], clone, env)
+            sh([str(bindir / "pre-commit"), "install", *hook_types], clone, env)
         configs.append(Config(name, clone, cenv, verify=config is not None))
     return configs
+
+
+def bench_env(tmp: Path, bindir: Path) -> dict[str, str]:
+    """The environment of every command: ``bindir`` first on PATH, no GIT_/ITA_ variables."""
+    # An installed package has its bytecode compiled (pip does it), as check-jsonschema's
+    # has: a PYTHONDONTWRITEBYTECODE of the shell would make every hook of ours compile
+    # its sources again. The bytecode of every tool goes to one folder of the run.
+    dropped = ("GIT_", "ITA_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
+        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),
+        "HOME": str(tmp),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.test",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.test",
+    }
 
 
 def main() -> None:
@@ -179,27 +247,19 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=5)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--baseline", type=Path, help="a folder holding ita_rules/ to compare")
+    parser.add_argument(
+        "--dev-venv", action="store_true", help="run the tools of this venv (editable install)"
+    )
     args = parser.parse_args()
     if shutil.which("check-jsonschema", path=str(BIN)) is None:
         raise SystemExit("check-jsonschema is not installed: pip install check-jsonschema")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # An installed package has its bytecode compiled (pip does it), as check-jsonschema's
-        # has: a PYTHONDONTWRITEBYTECODE of the shell would make every hook of ours compile
-        # its sources again. The bytecode of every tool goes to one folder of the run.
-        dropped = ("GIT_", "ITA_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
-            "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
-            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-            "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),
-            "HOME": str(tmp),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "bench",
-            "GIT_AUTHOR_EMAIL": "bench@example.test",
-            "GIT_COMMITTER_NAME": "bench",
-            "GIT_COMMITTER_EMAIL": "bench@example.test",
-        }
+        bindir = BIN if args.dev_venv else user_venv(tmp, bench_env(tmp, BIN))
+        print(
+            f"tools from {bindir} ({'this venv' if args.dev_venv else 'a wheel of this checkout'})"
+        )
+        env = bench_env(tmp, bindir)
         t0 = time.perf_counter()
         origin = tmp / "registry"
         make_registry(origin, args.setups, args.versions, env)
@@ -208,7 +268,7 @@ def main() -> None:
             f"registry: {args.setups} setups x {args.versions} = {total} version files, "
             f"one commit, made in {time.perf_counter() - t0:.1f} s"
         )
-        configs = setup_configs(tmp, origin, env, args.baseline)
+        configs = setup_configs(tmp, origin, env, args.baseline, bindir)
         setup = f"Setup_{args.setups // 2:05d}"
         new_file = f"rules/{setup}/v1.{args.versions}.yaml"
         text = rule_text(setup, args.versions)
@@ -254,7 +314,11 @@ def report(configs: list[Config], loads_seen: list[float], runs: int) -> None:
         f"{(ours_wall - noop_wall) / (ref_wall - noop_wall):.2f}, "
         f"cpu {(ours_cpu - noop_cpu) / (ref_cpu - noop_cpu):.2f}"
     )
-    for name in ("two hooks (validate, check)", "two hooks, --baseline code"):
+    for name in (
+        "ours, --baseline code",
+        "two hooks (validate, check)",
+        "two hooks, --baseline code",
+    ):
         if name in med:
             wall, cpu = med[name]
             print(
