@@ -139,3 +139,23 @@ def test_without_jinja2_one_line_exit_1_nothing_written(desk: Path) -> None:
         proc.stderr == "ita-rules: ita-rules report needs Jinja2: pip install 'ita-rules[report]'\n"
     )
     assert not (desk / ".ita" / "report").exists()
+
+
+def test_a_replaced_report_of_many_files_is_removed_whole_links_unfollowed(
+    tmp_path: Path,
+) -> None:
+    from ita_rules.report.site import REMOVERS, _remove
+
+    old = tmp_path / "old"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.html").write_text("not the report's")
+    for sub in ("setup", "run", "assets"):
+        (old / sub).mkdir(parents=True)
+        for i in range(4 * REMOVERS):
+            (old / sub / f"{i}.html").write_text("x")
+    (old / "run" / "linked").symlink_to(outside, target_is_directory=True)
+    (old / "index.html").symlink_to(outside / "keep.html")
+    _remove(old)
+    assert not old.exists() and not old.is_symlink()
+    assert (outside / "keep.html").read_text() == "not the report's"
