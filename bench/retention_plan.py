@@ -263,6 +263,8 @@ def row_line(n: int, kind: str, label: str, got: dict[str, dict[str, Any]], load
 
 def print_growth(table: dict[tuple[int, str, str], dict[str, Any]], sizes: list[int]) -> None:
     """How ours grew from the first size to the last (linear: the ratio of the sizes)."""
+    if len(sizes) < 2:
+        return
     for kind in ("sqlite", "postgres"):
         for mode, label in MODES.items():
             if (sizes[0], kind, mode) in table and (sizes[-1], kind, mode) in table:
