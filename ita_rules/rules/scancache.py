@@ -18,7 +18,6 @@ cannot be read or written is ignored.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import sys
@@ -76,6 +75,8 @@ class ScanCache:
         """The cache in ``sidecar`` (the workspace's ``.ita/``); None when that is not a folder."""
         if not sidecar.is_dir():
             return None
+        import json  # not on the hook's start-up path (it checks files without a scan)
+
         file = sidecar / CACHE_NAME
         try:
             doc = json.loads(file.read_bytes())
@@ -121,6 +122,7 @@ class ScanCache:
             del self.entries[key]
         if not (self.changed or gone):
             return
+        import json
         import tempfile  # not on the hook's start-up path: only a scan that changed it writes
 
         text = json.dumps({"code": code_digest(), "entries": self.entries}, separators=(",", ":"))
