@@ -89,6 +89,10 @@ def put(
 
     spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
     files = expand([str(p) for p in paths])
+    if run_id is not None and spec.type == "result":
+        from ita_rules.provenance.putcheck import check_results_for_run
+
+        check_results_for_run(open_workspace(ctx), run_id, files)
     collecting = gc.isenabled()
     gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
     try:
@@ -240,6 +244,7 @@ def verify(
     if all_ and (sample is not None or older_than is not None):
         raise UsageError("--all: cannot be combined with --sample or --older-than")
     with _store(ctx) as store:
+        store.check_not_lost()  # "0 file(s) verified" would hide a lost database
         records = select(store, sample=sample, older_than_days=older_than)
         bar = Bar("verify")
         try:

@@ -1,0 +1,109 @@
+"""``store put RESULT --run-id RUN``: a result stored for a run agrees with that run.
+
+``Run.save_result`` stamps the run's id, rule version and params_hash into the result and
+refuses a result that says otherwise (:func:`~ita_rules.provenance.stamp.stamped`). A flow
+that is not written in Python stores its result file with ``store put --run-id``: the same
+contract holds there, checked before anything is stored. A result whose ``run_id`` is not the
+``--run-id`` is refused; a result for a run of this desk must name its rule version (and its
+params_hash, when it gives one), and the run must still be running (a result stored after
+the run ended would change its metrics but not its outputs). A ``--run-id`` this desk does not
+know (not a run id, or no such run) is stored as before: retention keeps such records and
+``retention plan`` names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ita_rules.core.errors import ItaRulesError, Location, NotFound
+
+if TYPE_CHECKING:
+    from ita_rules.provenance.desk import Desk
+
+
+def check_results_for_run(workspace: Desk, run_id: str, files: Sequence[str]) -> None:
+    """Raise when a result in ``files`` (paths as the user gave them) disagrees with run
+    ``run_id``, or when that run is a run of this desk that is no longer running."""
+    snapshot = _known_run(workspace, run_id)
+    if snapshot is not None and snapshot.get("status") != "running":
+        from ita_rules.provenance.runstore import RunStateError
+
+        raise RunStateError(
+            f"--run-id: run {run_id} is {snapshot.get('status')}; a run's result is stored "
+            "while it runs (before `ita-rules runs finish`): nothing was stored"
+        )
+    for shown in files:
+        _check_one(workspace, shown, run_id, snapshot)
+
+
+def _known_run(workspace: Desk, run_id: str) -> dict[str, Any] | None:
+    """The run's snapshot (abandoned runs marked first), or None when this desk has no such
+    run. A database that lost its runs says so (:class:`RunsLost`)."""
+    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance.snapfiles import RUN_ID_RE
+
+    if not RUN_ID_RE.fullmatch(run_id):
+        return None
+    with RunStore.open(workspace.settings) as runs:
+        runs.reap()
+        try:
+            return runs.get(run_id)
+        except NotFound:
+            return None
+
+
+def _check_one(
+    workspace: Desk, shown: str, run_id: str, snapshot: Mapping[str, Any] | None
+) -> None:
+    from ita_rules.store.results import MAX_BYTES, check_result
+
+    path = Path(shown)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return  # the store refuses it, naming the limit
+        data = path.read_bytes()
+    except OSError:
+        return  # the store names what is wrong with the file
+    value = check_result(data, shown, workspace.registry)
+    expected: dict[str, Any] = {"run_id": run_id}
+    if snapshot is not None and snapshot.get("rule_id"):
+        expected.update(
+            setup_id=snapshot["rule_id"],
+            rule_version=snapshot["rule_version"],
+            params_hash=snapshot["params_hash"],
+        )
+    for key, want in expected.items():
+        if key in value and not _agrees(key, value[key], want):
+            raise _refused(data, shown, value, key, _why(key, value[key], want, run_id, snapshot))
+
+
+def _agrees(key: str, given: Any, want: Any) -> bool:
+    from ita_rules.provenance.stamp import _same
+
+    return _same(key, given, want)
+
+
+def _why(key: str, given: Any, want: Any, run_id: str, snapshot: Mapping[str, Any] | None) -> str:
+    if key == "run_id":
+        return f"the result says {given!r} but it is stored with --run-id {run_id}"
+    assert snapshot is not None
+    rule = f"{snapshot['rule_id']}@{snapshot['rule_version']}"
+    if key == "params_hash":
+        return f"the result says {given} but run {run_id} ran {rule} ({want})"
+    return f"the result says {given!r} but run {run_id} ran {rule}"
+
+
+def _refused(
+    data: bytes, shown: str, value: Mapping[str, Any], key: str, why: str
+) -> ItaRulesError:
+    from ita_rules.core.yamlio import loads
+    from ita_rules.store.errors import ResultRejected
+
+    line: int | None = None
+    col: int | None = None
+    doc, _problems = loads(data.decode("utf-8").removeprefix("\ufeff"), shown)
+    if doc is not None and doc.data == value:
+        line, col = doc.position((key,))
+    return ResultRejected(f"{key}: {why}; nothing was stored", Location(shown, line, col))

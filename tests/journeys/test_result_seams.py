@@ -1,0 +1,115 @@
+"""Journey: a flow that is not written in Python stores its result with ``store put RESULT
+--run-id RUN`` (README, "For flows that are not written in Python"). The result must be the
+run's, as ``Run.save_result`` makes it: a result naming another rule version, another run, or
+stored after the run ended is refused with its place, and nothing is stored. A database that
+was lost makes ``store verify`` say so instead of "0 file(s) verified".
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.journeys.conftest import Desk, candles_csv
+
+RULE = "IB_raid_v1@1.2"
+HASH_1_2 = "sha256:8ee214b277a7a6a539414cfa8467ccff8510428470aaea8d755167bcd162827d"
+
+
+def _start(desk: Desk) -> str:
+    r = desk.run(
+        "runs", "start", "backtest_flow", "--rule", RULE, "--symbol", "GER40",
+        "--timeframe", "D1", "--input", "data/GER40_D1.csv",
+        "--from", "2025-05-01", "--to", "2025-05-10",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    return r.out.strip()
+
+
+def _put(desk: Desk, path: str, text: str, run_id: str) -> tuple[int, str, str]:
+    desk.write(path, text)
+    r = desk.run("store", "put", path, "--type", "result", "--symbol", "GER40", "--run-id", run_id)
+    return r.code, r.out, r.err
+
+
+def _at(text: str, value: str) -> str:
+    """``1:COL`` of ``value`` (with its quotes) in a one-line JSON text."""
+    return f"1:{text.index(json.dumps(value)) + 1}"
+
+
+def _stored_for(desk: Desk, run_id: str) -> list[str]:
+    r = desk.run("store", "find", "--run-id", run_id, "--json")
+    assert r.code == 0, r.err
+    return [rec["file_id"] for rec in r.json()]
+
+
+def test_a_result_stored_for_a_run_is_that_runs(desk: Desk) -> None:
+    desk.write("data/GER40_D1.csv", candles_csv())
+    run_id = _start(desk)
+    other = _start(desk)
+
+    # the result of the previous version, stored for a run of 1.2: refused, nothing stored
+    text = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.1", "metrics": {"pf": 1.2}})
+    assert _put(desk, "out/old.json", text, run_id) == (
+        1,
+        "",
+        f"ita-rules: out/old.json:{_at(text, '1.1')}: rule_version: the result says '1.1' but "
+        f"run {run_id} ran IB_raid_v1@v1.2; nothing was stored\n",
+    )
+    # a result that names another run
+    text = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.2", "run_id": other})
+    assert _put(desk, "out/other.json", text, run_id) == (
+        1,
+        "",
+        f"ita-rules: out/other.json:{_at(text, other)}: run_id: the result says '{other}' but "
+        f"it is stored with --run-id {run_id}; nothing was stored\n",
+    )
+    assert _stored_for(desk, run_id) == []
+
+    # the run's own result ("v1.2" or "1.2", its params_hash): stored, and the run's output
+    text = json.dumps(
+        {"setup_id": "IB_raid_v1", "rule_version": "v1.2", "run_id": run_id,
+         "params_hash": HASH_1_2, "metrics": {"pf": 1.4}}
+    )  # fmt: skip
+    code, out, err = _put(desk, "out/result.json", text, run_id)
+    assert (code, err) == (0, ""), err
+    file_id = out.split()[0]
+    assert _stored_for(desk, run_id) == [file_id]
+    assert desk.run("runs", "finish", run_id, "--status", "succeeded").code == 0
+    shown = desk.run("runs", "show", run_id, "--json", check=True).json()
+    assert shown["outputs"] == [file_id]
+
+    # after the run ended, a late result would change its metrics, not its outputs: refused
+    text = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.2", "metrics": {"pf": 9.9}})
+    assert _put(desk, "out/late.json", text, run_id) == (
+        1,
+        "",
+        f"ita-rules: --run-id: run {run_id} is succeeded; a run's result is stored while it "
+        "runs (before `ita-rules runs finish`): nothing was stored\n",
+    )
+    assert _stored_for(desk, run_id) == [file_id]
+    metrics = desk.run("runs", "list", "--metrics", "--json", check=True).json()["runs"]
+    assert [r["metrics"] for r in metrics if r["run_id"] == run_id] == [{"pf": 1.4}]
+
+    # a --run-id this desk does not know is stored as before (retention keeps such records)
+    code, _out, err = _put(desk, "out/late.json", text, "run_x")
+    assert (code, err) == (0, "")
+
+
+def test_store_verify_says_the_database_was_lost(desk: Desk) -> None:
+    desk.write("data/GER40_D1.csv", candles_csv())
+    put = desk.run("store", "put", "data/GER40_D1.csv", "--type", "candles", "--symbol", "GER40")
+    assert put.code == 0, put.err
+    assert desk.run("store", "verify", "--all").err == (
+        "1 file(s) verified for 1 record(s), 0 corrupt, 0 missing\n"
+    )
+    (desk.root / ".ita" / "ita.sqlite").unlink()
+    lost = desk.run("store", "verify", "--all")
+    assert (lost.code, lost.out, lost.err) == (
+        1,
+        "",
+        "ita-rules: the metadata database holds no records, but the store's journal "
+        "(exchange/.ita-store/journal.jsonl) has 1: the database was lost or replaced; run "
+        "`ita-rules store rebuild` (or `ita-rules index --rebuild`) to restore them\n",
+    )
+    assert desk.run("store", "rebuild").code == 0
+    assert desk.run("store", "verify", "--all").code == 0
