@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
 from ita_rules.cli.runs_text import compare_text, list_text, show_text
 
 runs_app = typer.Typer(
@@ -80,6 +80,10 @@ def start(
         flow_run_id=flow_run_id,
         flow_name=flow_name,
     )
+    for entry in snapshot.get("inputs", []):
+        if entry.get("rows") == 0:  # a range of another year, say: the run reads nothing
+            rng = snapshot["data_range"]
+            warn(f"note: {entry['path']}: no candle in the range {rng[0]} .. {rng[1]}")
     if json_:
         emit_json(snapshot)
     else:

@@ -74,11 +74,13 @@ def show_text(s: dict[str, Any]) -> None:
     rng = s.get("data_range")
     echo(f"  data:        {s['data_hash']}" + (f"  range {rng[0]} .. {rng[1]}" if rng else ""))
     for entry in s.get("inputs", []):
-        extra = (
-            f"  {entry['rows']} candles {entry['first']} .. {entry['last']}"
-            if "rows" in entry
-            else ""
-        )
+        extra = ""
+        if "rows" in entry:
+            extra = (
+                f"  {entry['rows']} candles {entry['first']} .. {entry['last']}"
+                if entry["rows"]
+                else "  no candle in the range"
+            )
         echo(f"    {entry['path']}  {entry.get('range_hash') or entry['hash']}{extra}")
     env = s.get("env", {})
     echo(
