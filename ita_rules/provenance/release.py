@@ -34,10 +34,39 @@ def rule_released(workspace: Desk, snapshot: dict[str, Any]) -> bool | None:
     rule_path, blob = snapshot.get("rule_path"), snapshot.get("rule_blob")
     if not rule_path:
         return None
-    root = workspace.root
-    top = gitio.toplevel(root)
-    if top is None:
+    released = _released(workspace, workspace.root / rule_path)
+    if released is None:
         return False
+    git, entry_blob, label = released
+    if entry_blob == blob:
+        return True
+    _compare(git, entry_blob, workspace.root / rule_path, rule_path, snapshot, label)
+    return True
+
+
+def refuse_changed_release(workspace: Desk, full: Path, setup_id: str, version: str) -> None:
+    """Raise :class:`ReleasedRuleModified` (with the diff) when ``full``, a rule file the
+    registry refused (an edit that left its params_hash stale, say), is a released version
+    whose content was changed; return otherwise (the registry's own error then stands: its
+    advice, ``validate --fix``, is wrong for a released version)."""
+    released = _released(workspace, full)
+    if released is None or not full.is_file():
+        return
+    git, entry_blob, label = released
+    try:
+        shown = full.relative_to(workspace.root).as_posix()
+    except ValueError:
+        shown = str(full)
+    snapshot = {"rule_id": setup_id, "rule_version": f"v{version}"}
+    _compare(git, entry_blob, full, shown, snapshot, label)
+
+
+def _released(workspace: Desk, full: Path) -> tuple[gitio.Git, str, str] | None:
+    """The git access, the released blob of ``full`` and the ref's label; None when the file
+    is not in the protected ref (not committed or merged yet, or outside the repository)."""
+    top = gitio.toplevel(workspace.root)
+    if top is None:
+        return None
     git = gitio.Git(top)
     ref = workspace.settings.protected_ref
     if ref:
@@ -45,19 +74,15 @@ def rule_released(workspace: Desk, snapshot: dict[str, Any]) -> bool | None:
     else:
         commit = git.commit_id("HEAD")
     if commit is None:
-        return False
-    full = root / rule_path
+        return None
     try:
         in_repo = (full.parent.resolve() / full.name).relative_to(top.resolve()).as_posix()
     except ValueError:  # a rules folder outside the repository is never released
-        return False
+        return None
     entry = git.tree_entries(commit, in_repo).get(in_repo)
     if entry is None:
-        return False
-    if entry[1] == blob:
-        return True
-    _compare(git, entry[1], full, rule_path, snapshot, ref or "HEAD")
-    return True
+        return None
+    return git, entry[1], ref or "HEAD"
 
 
 def _compare(

@@ -15,7 +15,7 @@ from ita_rules.provenance.datahash import DataRange, as_input_spec, hash_inputs
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
-    from ita_rules.rules.model import Rule
+    from ita_rules.rules.model import Rule, Version
 
 RuleRef = Union["Rule", str, None]
 SCHEMA_ID = "urn:ita-rules:schema:provenance:1"
@@ -30,10 +30,29 @@ def resolve_rule(workspace: Desk, rule: RuleRef) -> Rule | None:
         from ita_rules.rules.model import parse_ref
 
         setup_id, version = parse_ref(rule)
-        return workspace.registry.get(setup_id, version, active_only=version is None)
+        if version is None:
+            return workspace.registry.get(setup_id, version, active_only=True)
+        return _get_version(workspace, setup_id, version)
     # a Rule from any registry: load it again from this workspace so that what is recorded is
     # what is on disk now
-    return workspace.registry.get(rule.setup_id, rule.version)
+    return _get_version(workspace, rule.setup_id, rule.version)
+
+
+def _get_version(workspace: Desk, setup_id: str, version: Version) -> Rule:
+    """The rule version; a released one whose file was edited (so the registry refuses it,
+    e.g. for a stale params_hash) is refused with the release's diff and what to do."""
+    from ita_rules.core.errors import RuleError
+    from ita_rules.provenance.release import refuse_changed_release
+
+    try:
+        return workspace.registry.get(setup_id, version)
+    except RuleError as exc:
+        refused = exc
+    # outside the except: the release's diff replaces the registry's error, not chained to it
+    refuse_changed_release(
+        workspace, workspace.registry.path_of(setup_id, version), setup_id, str(version)
+    )
+    raise refused
 
 
 def build_snapshot(

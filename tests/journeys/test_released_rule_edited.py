@@ -1,0 +1,51 @@
+"""Journey: a trader edits a released rule version in place (its params, not its hash) and
+starts a run on it. The run is refused, as README says, with the release's diff and what to do
+(restore the file or make a new version), not with the registry's stale-hash advice
+(``validate --fix``), which ``validate --fix`` itself refuses for a released version. A new
+version not committed yet keeps that advice: there it is right.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tests.journeys.conftest import Desk
+
+V10 = "rules/IB_raid_v1/v1.0.yaml"
+
+
+def test_a_run_on_an_edited_released_version_names_the_diff(desk: Desk) -> None:
+    text = desk.read(V10)
+    desk.write(V10, text.replace("max_trades_per_day: 1", "max_trades_per_day: 3"))
+    line = next(
+        i for i, x in enumerate(desk.read(V10).splitlines(), 1) if "max_trades_per_day" in x
+    )
+    col = desk.read(V10).splitlines()[line - 1].index("3") + 1
+    expected = (
+        f"ita-rules: {V10}:{line}:{col}: params.max_trades_per_day: IB_raid_v1@v1.0 is released "
+        "(in HEAD) and this file differs from it: a result would claim v1.0 without being it; "
+        f"restore the file (git checkout HEAD -- {V10}) or make a new version "
+        "(ita-rules new-version IB_raid_v1):\n    ~ params.max_trades_per_day: 1 -> 3\n"
+    )
+    r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.0")
+    assert (r.code, r.out, r.err) == (1, "", expected)
+    flow = desk.sh(
+        sys.executable,
+        "-c",
+        "from ita_rules import Workspace\n"
+        "with Workspace.open().start_run('backtest_flow', rule='IB_raid_v1@1.0'): pass\n",
+    )
+    assert flow.code == 1 and flow.err.rstrip().endswith(
+        expected.removeprefix("ita-rules: ").rstrip().rsplit("\n", 1)[-1]
+    ), flow.err
+    assert "validate --fix" not in flow.err
+    assert desk.run("runs", "list").code == 0
+    assert desk.run("runs", "list", "--json", check=True).json()["runs"] == []
+
+    # a new version, not committed: its stale hash is the author's to fix with validate --fix
+    desk.git("checkout", "--", V10)
+    assert desk.run("new-version", "IB_raid_v1", "--from", "1.0").code == 0
+    v13 = "rules/IB_raid_v1/v1.3.yaml"
+    desk.write(v13, desk.read(v13).replace("max_trades_per_day: 1", "max_trades_per_day: 2"))
+    r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.3")
+    assert r.code == 1 and "(run `ita-rules validate --fix` to write it)" in r.err, r.err
