@@ -188,6 +188,9 @@ def _rule(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
     try:
         rule = workspace.registry.get(setup_id, version)
     except ItaRulesError as exc:
+        changed = _released_changed(workspace, setup_id, version)
+        if changed is not None:  # edited in place: a drift, not a rule that is gone
+            return [Difference("rule", ref, changed)]
         return [Difference("rule", ref, f"no longer available: {exc.message}", checked=False)]
     if rule.params_hash != snap.get("params_hash"):
         return [
@@ -200,6 +203,22 @@ def _rule(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:
             )
         ]
     return []
+
+
+def _released_changed(workspace: Desk, setup_id: str, version: str) -> str | None:
+    """The release's diff when the registry refuses a released version because its file was
+    edited in place (its params_hash left stale), else None."""
+    from ita_rules.provenance.release import ReleasedRuleModified, refuse_changed_release
+    from ita_rules.rules.model import Version
+
+    try:
+        v = Version.parse(version)
+        refuse_changed_release(workspace, workspace.registry.path_of(setup_id, v), setup_id, str(v))
+    except ReleasedRuleModified as exc:
+        return str(exc)
+    except ItaRulesError:
+        return None
+    return None
 
 
 def _git(workspace: Desk, snap: Mapping[str, Any]) -> list[Difference]:

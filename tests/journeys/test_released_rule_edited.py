@@ -49,3 +49,27 @@ def test_a_run_on_an_edited_released_version_names_the_diff(desk: Desk) -> None:
     desk.write(v13, desk.read(v13).replace("max_trades_per_day: 1", "max_trades_per_day: 2"))
     r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.3")
     assert r.code == 1 and "(run `ita-rules validate --fix` to write it)" in r.err, r.err
+
+
+def test_verify_of_a_run_whose_released_version_was_edited_names_the_diff(desk: Desk) -> None:
+    r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.0")
+    assert r.code == 0, r.err
+    run_id = r.out.strip()
+    assert desk.run("runs", "finish", run_id, "--status", "succeeded").code == 0
+    text = desk.read(V10)
+    desk.write(V10, text.replace("max_trades_per_day: 1", "max_trades_per_day: 3"))
+    verified = desk.run("runs", "verify", run_id)
+    assert verified.code == 1
+    lines = verified.out.splitlines()
+    assert lines[0].startswith(
+        f"{run_id}: rule: IB_raid_v1@v1.0: {V10}:20:23: params.max_trades_per_day: "
+        "IB_raid_v1@v1.0 is released (in HEAD) and this file differs from it: "
+    ), verified.out
+    assert lines[1:] == [
+        "    ~ params.max_trades_per_day: 1 -> 3",
+        f"{run_id}: not reproducible (1 difference(s))",
+    ]
+    doc = desk.run("runs", "verify", run_id, "--json").json()
+    assert doc["outcome"] == "drifted"  # the version is not gone: its file was changed
+    desk.git("checkout", "--", V10)
+    assert desk.run("runs", "verify", run_id).out == f"{run_id}: reproducible\n"
