@@ -312,7 +312,8 @@ class RunStore:
         outputs: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """``succeeded`` or ``failed``: only a run that is still running changes. Its outputs
-        are the records stored for it (``store put --run-id``) and ``outputs``, which name
+        are the records stored for it (``store put --run-id``; not the diff of a dirty tree,
+        which its snapshot names) and ``outputs``, which name
         stored records (a file_id or a prefix of one, recorded as the whole id); an id that
         names no record is a usage error and nothing is recorded."""
         if status not in FINAL:
@@ -330,7 +331,8 @@ class RunStore:
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
             whole = output_ids(conn, outputs) if outputs else []
-            known = [*snap.get("outputs", []), *stored_for(conn, run_id), *whole]
+            stored = [f for f in stored_for(conn, run_id) if f != snap.get("git_diff_file_id")]
+            known = [*snap.get("outputs", []), *stored, *whole]
             snap["outputs"] = list(dict.fromkeys(known))
             snap.update(status=status, finished_at=now, error=error)
             conn.execute(

@@ -114,9 +114,15 @@ def test_a_soft_deleted_file_declared_as_an_output_later_is_not_swept(desk: Desk
 def test_files_stored_with_run_id_are_the_runs_outputs_when_it_finishes(desk: Desk) -> None:
     """The README's flow for a desk not written in Python: ``store put --run-id RUN`` while the
     run is running, then ``runs finish``: ``runs show`` names what it stored, in order, with an
-    output declared by id once (not twice) and nothing of another run."""
+    output declared by id once (not twice), nothing of another run, and not the dirty tree's
+    diff (stored for the run too, named by the snapshot's git_diff_file_id)."""
+    desk.write("notes.txt", "plan\n")
+    desk.commit("notes", "notes.txt")
+    desk.write("notes.txt", "plan, edited: the tree is dirty\n")  # its diff is stored too
     run_id = _start(desk)
     other = _start(desk)
+    diff_id = desk.run("runs", "show", run_id, "--json").json()["git_diff_file_id"]
+    assert diff_id, "a dirty tree's diff is stored for the run"
     desk.write(
         "out/result.json",
         '{"setup_id": "IB_raid_v1", "rule_version": "1.2", "metrics": {"pf": 1.4}}',
