@@ -133,3 +133,14 @@ def test_a_run_whose_flow_names_no_data_range_has_its_page(desk: Desk) -> None:
     assert (ran.code, ran.err) == (0, "")
     page = (desk.root / ".ita" / "report" / "run" / f"{run_id}.html").read_text(encoding="utf-8")
     assert "data/GER40_M15.csv" in page
+
+
+def test_a_run_whose_range_holds_no_candle_says_so_on_its_page(desk: Desk) -> None:
+    run_id = a_backtest(desk, "--from", "2020-01-01", "--to", "2020-01-02")
+    ran = desk.run("report")
+    assert (ran.code, ran.err) == (0, "")
+    page = (desk.root / ".ita" / "report" / "run" / f"{run_id}.html").read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>data/GER40_M15\.csv</td>.*?</tr>", page)
+    assert row is not None, page
+    assert row.group(0).endswith("<td>no candle in the range</td></tr>"), row.group(0)
+    assert "None" not in row.group(0)
