@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.core import times
@@ -111,15 +113,42 @@ def _insert(conn: Sql, plan: Plan, spec: PutSpec, varying: Sequence[Varying], cr
     )
     metadata = dump_metadata(spec.metadata or {})
     shared = (spec.type, spec.symbol, spec.timeframe, spec.run_id, metadata, created, "live")
-    rows = sorted(row + shared for row in varying)
-    conn.many(insert_sql("store_records", _VARYING + _SHARED), rows)
+    # values every row shares go into the statement as literals when they are plain (bound
+    # once, not per row); the others stay parameters of each row
+    literal = {k: v for k, v in zip(_SHARED, shared, strict=True) if is_plain(v)}
+    bound = tuple(k for k in _SHARED if k not in literal)
+    extra = tuple(v for k, v in zip(_SHARED, shared, strict=True) if k not in literal)
+    # in hash order: the hash index, the largest written at random, then grows page by page
+    rows = sorted((row + extra for row in varying) if extra else varying, key=itemgetter(2))
+    conn.many(insert_sql("store_records", _VARYING + bound, literal), rows)
     tags = [(row[0], tag) for row in rows for tag in spec.tags]
     conn.many(insert_sql("store_tags", ("file_id", "tag")), tags)
 
 
-def insert_sql(table: str, keys: Sequence[str]) -> str:
-    """``INSERT INTO table (keys...) VALUES (?, ...)`` (see :class:`Sql`)."""
-    return f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+def insert_sql(
+    table: str, keys: Sequence[str], same: Mapping[str, str | None] | None = None
+) -> str:
+    """``INSERT INTO table (keys...) VALUES (?, ...)`` (see :class:`Sql`); ``same``: columns
+    whose plain value (:func:`is_plain`) every row shares, written into the statement as SQL
+    literals, so that an ``executemany`` does not bind them again for each row."""
+    columns = [*keys, *(same or {})]
+    values = ["?"] * len(keys) + [_literal(v) for v in (same or {}).values()]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)})"
+
+
+_PLAIN = re.compile(r'[A-Za-z0-9 _.:+=,{}"\[\]-]*')  # no quote, backslash or control character
+
+
+def is_plain(value: str | None) -> bool:
+    """Whether ``value`` is NULL or a string SQLite and PostgreSQL read alike when it is
+    written in single quotes (no quote, backslash, control or non-ASCII character)."""
+    return value is None or _PLAIN.fullmatch(value) is not None
+
+
+def _literal(value: str | None) -> str:
+    if not is_plain(value):
+        raise ValueError(f"not a plain SQL string: {value!r}")
+    return "NULL" if value is None else f"'{value}'"
 
 
 CACHE_KIB_PER_FILE = 1  # a put grows the SQLite file by ~0.8 KiB a record (indexes included)

@@ -562,3 +562,38 @@ def test_a_listed_batch_leaves_names_in_the_folder_alone_whatever_their_case(
     assert not {r.path.rsplit("/", 1)[1].lower() for r in records} & {n.lower() for n in foreign}
     for i, record in enumerate(records):
         assert (store_ws.store_root / record.path).read_bytes() == f"content {i}".encode()
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"k": "v"}, {"q": "it's"}, {"b": "a\\b"}, {"p": "50% ?"}, {"u": "é\x01"}],
+    ids=["empty", "plain", "quote", "backslash", "percent-question", "non-ascii"],
+)
+def test_a_bulk_put_stores_its_shared_values_as_given(
+    store_ws: StoreWs, tmp_path: Path, metadata: dict[str, str]
+) -> None:
+    """A batch's shared values go into the insert as SQL literals when plain, as parameters
+    otherwise (a quote, backslash, '%', '?', control or non-ASCII character): read back alike
+    on both engines, with the same records as one put each."""
+    from ita_rules.store import PutSpec, batch
+
+    assert batch.is_plain("screenshot") and batch.is_plain(None)
+    assert not any(batch.is_plain(v) for v in ("it's", "a\\b", "50%", "a?", "é", "\x01"))
+    files = [write(tmp_path / "in" / f"f{i}.png", f"bytes {i}") for i in range(3)]
+    spec = PutSpec("screenshot", "GER40", "M15", "run_x", ("london",), metadata)
+    store = store_ws.open()
+    try:
+        records = store.put_many(files, spec)
+        for record in records:
+            got = store.get(record.file_id)
+            assert got.as_dict() == record.as_dict()
+            assert (got.metadata, got.symbol, got.timeframe, got.run_id, got.status) == (
+                metadata,
+                "GER40",
+                "M15",
+                "run_x",
+                "live",
+            )
+            assert got.tags == ("london",) and got.original_name == record.original_name
+    finally:
+        store.close()
