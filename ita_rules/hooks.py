@@ -202,6 +202,7 @@ def _check(base: str | None, head: str | None, fix: bool = False) -> int:
         if report is not None:
             fixed = report.fixed
             findings = [*findings, *(f for f in report.findings if f not in findings)]
+            findings = check.unless_written(findings, fixed)
     for path in fixed:
         print(f"{path}: params_hash written; review and stage the file again")
     reporters.text(findings, sys.stdout)

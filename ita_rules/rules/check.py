@@ -115,6 +115,13 @@ def printable_finding(f: Finding) -> Finding:
     return replace(f, path=path, message=message)
 
 
+def unless_written(findings: Sequence[Finding], written: Sequence[str]) -> list[Finding]:
+    """``findings`` without the missing or wrong hashes of the files whose hash was just
+    ``written`` (by :func:`fix_hashes`): the hook says it wrote them, not how to."""
+    done = set(written)
+    return [f for f in findings if not (f.code in _HASH_CODES and f.path in done)]
+
+
 def fix_hashes(
     top: Path, rules_dir: Path, protected_ref: str, findings: Sequence[Finding]
 ) -> ValidationReport | None:
