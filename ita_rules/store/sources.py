@@ -38,6 +38,15 @@ def check_candles(sources: list[Source]) -> None:
         )
 
 
+class Listed(str):
+    """A path that the listing of its directory (:func:`expand`) saw as a regular file, from
+    the entry's type the listing returns (no ``lstat``): its check before the batch's first
+    write is that. The open still refuses a link (``O_NOFOLLOW``) and ``fstat`` a non-file,
+    so a path changed since the listing is refused when it is read."""
+
+    __slots__ = ()
+
+
 class Source:
     """One thing to store: a path (opened safely) or bytes."""
 
@@ -54,7 +63,8 @@ class Source:
 
     def check(self) -> None:
         if self.path is not None:
-            blobs.check_source(self.path, self.shown)
+            if not isinstance(self.path, Listed):  # a listed regular file needs no lstat
+                blobs.check_source(self.path, self.shown)
             self.checked = True
 
     def open(self) -> None:
@@ -163,10 +173,13 @@ def _path_order(path: str) -> str:
 
 def _files_under(folder: str, found: list[str]) -> None:
     """Everything under ``folder`` that is not a directory (links included: put refuses them);
-    symbolic links to directories are not followed."""
+    symbolic links to directories are not followed. A regular file is :class:`Listed` (where
+    the listing gives no entry types, ``DirEntry`` asks ``lstat`` itself)."""
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 _files_under(entry.path, found)
+            elif entry.is_file(follow_symlinks=False):
+                found.append(Listed(entry.path))
             else:
                 found.append(entry.path)

@@ -597,3 +597,53 @@ def test_a_bulk_put_stores_its_shared_values_as_given(
             assert got.tags == ("london",) and got.original_name == record.original_name
     finally:
         store.close()
+
+
+def test_listed_regular_files_need_no_lstat_and_a_changed_one_is_refused_when_read(
+    store_ws: StoreWs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory's regular files are Listed (the listing's entry types: no lstat each);
+    a link, a fifo and a file given by name are checked by lstat as before. A listed file
+    turned into a link, or a folder, after the listing is refused when it is opened, with the
+    check's message, and nothing of the batch is stored."""
+    from ita_rules.store import PutSpec, blobs
+    from ita_rules.store.errors import SourceError
+    from ita_rules.store.sources import Listed, expand
+
+    folder = tmp_path / "charts"
+    files = [write(folder / f"c{i}.png", f"chart {i}") for i in range(3)]
+    (folder / "link.png").symlink_to(files[0])
+    os.mkfifo(folder / "fifo.png")
+    found = expand([str(folder), str(files[1])])
+    kinds = {os.path.basename(p): isinstance(p, Listed) for p in found[:-1]}
+    assert kinds == {
+        "c0.png": True,
+        "c1.png": True,
+        "c2.png": True,
+        "fifo.png": False,
+        "link.png": False,
+    }
+    assert not isinstance(found[-1], Listed)  # named, not listed
+    checked: list[str] = []
+    real = blobs.check_source
+    monkeypatch.setattr(blobs, "check_source", lambda p, s: (checked.append(s), real(p, s))[1])
+    store = store_ws.open()
+    try:
+        listed = expand([str(folder / "c0.png"), str(folder)])[1:4]  # the three charts
+        assert [isinstance(p, Listed) for p in listed] == [True, True, True]
+        store.put_many(listed, PutSpec("screenshot"))
+        assert checked == []  # no lstat for them
+        again = expand([str(folder)])
+        os.unlink(folder / "c2.png")
+        (folder / "c2.png").symlink_to(files[1])
+        os.unlink(folder / "c1.png")
+        (folder / "c1.png").mkdir()
+        batch = [p for p in again if os.path.basename(p) in {"c0.png", "c1.png", "c2.png"}]
+        with pytest.raises(SourceError, match=r"c1\.png: is not a regular file"):
+            store.put_many(batch, PutSpec("model"))
+        with pytest.raises(SourceError, match=r"c2\.png: is a symbolic link"):
+            store.put_many([batch[0], batch[2]], PutSpec("model"))
+        assert store.find(type="model") == []
+        assert os.listdir(store.abspath(store.folder("model"))) == []  # temp files gone too
+    finally:
+        store.close()
