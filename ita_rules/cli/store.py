@@ -188,8 +188,7 @@ def find(
             hash=hash_,
             status=None if status == "all" else (status,),
         )
-        if not records:  # an empty answer from a lost database would mislead: say so
-            store.check_not_lost()
+        store.check_not_lost()  # an answer from a lost database would mislead: say so
     if json_:
         emit_json([r.as_dict() for r in records])
         return

@@ -471,10 +471,21 @@ class RunStore:
         filters = {"status": status, "flow_type": flow_type, "setup_id": setup_id, "symbol": symbol}
         with self.db.read() as conn:
             found = summaries(conn, filters, limit)
-            empty = not found and conn.execute(sa.select(runs.c.run_id).limit(1)).first() is None
-        if empty:
-            self._check_not_lost()
+        self.check_not_lost()
         return found
+
+    def check_not_lost(self) -> None:
+        """Raise :class:`RunsLost` when the database lacks runs whose snapshot files exist:
+        all of them, or the oldest (a database lost, then written to by new runs)."""
+        listed = snapfiles.listed(self.snapshot_folder())
+        if not listed:
+            return
+        oldest = min(listed, key=lambda item: (item[1], item[2]))[0]
+        with self.db.read() as conn:
+            if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == oldest)).first():
+                return
+            empty = conn.execute(sa.select(runs.c.run_id).limit(1)).first() is None
+        self._check_not_lost(None if empty else oldest)
 
     def _check_not_lost(self, run_id: str | None = None) -> None:
         """Raise :class:`RunsLost` when the database lacks runs (all of them, or ``run_id``)

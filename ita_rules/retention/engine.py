@@ -42,6 +42,7 @@ from ita_rules.vectors.prune import restore_vectors, sweep_vectors
 from ita_rules.vectors.side import Vectors
 
 if TYPE_CHECKING:
+    from ita_rules.core.config import Settings
     from ita_rules.provenance.desk import Desk
     from ita_rules.retention.notify import Telegram
     from ita_rules.store.core import Store
@@ -75,6 +76,7 @@ class Retention:
         clock: Callable[[], _dt.datetime] | None = None,
     ) -> Retention:
         settings = workspace.settings
+        _check_not_lost(settings, store)
         known = [*settings.folders, *inputs.types_in_store(store)]
         policy = load_policy(
             settings.retention_policy, known, _shown(settings.retention_policy, settings.root)
@@ -295,3 +297,13 @@ def _shown(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+def _check_not_lost(settings: Settings, store: Store) -> None:
+    """A database that lacks records or runs the disk holds (lost, maybe written to since)
+    cannot tell what those protect: retention refuses it, naming ``store rebuild``, before a
+    policy naming types only the lost records had is judged."""
+    from ita_rules.provenance.runstore import RunStore
+
+    store.check_not_lost()
+    RunStore(settings, store.db, owned=False).check_not_lost()

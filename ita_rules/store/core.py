@@ -232,8 +232,9 @@ class Store:
             raise NotFound(exc.message + self._lost_hint()) from None
 
     def check_not_lost(self) -> None:
-        """Raise :class:`StoreError` when the database holds no records but the journal has
-        some: the database was lost or replaced, and an empty answer would mislead."""
+        """Raise :class:`StoreError` when the database lacks what the journal says was stored
+        (no records at all, or not the first one ever put, even after new puts): the database
+        was lost or replaced, and its answer would mislead."""
         hint = self._lost_hint()
         if hint:
             raise StoreError(hint.removeprefix("; "))
@@ -243,22 +244,38 @@ class Store:
 
         from ita_rules.db import tables as t
 
+        ids = t.records.c.file_id
         with self.db.read() as conn:
-            if conn.execute(sa.select(t.records.c.file_id).limit(1)).first() is not None:
-                return ""
+            if conn.execute(sa.select(ids).limit(1)).first() is not None:
+                first = self.journal.first_put()
+                if first is None or conn.execute(sa.select(ids).where(ids == first)).first():
+                    return ""
+                return self._partly_lost(first)
         if not self.journal.path.exists():
             return ""
         entries = sum(1 for e in self.journal.read()[0] if e.data.get("op") == "put")
         if not entries:
             return ""
-        try:
-            shown = self.journal.path.relative_to(self.settings.root).as_posix()
-        except ValueError:
-            shown = str(self.journal.path)
         return (
-            f"; the metadata database holds no records, but the store's journal ({shown}) has "
+            f"; the metadata database holds no records, but the store's journal "
+            f"({self._journal_shown()}) has "
             f"{entries}: the database was lost or replaced; run `ita-rules store rebuild` "
             "(or `ita-rules index --rebuild`) to restore them"
+        )
+
+    def _journal_shown(self) -> str:
+        try:
+            return self.journal.path.relative_to(self.settings.root).as_posix()
+        except ValueError:
+            return str(self.journal.path)
+
+    def _partly_lost(self, first: str) -> str:
+        return (
+            f"; the metadata database lacks records the store's journal "
+            f"({self._journal_shown()}) has, the "
+            f"first one stored ({first}) among them: the database was lost or replaced and "
+            "written to since; run `ita-rules store rebuild` (or `ita-rules index --rebuild`) to "
+            "restore them"
         )
 
     def find(

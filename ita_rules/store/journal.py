@@ -181,6 +181,21 @@ class Journal:
             good.append(Entry(number, data))
         return good, bad
 
+    def first_put(self) -> str | None:
+        """The file_id of the first readable put entry (None without one): the oldest record
+        the store ever wrote. Records are never removed from the database (a purge marks
+        them), so a database without it lacks what the journal says was stored."""
+        for _number, raw in self._lines():
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("op") == "put":
+                record = data.get("record")
+                file_id = record.get("file_id") if isinstance(record, dict) else None
+                return file_id if isinstance(file_id, str) else None
+        return None
+
     def snapshot_hashes(self) -> dict[str, str]:
         """``{run_id: sha256}`` of the last snapshot entry of each run (see
         :func:`snapshot_entry`); only those lines are parsed, so a large journal reads fast."""
