@@ -10,17 +10,8 @@ lost records had). After the rebuild everything is back, the new put and run inc
 from __future__ import annotations
 
 from tests.journeys.conftest import Desk
+from tests.retention.conftest import POLICY  # README's example policy
 
-POLICY = """\
-safety_window_days: 0
-large_purge_gb: 10
-types:
-  screenshot: {retain_days: 1, strategy: delete}
-  result: {strategy: keep_forever}
-protect:
-  tags: [important]
-  active_rules: true
-"""
 LOST = "the database was lost or replaced"
 
 
