@@ -6,7 +6,6 @@ folder (:func:`free_name`) and a second name for stored bytes (:func:`link_or_co
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 from collections.abc import Callable, Container
 from pathlib import Path
@@ -125,21 +124,29 @@ def free_name(
     base = os.fspath(folder)
     stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
     short = hash_[7:15]
-    candidates = itertools.chain(
-        (name, f"{stem}-{short}{dot}{ext}"),
-        (f"{stem}-{short}-{i}{dot}{ext}" for i in range(2, 1000)),
-    )
-    for candidate in candidates:
-        if candidate in taken:
-            continue
-        if present is not None:
-            if candidate.lower() not in present:
-                taken.add(candidate)
-                return candidate
-        elif not os.path.lexists(f"{base}{os.sep}{candidate}"):
-            taken.add(candidate)
+    # the first two candidates before the others: a batch's files share ``name``, so all but
+    # its first take the second one
+    for candidate in (name, f"{stem}-{short}{dot}{ext}"):
+        if _free(candidate, base, taken, present):
+            return candidate
+    for i in range(2, 1000):
+        candidate = f"{stem}-{short}-{i}{dot}{ext}"
+        if _free(candidate, base, taken, present):
             return candidate
     raise OSError(errno.EEXIST, f"no free name for {name} in {folder}")
+
+
+def _free(candidate: str, base: str, taken: set[str], present: Container[str] | None) -> bool:
+    """Whether ``candidate`` is free (see :func:`free_name`); it is then ``taken``."""
+    if candidate in taken:
+        return False
+    if present is not None:
+        if candidate.lower() in present:
+            return False
+    elif os.path.lexists(f"{base}{os.sep}{candidate}"):
+        return False
+    taken.add(candidate)
+    return True
 
 
 LIST_FROM = 256  # names a batch looks for, from which listing their folder once is cheaper

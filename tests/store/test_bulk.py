@@ -647,3 +647,47 @@ def test_listed_regular_files_need_no_lstat_and_a_changed_one_is_refused_when_re
         assert os.listdir(store.abspath(store.folder("model"))) == []  # temp files gone too
     finally:
         store.close()
+
+
+def test_file_ids_are_random_version_4_uuids_as_uuid_writes_them() -> None:
+    import uuid
+
+    from ita_rules.store.plan import file_ids
+
+    ids = file_ids(2000)
+    assert len(set(ids)) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+    assert file_ids(0) == []
+
+
+def test_the_records_a_batch_places_are_what_the_record_class_makes(store_ws: StoreWs) -> None:
+    """plan.place builds its records from the batch's shared fields (not through __init__):
+    each equals the Record made from its fields, has every field and its own metadata dict."""
+    from dataclasses import fields
+
+    from ita_rules.store import PutSpec
+    from ita_rules.store.records import Record
+
+    files = [write(store_ws.root / "in" / f"r{i}.png", f"r {i % 2}") for i in range(3)]
+    spec = PutSpec("screenshot", "GER40", None, "run_y", ("a", "b"), {"k": [1]})
+    store = store_ws.open()
+    try:
+        records = store.put_many(files, spec)
+    finally:
+        store.close()
+    for record, path in zip(records, files, strict=True):
+        names = [f.name for f in fields(Record)]
+        assert sorted(vars(record)) == sorted(names)
+        made = Record(**{name: getattr(record, name) for name in names})
+        assert made == record and made.deduplicated == record.deduplicated
+        assert (record.type, record.symbol, record.run_id, record.tags) == (
+            "screenshot",
+            "GER40",
+            "run_y",
+            ("a", "b"),
+        )
+        assert record.original_name == path.name and record.metadata == {"k": [1]}
+    assert [r.deduplicated for r in records] == [False, False, True]
+    assert records[0].metadata is not records[1].metadata
