@@ -192,14 +192,12 @@ def check_result(data: bytes, shown: str, registry: Registry) -> dict[str, Any]:
     try:
         rule = registry.get(setup_id, version)
     except ItaRulesError as exc:
-        raise _reject(
-            [
-                _located(text, shown, value).finding(
-                    ("rule_version",),
-                    f"{setup_id}@{version} is not in the registry ({exc.message})",
-                )
-            ]
-        ) from None
+        field, message = ("rule_version",), f"{setup_id}@{version} is not in the registry"
+        message += f" ({exc.message})"
+        if not registry.versions(setup_id):  # not the version: the setup is unknown
+            field = ("setup_id",)
+            message = f"no setup {setup_id} in the registry (`ita-rules list` shows them)"
+        raise _reject([_located(text, shown, value).finding(field, message)]) from None
     given = value.get("params_hash")
     if given is not None and given != rule.params_hash:
         raise _reject(

@@ -211,7 +211,7 @@ RESULTS = [
     ),
     (
         {"setup_id": "Nope_v1", "rule_version": "v1.0"},
-        "r.json:1:41: rule_version: Nope_v1@v1.0 is not in the registry (no rule Nope_v1@1.0 (versions: none))",
+        "r.json:1:14: setup_id: no setup Nope_v1 in the registry (`ita-rules list` shows them)",
     ),
     ({**GOOD_RESULT, "params_hash": "sha256:" + "0" * 64}, None),
 ]
