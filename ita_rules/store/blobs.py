@@ -167,20 +167,23 @@ def _copy(src_fd: int, out: int, sync: bool, size_hint: int = -1) -> tuple[str, 
         done = kernelcopy.copy_and_hash(src_fd, out, pace, WRITEBACK_WINDOW)
         if done is not None:
             return done
-    digest = hashlib.sha256()
     size = flushed = 0
     if 0 <= size_hint < SMALL:
         data = _read_bytes(src_fd, size_hint + 1)  # one byte more: shows a file that grew
         # the size fstat saw, and not the byte more: the end (a read of a regular file stops
         # short only there); otherwise one more read tells (b"": the end, as expected)
         more = _read_bytes(src_fd, CHUNK) if data and len(data) != size_hint else b""
-        _write_all(out, memoryview(data))
+        written = os.write(out, data)
+        if written != len(data):  # a short write: the rest
+            _write_all(out, memoryview(data)[written:])
         if not more:
             return hashlib.sha256(data).hexdigest(), len(data)
-        digest.update(data)  # it grew since fstat: go on streaming
+        digest = hashlib.sha256(data)  # it grew since fstat: go on streaming
         digest.update(more)
         _write_all(out, memoryview(more))
         size = len(data) + len(more)
+    else:
+        digest = hashlib.sha256()
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     while n := _read(src_fd, buf):
