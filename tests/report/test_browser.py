@@ -325,6 +325,26 @@ def test_runs_table_shows_every_run_with_its_metrics_and_verify_state(
     visit.assert_clean()
 
 
+def test_runs_table_never_breaks_a_word_of_a_cell(built: Built, open_page: Any) -> None:
+    """The runs table's fixed tracks are wide enough for what they hold: a cell of one word
+    (status, flow, timeframe, commit, verify...) stays on one line ("succeede/d", "M1/5" were
+    seen when the tracks were too narrow)."""
+    visit = open_page(built.site, "runs.html")
+    broken = visit.page.eval_on_selector_all(
+        "table#runs tr[data-run] td",
+        """tds => tds.filter(td => td.textContent.trim() && !/\\s/.test(td.textContent.trim()))
+            .map(td => {
+              const range = document.createRange();
+              range.selectNodeContents(td);
+              const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+              return [td.textContent.trim(), tops.size];
+            })
+            .filter(([, lines]) => lines > 1)""",
+    )
+    assert broken == [], broken
+    visit.assert_clean()
+
+
 def chart_titles(visit: Visit) -> list[str]:
     """The ``<title>`` tooltips of the marks drawn (not hidden) in Orb_raid_v1's chart."""
     titles = visit.page.eval_on_selector_all(
