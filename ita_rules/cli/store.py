@@ -69,7 +69,11 @@ def put(
     ),
     symbol: str | None = typer.Option(None, "--symbol", help="Instrument, e.g. GER40."),
     timeframe: str | None = typer.Option(None, "--timeframe", help="Candle timeframe, e.g. M15."),
-    run_id: str | None = typer.Option(None, "--run-id", help="The run that produced the file."),
+    run_id: str | None = typer.Option(
+        None,
+        "--run-id",
+        help="The run that produced the file (its symbol and timeframe are the defaults).",
+    ),
     tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
     meta: list[str] = typer.Option([], "--meta", help="Metadata KEY=VALUE (repeatable)."),
     json_: bool = JSON_OPTION,
@@ -89,10 +93,10 @@ def put(
 
     spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
     files = expand([str(p) for p in paths])
-    if run_id is not None and spec.type == "result":
-        from ita_rules.provenance.putcheck import check_results_for_run
+    if run_id is not None:
+        from ita_rules.provenance.putcheck import for_run
 
-        check_results_for_run(open_workspace(ctx), run_id, files)
+        spec = for_run(open_workspace(ctx), spec, files)
     collecting = gc.isenabled()
     gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
     try:

@@ -14,6 +14,7 @@ know (not a run id, or no such run) is stored as before: retention keeps such re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,34 @@ from ita_rules.core.errors import ItaRulesError, Location, NotFound
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
+    from ita_rules.store.spec import PutSpec
 
 
-def check_results_for_run(workspace: Desk, run_id: str, files: Sequence[str]) -> None:
+def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
+    """What ``store put FILES --run-id RUN`` stores: results checked against the run (see
+    :func:`check_results_for_run`), and, for a run of this desk, its symbol and timeframe on the
+    records that name none, as ``Run.save_file`` records them (retention's ``keep_last`` groups
+    by them). ``spec`` unchanged without ``--run-id``."""
+    if spec.run_id is None:
+        return spec
+    snapshot = _known_run(workspace, spec.run_id)
+    if spec.type == "result":
+        check_results_for_run(workspace, spec.run_id, files, snapshot)
+    if snapshot is None:
+        return spec
+    return replace(
+        spec,
+        symbol=spec.symbol if spec.symbol is not None else snapshot.get("symbol"),
+        timeframe=spec.timeframe if spec.timeframe is not None else snapshot.get("timeframe"),
+    )
+
+
+def check_results_for_run(
+    workspace: Desk, run_id: str, files: Sequence[str], snapshot: Mapping[str, Any] | None
+) -> None:
     """Raise when a result in ``files`` (paths as the user gave them) disagrees with run
-    ``run_id``, or when that run is a run of this desk that is no longer running."""
-    snapshot = _known_run(workspace, run_id)
+    ``run_id`` (``snapshot``: the run of this desk, None for a run it does not know), or when
+    that run is a run of this desk that is no longer running."""
     if snapshot is not None and snapshot.get("status") != "running":
         from ita_rules.provenance.runstore import RunStateError
 

@@ -199,3 +199,31 @@ def test_admin_purge_with_a_stale_confirmation_is_an_error_and_purges_nothing(
     r = desk.run(*args, "--confirm", expected)
     assert r.code == 0, r.err
     assert _status(desk, shot["file_id"]) == "purged"
+
+
+def test_files_stored_for_a_run_take_its_symbol_and_timeframe(desk: Desk) -> None:
+    """As ``save_file`` records them: the run's symbol and timeframe, unless given; a run id
+    this desk does not know leaves them empty (nothing to take them from)."""
+    r = desk.run(
+        "runs", "start", "backtest_flow", "--rule", ACTIVE, "--symbol", "GER40",
+        "--timeframe", "M15",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    run_id = r.out.strip()
+    for name in ("a", "b", "c"):
+        desk.write(f"shots/{name}.png", f"\x89PNG chart {name}".encode())
+    shown = {}
+    for name, extra in (
+        ("a", ("--run-id", run_id)),
+        ("b", ("--run-id", run_id, "--symbol", "DAX")),
+        ("c", ("--run-id", "run_2020_01_01_999")),
+    ):
+        r = desk.run("store", "put", f"shots/{name}.png", "--type", "screenshot", *extra, "--json")
+        assert r.code == 0, r.err
+        record = r.json()[0]
+        shown[name] = (record["symbol"], record["timeframe"], record["run_id"])
+    assert shown == {
+        "a": ("GER40", "M15", run_id),
+        "b": ("DAX", "M15", run_id),
+        "c": (None, None, "run_2020_01_01_999"),
+    }
