@@ -131,6 +131,7 @@ class ScanCache:
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
+                os.chmod(tmp, 0o644)  # as the workspace's other files (mkstemp makes 0600)
                 os.replace(tmp, self.file)
             except BaseException:
                 os.unlink(tmp)

@@ -39,6 +39,7 @@ def test_a_second_scan_reads_the_cache_and_gives_the_same_rules(sample_ws: Path)
     assert rules and not _from_cache(first)  # nothing cached yet: every file validated
     entries = _cache(sample_ws)
     assert sorted(entries) == sorted(r.path.removeprefix("rules/") for r in rules)
+    assert (sample_ws / ".ita" / CACHE_NAME).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
     second, again, findings2 = _scan(sample_ws)
     assert _from_cache(second) == len(rules)
     assert again == rules and findings2 == findings
