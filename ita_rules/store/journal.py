@@ -181,19 +181,23 @@ class Journal:
             good.append(Entry(number, data))
         return good, bad
 
-    def first_put(self) -> str | None:
-        """The file_id of the first readable put entry (None without one): the oldest record
-        the store ever wrote. Records are never removed from the database (a purge marks
-        them), so a database without it lacks what the journal says was stored."""
+    def first_put(self) -> tuple[str, tuple[str, ...]] | None:
+        """The file_id of the first readable put entry, with the paths its bytes were stored
+        under (its own name, its stored file), or None without one: the oldest record the
+        store ever wrote. Records are never removed from the database (a purge marks them), so
+        a database without it lacks what the journal says was stored."""
         for _number, raw in self._lines():
             try:
                 data = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(data, dict) and data.get("op") == "put":
-                record = data.get("record")
-                file_id = record.get("file_id") if isinstance(record, dict) else None
-                return file_id if isinstance(file_id, str) else None
+            if not (isinstance(data, dict) and data.get("op") == "put"):
+                continue
+            record, blob = data.get("record"), data.get("blob")
+            if not isinstance(record, dict) or not isinstance(record.get("file_id"), str):
+                return None
+            paths = [record.get("path"), blob.get("path") if isinstance(blob, dict) else None]
+            return record["file_id"], tuple(p for p in paths if isinstance(p, str))
         return None
 
     def snapshot_hashes(self) -> dict[str, str]:

@@ -73,3 +73,22 @@ def test_a_lost_database_written_to_again_still_says_it_was_lost(desk: Desk) -> 
     assert {row["run_id"] for row in listed.json()["runs"]} == {old_run, new_run}
     r = desk.run("retention", "plan", "--json")
     assert r.code == 0, r.err
+
+
+def test_a_rebuild_that_leaves_out_a_lost_file_is_not_lost_forever(desk: Desk) -> None:
+    """The first file ever stored is gone from the disk: the rebuild cannot restore its record
+    (store/replay.py), so its absence from the database must not keep saying "lost"."""
+    desk.write("shots/a.png", b"\x89PNG first")
+    desk.write("shots/b.png", b"\x89PNG second")
+    r = desk.run("store", "put", "shots/a.png", "--type", "screenshot", "--json")
+    assert r.code == 0, r.err
+    first = r.json()[0]
+    second = _put(desk, "shots/b.png")
+    (desk.root / "exchange" / first["path"]).unlink()
+    for path in (desk.root / ".ita").glob("ita.sqlite*"):
+        path.unlink()
+    r = desk.run("store", "rebuild")
+    assert r.code == 0, r.err
+    found = desk.run("store", "find", "--json")
+    assert found.code == 0, found.err
+    assert [rec["file_id"] for rec in found.json()] == [second]
