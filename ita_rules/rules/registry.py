@@ -7,13 +7,16 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ita_rules.core.errors import NotFound, RuleError, UsageError
 from ita_rules.core.findings import Finding
 from ita_rules.core.fsutil import display_path, printable, relative_path
 from ita_rules.rules.load import Validated, validate_file
 from ita_rules.rules.model import FILE_RE, Rule, Version, check_setup_id
-from ita_rules.rules.scancache import INDEX_DIR, ScanCache
+
+if TYPE_CHECKING:  # the cache serves scan() only, never the pre-commit hook's path
+    from ita_rules.rules.scancache import ScanCache
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -280,6 +283,8 @@ class Registry:
         top = os.path.abspath(self.rules_dir)
         cached = None
         if self.root is not None and any(f not in self._scanned for f in files):
+            from ita_rules.rules.scancache import INDEX_DIR, ScanCache
+
             cached = ScanCache.open(self.root / INDEX_DIR)
         prefix = self._prefix()
         for path in files:

@@ -17,8 +17,8 @@ cannot be read or written is ignored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import stat
 import sys
 from functools import cache
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ita_rules.core import yamlio
+from ita_rules.core.fsutil import atomic_write_text
 
 INDEX_DIR = ".ita"  # the workspace's sidecar folder (as the index's)
 CACHE_NAME = "rules-scan.json"
@@ -91,7 +92,6 @@ class ScanCache:
         """(data, digest, text): the cached data when ``path`` still holds the bytes it was
         built from (else None), the SHA-256 of the bytes now there and their text (None when
         the file is not a small regular UTF-8 file: the loader then says why)."""
-        self.seen.add(key)
         raw = _read(path)
         if raw is None:
             return None, "", None
@@ -123,21 +123,10 @@ class ScanCache:
         if not (self.changed or gone):
             return
         import json
-        import tempfile  # not on the hook's start-up path: only a scan that changed it writes
 
         text = json.dumps({"code": code_digest(), "entries": self.entries}, separators=(",", ":"))
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=".rules-scan.", dir=self.file.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                os.chmod(tmp, 0o644)  # as the workspace's other files (mkstemp makes 0600)
-                os.replace(tmp, self.file)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            return  # a cache that cannot be written is only slower next time
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            atomic_write_text(self.file, text)
 
 
 def _read(path: Path) -> bytes | None:
