@@ -100,7 +100,10 @@ def _which(name: str) -> str | None:
         import shutil
 
         return shutil.which(name)
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+    search = os.environ.get("PATH")
+    if search == "":  # as shutil.which: an empty PATH finds nothing
+        return None
+    for folder in (os.defpath if search is None else search).split(os.pathsep):
         path = os.path.join(folder, name)
         if os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path):
             return path
@@ -176,7 +179,12 @@ def _spawned(
     finally:
         for fd in (fds[0][0], fds[1][1], fds[2][1]):
             os.close(fd)
-    out, err = _communicate(fds[0][1], fds[1][0], fds[2][0], input or b"")
+    try:
+        out, err = _communicate(fds[0][1], fds[1][0], fds[2][0], input or b"")
+    except BaseException:  # as subprocess.run: no git left running or unreaped
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     return Completed(argv, os.waitstatus_to_exitcode(status), out, err)
 
