@@ -29,9 +29,8 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
     """What ``store put FILES --run-id RUN`` stores: results checked against the run (see
     :func:`check_results_for_run`), and, for a run of this desk, its symbol and timeframe on the
     records that name none, as ``Run.save_file`` records them (retention's ``keep_last`` groups
-    by them). ``spec`` unchanged without ``--run-id``."""
-    if spec.run_id is None:
-        return spec
+    by them)."""
+    assert spec.run_id is not None
     snapshot = _known_run(workspace, spec.run_id)
     if spec.type == "result":
         check_results_for_run(workspace, spec.run_id, files, snapshot)
@@ -41,7 +40,7 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
         spec,
         symbol=spec.symbol if spec.symbol is not None else snapshot.get("symbol"),
         timeframe=spec.timeframe if spec.timeframe is not None else snapshot.get("timeframe"),
-    )
+    ).checked()
 
 
 def check_results_for_run(
@@ -64,17 +63,15 @@ def check_results_for_run(
 def _known_run(workspace: Desk, run_id: str) -> dict[str, Any] | None:
     """The run's snapshot (abandoned runs marked first), or None when this desk has no such
     run. A database that lost its runs says so (:class:`RunsLost`)."""
-    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance import show_run
     from ita_rules.provenance.snapfiles import RUN_ID_RE
 
     if not RUN_ID_RE.fullmatch(run_id):
         return None
-    with RunStore.open(workspace.settings) as runs:
-        runs.reap()
-        try:
-            return runs.get(run_id)
-        except NotFound:
-            return None
+    try:
+        return show_run(workspace, run_id)
+    except NotFound:
+        return None
 
 
 def _check_one(

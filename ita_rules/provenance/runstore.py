@@ -485,9 +485,9 @@ class RunStore:
             if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == oldest)).first():
                 return
             empty = conn.execute(sa.select(runs.c.run_id).limit(1)).first() is None
-        self._check_not_lost(None if empty else oldest)
+        self._check_not_lost(None if empty else oldest, count=len(listed))
 
-    def _check_not_lost(self, run_id: str | None = None) -> None:
+    def _check_not_lost(self, run_id: str | None = None, *, count: int | None = None) -> None:
         """Raise :class:`RunsLost` when the database lacks runs (all of them, or ``run_id``)
         whose snapshot files exist: it was lost or replaced, and an empty answer would
         mislead."""
@@ -497,7 +497,8 @@ class RunStore:
                 return
             what = f"holds no run {run_id}, but its snapshot file exists"
         else:
-            count = len(snapfiles.listed(folder))
+            if count is None:  # the snapshot files, unless the caller listed them already
+                count = len(snapfiles.listed(folder))
             if not count:
                 return
             try:
