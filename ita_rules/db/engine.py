@@ -198,11 +198,11 @@ class Database:
                 raw.execute("BEGIN IMMEDIATE")
                 try:
                     yield Sql(raw.execute, "sqlite", raw.executemany)
-                except BaseException:
+                    raw.execute("COMMIT")
+                except BaseException:  # a failed COMMIT too: the connection is kept for later
                     if raw.in_transaction:
                         raw.execute("ROLLBACK")
                     raise
-                raw.execute("COMMIT")
             except sqlite3.IntegrityError as exc:  # as in write()
                 raise self.error(exc, "write (a concurrent writer; retry)") from None
             except sqlite3.Error as exc:

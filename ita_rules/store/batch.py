@@ -24,7 +24,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.core import times
-from ita_rules.db.engine import DatabaseError, Sql
+from ita_rules.db.engine import Sql
 from ita_rules.store import blobs, journal, names
 from ita_rules.store.plan import Known, Plan, place
 from ita_rules.store.records import LIVE, Record, dump_metadata
@@ -169,7 +169,7 @@ def _cache_for(conn: Sql, files: int) -> Iterator[None]:
     try:
         yield
     finally:  # best effort: a connection that failed keeps the larger cache, no harm done
-        with contextlib.suppress(DatabaseError, OSError, RuntimeError):
+        with contextlib.suppress(Exception):  # sqlite3's or the driver's error, whichever
             conn.execute(f"PRAGMA cache_size={int(before)}")
 
 
