@@ -54,6 +54,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _venv import user_venv  # noqa: E402  (bench/ is sys.path[0])
+
 from ita_rules.core.canonical import params_hash  # noqa: E402
 from ita_rules.core.yamlio import loads  # noqa: E402
 
@@ -156,41 +158,6 @@ class Config:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         sh(["git", "reset", "-q", "--hard", "HEAD~1"], self.clone, self.env)
         return wall, cpu
-
-
-def user_venv(tmp: Path, env: dict[str, str]) -> Path:
-    """The bin folder of a venv holding this checkout as a user installs it (see the
-    docstring): a wheel built from a copy of the checkout, the dependencies of this venv."""
-    src = tmp / "src"
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("ita_rules", "schemas"):
-        shutil.copytree(REPO / name, src / name, ignore=skip)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, src / name)
-    pip = [sys.executable, "-m", "pip"]
-    sh([*pip, "wheel", "--no-deps", "-q", "-w", str(tmp / "wheel"), str(src)], tmp, env)
-    (wheel,) = (tmp / "wheel").glob("ita_rules-*.whl")
-    venv = tmp / "user-venv"
-    base_python = Path(sys.base_prefix) / "bin" / "python3"
-    sh([str(base_python), "-m", "venv", "--without-pip", str(venv)], tmp, env)
-    python = venv / "bin" / "python"
-    sh(
-        [*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
-        tmp,
-        env,
-    )
-    site = sh(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp, env
-    ).stdout.strip()
-    here = sh(
-        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp, env
-    ).stdout.strip()
-    (Path(site) / "zz_dependencies.pth").write_text(here + "\n")
-    for tool in ("pre-commit", "check-jsonschema"):
-        body = (BIN / tool).read_text().split("\n", 1)[1]
-        (venv / "bin" / tool).write_text(f"#!{python}\n{body}")
-        (venv / "bin" / tool).chmod(0o755)
-    return venv / "bin"
 
 
 def setup_configs(
