@@ -3,15 +3,20 @@
 in one run (issue #16 goal 2; docs/architecture.md#speed-budgets).
 
 For each N (default 1,000, 10,000, 50,000 and 100,000 files of 1-8 KiB random bytes): rounds
-in rotating order of the tools, each timed run a whole process (`python -m ita_rules -w WS
-store put DIR --type screenshot`, `git --git-dir=G --work-tree=... add charts`). Printed per
-tool: medians of wall time and of the child's own user and system CPU time (from `wait4`, so
-other processes on a loaded machine do not count), and the ratios git/ours. With `--before
-COMMIT` the code of that commit (`git archive` into a temp folder, run through PYTHONPATH) is a
-third tool, so before and after are measured side by side (`--ours COMMIT` freezes "ours" the
-same way, e.g. while the checkout changes). Each put runs in its workspace folder: run from
-the checkout, `python -m` would find the checkout's ita_rules first on sys.path whatever
-PYTHONPATH says (until 4c9bd97 the "before" column timed the checkout's code that way).
+in rotating order of the tools, each timed run a whole process (`ita-rules -w WS store put DIR
+--type screenshot`, `git --git-dir=G --work-tree=... add charts`). Printed per tool: medians of
+wall time and of the child's own user and system CPU time (from `wait4`, so other processes on
+a loaded machine do not count), and the ratios git/ours.
+
+**What a user runs, not this checkout's venv.** "ours" is the `ita-rules` console script of a
+venv holding a wheel of this checkout (bench/_venv.py `user_venv`, built once at the start):
+the development venv's editable install runs a `.pth` finder at every Python start (~12 ms
+CPU) that no user pays. With `--before COMMIT` the code of that commit (`git archive` into a
+temp folder) is a third tool, run by the same console script with PYTHONPATH naming that
+folder (it comes first on sys.path), so before and after are measured side by side; `--ours
+COMMIT` freezes "ours" the same way (e.g. while the checkout changes). The package each tool
+imports is printed, and each tool puts a few files once, untimed, before the first round
+(bytecode compiled, page cache warm). Each put runs in its workspace folder.
 
 Every run starts from a fresh folder: this round's stores, workspaces and git directories are
 made before the round and nothing is removed until all sizes are done, because on ext4 creating
@@ -25,7 +30,7 @@ The load average is printed with the figures: on a loaded machine compare the CP
 Usage:
 
     python bench/store_put_small.py [--files 1000 10000 50000 100000] [--rounds 3]
-        [--before COMMIT] [--dir DIR]
+        [--before COMMIT] [--ours COMMIT] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _venv import user_venv  # bench/ is sys.path[0]
 
 REPO = Path(__file__).resolve().parent.parent
 Sample = tuple[float, float, float]  # wall, user, sys (seconds)
@@ -93,32 +100,57 @@ def code_tree(commit: str, base: Path) -> Path:
     return tree
 
 
+def tool_env(base_env: dict[str, str], tree: Path | None) -> dict[str, str]:
+    """The environment of a tool: ``tree`` (a commit's package) first on sys.path, if any."""
+    return {**base_env, "PYTHONPATH": str(tree)} if tree else base_env
+
+
+def warm_up(base: Path, bindir: Path, trees: dict[str, Path | None], env: dict[str, str]) -> None:
+    """Print the package each tool imports; put a few files with each, untimed (bytecode)."""
+    src = base / "src-warm-up"
+    make_files(src, 3)
+    for name, tree in trees.items():
+        tenv = tool_env(env, tree)
+        where = subprocess.run(
+            [str(bindir / "python"), "-c", "import ita_rules; print(ita_rules.__file__)"],
+            env=tenv,
+            cwd=base,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        print(f"  {name}: {where}")
+        ws = workspace(base / f"warm-up-{name}")
+        put = [str(bindir / "ita-rules"), "-w", str(ws), "store", "put", str(src)]
+        run([*put, "--type", "screenshot"], tenv, cwd=ws)
+
+
 def bench_size(
-    base: Path, count: int, rounds: int, trees: dict[str, Path | None]
+    base: Path,
+    count: int,
+    rounds: int,
+    bindir: Path,
+    trees: dict[str, Path | None],
+    env: dict[str, str],
 ) -> dict[str, list[Sample]]:
     src = base / f"src-{count}"
     if not (src / "charts").exists():
         make_files(src / "charts", count)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ITA_", "GIT_"))}
     tools = ["git", *trees]
     samples: dict[str, list[Sample]] = {tool: [] for tool in tools}
     for r in range(rounds):
         # this round's fresh targets, made before any timing (see the module docstring)
         runs = base / f"runs-{count}-{r}"
         git = ["git", f"--git-dir={runs / 'git'}", f"--work-tree={src}"]
-        subprocess.run(["git", "init", "-q", "--bare", str(runs / "git")], check=True)
+        subprocess.run(["git", "init", "-q", "--bare", str(runs / "git")], check=True, env=env)
         spaces = {name: workspace(runs / f"ws-{name}") for name in trees}
         for tool in tools[r % len(tools) :] + tools[: r % len(tools)]:
             if tool == "git":
-                samples[tool].append(run([*git, "add", "charts"], cwd=src))
+                samples[tool].append(run([*git, "add", "charts"], env, cwd=src))
                 continue
-            tree = trees[tool]
-            tool_env = {**env, "PYTHONPATH": str(tree)} if tree else env
-            put = [sys.executable, "-m", "ita_rules", "-w", str(spaces[tool]), "store", "put"]
-            # cwd: the workspace, not this checkout: `python -m` puts the working directory
-            # first on sys.path, which would run this checkout's ita_rules for every tree
+            put = [str(bindir / "ita-rules"), "-w", str(spaces[tool]), "store", "put"]
             cmd = [*put, str(src / "charts"), "--type", "screenshot"]
-            samples[tool].append(run(cmd, tool_env, cwd=spaces[tool]))
+            samples[tool].append(run(cmd, tool_env(env, trees[tool]), cwd=spaces[tool]))
     return samples
 
 
@@ -157,14 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = args.dir or Path(tempfile.mkdtemp(prefix="ita-bench-small-"))
     base.mkdir(parents=True, exist_ok=True)
-    trees: dict[str, Path | None] = {"ours": code_tree(args.ours, base) if args.ours else None}
-    if args.before:
-        trees = {"before": code_tree(args.before, base), **trees}
-    print(f"{os.cpu_count()} cores; median of each tool's rounds; CPU = the child's user + sys")
+    dropped = ("ITA_", "GIT_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     try:
+        bindir = user_venv(Path(tempfile.mkdtemp(prefix="user-", dir=base)), env)
+        trees: dict[str, Path | None] = {"ours": code_tree(args.ours, base) if args.ours else None}
+        if args.before:
+            trees = {"before": code_tree(args.before, base), **trees}
+        print(f"{os.cpu_count()} cores; median of each tool's rounds; CPU = the child's user + sys")
+        print(f"ours: {bindir / 'ita-rules'} (a wheel of this checkout); the package imported:")
+        warm_up(base, bindir, trees, env)
         for count in args.files:
             start = load()
-            samples = bench_size(base, count, args.rounds, trees)
+            samples = bench_size(base, count, args.rounds, bindir, trees, env)
             report(count, samples, (start, load()))
     finally:
         if args.dir is None:
