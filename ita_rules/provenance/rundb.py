@@ -79,9 +79,11 @@ def stored_for(conn: sa.Connection, run_id: str) -> list[str]:
     return [str(file_id) for file_id in conn.execute(select).scalars()]
 
 
-def output_ids(conn: sa.Connection, given: Sequence[str]) -> list[str]:
+def output_ids(conn: sa.Connection, given: Sequence[str], run_id: str) -> list[str]:
     """The whole file_ids of the records ``given`` names (ids or prefixes, as the store takes
-    them). One that names no record is a usage error: a mistyped id would protect nothing."""
+    them). One that names no record is a usage error: a mistyped id would protect nothing. So
+    is a record stored for another run (``store put --run-id``, ``save_result``): it states
+    that run's rule and data, and claiming it would make two runs the source of one file."""
     from ita_rules.db import tables as t
     from ita_rules.store.records import resolve_file_id
 
@@ -101,8 +103,15 @@ def output_ids(conn: sa.Connection, given: Sequence[str]) -> list[str]:
             raise UsageError(hint) from None
         except UsageError as exc:
             raise UsageError(f"--output: {exc.message}") from None
-        if conn.execute(sa.select(ids).where(ids == file_id)).first() is None:
+        row = conn.execute(sa.select(t.records.c.run_id).where(ids == file_id)).first()
+        if row is None:
             raise UsageError(hint)
+        if row.run_id is not None and row.run_id != run_id:
+            raise UsageError(
+                f"--output: record {file_id} was stored by run {row.run_id}, not by "
+                f"{run_id}; a run's outputs are its own records or records stored without "
+                "--run-id"
+            )
         out.append(file_id)
     return out
 

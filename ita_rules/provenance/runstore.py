@@ -330,7 +330,7 @@ class RunStore:
                     + (f" ({row.error})" if row.error else "")
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
-            whole = output_ids(conn, outputs) if outputs else []
+            whole = output_ids(conn, outputs, run_id) if outputs else []
             stored = [f for f in stored_for(conn, run_id) if f != snap.get("git_diff_file_id")]
             known = [*snap.get("outputs", []), *stored, *whole]
             snap["outputs"] = list(dict.fromkeys(known))

@@ -139,6 +139,14 @@ def test_files_stored_with_run_id_are_the_runs_outputs_when_it_finishes(desk: De
         assert r.code == 0, r.err
         stored.append(r.json()[0]["file_id"])
     result, chart, theirs = stored
+    # another run's chart states that run: claiming it is refused, and nothing is recorded
+    r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", theirs[:12])
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (
+        f"ita-rules: --output: record {theirs} was stored by run {other}, not by {run_id}; "
+        "a run's outputs are its own records or records stored without --run-id\n"
+    )
+    assert desk.run("runs", "show", run_id, "--json").json()["status"] == "running"
     r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", chart[:12])
     assert (r.code, r.err) == (0, "")
     shown = desk.run("runs", "show", run_id, "--json")
