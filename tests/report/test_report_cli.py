@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 PAGES = 3 + 4  # registry, runs, storage + one page per setup
 
 
-def test_text_output_names_the_pages_and_the_index(desk: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_text_output_names_the_pages_and_the_index(desk: Path, cli: Any) -> None:
     r = cli("report")
     assert r.code == 0, r.err
     out = desk / ".ita" / "report"
@@ -38,7 +39,7 @@ def test_text_output_names_the_pages_and_the_index(desk: Path, cli) -> None:  # 
     assert status.stdout == ""  # in the git-ignored sidecar: the tree stays clean for runs
 
 
-def test_json_output(desk: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_output(desk: Path, cli: Any, tmp_path: Path) -> None:
     r = cli("report", "-o", str(tmp_path / "site"), "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out) == {
@@ -50,18 +51,23 @@ def test_json_output(desk: Path, cli, tmp_path: Path) -> None:  # type: ignore[n
 
 
 def test_open_opens_the_index_as_a_file_url(
-    desk: Path, cli, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    desk: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import webbrowser
 
     opened: list[str] = []
-    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+
+    def open_url(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", open_url)
     r = cli("report", "--open")
     assert r.code == 0, r.err
     assert opened == [(desk / ".ita" / "report" / "index.html").as_uri()]
 
 
-def test_a_second_report_replaces_the_first_whole(desk: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_report_replaces_the_first_whole(desk: Path, cli: Any) -> None:
     assert cli("report").code == 0
     stale = desk / ".ita" / "report" / "setup" / "Gone_v1.html"
     stale.write_text("from an older report")
@@ -84,8 +90,8 @@ def test_a_second_report_replaces_the_first_whole(desk: Path, cli) -> None:  # t
         ),
     ],
 )
-def test_bad_outputs_are_one_line_and_write_nothing(  # type: ignore[no-untyped-def]
-    desk: Path, cli, target: str, message: str, code: int
+def test_bad_outputs_are_one_line_and_write_nothing(
+    desk: Path, cli: Any, target: str, message: str, code: int
 ) -> None:
     before = snapshot(desk)
     r = cli("report", "-o", target)
@@ -93,7 +99,7 @@ def test_bad_outputs_are_one_line_and_write_nothing(  # type: ignore[no-untyped-
     assert snapshot(desk) == before
 
 
-def test_a_folder_of_other_files_is_never_emptied(desk: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_folder_of_other_files_is_never_emptied(desk: Path, cli: Any, tmp_path: Path) -> None:
     mine = tmp_path / "documents"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
@@ -106,8 +112,8 @@ def test_a_folder_of_other_files_is_never_emptied(desk: Path, cli, tmp_path: Pat
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
-def test_a_failed_build_leaves_the_previous_report_whole(  # type: ignore[no-untyped-def]
-    desk: Path, cli, monkeypatch: pytest.MonkeyPatch
+def test_a_failed_build_leaves_the_previous_report_whole(
+    desk: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ita_rules.report.pages import Pages
 
