@@ -9,10 +9,18 @@ released version, 2,000 touch other files. Then prints, side by side:
 * an incremental ``ita-rules index`` after one new commit, next to ``git log --raw -1``.
 
 Each figure is the median of a few runs, wall and CPU (user + sys of every process), with the
-load average. Targets: rebuild <= 2x ``git log --raw`` (issue #16 goal 7); the incremental
-refresh about the cost of reading one commit (plus the process start). ``--baseline DIR`` (a
-folder holding another version's ``ita_rules/``, e.g. ``git archive 4524eae ita_rules | tar -x
--C DIR``) runs that version's rebuild too, in the same rounds.
+load average; one untimed round first (bytecode compiled, files cached). Targets: rebuild <= 2x
+``git log --raw`` (issue #16 goal 7); the incremental refresh about the cost of reading one
+commit (plus the process start). ``--baseline DIR`` (a folder holding another version's
+``ita_rules/``, e.g. ``git archive 4524eae ita_rules | tar -x -C DIR``) runs that version's
+rebuild too, in the same rounds, through PYTHONPATH from the same venv.
+
+**What a user gets, not this checkout's venv.** The development venv holds ita-rules as an
+editable install, whose ``.pth`` finder runs at every Python start in it (~12 ms CPU for
+``python -c pass``), a cost no user pays. ``ita-rules`` and every ``python`` line therefore run
+from a venv holding a wheel of this checkout (``bench/_venv.py``, as ``bench/commit.py`` does),
+the bytecode going to one folder of the run; one more line times the rebuild from the
+development venv, for comparison.
 
 Run:  python bench/history_index.py [--commits 5000] [--runs 5] [--keep DIR] [--baseline DIR]
 """
@@ -32,10 +40,11 @@ import time
 from pathlib import Path
 
 import yaml
+from _venv import user_venv  # bench/ is sys.path[0]
 
 from ita_rules.core import canonical
 
-BIN = Path(sys.executable).parent
+BIN = Path(sys.executable).parent  # the development venv
 LIBRARY_REFRESH = (
     "from pathlib import Path; from ita_rules.rules.index import refresh, source; "
     "refresh(source(Path('.'), Path('rules')))"
@@ -127,7 +136,19 @@ def generate(root: Path, commits: int, seed: int = 7) -> int:
     return len(released)
 
 
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def bench_env(tmp: Path, bindir: Path) -> dict[str, str]:
+    """The environment of every command: ``bindir`` first on PATH, no GIT_/ITA_ variables, the
+    bytecode of every Python process in one folder of the run (pip compiled the wheel's; a
+    PYTHONDONTWRITEBYTECODE of the shell would make every run compile the sources again)."""
+    dropped = ("GIT_", "ITA_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
+        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+ENV: dict[str, str] = {}  # set by main(): bench_env() of the wheel's venv
 
 
 CPU: dict[str, list[float]] = {}  # command -> CPU seconds (user + sys) of each run
@@ -155,6 +176,9 @@ def interleaved(cmds: dict[str, list[str]], cwd: Path, runs: int) -> dict[str, f
     """Median time of each command, the commands taking turns in every round so that a busy
     machine slows them all alike."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
+    for cmd in cmds.values():  # untimed: bytecode compiled, files cached
+        once(cmd, cwd)
+    CPU.clear()
     for _ in range(runs):
         for name, cmd in cmds.items():
             times[name].append(once(cmd, cwd))
@@ -173,7 +197,12 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="ita-bench-"))
     root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ita-bench-venv-"))
     try:
+        userbin = user_venv(tmp, bench_env(tmp, BIN))
+        ENV.update(bench_env(tmp, userbin))
+        python = str(userbin / "python")
+        print(f"ita-rules and python from {userbin} (a wheel of this checkout)")
         subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
         for k, v in (
             ("user.name", "Bench"),
@@ -199,13 +228,14 @@ def main() -> None:
         commands = {
             "log_all": ["git", "log", "--raw", "-z", "--no-abbrev"],
             "rebuild": ["ita-rules", "index", "--rebuild"],
-            "library": [sys.executable, "-c", LIBRARY_REBUILD],
-            "py_start": [sys.executable, "-c", "pass"],
+            "dev_venv": [str(BIN / "ita-rules"), "index", "--rebuild"],
+            "library": [python, "-c", LIBRARY_REBUILD],
+            "py_start": [python, "-c", "pass"],
             "cli_start": ["ita-rules", "--help"],
         }
         if args.baseline is not None:
             where = f"PYTHONPATH={args.baseline.resolve()}"
-            commands["baseline"] = ["env", where, sys.executable, "-m", "ita_rules", "index"]
+            commands["baseline"] = ["env", where, python, "-m", "ita_rules", "index"]
             commands["baseline"].append("--rebuild")
         t = interleaved(commands, root, args.runs)
         log_all, rebuild, library = t["log_all"], t["rebuild"], t["library"]
@@ -227,7 +257,7 @@ def main() -> None:
             one_commit()
             inc.append(once(["ita-rules", "index"], root))
             one_commit()
-            lib_inc.append(once([sys.executable, "-c", LIBRARY_REFRESH], root))
+            lib_inc.append(once([python, "-c", LIBRARY_REFRESH], root))
             log1.append(once(["git", "log", "--raw", "-1", "-z", "--no-abbrev"], root))
             fresh.append(once(["ita-rules", "index"], root))
         incremental, library_inc = statistics.median(inc), statistics.median(lib_inc)
@@ -239,9 +269,14 @@ def main() -> None:
             ("git log --raw (whole history)", log_all, git_log),
             ("ita-rules index --rebuild", rebuild, ["ita-rules", "index", "--rebuild"]),
             (
+                "same, from the development venv",
+                t["dev_venv"],
+                commands["dev_venv"],
+            ),
+            (
                 "same, library call in a bare python",
                 library,
-                [sys.executable, "-c", LIBRARY_REBUILD],
+                [python, "-c", LIBRARY_REBUILD],
             ),
             (
                 "git log --raw -1 (one commit)",
@@ -252,10 +287,10 @@ def main() -> None:
             (
                 "same, library call in a bare python",
                 library_inc,
-                [sys.executable, "-c", LIBRARY_REFRESH],
+                [python, "-c", LIBRARY_REFRESH],
             ),
             ("ita-rules index (up to date)", up_to_date, None),
-            ("python -c pass", py_start, [sys.executable, "-c", "pass"]),
+            ("python -c pass", py_start, [python, "-c", "pass"]),
             *(
                 [("index --rebuild, --baseline version", t["baseline"], commands["baseline"])]
                 if "baseline" in t
@@ -297,6 +332,7 @@ def main() -> None:
         )
         print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
 
