@@ -55,6 +55,8 @@ def _line(record: Any) -> str:
     ]
     if record.tags:
         parts.append("tags=" + ",".join(record.tags))
+    if record.status != "live":  # `find --status all` mixes them: say which is which
+        parts.append("status=" + record.status)
     return "  ".join(parts)
 
 

@@ -162,6 +162,10 @@ def test_a_desk_daily_retention_over_several_days(desk: Desk, tmp_path: Path) ->
         "sweep: nothing was soft-deleted 7 day(s) ago or more; nothing removed",
     ]
     assert all(_status(desk, rec["file_id"]) == "deleted" for rec in soft_deleted)
+    # the text of `store find --status all` says which records are no longer live
+    listed = desk.run("store", "find", "--status", "all").out.splitlines()
+    marked = {line.split()[0] for line in listed if line.endswith("  status=deleted")}
+    assert marked == {rec["file_id"] for rec in soft_deleted}, listed
     everything = [ger40, eurusd, shot_active, shot_deprecated, orphan, chart_1, notes_old]
     assert all(_on_disk(desk, rec) for rec in everything)
 
