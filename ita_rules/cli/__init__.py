@@ -11,17 +11,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import typer
-
-from ita_rules.cli.app import app
+from ita_rules.cli import plain
 from ita_rules.core import exits
 
 # The command modules are imported when their verb runs (ita_rules.cli.lazy.VERBS lists them):
-# a new verb's module goes there, with the first paragraph of its help.
+# a new verb's module goes there, with the first paragraph of its help. typer itself is
+# imported only when the command line needs it (ita_rules.cli.plain serves `index` without).
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    without_typer = plain.command(args)
+    if without_typer is not None:
+        sys.exit(exits.run(without_typer))
+
+    import typer
+
+    from ita_rules.cli.app import app
+
     command = typer.main.get_command(app)
 
     def body() -> int:
@@ -33,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _click_exit(exc: Exception) -> int | None:
     """The exit code of click's own exceptions (typer may vendor click: matched by shape)."""
+    import typer
+
     if isinstance(exc, typer.Exit) or type(exc).__name__ == "Exit":
         return int(getattr(exc, "exit_code", 0))
     code = getattr(exc, "exit_code", None)

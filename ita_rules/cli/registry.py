@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.cli import plain
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, state, warn
+from ita_rules.cli.plain import indexing
 from ita_rules.core import reporters
 
 if TYPE_CHECKING:
-    from ita_rules.core.progress import Bar
-    from ita_rules.recovery.rebuild import Rebuilt
     from ita_rules.rules.index import Source
 
 
@@ -25,22 +22,6 @@ def index_source(ctx: typer.Context) -> Source:
 
     ws = open_workspace(ctx)
     return source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
-
-
-@contextmanager
-def indexing() -> Iterator[Bar]:
-    """A progress bar (on a terminal) while the registry index refreshes."""
-    bar = progress_bar("indexing history")
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-def progress_bar(label: str) -> Bar:
-    from ita_rules.core.progress import Bar
-
-    return Bar(label, sys.stderr)
 
 
 @app.command()
@@ -112,42 +93,9 @@ def index(
       ita-rules index
       ita-rules index --rebuild
     """
-    from ita_rules.rules.index import refresh
-
-    with indexing() as bar:
-        stats = refresh(index_source(ctx), rebuild=rebuild, progress=bar)
-    rebuilt = _restore_from_disk(ctx) if rebuild else None
-    if json_:
-        emit_json(
-            {
-                **stats.as_dict(),
-                "store_records_restored": rebuilt.records if rebuilt else None,
-                "store_rebuilt": rebuilt.as_dict() if rebuilt else None,
-            }
-        )
-        raise typer.Exit(0 if rebuilt is None or rebuilt.ok else 1)
-    why = f" ({stats.reason})" if stats.reason else ""
-    echo(
-        f"index {stats.action}{why}: {stats.commits} commit(s) read, {stats.versions} version(s), "
-        f"{stats.findings} audit finding(s)"
-    )
-    if rebuilt is not None:
-        for line in rebuilt.warnings():
-            warn(line)
-        echo(f"store: {rebuilt} restored from the disk")
-        raise typer.Exit(0 if rebuilt.ok else 1)
-
-
-def _restore_from_disk(ctx: typer.Context) -> Rebuilt | None:
-    """``index --rebuild`` also restores the rest of the database from the disk (the store's
-    records, the runs, the remote copies) when the workspace has a store root; None when it
-    has none (then the store, and SQLAlchemy, are not even imported)."""
-    ws = open_workspace(ctx)
-    if not ws.settings.store_root.is_dir():
-        return None
-    from ita_rules.recovery.rebuild import rebuild_database
-
-    return rebuild_database(ws)
+    # the body is typer-free: ``ita-rules index [--rebuild] [--json]`` runs it without typer
+    code = plain.index(state(ctx).workspace, rebuild=rebuild, json_=json_, echo=echo, warn=warn)
+    raise typer.Exit(code)
 
 
 @app.command()
