@@ -414,22 +414,29 @@ def test_staged_check_lists_only_the_changed_setup_folders(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A commit's check reads the released versions and predecessors of the setups it changes,
-    not the whole registry (a new S1 version: S2 is never listed), and finds the same."""
+    not the whole registry (a new S1 version: S2 is never listed), and finds the same. The
+    index is not listed at all: its side is the released folder as the diff leaves it."""
     from ita_rules.core import gitio
     from ita_rules.rules.check import run_check
 
     listed: list[tuple[str | None, tuple[str, ...]]] = []
-    real = gitio.Git.tree_entries
+    real_files_in, real_tree_entries = gitio.Git.files_in, gitio.Git.tree_entries
 
-    def spy(self: gitio.Git, ref: str | None, *paths: str) -> dict[str, tuple[str, str]]:
+    def files_in(self: gitio.Git, ref: str, folders: list[str]) -> dict[str, tuple[str, str]]:
+        listed.append((ref, tuple(folders)))
+        return real_files_in(self, ref, folders)
+
+    def tree_entries(self: gitio.Git, ref: str | None, *paths: str) -> dict[str, tuple[str, str]]:
         listed.append((ref, paths))
-        return real(self, ref, *paths)
+        return real_tree_entries(self, ref, *paths)
 
-    monkeypatch.setattr(gitio.Git, "tree_entries", spy)
+    monkeypatch.setattr(gitio.Git, "files_in", files_in)
+    monkeypatch.setattr(gitio.Git, "tree_entries", tree_entries)
     put(ws, "S1", "1.3", params={"atr_mult": 1.8})  # skips 1.2: its predecessor must be read
     git(ws, "add", "-A")
     result = run_check(ws, ws / "rules")
-    assert [paths for _, paths in listed] == [("rules/S1",), ("rules/S1",)]
+    head = git(ws, "rev-parse", "HEAD")
+    assert listed == [(head, ("rules/S1",))]
     assert [(f.path, f.message) for f in result.findings] == [
         ("rules/S1/v1.3.yaml", "version 1.3 skips versions: after 1.1 comes 1.2 or 2.0")
     ]

@@ -16,9 +16,9 @@ honoured them would compare what a replace ref shows instead of what was committ
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ita_rules.core.errors import GitError
 
@@ -146,12 +146,31 @@ def run(
 def _spawned(
     argv: list[str], cwd: Path | str, env: dict[str, str], input: bytes | None
 ) -> Completed | None:
-    """``argv`` run to its end by ``os.posix_spawn`` (``git -C CWD``: posix_spawn cannot change
-    the folder), its stdin fed and its stdout and stderr read through one ``poll`` loop: what
-    ``subprocess.run`` does, without importing subprocess (and selectors, threading, signal,
-    locale with it), ~5 ms of every commit. As subprocess does, SIGPIPE and SIGXFSZ are reset
-    to their defaults in the child (Python ignores them) and only the three pipes are
-    inherited. None where posix_spawn or poll is missing, or ``cwd`` is not a folder."""
+    """``argv`` run to its end by ``os.posix_spawn`` (:func:`_start`), its stdin fed and its
+    stdout and stderr read through one ``poll`` loop: what ``subprocess.run`` does, without
+    importing subprocess (and selectors, threading, signal, locale with it), ~5 ms of every
+    commit. None where posix_spawn or poll is missing, or ``cwd`` is not a folder."""
+    started = _start(argv, cwd, env)
+    if started is None:
+        return None
+    pid, stdin, stdout, stderr = started
+    try:
+        out, err = _communicate(stdin, stdout, stderr, input or b"")
+    except BaseException:  # as subprocess.run: no git left running or unreaped
+        _kill(pid)
+        raise
+    _, status = os.waitpid(pid, 0)
+    return Completed(argv, os.waitstatus_to_exitcode(status), out, err)
+
+
+def _start(
+    argv: list[str], cwd: Path | str, env: dict[str, str]
+) -> tuple[int, int, int, int] | None:
+    """``argv`` started by ``os.posix_spawn`` (``git -C CWD``: posix_spawn cannot change the
+    folder) with three pipes: its pid, and our ends of its stdin, stdout and stderr. As
+    subprocess does, SIGPIPE and SIGXFSZ are reset to their defaults in the child (Python
+    ignores them) and only the three pipes are inherited. None where posix_spawn or poll is
+    missing, or ``cwd`` is not a folder."""
     import select
 
     if not (hasattr(os, "posix_spawn") and hasattr(select, "poll") and os.path.isdir(cwd)):
@@ -179,14 +198,15 @@ def _spawned(
     finally:
         for fd in (fds[0][0], fds[1][1], fds[2][1]):
             os.close(fd)
-    try:
-        out, err = _communicate(fds[0][1], fds[1][0], fds[2][0], input or b"")
-    except BaseException:  # as subprocess.run: no git left running or unreaped
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise
-    _, status = os.waitpid(pid, 0)
-    return Completed(argv, os.waitstatus_to_exitcode(status), out, err)
+    return pid, fds[0][1], fds[1][0], fds[2][0]
+
+
+def _kill(pid: int) -> None:
+    """Kill and reap a git that is no longer wanted (an interrupt, a failed read)."""
+    import signal
+
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def _communicate(stdin: int, stdout: int, stderr: int, data: bytes) -> tuple[bytes, bytes]:
@@ -288,6 +308,7 @@ class Git:
         self.cwd = cwd
         self.keep_quarantine = keep_quarantine
         self._commits: dict[str, str | None] = {}  # see known_commit
+        self._reader: ObjectReader | None = None  # see reading
 
     def known_commit(self, ref: str, commit: str | None) -> None:
         """Tell :meth:`commit_id` what ``ref`` names (None: nothing), as the caller just read
@@ -340,6 +361,8 @@ class Git:
         """True when ``path`` (a file or a folder) exists in ``commit``."""
         if path in ("", "."):
             return True
+        if self._reader is not None and not self._reader.closed and "\n" not in path:
+            return f"{commit}:{path}" in self._reader.read([f"{commit}:{path}"])
         return self.run(["cat-file", "-e", f"{commit}:{path}"], check=False).returncode == 0
 
     def empty_tree(self) -> str:
@@ -362,33 +385,66 @@ class Git:
                 )
         return out
 
-    def name_status(self, base: str, head: str | None, path: str) -> list[tuple[str, str, str]]:
-        """``[(status letter, old path, new path)]`` from ``git diff -M --name-status`` between
-        ``base`` and ``head`` (None: the staged index)."""
-        args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv"]
+    def changes(self, base: str, head: str | None, path: str) -> list[DiffEntry]:
+        """What changed under ``path`` between ``base`` and ``head`` (None: the staged index),
+        from ``git diff -M --raw``: each file's status letter, old and new path, and the mode
+        and blob id of each side."""
+        args = ["diff", "--raw", "-z", "-M", "--no-abbrev", "--no-ext-diff", "--no-textconv"]
         args += ["--cached", base] if head is None else [base, head]
         fields = self.out([*args, "--", path]).split(b"\0")
-        out: list[tuple[str, str, str]] = []
+        out: list[DiffEntry] = []
         i = 0
         while i < len(fields) and fields[i]:
-            status = fields[i].decode()[0]
-            if status in "RC":
-                old, new = fields[i + 1], fields[i + 2]
-                i += 3
-            else:
-                old = new = fields[i + 1]
-                i += 2
-            old_s = old.decode("utf-8", "surrogateescape")
-            out.append((status, old_s, new.decode("utf-8", "surrogateescape")))
+            # ":OLDMODE NEWMODE OLDBLOB NEWBLOB STATUS[SCORE]", then one path or (R, C) two
+            old_mode, new_mode, old_blob, new_blob, status = fields[i][1:].decode().split(" ")
+            paths = fields[i + 1 : i + (3 if status[0] in "RC" else 2)]
+            i += 1 + len(paths)
+            old, new = (p.decode("utf-8", "surrogateescape") for p in (paths[0], paths[-1]))
+            out.append(DiffEntry(status[0], old, new, old_mode, old_blob, new_mode, new_blob))
         return out
 
-    def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
-        """The contents of many blobs in one ``git cat-file --batch`` process."""
-        wanted = list(dict.fromkeys(ids))
+    def reading(self) -> ObjectReader:
+        """One ``git cat-file --batch`` that answers this Git's :meth:`blobs`,
+        :meth:`files_in` and :meth:`has_path` until it is closed (``with git.reading():``):
+        one git process for several rounds of questions instead of one a round."""
+        self._reader = ObjectReader(self)
+        return self._reader
+
+    def objects(self, names: Iterable[str]) -> dict[str, GitObject]:
+        """The objects ``names`` name (ids, ``REV:PATH``), read by the open :meth:`reading`
+        or else by a ``git cat-file --batch`` of their own; a name that names nothing is left
+        out."""
+        if self._reader is not None and not self._reader.closed:
+            return self._reader.read(names)
+        wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
         request = "".join(f"{i}\n" for i in wanted).encode()
-        return parse_batch(self.run(["cat-file", "--batch"], input=request).stdout, wanted)
+        return parse_objects(self.run(["cat-file", "--batch"], input=request).stdout, wanted)
+
+    def files_in(self, ref: str, folders: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``{path: (mode, blob id)}`` of the files directly in each of ``folders`` (not in
+        their subfolders) in commit ``ref``, as ``git ls-tree`` prints them: read as the
+        folders' tree objects (see :meth:`objects`)."""
+        if any("\n" in f for f in folders):  # a name cat-file cannot be asked for
+            wanted = set(folders)
+            listed = self.tree_entries(ref, *folders).items()
+            return {p: e for p, e in listed if (p.rpartition("/")[0] or ".") in wanted}
+        names = {f"{ref}:{'' if f == '.' else f}": f for f in folders}
+        out: dict[str, tuple[str, str]] = {}
+        for name, (oid, kind, data) in self.objects(names).items():
+            if kind != "tree":  # a file where a folder was named: nothing is in it
+                continue
+            prefix = "" if names[name] == "." else f"{names[name]}/"
+            for mode, entry, blob in tree_items(data, len(oid) // 2):
+                if mode != "040000":
+                    out[prefix + entry] = (mode, blob)
+        return out
+
+    def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
+        """The contents of many blobs in one ``git cat-file --batch`` process (or through the
+        open :meth:`reading`)."""
+        return {name: obj[2] for name, obj in self.objects(ids).items()}
 
     def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
         """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads."""
@@ -448,18 +504,186 @@ class BlobReader:
         return parse_batch(self._out, self.order)
 
 
+class DiffEntry(NamedTuple):
+    """One file of ``git diff --raw``: its status letter (``A``, ``M``, ``R``...), old and new
+    path (the same unless renamed), and the mode and blob id of each side (zeros where a
+    side has no file)."""
+
+    status: str
+    old: str
+    new: str
+    old_mode: str
+    old_blob: str
+    new_mode: str
+    new_blob: str
+
+
+class GitObject(NamedTuple):
+    """An object as ``git cat-file --batch`` gives it."""
+
+    oid: str
+    kind: str  # "blob", "tree", "commit" or "tag"
+    data: bytes
+
+
+class ObjectReader:
+    """One ``git cat-file --batch`` kept open for several rounds of questions, each asked once
+    the answers to the one before are read (the staged check asks for the ``ita.toml`` files,
+    then for the changed folders' trees and files, then for the predecessors of new versions).
+    cat-file answers each object as soon as it is asked (it flushes every answer). Without
+    posix_spawn, each round is a ``git cat-file --batch`` of its own."""
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+        self.closed = False
+        self._process: tuple[int, int, int, int] | None = None
+        self._stderr: list[bytes] = []
+        env = git_env(keep_quarantine=git.keep_quarantine, cwd=git.cwd)
+        self._process = _start([git_exe(), "cat-file", "--batch"], git.cwd, env)
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(self, names: Iterable[str]) -> dict[str, GitObject]:
+        """The objects ``names`` name; a name that names nothing is left out."""
+        if self.closed:
+            raise ValueError("the git object reader is closed")
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        request = "".join(f"{i}\n" for i in wanted).encode()
+        if self._process is None:
+            proc = self.git.run(["cat-file", "--batch"], input=request)
+            return parse_objects(proc.stdout, wanted)
+        pid, stdin, stdout, stderr = self._process
+        try:
+            answers = self._ask(request, len(wanted))
+        except BaseException:  # no git left running or unreaped, no pipe left open
+            self.closed, self._process = True, None
+            for fd in (stdin, stdout, stderr):
+                os.close(fd)
+            _kill(pid)
+            raise
+        return parse_objects(answers, wanted)
+
+    def _ask(self, request: bytes, count: int) -> bytes:
+        """Write ``request`` while reading stdout until it holds ``count`` answers (and stderr,
+        kept for an error): what :func:`_communicate` does, the pipes left open."""
+        import select
+
+        _, stdin, stdout, stderr = self._process or (0, -1, -1, -1)
+        poller = select.poll()
+        poller.register(stdout, select.POLLIN)
+        poller.register(stderr, select.POLLIN)
+        poller.register(stdin, select.POLLOUT)
+        view, sent = memoryview(request), 0
+        chunks: list[bytes] = []
+        end = answered = 0
+        data = b""
+        while answered < count:
+            for fd, _ in poller.poll():
+                if fd == stdin:
+                    sent += os.write(stdin, view[sent : sent + select.PIPE_BUF])
+                    if sent == len(request):
+                        poller.unregister(stdin)
+                    continue
+                chunk = os.read(fd, 65536)
+                if fd == stderr:
+                    self._stderr.append(chunk)
+                    if not chunk:
+                        poller.unregister(stderr)
+                    continue
+                if not chunk:
+                    said = b"".join(self._stderr).decode("utf-8", "replace").strip().splitlines()
+                    detail = said[-1] if said else "it stopped answering"
+                    raise GitError(f"git cat-file --batch failed: {detail}")
+                chunks.append(chunk)
+                data = b"".join(chunks)
+                chunks = [data]
+                end, answered = _answers_end(data, end, answered, count)
+        return data
+
+    def close(self) -> None:
+        """End the git process (idempotent); a :class:`GitError` if it failed."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._process is None:
+            return
+        pid, stdin, stdout, stderr = self._process
+        self._process = None
+        try:
+            _, err = _communicate(stdin, stdout, stderr, b"")
+        except BaseException:
+            _kill(pid)
+            raise
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            said = (b"".join(self._stderr) + err).decode("utf-8", "replace").strip().splitlines()
+            raise GitError(f"git cat-file --batch failed: {said[-1] if said else 'exit'}")
+
+
+def _answers_end(data: bytes, pos: int, answered: int, count: int) -> tuple[int, int]:
+    """How far the complete ``git cat-file --batch`` answers in ``data`` reach, counted on
+    from ``pos`` (where the ``answered`` ones before end), up to ``count`` of them."""
+    while answered < count:
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            break
+        found = _found(data[pos:eol])
+        size = 0 if found is None else found[2] + 1
+        if eol + 1 + size > len(data):
+            break
+        pos, answered = eol + 1 + size, answered + 1
+    return pos, answered
+
+
+def tree_items(data: bytes, oid_size: int) -> Iterator[tuple[str, str, str]]:
+    """``(mode, name, object id)`` of each entry of a tree object's contents, in its order;
+    the mode as ``git ls-tree`` prints it (``100644``, ``040000``), ``oid_size`` the bytes of
+    an object id (20 for SHA-1, 32 for SHA-256)."""
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = f"{int(data[pos:space], 8):06o}"
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        pos = nul + 1 + oid_size
+        yield mode, name, data[nul + 1 : pos].hex()
+
+
+def parse_objects(data: bytes, order: Sequence[str]) -> dict[str, GitObject]:
+    """The output of ``git cat-file --batch`` for the names in ``order`` (as asked):
+    ``{name: object}``, missing objects left out."""
+    out: dict[str, GitObject] = {}
+    pos = 0
+    for name in order:
+        end = data.index(b"\n", pos)
+        found = _found(data[pos:end])
+        pos = end + 1
+        if found is not None:
+            oid, kind, size = found
+            out[name] = GitObject(oid, kind, data[pos : pos + size])
+            pos += size + 1
+    return out
+
+
+def _found(header: bytes) -> tuple[str, str, int] | None:
+    """The id, type and size an answer's first line gives (``OID TYPE SIZE``); None for an
+    object that is not there (``NAME missing``, ``NAME ambiguous``: a name may hold spaces)."""
+    fields = header.split(b" ")
+    if len(fields) != 3 or fields[1] not in _KINDS or not fields[2].isdigit():
+        return None
+    return fields[0].decode(), fields[1].decode(), int(fields[2])
+
+
+_KINDS = frozenset({b"blob", b"tree", b"commit", b"tag"})
+
+
 def parse_batch(data: bytes, order: Sequence[str]) -> dict[str, bytes]:
     """The output of ``git cat-file --batch`` for the object ids in ``order`` (as asked):
     ``{oid: content}``, missing objects left out."""
-    out: dict[str, bytes] = {}
-    pos = 0
-    for oid in order:
-        end = data.index(b"\n", pos)
-        header = data[pos:end].split(b" ")
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        out[oid] = data[pos : pos + size]
-        pos += size + 1
-    return out
+    return {name: obj.data for name, obj in parse_objects(data, order).items()}

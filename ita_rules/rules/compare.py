@@ -81,16 +81,14 @@ def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
     ``between.released``."""
     result = between.result()
     label = between.released_label
-    statuses = git.name_status(between.released or git.empty_tree(), between.head, rules_path)
-    if not statuses:
+    changes = git.changes(between.released or git.empty_tree(), between.head, rules_path)
+    if not changes:
         return result
-    # Only the folders of the changed files matter (their released versions, predecessors):
-    # listing those, not the whole registry, keeps a commit's check small in a large one.
-    folders = _folders(statuses) if len(statuses) <= _MAX_FOLDERS else [rules_path]
-    released = _Side(
-        label, git.tree_entries(between.released, *folders) if between.released else {}
-    )
-    head = _Side(between.head_label, git.tree_entries(between.head, *folders))
+    released_entries = _released_entries(git, between.released, changes, rules_path)
+    released = _Side(label, released_entries)
+    head_entries = _head_entries(git, between.head, released_entries, changes, rules_path)
+    head = _Side(between.head_label, head_entries)
+    statuses = [(c.status, c.old, c.new) for c in changes]
     files = _classify(statuses, rules_path, released, result)
     result.files += len(files.changed)
     if not files.changed:
@@ -126,9 +124,48 @@ def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
 _MAX_FOLDERS = 1000  # more changes than this: the whole rules folder in one listing
 
 
-def _folders(statuses: Iterable[tuple[str, str, str]]) -> list[str]:
-    """The folders holding the old and new paths of ``statuses`` (pathspecs for git)."""
-    return list(dict.fromkeys(p.rpartition("/")[0] or "." for s in statuses for p in s[1:]))
+def _folders(changes: Sequence[gitio.DiffEntry], rules_path: str) -> list[str]:
+    """The folders holding the old and new paths of ``changes`` (pathspecs for git), or the
+    whole rules folder when there are many."""
+    if len(changes) > _MAX_FOLDERS:
+        return [rules_path]
+    return list(dict.fromkeys(p.rpartition("/")[0] or "." for c in changes for p in c[1:3]))
+
+
+def _released_entries(
+    git: gitio.Git, released: str | None, changes: Sequence[gitio.DiffEntry], rules_path: str
+) -> dict[str, tuple[str, str]]:
+    """The released side of a comparison. Only the folders of the changed files matter (the
+    changed files' released versions, the setup's released versions, the predecessors), and
+    only the files directly in them: reading those, not the whole registry, keeps a commit's
+    check small in a large one."""
+    if released is None:
+        return {}
+    if len(changes) > _MAX_FOLDERS:
+        return git.tree_entries(released, rules_path)
+    return git.files_in(released, _folders(changes, rules_path))
+
+
+def _head_entries(
+    git: gitio.Git,
+    head: str | None,
+    released: dict[str, tuple[str, str]],
+    changes: Sequence[gitio.DiffEntry],
+    rules_path: str,
+) -> dict[str, tuple[str, str]]:
+    """The head side, where the released side was read: those files as the diff leaves them
+    (what it deletes or renames gone, what it adds or changes with its new mode and blob),
+    not listed again. An unmerged file (status ``U``) has no blob in the diff: then the head
+    is listed (the index's stages, as ``git ls-files -s`` gives them)."""
+    if any(c.status == "U" for c in changes):
+        return git.tree_entries(head, *_folders(changes, rules_path))
+    entries = dict(released)
+    for c in changes:
+        if c.status in "DR":
+            entries.pop(c.old, None)
+        if c.status != "D":
+            entries[c.new] = (c.new_mode, c.new_blob)
+    return entries
 
 
 def _classify(

@@ -25,12 +25,13 @@ def staged(
         released = git.commit_id("HEAD")
         label = "HEAD"
     between = Between(released, None, label, "the index", "staged")
-    if prefix is None or released is None:
-        return compare(git, rules_path, between)
-    side = released_folders(git, prefix, released, label, "", likely=rules_path)
-    folders = list(side.folders)
-    if not side.holds_versions:  # nothing released: the configured folder is the one
-        folders.insert(0, rules_path)
-    result = compare_folders(git, folders, between)
+    with git.reading():  # one git cat-file answers every read of objects below
+        if prefix is None or released is None:
+            return compare(git, rules_path, between)
+        side = released_folders(git, prefix, released, label, "", likely=rules_path)
+        folders = list(side.folders)
+        if not side.holds_versions:  # nothing released: the configured folder is the one
+            folders.insert(0, rules_path)
+        result = compare_folders(git, folders, between)
     result.findings[:0] = side.findings(head_label="the index", base_label=label)
     return result
