@@ -1,6 +1,6 @@
-"""Each record's decision from what its type's query (:mod:`.query`) read: its protection, its
-rank among the newest of its group, the protected record holding the same content. The rest
-is the policy of the type and the record's age, decided here row by row as the rows stream.
+"""Each record's decision from what its type's query (:mod:`.query`) read: its protection, the
+newest ``keep_last`` of its group, the protected record holding the same content. The rest is
+the policy of the type and the record's age, decided here row by row as the rows stream.
 
 The checks, first match wins (as :mod:`.plan` decides them for the vectors): protected; no
 policy for the type, or keep_forever; ``created_at`` not a time as the store writes it
@@ -8,11 +8,10 @@ policy for the type, or keep_forever; ``created_at`` not a time as the store wri
 ``retain_days``; prune_old's newest ``keep_last``; content a protected record holds; over
 ``max_delete`` (the :data:`Cap`); then the type's action.
 
-The store's times are read as text: they sort as time, so ``retain_days`` is one comparison
-with a cutoff written the same way, and the age in whole days is the days between the dates,
-less one when the time of day has not come round yet (more one for a time in the future:
-Python's ``int()`` of the age). A reason is made once per type and number of days, and looked
-up once per date and whether the time of day has come round.
+The store's times are read as text, not parsed: they sort as time, so ``retain_days`` is one
+comparison with a cutoff written the same way, and the age in whole days is how many of the
+day marks before ``as_of`` (``as_of`` less 1, 2, ... days, written the same way) are at or after
+the time (:class:`Ages`). A reason is made once per type and number of days.
 
 The protections are looked up in dictionaries (:class:`.query.Lookups`) and the totals counted
 in the loop that decides (a million records are a million turns of it: each call, generator
@@ -23,7 +22,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core import times
@@ -55,12 +55,16 @@ def over_reason(max_delete: int) -> str:
     return f"over --max-delete {max_delete} (newer candidates wait for the next run)"
 
 
-def shown(text: str, stored: bool) -> str:
+def newest_reason(keep_last: int, symbol: str | None, timeframe: str | None) -> str:
+    return f"one of the newest {keep_last} of {symbol or '-'}/{timeframe or '-'}"
+
+
+def shown(text: str) -> str:
     """A time as the plan shows it: ``datetime.isoformat()`` of the moment (no fraction when it
-    is zero, ``+00:00``), the offset it was written with kept; a naive time is UTC. ``stored``:
-    ``text`` is a time as the store writes it."""
-    if stored:
-        return text[: 19 if text[20:26] == "000000" else 26] + "+00:00"
+    is zero, ``+00:00``), the offset it was written with kept; a naive time is UTC; text that is
+    no time is shown as it is."""
+    if STORE_TIME.fullmatch(text):
+        return shown_stored(text)
     try:
         moment = _dt.datetime.fromisoformat(text)
     except ValueError:
@@ -68,9 +72,57 @@ def shown(text: str, stored: bool) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)).isoformat()
 
 
+def shown_stored(text: str) -> str:
+    """:func:`shown` of a time as the store writes it: its ``Z`` is ``+00:00``, and a zero
+    fraction is not shown."""
+    return text.removesuffix("Z").removesuffix(".000000") + "+00:00"
+
+
+class Ages:
+    """Whole days from a time as the store writes it to ``as_of``: Python's ``int()`` of the
+    age in days, as the first planner computed it, without parsing the time. ``marks`` are
+    ``as_of`` less n, ..., 2, 1 days, written as the store writes times (oldest first): a time
+    no later than ``as_of`` is as many whole days old as there are marks at or after it. The
+    marks reach back as far as the oldest time asked about."""
+
+    def __init__(self, as_of: _dt.datetime) -> None:
+        self.as_of = as_of
+        self.now = times.iso(as_of)
+        self.marks: list[str] = []
+
+    def days_old(self, created: str) -> int:
+        if created > self.now:  # in the future (rare): int() rounds the negative age up
+            return int((self.as_of - _dt.datetime.fromisoformat(created)).total_seconds() / 86400)
+        before = bisect_left(self.marks, created)  # the marks before the time
+        if before == 0:  # at or before the oldest mark (or none yet): reach back further
+            self._reach(created)
+            before = bisect_left(self.marks, created)
+        return len(self.marks) - before
+
+    def _reach(self, created: str) -> None:
+        """Marks back to a day before ``created`` (and a year back at least)."""
+        days = (self.as_of - _dt.datetime.fromisoformat(created)).days + 2
+        days = max(days, 366, 2 * len(self.marks))
+        day = _dt.timedelta(days=1)
+        self.marks = [times.iso(self.as_of - n * day) for n in range(days, 0, -1)]
+
+
+class Reasons(dict[Any, str]):
+    """Reason texts made when first asked for (``reasons[key]``), then looked up."""
+
+    def __init__(self, make: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> str:
+        text = self[key] = self.make(key)
+        return text
+
+
 class TypeJudge:
     """The decisions of the records of one type, on the day ``as_of``, and their totals: what
-    :meth:`decisions` kept and selected (files and bytes) and the selected (file_id, action)."""
+    :meth:`decisions` kept and selected (files and bytes) and the selected (file_id, action).
+    ``newest``: the newest ``keep_last`` of each group (prune_old), file_id -> reason."""
 
     def __init__(
         self, type_: str, rule: TypeRule | None, as_of: _dt.datetime, cap: Cap | None
@@ -81,39 +133,44 @@ class TypeJudge:
             self.fixed = no_policy_reason(type_)
         elif rule.strategy == "keep_forever" or rule.retain_days is None:
             self.fixed = KEEP_FOREVER
-        self.rule = rule or TypeRule("keep_forever")
-        prune = self.rule.strategy == "prune_old"
-        self.keep_last = (self.rule.keep_last or 0) if prune else 0
-        self.action = ARCHIVE if self.rule.strategy == "archive_to_remote" else DELETE
+        rule = self.rule = rule or TypeRule("keep_forever")
+        prune = rule.strategy == "prune_old"
+        self.keep_last = (rule.keep_last or 0) if prune else 0
+        self.newest: dict[str, str] = {}
+        self.action = ARCHIVE if rule.strategy == "archive_to_remote" else DELETE
         as_of = times.utc(as_of)
-        self.now = times.iso(as_of)
-        self.today = as_of.date()
-        self.cutoff = times.iso(as_of - _dt.timedelta(days=self.rule.retain_days or 0))
+        self.ages = Ages(as_of)
+        self.cutoff = times.iso(as_of - _dt.timedelta(days=rule.retain_days or 0))
         self.cap = cap
-        self._days: dict[str, int] = {}  # a date -> days from it to as_of's date
-        self._reasons: dict[Any, str] = {}
-        self._ages: dict[tuple[str, bool], tuple[str, str]] = {}  # see _age_reasons
+        self.young = Reasons(self._young_reason)  # days old -> reason
+        self.old = Reasons(self._old_reason)
+        self.over = over_reason(cap.max_delete) if cap is not None else ""
         self.kept = self.kept_bytes = self.selected_bytes = 0
         self.selected: list[tuple[str, str]] = []  # (file_id, action)
 
+    def read_newest(self, rows: Iterable[tuple[str, str | None, str | None]]) -> None:
+        """The rows of :meth:`.query.Query.newest`: (file_id, symbol, timeframe)."""
+        reason = Reasons(lambda group: newest_reason(self.keep_last, *group))
+        self.newest = {fid: reason[symbol, timeframe] for fid, symbol, timeframe in rows}
+
     def decisions(self, rows: Iterable[tuple[Any, ...]], lookups: Lookups) -> Iterator[Decision]:
         """One decision per row of :meth:`.query.Query.of_type`, counted as it goes. The common
-        case, a time as the store writes it, takes the shortest path: the time shown by slicing,
-        the protections looked up inline (the order of :meth:`.query.Lookups.protection`), the
-        policy applied by :meth:`_judged`."""
+        case, a time as the store writes it, takes the shortest path: the protections looked up
+        inline (the order of :meth:`.query.Lookups.protection`), the policy applied by
+        :meth:`_judged`."""
         tag, run, output, input_ = (
             lookups.tags.get, lookups.runs.get, lookups.outputs.get, lookups.inputs.get
         )  # fmt: skip
-        fullmatch, type_, fixed = STORE_TIME.fullmatch, self.type, self.fixed
+        is_store_time, type_, fixed = STORE_TIME.fullmatch, self.type, self.fixed
         result = type_ == "result"
         kept = kept_bytes = selected_bytes = 0
         selected = self.selected
-        for fid, size, created, symbol, timeframe, run_id, hash_, rank in rows:
-            if fullmatch(created) is None:  # its age cannot be judged (rare)
-                time = shown(created, False)
+        for fid, size, created, run_id, hash_ in rows:
+            if is_store_time(created) is None:  # its age cannot be judged (rare)
+                time = shown(created)
                 action, reason, protected = self._unjudged(fid, run_id, hash_, lookups)
             else:
-                time = created[: 19 if created[20:26] == "000000" else 26] + "+00:00"
+                time = created.removesuffix("Z").removesuffix(".000000") + "+00:00"  # shown
                 protection = (
                     RESULT_REASON
                     if result
@@ -124,10 +181,7 @@ class TypeJudge:
                 elif fixed is not None:
                     action, reason, protected = KEEP, fixed, False
                 else:
-                    holder = lookups.holders.get(hash_)
-                    action, reason, protected = self._judged(
-                        fid, created, rank, symbol, timeframe, holder
-                    )
+                    action, reason, protected = self._judged(fid, created, hash_, lookups)
             if action == KEEP:
                 kept += 1
                 kept_bytes += size
@@ -139,6 +193,13 @@ class TypeJudge:
         self.kept_bytes += kept_bytes
         self.selected_bytes += selected_bytes
 
+    def _young_reason(self, days: int) -> str:
+        return f"inside retain_days ({days} < {self.rule.retain_days} days old)"
+
+    def _old_reason(self, days: int) -> str:
+        rule = self.rule
+        return f"older than {rule.retain_days} days ({days} days old), strategy {rule.strategy}"
+
     def _unjudged(
         self, fid: str, run_id: str | None, hash_: str, lookups: Lookups
     ) -> tuple[str, str, bool]:
@@ -149,72 +210,26 @@ class TypeJudge:
             return KEEP, protection, True
         return KEEP, self.fixed or UNJUDGED, False
 
-    def candidate(self, fid: str, created: str, rank: int | None, holder: str | None) -> bool:
+    def candidate(self, fid: str, created: str, holder: str | None) -> bool:
         """Whether a record nothing protects goes before any cap."""
         if self.fixed is not None or not STORE_TIME.fullmatch(created) or created > self.cutoff:
             return False
-        return not (rank is not None and rank <= self.keep_last) and holder is None
+        return fid not in self.newest and holder is None
 
     def _judged(
-        self,
-        fid: str,
-        created: str,
-        rank: int | None,
-        symbol: str | None,
-        timeframe: str | None,
-        holder: str | None,
+        self, fid: str, created: str, hash_: str, lookups: Lookups
     ) -> tuple[str, str, bool]:
         """The action, reason and protection of a record nothing protects, of a type with a
         policy, its time as the store writes it."""
-        young, old = self._age_reasons(created)
         if created > self.cutoff:
-            return KEEP, young, False
-        if rank is not None and rank <= self.keep_last:
-            return KEEP, self._reason("newest", symbol or "-", timeframe or "-"), False
+            return KEEP, self.young[self.ages.days_old(created)], False
+        newest = self.newest.get(fid)
+        if newest is not None:
+            return KEEP, newest, False
+        holder = lookups.holders.get(hash_)
         if holder is not None:
             return KEEP, shared_reason(holder), True
         cap = self.cap
         if cap is not None and (cap.last is None or (created, fid) > cap.last):
-            return KEEP, self._reason("over", cap.max_delete), False
-        return self.action, old, False
-
-    def _age_reasons(self, created: str) -> tuple[str, str]:
-        """The reasons of a record so old (inside retain_days, older): made once per date and
-        whether the time of day has come round (one lookup per record)."""
-        if created > self.now:  # in the future (rare): not kept
-            days = self._days_old(created)
-            return self._reason("young", days), self._reason("old", days)
-        key = (created[:10], created[11:26] > self.now[11:26])
-        reasons = self._ages.get(key)
-        if reasons is None:
-            days = self._days_old(created)
-            reasons = self._ages[key] = (self._reason("young", days), self._reason("old", days))
-        return reasons
-
-    def _days_old(self, created: str) -> int:
-        day = created[:10]
-        between = self._days.get(day)
-        if between is None:
-            between = self._days[day] = (self.today - _dt.date.fromisoformat(day)).days
-        clock, now = created[11:26], self.now[11:26]
-        if created <= self.now:
-            return between - 1 if clock > now else between
-        return between + 1 if clock < now else between
-
-    def _reason(self, kind: str, *values: Any) -> str:
-        text = self._reasons.get((kind, *values))
-        if text is None:
-            text = self._reasons[(kind, *values)] = self._make(kind, *values)
-        return text
-
-    def _make(self, kind: str, *values: Any) -> str:
-        rule = self.rule
-        if kind == "young":
-            return f"inside retain_days ({values[0]} < {rule.retain_days} days old)"
-        if kind == "newest":
-            return f"one of the newest {self.keep_last} of {values[0]}/{values[1]}"
-        if kind == "over":
-            return over_reason(values[0])
-        return (
-            f"older than {rule.retain_days} days ({values[0]} days old), strategy {rule.strategy}"
-        )
+            return KEEP, self.over, False
+        return self.action, self.old[self.ages.days_old(created)], False

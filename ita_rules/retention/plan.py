@@ -21,11 +21,19 @@ from __future__ import annotations
 import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from heapq import heappush, heapreplace
 from typing import Any, TypedDict, Unpack
 
-from ita_rules.retention.decisions import ARCHIVE, DELETE, KEEP, Decision, Item, Plan
+from ita_rules.retention.decisions import (
+    ARCHIVE,
+    DELETE,
+    KEEP,
+    Decision,
+    Item,
+    Plan,
+    created_moment,
+)
 from ita_rules.retention.policy import Policy
 from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs
 
@@ -130,23 +138,12 @@ class _Pass:
         checks, as_of, heaps = self.checks, self.as_of, self.heaps
         protected, holders = self.protections.reason, self.protections.holders
         cand_index, cand_hash, waiting = self.cand_index, self.cand_hash, self.waiting
-        out, new, get_tags = self.out, tuple.__new__, tags_of.get
+        out, get_tags = self.out, tags_of.get
         append = out.append
-        parse = datetime.fromisoformat  # Python 3.11 reads the trailing "Z" itself
         for fid, type_, size, created, hash_, tags, run_id, symbol, tf in rows:
-            if created.__class__ is str:  # as stored
-                text = created
-                created = parse(text)
-                if text[26:] == "Z" and text[4:20:3] == "--T::." and text[20:26] != "000000":
-                    # the store's YYYY-MM-DDTHH:MM:SS.ffffffZ: its isoformat() by slicing
-                    # (isoformat itself costs a microsecond, a fifth of the whole plan)
-                    shown = text[:26] + "+00:00"
-                else:
-                    if created.tzinfo is None:
-                        created = created.replace(tzinfo=UTC)
-                    shown = created.isoformat()
-            else:
-                shown = created.isoformat()
+            if isinstance(created, str):  # as stored
+                created = created_moment(created)
+            shown = created.isoformat()
             c = checks.get(type_) or self._checks(type_)
             type_ = c.name  # one string per type, not one per record
             if keep_last := c.keep_last:
@@ -162,13 +159,13 @@ class _Pass:
             if reason is not None:
                 if hash_ not in holders:
                     holders[hash_] = fid
-                append(new(Decision, (fid, type_, size, shown, KEEP, reason, True)))
+                append(Decision(fid, type_, size, shown, KEEP, reason, True))
             elif c.fixed is not None:
-                append(new(Decision, (fid, type_, size, shown, KEEP, c.fixed, False)))
+                append(Decision(fid, type_, size, shown, KEEP, c.fixed, False))
             elif (age := (as_of - created).total_seconds() / 86400) < c.days:
                 days_old = int(age)
                 reason = c.young.get(days_old) or c.young_reason(days_old)
-                append(new(Decision, (fid, type_, size, shown, KEEP, reason, False)))
+                append(Decision(fid, type_, size, shown, KEEP, reason, False))
             else:
                 days_old = int(age)
                 if keep_last:
@@ -177,7 +174,7 @@ class _Pass:
                     cand_index.append(len(out))
                     cand_hash.append(hash_)
                 reason = c.old.get(days_old) or c.old_reason(days_old)
-                append(new(Decision, (fid, type_, size, shown, c.action, reason, False)))
+                append(Decision(fid, type_, size, shown, c.action, reason, False))
 
     def _checks(self, type_: str) -> _TypeChecks:
         checks = self.checks[type_] = _TypeChecks(type_, self.policy)
@@ -186,7 +183,7 @@ class _Pass:
     def settle_prune_old(self) -> None:
         """prune_old's candidates among the newest ``keep_last`` of their group are kept."""
         newest: dict[_Group, str] = {}
-        out, new = self.out, tuple.__new__
+        out = self.out
         for index, group, key, hash_ in self.waiting:
             heap = self.heaps[group]
             keep_last = self.checks[group[0]].keep_last
@@ -194,7 +191,7 @@ class _Pass:
                 reason = newest.get(group) or newest.setdefault(
                     group, f"one of the newest {keep_last} of {group[1] or '-'}/{group[2] or '-'}"
                 )
-                out[index] = new(Decision, (*out[index][:4], KEEP, reason, False))
+                out[index] = out[index]._replace(action=KEEP, reason=reason, protected=False)
             else:
                 self.cand_index.append(index)
                 self.cand_hash.append(hash_)
@@ -202,25 +199,25 @@ class _Pass:
     def keep_shared_content(self) -> list[int]:
         """Candidates whose content a protected record holds are kept; the others remain
         candidates (returned, by their place in ``out``)."""
-        holders, out, new = self.protections.holders, self.out, tuple.__new__
+        holders, out = self.protections.holders, self.out
         pairs = zip(self.cand_index, self.cand_hash, strict=True)
         candidates = [i for i, h in pairs if h not in holders]
         if len(candidates) < len(self.cand_index):
             for index, hash_ in zip(self.cand_index, self.cand_hash, strict=True):
                 reason = self.protections.shared(hash_)
                 if reason is not None:
-                    out[index] = new(Decision, (*out[index][:4], KEEP, reason, True))
+                    out[index] = out[index]._replace(action=KEEP, reason=reason, protected=True)
         return candidates
 
     def cap(self, candidates: list[int], max_delete: int | None) -> None:
         """Over ``max_delete`` candidates, the newer ones wait for the next run."""
         if max_delete is None or len(candidates) <= max_delete:
             return
-        out, new = self.out, tuple.__new__
+        out = self.out
         candidates.sort(key=lambda i: (out[i].created_at, out[i].file_id, i))  # oldest first
         reason = f"over --max-delete {max_delete} (newer candidates wait for the next run)"
         for index in candidates[max_delete:]:
-            out[index] = new(Decision, (*out[index][:4], KEEP, reason, False))
+            out[index] = out[index]._replace(action=KEEP, reason=reason, protected=False)
 
 
 @contextmanager

@@ -3,9 +3,9 @@ with what other rows decide for them (docs/architecture.md#retention). The same 
 Core on SQLite and Postgres; the rows stream. :mod:`.judge` turns each row into its decision.
 
 Per record the query of its type gives what the decision needs: file_id, size, created_at,
-symbol and timeframe, run_id and hash, and for a prune_old type ``rank``, its place among the live
-records of its (symbol, timeframe), newest first: ``ROW_NUMBER() OVER (PARTITION BY symbol,
-timeframe ORDER BY created_at DESC, file_id DESC)``.
+run_id and hash. For a prune_old type a second, small query names the newest ``keep_last`` live
+records of each (symbol, timeframe) (:meth:`Query.newest`, a window function): a few rows per
+group, read before the records of the type.
 
 Only the registry knows which rule versions are active, so what the runs say comes from Python:
 :func:`lineage_rows` makes the rows of a temporary table, ``ita_ret_lineage`` (kind, name,
@@ -116,33 +116,36 @@ class Query:
             holders_table.insert().from_select(["hash", "file_id"], holders.group_by(r.c.hash))
         )
 
-    def of_type(self, type_: str, keep_last: int | None, lookups: Lookups) -> sa.Select[Any]:
-        """(file_id, size, created_at, symbol, timeframe, run_id, hash, rank) of each live record
-        of ``type_``. A column nothing will look at is NULL (a NULL costs no string to fetch):
-        symbol, timeframe and ``rank`` without ``keep_last``, run_id when no run protects,
-        hash when no input protects and no content is held by a protected record."""
+    def of_type(self, type_: str, lookups: Lookups) -> sa.Select[Any]:
+        """(file_id, size, created_at, run_id, hash) of each live record of ``type_``. A column
+        nothing will look at is NULL (a NULL costs no string to fetch): run_id when no run
+        protects, hash when no input protects and no content is held by a protected record."""
         r = t.records
-        rank: sa.ColumnElement[Any] = sa.null()
-        symbol: sa.ColumnElement[Any] = sa.null()
-        timeframe: sa.ColumnElement[Any] = sa.null()
-        if keep_last:
-            symbol, timeframe = r.c.symbol, r.c.timeframe
-            rank = sa.func.row_number().over(
-                partition_by=(r.c.symbol, r.c.timeframe),
-                order_by=(self.bytewise(r.c.created_at).desc(), self.bytewise(r.c.file_id).desc()),
-            )
         run_id = r.c.run_id if lookups.runs else sa.null()
         hash_ = r.c.hash if lookups.inputs or lookups.holders else sa.null()
         return sa.select(
-            r.c.file_id,
-            r.c.size,
-            r.c.created_at,
-            symbol.label("symbol"),
-            timeframe.label("timeframe"),
-            run_id.label("run_id"),
-            hash_.label("hash"),
-            rank.label("rank"),
+            r.c.file_id, r.c.size, r.c.created_at, run_id.label("run_id"), hash_.label("hash")
         ).where(r.c.status == "live", r.c.type == type_)
+
+    def newest(self, type_: str, keep_last: int) -> sa.Select[Any]:
+        """(file_id, symbol, timeframe) of the newest ``keep_last`` live records of ``type_`` in
+        each (symbol, timeframe): ``ROW_NUMBER() OVER (PARTITION BY symbol, timeframe ORDER BY
+        created_at DESC, file_id DESC) <= keep_last``. A few rows per group; on SQLite the
+        window reads the index ``ix_store_records_newest`` in its order (no sort, no table
+        row)."""
+        r = t.records
+        rank = sa.func.row_number().over(
+            partition_by=(r.c.symbol, r.c.timeframe),
+            order_by=(self.bytewise(r.c.created_at).desc(), self.bytewise(r.c.file_id).desc()),
+        )
+        ranked = (
+            sa.select(r.c.file_id, r.c.symbol, r.c.timeframe, rank.label("rank"))
+            .where(r.c.status == "live", r.c.type == type_)
+            .subquery()
+        )
+        return sa.select(ranked.c.file_id, ranked.c.symbol, ranked.c.timeframe).where(
+            ranked.c.rank <= keep_last
+        )
 
     def lookups(self, conn: sa.Connection) -> Lookups:
         """What protects a record, as dictionaries (after :meth:`prepare`, in its transaction):

@@ -88,9 +88,8 @@ class _Source:
             for judge, rows in self._rows(conn, None, lookups):
                 keys = (
                     (c, f)
-                    for f, _, c, _, _, run_id, h, rank in rows
-                    if protection(f, run_id, h) is None
-                    and judge.candidate(f, c, rank, holders.get(h))
+                    for f, _, c, run_id, h in rows
+                    if protection(f, run_id, h) is None and judge.candidate(f, c, holders.get(h))
                 )
                 oldest = heapq.nsmallest(max_delete + 1, [*oldest, *keys])
         stored = (
@@ -108,8 +107,11 @@ class _Source:
     ) -> Iterator[tuple[TypeJudge, Any]]:
         for type_ in self.types:
             judge = TypeJudge(type_, self.policy.types.get(type_), self.as_of, cap)
-            keep_last = judge.keep_last if judge.fixed is None else None
-            select = self.query.of_type(type_, keep_last, lookups)
+            if judge.keep_last and judge.fixed is None:
+                newest = self.query.newest(type_, judge.keep_last)
+                with inputs.cursor(self.store, conn, newest) as rows:
+                    judge.read_newest(rows)
+            select = self.query.of_type(type_, lookups)
             with inputs.cursor(self.store, conn, select) as rows:
                 yield judge, rows
 
