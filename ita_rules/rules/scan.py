@@ -27,6 +27,7 @@ _BOOL = {
 _NULL = ("", "~", "null", "Null", "NULL")
 _FAIL = object()
 _PLAIN_BAD = re.compile(r"^[\[\]{}&*!|>@`%\"',#?:-]|: | #|^[-+.0-9]")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
 @lru_cache(maxsize=4096)
@@ -56,7 +57,7 @@ def _scalar(raw: str) -> Any:
         return None
     if value in _BOOL:
         return _BOOL[value]
-    if re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+    if _DATE.fullmatch(value):
         return value
     if _PLAIN_BAD.search(value):
         return _FAIL
@@ -132,8 +133,14 @@ def _hidden_break(text: str) -> bool:
     return _HIDDEN_BREAK.search(text) is not None
 
 
-_OPENERS = re.compile(r"[\[\]{}\"']")
-_BRACKETS = re.compile(r"[\[\]{}]")
+_BRACKETS = "[]{}"
+_OPENERS = _BRACKETS + "\"'"
+
+
+def _holds_any(text: str, chars: str) -> bool:
+    """True when ``text`` holds one of ``chars``: a substring test each (a regular expression's
+    character class tests every character of the text in turn, ~6x slower on a rule file)."""
+    return any(ch in text for ch in chars)
 
 
 def _closing_quote(line: str, start: int) -> int:
@@ -168,12 +175,12 @@ def lines_close(text: str) -> bool:
     """True when every line closes the flow collections and quoted scalars it opens. Only then
     is a line at column 0 sure to start a top-level key: a flow collection or a quoted scalar
     may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``)."""
-    if not _OPENERS.search(text):
+    if not _holds_any(text, _OPENERS):
         return True
     bare = _COMMENT.sub("", _QUOTED.sub("", text))  # never removes a line break
     if "'" in bare or '"' in bare:  # a quote inside a plain scalar, or one left open
         return all(_line_closes(line) for line in text.split("\n"))
-    if not _BRACKETS.search(bare):  # the usual block layout: quoted scalars, no flow
+    if not _holds_any(bare, _BRACKETS):  # the usual block layout: quoted scalars, no flow
         return True
     for line in bare.split("\n"):
         opened = line.count("[") + line.count("{")
