@@ -170,7 +170,7 @@ class TypeJudge:
                 time = shown(created)
                 action, reason, protected = self._unjudged(fid, run_id, hash_, lookups)
             else:
-                time = created.removesuffix("Z").removesuffix(".000000") + "+00:00"  # shown
+                time = shown_stored(created)
                 protection = (
                     RESULT_REASON
                     if result
