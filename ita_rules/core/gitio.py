@@ -447,27 +447,34 @@ class Git:
         return {name: obj[2] for name, obj in self.objects(ids).items()}
 
     def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
-        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads."""
+        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads.
+
+        The reader takes the stream in chunks, so git writes it in full buffers
+        (``GIT_FLUSH=0``): on a pipe, ``git log`` would otherwise write each commit by itself."""
         import subprocess
 
+        env = git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd)
+        env["GIT_FLUSH"] = "0"
         return subprocess.Popen(
             [git_exe(), *args],
             cwd=self.cwd,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd),
+            env=env,
         )
 
 
 class BlobReader:
     """One ``git cat-file --batch`` that takes blob ids while the caller is still finding them
-    (e.g. while ``git log`` streams), so that both git processes work at the same time."""
+    (e.g. while ``git log`` streams), so that both git processes work at the same time. Its
+    answers are read whole at the end, so cat-file buffers them (``--buffer``) instead of
+    writing each object's header, contents and newline by themselves."""
 
     def __init__(self, git: Git) -> None:
         import threading
 
-        self.proc = git.popen(["cat-file", "--batch"], stdin=True)
+        self.proc = git.popen(["cat-file", "--batch", "--buffer"], stdin=True)
         self.order: list[str] = []
         self._seen: set[str] = set()
         self._out = b""
