@@ -13,7 +13,6 @@ recognised without YAML; anything unusual falls back to the safe loader. The sta
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -24,27 +23,70 @@ from ita_rules.rules.gitlog import Commit, Entry, read_history, touched_folders
 from ita_rules.rules.model import Version
 from ita_rules.rules.scan import full_data, full_document, load_fields, strip_lifecycle
 
+# the versions table's columns: VersionRow's fields, in its order
+ROW_COLUMNS = (
+    "file_path",
+    "setup_id",
+    "version",
+    "author",
+    "git_author",
+    "created",
+    "introduced_commit",
+    "introduced_at",
+    "params_hash",
+    "active",
+    "deprecation_reason",
+    "active_changed_commit",
+    "active_changed_at",
+    "blob",
+    "deleted_commit",
+    "deleted_at",
+)
 
-@dataclass
+
 class VersionRow:
-    """One version file as the index records it (the ``versions`` table)."""
+    """One version file as the index records it (the ``versions`` table, whose columns are
+    :data:`ROW_COLUMNS`). A plain class with slots: the replay changes rows in place, and the
+    ``index`` command starts without the dataclasses module (and the inspect module it
+    imports: ~6 ms)."""
 
-    file_path: str
-    setup_id: str
-    version: str
-    author: str | None
-    git_author: str
-    created: str | None
-    introduced_commit: str
-    introduced_at: str
-    params_hash: str | None
-    active: bool
-    deprecation_reason: str | None
-    active_changed_commit: str | None
-    active_changed_at: str | None
-    blob: str
-    deleted_commit: str | None = None
-    deleted_at: str | None = None
+    __slots__ = ROW_COLUMNS
+
+    def __init__(
+        self,
+        file_path: str,
+        setup_id: str,
+        version: str,
+        author: str | None,
+        git_author: str,
+        created: str | None,
+        introduced_commit: str,
+        introduced_at: str,
+        params_hash: str | None,
+        active: bool,
+        deprecation_reason: str | None,
+        active_changed_commit: str | None,
+        active_changed_at: str | None,
+        blob: str,
+        deleted_commit: str | None = None,
+        deleted_at: str | None = None,
+    ) -> None:
+        self.file_path = file_path
+        self.setup_id = setup_id
+        self.version = version
+        self.author = author
+        self.git_author = git_author
+        self.created = created
+        self.introduced_commit = introduced_commit
+        self.introduced_at = introduced_at
+        self.params_hash = params_hash
+        self.active = active
+        self.deprecation_reason = deprecation_reason
+        self.active_changed_commit = active_changed_commit
+        self.active_changed_at = active_changed_at
+        self.blob = blob
+        self.deleted_commit = deleted_commit
+        self.deleted_at = deleted_at
 
 
 class Event(NamedTuple):
@@ -60,23 +102,22 @@ class Event(NamedTuple):
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class AuditFinding:
+class AuditFinding(NamedTuple):
     finding: Finding
     commit: str
     at: str
 
 
-@dataclass
 class Replay:
     """The audit state: every version file seen so far, and what the replay produced."""
 
-    rows: dict[str, VersionRow] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    findings: list[AuditFinding] = field(default_factory=list)
-    _missing: _Lazy | None = field(default=None, repr=False)
-    _folders: dict[str, dict[Version, VersionRow]] | None = field(default=None, repr=False)
-    dirty: set[str] = field(default_factory=set)  # rows created or touched by this replay
+    def __init__(self, rows: dict[str, VersionRow] | None = None) -> None:
+        self.rows: dict[str, VersionRow] = {} if rows is None else rows
+        self.events: list[Event] = []
+        self.findings: list[AuditFinding] = []
+        self.dirty: set[str] = set()  # rows created or touched by this replay
+        self._missing: _Lazy | None = None
+        self._folders: dict[str, dict[Version, VersionRow]] | None = None
 
     def apply(
         self,

@@ -19,16 +19,15 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core import gitio, times
 from ita_rules.core.errors import UsageError
 from ita_rules.rules.folders import rules_path_in_repo
 from ita_rules.rules.gitlog import read_history
-from ita_rules.rules.history import AuditFinding, Replay, VersionRow
+from ita_rules.rules.history import ROW_COLUMNS, AuditFinding, Replay, VersionRow
 
 INDEX_DIR = ".ita"
 INDEX_NAME = "index.sqlite"
@@ -59,12 +58,10 @@ _INDEXES = """
 CREATE INDEX versions_setup ON versions (setup_id);
 CREATE INDEX events_path ON events (file_path);
 """
-_ROW_COLUMNS = tuple(VersionRow.__dataclass_fields__)
-_ROW_VALUES = attrgetter(*_ROW_COLUMNS)
+_ROW_VALUES = attrgetter(*ROW_COLUMNS)
 
 
-@dataclass(frozen=True)
-class IndexStats:
+class IndexStats(NamedTuple):
     """What a refresh did."""
 
     path: str
@@ -77,11 +74,10 @@ class IndexStats:
     findings: int
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where the index comes from: the repository, its rules folder and the indexed ref."""
 
     git: gitio.Git
@@ -235,9 +231,9 @@ def _write(
         conn.execute("DELETE FROM versions")
     else:
         rows = [replay.rows[p] for p in replay.dirty if p in replay.rows]
-    marks = ",".join("?" * len(_ROW_COLUMNS))
+    marks = ",".join("?" * len(ROW_COLUMNS))
     conn.executemany(
-        f"INSERT OR REPLACE INTO versions ({','.join(_ROW_COLUMNS)}) VALUES ({marks})",
+        f"INSERT OR REPLACE INTO versions ({','.join(ROW_COLUMNS)}) VALUES ({marks})",
         map(_ROW_VALUES, rows),
     )
     conn.executemany(
@@ -267,7 +263,7 @@ def _finding_row(a: AuditFinding) -> tuple[Any, ...]:
 
 def _load_rows(conn: sqlite3.Connection, folders: Iterable[str] | None = None) -> list[VersionRow]:
     """Every recorded version file, or those under ``folders`` only (a range scan each)."""
-    select = f"SELECT {','.join(_ROW_COLUMNS)} FROM versions"
+    select = f"SELECT {','.join(ROW_COLUMNS)} FROM versions"
     if folders is None:
         found = conn.execute(select).fetchall()
     else:
@@ -278,7 +274,7 @@ def _load_rows(conn: sqlite3.Connection, folders: Iterable[str] | None = None) -
             ).fetchall()
     rows = []
     for values in found:
-        d = dict(zip(_ROW_COLUMNS, values, strict=True))
+        d = dict(zip(ROW_COLUMNS, values, strict=True))
         d["active"] = bool(d["active"])
         rows.append(VersionRow(**d))
     return rows
