@@ -32,10 +32,16 @@ COMPLETION_VARIABLE = "_ITA_RULES_COMPLETE"  # click's shell completion request
 
 
 def command(args: Sequence[str]) -> Callable[[], int] | None:
-    """The body that runs ``args`` without typer, or None when typer must parse them."""
-    if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
-        return None
+    """The body that runs ``args`` without typer, or None when typer must parse them. A plain
+    ``store put`` is served too (:mod:`ita_rules.cli.store_put`)."""
     if COMPLETION_VARIABLE in os.environ:
+        return None
+    if "store" in args:
+        from ita_rules.cli import store_put
+
+        put = store_put.plain(list(args))
+        return None if put is None else lambda: as_typer_runs(lambda: store_put.put(put))
+    if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
     return lambda: as_typer_runs(lambda: index(None, rebuild=rebuild, json_=json_))

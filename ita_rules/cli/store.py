@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
+from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, state, warn
 from ita_rules.core.errors import UsageError
 
 store_app = typer.Typer(
@@ -32,16 +31,6 @@ def _store(ctx: typer.Context) -> Iterator[Any]:
 
     with open_store(open_workspace(ctx)) as store:
         yield store
-
-
-def _meta(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--meta: expected KEY=VALUE, got {pair!r}")
-        out[key] = value
-    return out
 
 
 def _line(record: Any) -> str:
@@ -89,37 +78,10 @@ def put(
       ita-rules store put out/result.json --type result --run-id run_2026_01_15_001
       ita-rules store put charts/ --type screenshot --symbol GER40 --tag london
     """
-    from ita_rules.core.progress import Bar
-    from ita_rules.store import PutSpec
-    from ita_rules.store.sources import expand
+    from ita_rules.cli.store_put import PutArgs
+    from ita_rules.cli.store_put import put as run
 
-    spec = PutSpec(type_, symbol, timeframe, run_id, tuple(tag), _meta(meta)).checked()
-    files = expand([str(p) for p in paths])
-    if run_id is not None:
-        from ita_rules.provenance.putcheck import for_run
-
-        spec = for_run(open_workspace(ctx), spec, files)
-    collecting = gc.isenabled()
-    gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
-    try:
-        with _store(ctx) as store:
-            bar = Bar("put")
-            try:
-                records = store.put_many(files, spec, progress=bar)
-            finally:
-                bar.close()
-    finally:
-        if collecting:
-            gc.enable()
-    if json_:
-        emit_json([r.as_dict() for r in records])
-        return
-    echo(
-        "\n".join(
-            f"{r.file_id}  {r.path}{'  (already stored)' if r.deduplicated else ''}"
-            for r in records
-        )
-    )
+    run(PutArgs(state(ctx).workspace, paths, type_, symbol, timeframe, run_id, tag, meta, json_))
 
 
 @store_app.command("get")
