@@ -11,9 +11,8 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core.errors import ConfigError, Location, WorkspaceNotFound
 
@@ -75,8 +74,7 @@ _TYPE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Resolved configuration of one workspace. Paths are absolute."""
 
     root: Path
@@ -93,7 +91,7 @@ class Settings:
     telegram_token_env: str
     telegram_chat_id: str
     telegram_base_url: str
-    raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    raw: Mapping[str, Mapping[str, Any]] = {}  # read, never changed
     vectors_url: str = "chroma:.ita/vectors"  # chroma:PATH (embedded) or http://host:port
     vectors_group_key: str = ""  # the metadata key that groups embeddings for keep_last
     lineage_url: str = ""  # an OpenLineage HTTP endpoint; "" = no live events
@@ -177,8 +175,7 @@ def _string_list(
         raise ConfigError(f"{section}.{key}: expected an array of strings", Location(str(path)))
 
 
-@dataclass(frozen=True)
-class RulesConfig:
+class RulesConfig(NamedTuple):
     """The ``[rules]`` section as a commit holds it (no environment overrides): what the server
     hook and ``check --base`` read from the protected side, never from the pushed commit."""
 

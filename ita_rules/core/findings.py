@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ita_rules.core.errors import Location
 
@@ -21,8 +21,7 @@ def dotted(path: Sequence[str | int]) -> str:
     return out
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One problem: where (path, 1-based line/col), which field, what was expected."""
 
     path: str

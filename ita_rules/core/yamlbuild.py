@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -41,15 +40,22 @@ _KIND = {  # what a plain key was read as, for "quote it" messages
 }
 
 
-@dataclass
 class Document:
-    """A loaded YAML file: JSON-compatible ``data`` plus the marks of every value and key."""
+    """A loaded YAML file: JSON-compatible ``data`` plus the marks of every value and key
+    (1-based line and column by field path), filled in while it is built. A plain class: see
+    :class:`~ita_rules.core.errors.Location`."""
 
-    path: str
-    data: Any
-    marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[FieldPath, tuple[int, int]] = field(default_factory=dict)
-    text: str = ""
+    __slots__ = ("data", "key_marks", "marks", "path", "text")
+
+    def __init__(self, path: str, data: Any, *, text: str = "") -> None:
+        self.path = path
+        self.data = data
+        self.marks: dict[FieldPath, tuple[int, int]] = {}
+        self.key_marks: dict[FieldPath, tuple[int, int]] = {}
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Document(path={self.path!r}, data={self.data!r})"
 
     def position(self, path: FieldPath, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, col) of the value at ``path`` (or of its key), else the nearest parent."""

@@ -6,10 +6,9 @@ On the hook path: the standard library and :mod:`ita_rules.core` only until a bl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core.findings import Finding
 from ita_rules.rules.model import FILE_RE, Version
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
 SYMLINK_MODE = "120000"
 
 
-@dataclass
-class Parsed:
+class Parsed(NamedTuple):
     """One rule file read from git: its document (when it is YAML) and its validation findings."""
 
     path: str

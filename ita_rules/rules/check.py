@@ -23,7 +23,6 @@ be shown.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,7 +111,7 @@ def printable_finding(f: Finding) -> Finding:
     path, message = printable(f.path), printable(f.message)
     if path == f.path and message == f.message:
         return f
-    return replace(f, path=path, message=message)
+    return f._replace(path=path, message=message)
 
 
 def unless_written(findings: Sequence[Finding], written: Sequence[str]) -> list[Finding]:

@@ -15,7 +15,7 @@ The contents are read from git (``git cat-file --batch``), never from the work t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.findings import Finding, dotted
@@ -33,19 +33,28 @@ from ita_rules.rules.ordering import order_findings, predecessors
 from ita_rules.rules.outcome import Outcome
 
 
-@dataclass
 class CheckResult(Outcome):
-    """What one check looked at and every problem it found."""
+    """What one check looked at and every problem it found (a plain class, filled in as the
+    check goes: see :class:`~ita_rules.core.errors.Location`)."""
 
-    mode: str  # "staged", "range", "history" or "push"
-    released: str  # the ref whose versions count as released, as the user named it
-    head: str  # "the index" or a ref
-    files: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    FIELDS = ("mode", "released", "head", "files", "findings")
+
+    def __init__(
+        self,
+        mode: str,
+        released: str,
+        head: str,
+        files: int = 0,
+        findings: list[Finding] | None = None,
+    ) -> None:
+        self.mode = mode  # "staged", "range", "history" or "push"
+        self.released = released  # the ref whose versions count as released, as named
+        self.head = head  # "the index" or a ref
+        self.files = files
+        self.findings: list[Finding] = [] if findings is None else findings
 
 
-@dataclass(frozen=True)
-class Between:
+class Between(NamedTuple):
     """What a comparison compares: the released commit (None: nothing released yet) and the
     head (None: the staged index), the names they are shown by, and the check's mode."""
 
@@ -59,21 +68,19 @@ class Between:
         return CheckResult(self.mode, self.released_label, self.head_label)
 
 
-@dataclass(frozen=True)
-class _Side:
+class _Side(NamedTuple):
     """One tree (a commit's or the index's) restricted to the rules folder."""
 
     label: str
     entries: dict[str, tuple[str, str]]  # path -> (mode, blob)
 
 
-@dataclass
-class _Changed:
+class _Changed(NamedTuple):
     """The rule files of a comparison that are new or changed in the head."""
 
-    changed: list[str] = field(default_factory=list)  # to validate
-    added: list[str] = field(default_factory=list)
-    modified: list[str] = field(default_factory=list)
+    changed: list[str]  # to validate
+    added: list[str]
+    modified: list[str]
 
 
 def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
@@ -173,7 +180,7 @@ def _classify(
 ) -> _Changed:
     """Sort ``git diff --name-status`` lines into the files to check; a deleted, renamed,
     misplaced or unmerged file is a finding in ``result`` right away."""
-    out = _Changed()
+    out = _Changed([], [], [])
     label = released.label
     for status, old, new in statuses:
         was_version = old in released.entries and is_version_path(old, rules_path)

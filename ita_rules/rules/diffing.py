@@ -9,8 +9,7 @@ cases are decided by comparing canonical JSON and by a structural walk.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ita_rules.core import canonical
 from ita_rules.core.canonical import HASHED_FIELDS
@@ -23,8 +22,7 @@ if TYPE_CHECKING:
 Bump = Literal["none", "minor", "major"]
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One difference: ``kind`` is ``+`` (added), ``-`` (removed) or ``~`` (changed)."""
 
     kind: str
@@ -193,8 +191,7 @@ def required_bump(old: dict[str, Any], new: dict[str, Any]) -> tuple[Bump, list[
     return classify(old, new)
 
 
-@dataclass(frozen=True)
-class VersionDiff:
+class VersionDiff(NamedTuple):
     """``diff``: what changed between two versions of a setup, and the bump it needs."""
 
     setup_id: str

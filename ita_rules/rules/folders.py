@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.config import CONFIG_NAME, RulesConfig, rules_config
@@ -138,8 +138,7 @@ def rules_dir_findings(
     ]
 
 
-@dataclass(frozen=True)
-class ReleasedFolders:
+class ReleasedFolders(NamedTuple):
     """The rules folders of a released commit and its history, and the head's ``[rules]``."""
 
     config_path: str

@@ -5,9 +5,8 @@ On the pre-commit hook path: imports PyYAML, rfc8785 and the standard library on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core import canonical, validation, yamlio
 from ita_rules.core.errors import ItaRulesError
@@ -18,8 +17,7 @@ from ita_rules.rules.model import FILE_RE, Rule
 RULE_SCHEMA = "rule.schema.json"
 
 
-@dataclass(frozen=True)
-class Released:
+class Released(NamedTuple):
     """A rule file that exists in the released ref: a released version, whose params_hash no
     tool may rewrite. ``ref`` names that ref as the user knows it (``HEAD``, ``origin/main``);
     ``unchanged`` is true when the file is still exactly what was released."""
@@ -28,8 +26,7 @@ class Released:
     unchanged: bool = False
 
 
-@dataclass
-class Validated:
+class Validated(NamedTuple):
     """The outcome of validating one rule file."""
 
     path: str

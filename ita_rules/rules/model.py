@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import total_ordering
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core.errors import UsageError
 
@@ -15,10 +13,8 @@ FILE_RE = re.compile(r"v((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))\.yaml")
 LIFECYCLE_FIELDS = ("active", "deprecation_reason", "tags")
 
 
-@total_ordering
-@dataclass(frozen=True)
-class Version:
-    """``MAJOR.MINOR``, ordered numerically (1.10 > 1.9)."""
+class Version(NamedTuple):
+    """``MAJOR.MINOR``, ordered numerically (1.10 > 1.9: as the pair of numbers)."""
 
     major: int
     minor: int
@@ -34,11 +30,6 @@ class Version:
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Version):
-            return NotImplemented
-        return (self.major, self.minor) < (other.major, other.minor)
 
     @property
     def tag(self) -> str:
@@ -72,9 +63,8 @@ def parse_ref(ref: str) -> tuple[str, Version | None]:
     return setup_id, (Version.parse(version) if sep else None)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One loaded, valid rule version."""
+class Rule(NamedTuple):
+    """One loaded, valid rule version (``data``: the whole document as loaded)."""
 
     setup_id: str
     version: Version
@@ -90,7 +80,7 @@ class Rule:
     description: str | None = None
     tags: tuple[str, ...] = ()
     path: str = ""
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    data: dict[str, Any] = {}  # noqa: RUF012 (read, never changed)
 
     @property
     def rule_version(self) -> str:

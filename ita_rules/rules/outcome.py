@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 from ita_rules.core.findings import Finding
 
 
 class Outcome:
-    """For a dataclass with ``findings``: ``ok`` and ``as_dict`` (``ok`` first, then the
-    fields in their order, the findings as dictionaries)."""
+    """For a result with ``findings``: ``ok`` and ``as_dict`` (``ok`` first, then its
+    ``FIELDS`` in their order, the findings as dictionaries)."""
 
+    FIELDS: ClassVar[tuple[str, ...]]
     findings: list[Finding]
-    __dataclass_fields__: dict[str, Any]
 
     @property
     def ok(self) -> bool:
@@ -20,7 +20,7 @@ class Outcome:
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"ok": self.ok}
-        for name in self.__dataclass_fields__:
+        for name in self.FIELDS:
             value = getattr(self, name)
             out[name] = [f.as_dict() for f in value] if name == "findings" else value
         return out

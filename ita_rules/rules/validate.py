@@ -28,6 +28,7 @@ _FIXABLE = frozenset({"hash-missing", "hash-mismatch"})
 class ValidationReport(Outcome):
     """What ``validate`` looked at, the files whose hash it wrote, and every finding."""
 
+    FIELDS = ("files", "fixed", "findings")
     files: int = 0
     fixed: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
