@@ -26,7 +26,8 @@ _BOOL = {
 }
 _NULL = ("", "~", "null", "Null", "NULL")
 _FAIL = object()
-_PLAIN_BAD = re.compile(r"^[\[\]{}&*!|>@`%\"',#?:-]|: | #|^[-+.0-9]")
+# the first characters that make a plain value something else (an indicator, a number...)
+_PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.0123456789")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
@@ -59,8 +60,8 @@ def _scalar(raw: str) -> Any:
         return _BOOL[value]
     if _DATE.fullmatch(value):
         return value
-    if _PLAIN_BAD.search(value):
-        return _FAIL
+    if value[0] in _PLAIN_BAD_FIRST or ": " in value or " #" in value:
+        return _FAIL  # tested without a regular expression, which tries every position
     return value
 
 
