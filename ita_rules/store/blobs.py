@@ -14,7 +14,6 @@ import errno
 import hashlib
 import itertools
 import os
-import secrets
 import stat
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 
 from ita_rules.core import fsutil as _fsutil
 from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
-from ita_rules.store import kernelcopy
 from ita_rules.store.errors import SourceError
 from ita_rules.store.naming import TMP_PREFIX
 
@@ -163,6 +161,8 @@ def _read_bytes(src_fd: int, size: int) -> bytes:
 
 def _copy(src_fd: int, out: int, sync: bool, size_hint: int = -1) -> tuple[str, int]:
     if size_hint >= LARGE:
+        from ita_rules.store import kernelcopy  # its threads and mmap: for large files only
+
         pace = _start_writeback if sync else None
         done = kernelcopy.copy_and_hash(src_fd, out, pace, WRITEBACK_WINDOW)
         if done is not None:
@@ -219,7 +219,7 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         _SYNC_FILE_RANGE(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE
 
 
-_TEMP_TOKEN = secrets.token_hex(6)  # per process (a forked child differs by its pid)
+_TEMP_TOKEN = os.urandom(6).hex()  # per process (a forked child differs by its pid)
 _TEMP_COUNT = itertools.count()
 _PID = [os.getpid()]  # os.getpid() is a system call: once, and again in a forked child
 if hasattr(os, "register_at_fork"):
@@ -242,7 +242,7 @@ def create_temp(folder: str | Path) -> tuple[int, str]:
         try:
             return os.open(path, _CREATE, 0o644), path
         except FileExistsError:
-            unique = secrets.token_hex(8)
+            unique = os.urandom(8).hex()
         except FileNotFoundError:
             os.makedirs(base, exist_ok=True)
     raise OSError(errno.EEXIST, f"cannot create a temporary file in {folder}")
