@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
 
-_TOP = re.compile(r"([A-Za-z_$][A-Za-z0-9_$-]*)[ \t]*:(?:[ \t]+(.*?))?[ \t]*\r?$")
 _BOOL = {
     **dict.fromkeys(("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"), True),
     **dict.fromkeys(("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"), False),
