@@ -103,7 +103,9 @@ def parse_log(raw: bytes) -> list[Commit]:
     commits: list[Commit] = []
     for chunk in raw.decode("utf-8", "surrogateescape").split("\x01")[1:]:
         tokens = chunk.split("\0")
-        cid, parents, author, at = (t if t.isascii() else _replaced(t) for t in tokens[:4])
+        cid, parents, author, at = tokens[:4]
+        if not chunk.isascii():  # (a flag CPython keeps: no scan)
+            cid, parents, author, at = (t if t.isascii() else _replaced(t) for t in tokens[:4])
         entries: list[Entry] = []
         i, n = 4, len(tokens)
         while i < n:
