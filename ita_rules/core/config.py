@@ -11,6 +11,7 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NamedTuple
 
@@ -197,6 +198,7 @@ def rules_folder(value: str, where: str, key: str = "rules.dir") -> str:
     return normal
 
 
+@lru_cache(maxsize=64)  # the same text is often read from several commits (and the index)
 def rules_config(raw: bytes | None, path: str = CONFIG_NAME) -> RulesConfig:
     """The ``[rules]`` section of an ``ita.toml`` read from git (None: no file, the defaults).
     Strict like :func:`load_settings`: a wrong ``ita.toml`` is a :class:`ConfigError`."""

@@ -15,6 +15,7 @@ honoured them would compare what a replace ref shows instead of what was committ
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -551,8 +552,12 @@ class ObjectReader:
     def __enter__(self) -> ObjectReader:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        with contextlib.suppress(GitError):  # the error already on its way is the one to see
+            self.close()
 
     def read(self, names: Iterable[str]) -> dict[str, GitObject]:
         """The objects ``names`` name; a name that names nothing is left out."""

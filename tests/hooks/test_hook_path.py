@@ -54,8 +54,8 @@ def test_a_commit_imports_no_subprocess_json_or_tempfile(ws: Path) -> None:
     classes)."""
     put(ws, "S1", "1.2", params={"atr_mult": 1.8})
     git(ws, "add", "-A")
-    heavy = ("subprocess", "shutil", "tempfile", "json", "importlib.resources", "selectors")
-    heavy += ("dataclasses", "inspect")
+    heavy = ["subprocess", "shutil", "tempfile", "json", "importlib.resources", "selectors"]
+    heavy += ["dataclasses", "inspect"]
     out, err, imported = run_hook(ws, *heavy)
     assert (out, err, imported) == ("", "", [])
     put(ws, "S1", "1.3", params={"atr_mult": 1.9}, bad_hash=True)  # a finding is still found
@@ -219,3 +219,19 @@ def test_an_intent_to_add_file_is_no_predecessor(ws: Path) -> None:
     assert [(f.path, f.message) for f in result.findings] == [
         ("rules/S1/v1.3.yaml", "version 1.3 skips versions: after 1.1 comes 1.2 or 2.0")
     ]
+
+
+def test_a_failed_reader_does_not_hide_the_error_in_flight(in_git_repo: Path) -> None:
+    """A cat-file that dies is a GitError when the reader closes, unless an error is already
+    on its way out of the ``with``: that one is raised."""
+    import signal
+
+    g = gitio.Git(in_git_repo)
+    for in_flight in (False, True):
+        expected = ValueError if in_flight else GitError
+        with pytest.raises(expected), g.reading() as reader:
+            assert reader._process is not None
+            os.kill(reader._process[0], signal.SIGKILL)
+            if in_flight:
+                raise ValueError("the check's own error")
+        assert reader.closed
