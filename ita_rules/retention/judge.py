@@ -8,10 +8,11 @@ policy for the type, or keep_forever; ``created_at`` not a time as the store wri
 ``retain_days``; prune_old's newest ``keep_last``; content a protected record holds; over
 ``max_delete`` (the :data:`Cap`); then the type's action.
 
-The store's times are read as text, not parsed: they sort as time, so ``retain_days`` is one
-comparison with a cutoff written the same way, and the age in whole days is how many of the
-day marks before ``as_of`` (``as_of`` less 1, 2, ... days, written the same way) are at or after
-the time (:class:`Ages`). A reason is made once per type and number of days.
+The store's times sort as time, so ``retain_days`` is one comparison of the text with a cutoff
+written the same way; the age in whole days, which only a reason shows, is parsed
+(:class:`Ages`). A text that looks like a store time but names no moment (February 30, a leap
+second) is kept, as any other time the store does not write. A reason is made once per type
+and number of days.
 
 The protections are looked up in dictionaries (:class:`.query.Lookups`) and the totals counted
 in the loop that decides (a million records are a million turns of it: each call, generator
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,7 +34,11 @@ from ita_rules.retention.protect import RESULT_REASON, shared_reason
 if TYPE_CHECKING:
     from ita_rules.retention.query import Lookups
 
-STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+# A time as the store writes it (times.iso): ASCII digits, each field in its range.
+STORE_TIME = re.compile(
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z"
+)
 UNJUDGED = "created_at is not a time as the store writes it: its age cannot be judged"
 KEEP_FOREVER = "strategy keep_forever"
 
@@ -79,32 +83,19 @@ def shown_stored(text: str) -> str:
 
 
 class Ages:
-    """Whole days from a time as the store writes it to ``as_of``: Python's ``int()`` of the
-    age in days, as the first planner computed it, without parsing the time. ``marks`` are
-    ``as_of`` less n, ..., 2, 1 days, written as the store writes times (oldest first): a time
-    no later than ``as_of`` is as many whole days old as there are marks at or after it. The
-    marks reach back as far as the oldest time asked about."""
+    """Whole days from a time as the store writes it to ``as_of``: the days of the age (a time
+    in the future counts toward zero, as ``int()`` of the age in days does), or None when the
+    text names no moment (February 30): its age cannot be judged."""
 
     def __init__(self, as_of: _dt.datetime) -> None:
         self.as_of = as_of
-        self.now = times.iso(as_of)
-        self.marks: list[str] = []
 
-    def days_old(self, created: str) -> int:
-        if created > self.now:  # in the future (rare): int() rounds the negative age up
-            return int((self.as_of - _dt.datetime.fromisoformat(created)).total_seconds() / 86400)
-        before = bisect_left(self.marks, created)  # the marks before the time
-        if before == 0:  # at or before the oldest mark (or none yet): reach back further
-            self._reach(created)
-            before = bisect_left(self.marks, created)
-        return len(self.marks) - before
-
-    def _reach(self, created: str) -> None:
-        """Marks back to a day before ``created`` (and a year back at least)."""
-        days = (self.as_of - _dt.datetime.fromisoformat(created)).days + 2
-        days = max(days, 366, 2 * len(self.marks))
-        day = _dt.timedelta(days=1)
-        self.marks = [times.iso(self.as_of - n * day) for n in range(days, 0, -1)]
+    def days_old(self, created: str) -> int | None:
+        try:
+            age = self.as_of - _dt.datetime.fromisoformat(created)
+        except ValueError:
+            return None
+        return age.days if age >= _dt.timedelta(0) else -(-age).days
 
 
 class Reasons(dict[Any, str]):
@@ -136,7 +127,9 @@ class TypeJudge:
         rule = self.rule = rule or TypeRule("keep_forever")
         prune = rule.strategy == "prune_old"
         self.keep_last = (rule.keep_last or 0) if prune else 0
-        self.newest: dict[str, str] = {}
+        # prune_old's newest keep_last (file_id -> reason), read by read_newest before the
+        # decisions: until then None, and deciding fails rather than protecting nothing
+        self.newest: dict[str, str] | None = None if self.needs_newest else {}
         self.action = ARCHIVE if rule.strategy == "archive_to_remote" else DELETE
         as_of = times.utc(as_of)
         self.ages = Ages(as_of)
@@ -147,6 +140,11 @@ class TypeJudge:
         self.over = over_reason(cap.max_delete) if cap is not None else ""
         self.kept = self.kept_bytes = self.selected_bytes = 0
         self.selected: list[tuple[str, str]] = []  # (file_id, action)
+
+    @property
+    def needs_newest(self) -> bool:
+        """Whether prune_old's newest ``keep_last`` must be read (:meth:`read_newest`) first."""
+        return self.keep_last > 0 and self.fixed is None
 
     def read_newest(self, rows: Iterable[tuple[str, str | None, str | None]]) -> None:
         """The rows of :meth:`.query.Query.newest`: (file_id, symbol, timeframe)."""
@@ -214,16 +212,26 @@ class TypeJudge:
         """Whether a record nothing protects goes before any cap."""
         if self.fixed is not None or not STORE_TIME.fullmatch(created) or created > self.cutoff:
             return False
-        return fid not in self.newest and holder is None
+        if fid in self._newest() or holder is not None:
+            return False
+        return self.ages.days_old(created) is not None
+
+    def _newest(self) -> dict[str, str]:
+        if self.newest is None:  # a protection that was not evaluated must not protect nothing
+            raise RuntimeError(f"{self.type}: the newest keep_last were not read (read_newest)")
+        return self.newest
 
     def _judged(
         self, fid: str, created: str, hash_: str, lookups: Lookups
     ) -> tuple[str, str, bool]:
         """The action, reason and protection of a record nothing protects, of a type with a
         policy, its time as the store writes it."""
+        days = self.ages.days_old(created)
+        if days is None:  # February 30, say: no moment
+            return KEEP, UNJUDGED, False
         if created > self.cutoff:
-            return KEEP, self.young[self.ages.days_old(created)], False
-        newest = self.newest.get(fid)
+            return KEEP, self.young[days], False
+        newest = self._newest().get(fid)
         if newest is not None:
             return KEEP, newest, False
         holder = lookups.holders.get(hash_)
@@ -232,4 +240,4 @@ class TypeJudge:
         cap = self.cap
         if cap is not None and (cap.last is None or (created, fid) > cap.last):
             return KEEP, self.over, False
-        return self.action, self.old[self.ages.days_old(created)], False
+        return self.action, self.old[days], False

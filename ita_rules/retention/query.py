@@ -130,9 +130,9 @@ class Query:
     def newest(self, type_: str, keep_last: int) -> sa.Select[Any]:
         """(file_id, symbol, timeframe) of the newest ``keep_last`` live records of ``type_`` in
         each (symbol, timeframe): ``ROW_NUMBER() OVER (PARTITION BY symbol, timeframe ORDER BY
-        created_at DESC, file_id DESC) <= keep_last``. A few rows per group; on SQLite the
-        window reads the index ``ix_store_records_newest`` in its order (no sort, no table
-        row)."""
+        created_at DESC, file_id DESC) <= keep_last``. The window sorts the type's live records
+        (there is no index in its order: one would slow every put); a few rows per group come
+        back."""
         r = t.records
         rank = sa.func.row_number().over(
             partition_by=(r.c.symbol, r.c.timeframe),

@@ -107,7 +107,7 @@ class _Source:
     ) -> Iterator[tuple[TypeJudge, Any]]:
         for type_ in self.types:
             judge = TypeJudge(type_, self.policy.types.get(type_), self.as_of, cap)
-            if judge.keep_last and judge.fixed is None:
+            if judge.needs_newest:
                 newest = self.query.newest(type_, judge.keep_last)
                 with inputs.cursor(self.store, conn, newest) as rows:
                     judge.read_newest(rows)

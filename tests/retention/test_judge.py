@@ -1,18 +1,19 @@
-"""The judge's text arithmetic on times as the store writes them (``retention/judge.py``): the
-whole days a record is old, counted against day marks, are Python's ``int()`` of its age in
-days, as the first planner computed it (tests/retention/_reference.py), to the microsecond,
-for times older than any mark made so far and for times in the future; a stored time is shown
-as ``datetime.isoformat()`` shows the moment."""
+"""The judge's arithmetic on times as the store writes them (``retention/judge.py``): the whole
+days a record is old are Python's ``int()`` of its age in days, as the first planner computed
+it (tests/retention/_reference.py), to the microsecond, in the future too, and for years before
+1000; a text in the store's shape that names no moment has no age (it is kept); a stored time
+is shown as ``datetime.isoformat()`` shows the moment."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ita_rules.core import times
-from ita_rules.retention.judge import Ages, shown
+from ita_rules.retention.judge import STORE_TIME, Ages, shown
 
 AS_OF = dt.datetime(2026, 1, 15, 12, 0, 0, 250_000, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -29,10 +30,38 @@ ages = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(ages, min_size=1, max_size=20))
 def test_whole_days_are_int_of_the_age_in_days(ages: list[dt.timedelta]) -> None:
-    counter = Ages(AS_OF)  # one counter for all: its marks reach back as times need them
+    counter = Ages(AS_OF)
     for age in ages:
         created = times.iso(AS_OF - age)
         assert counter.days_old(created) == int(age.total_seconds() / 86400), created
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        "0999-12-30T12:00:00.250000Z",  # a year under 1000: strftime would not pad it
+        "0500-01-01T12:00:00.250000Z",
+        "0001-01-01T00:00:00.000000Z",
+        "9999-12-31T23:59:59.999999Z",
+    ],
+)
+def test_far_times_are_counted_exactly(created: str) -> None:
+    age = AS_OF - dt.datetime.fromisoformat(created)
+    assert Ages(AS_OF).days_old(created) == int(age.total_seconds() / 86400)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-02-30T00:00:00.000000Z",
+        "2016-12-31T23:59:60.000000Z",
+        "2025-01-01T24:00:00.000000Z",
+        "２０２５-01-01T00:00:00.000000Z",
+    ],
+)
+def test_a_text_that_names_no_moment_is_not_judged(text: str) -> None:
+    # the days are not counted, and the planner keeps the record (test_plan_sql)
+    assert STORE_TIME.fullmatch(text) is None or Ages(AS_OF).days_old(text) is None
 
 
 def test_a_stored_time_is_shown_as_isoformat_shows_the_moment() -> None:

@@ -200,18 +200,31 @@ def test_a_time_not_as_the_store_writes_it_is_kept_and_shown_as_written(db: Any)
         ("model", "model", 1, "yesterday", "sha256:5", None, None, None, frozenset()),
         ("plain", "screenshot", 1, "2025-10-17T12:00:00.000000Z", "sha256:6", None, None, None,
          frozenset()),
+        # the store's shape, but no moment: kept whatever order the rows come in
+        ("feb30", "screenshot", 1, "2025-02-30T00:00:00.000000Z", "sha256:7", None, None, None,
+         frozenset()),
+        ("leap", "screenshot", 1, "2016-12-31T23:59:60.000000Z", "sha256:8", None, None, None,
+         frozenset()),
+        ("y999", "screenshot", 1, "0999-12-30T12:00:00.000000Z", "sha256:9", None, None, None,
+         frozenset()),
     ]  # fmt: skip
-    plan = read_plan(_store(db, rows), policy, AS_OF, Lineage({}, {}, {}))
-    unjudged = "created_at is not a time as the store writes it: its age cannot be judged"
-    assert sorted((d.file_id, d.created_at, d.action, d.reason) for d in plan.decisions) == [
-        ("east", "2025-10-17T14:00:00+02:00", "keep", unjudged),
-        ("junk", "yesterday", "keep", unjudged),
-        ("model", "yesterday", "keep", "strategy keep_forever"),
-        ("naive", "2025-10-17T12:00:00+00:00", "keep", unjudged),
-        ("plain", "2025-10-17T12:00:00+00:00", "delete",
-         "older than 1 days (90 days old), strategy delete"),
-        ("tagged", "2025-10-17T14:00:00+02:00", "keep", "protected tag 'important'"),
-    ]  # fmt: skip
+    y999 = AS_OF - dt.datetime(999, 12, 30, 12, tzinfo=dt.UTC)
+    for order in (rows, rows[::-1]):
+        plan = read_plan(_store(db, order), policy, AS_OF, Lineage({}, {}, {}))
+        unjudged = "created_at is not a time as the store writes it: its age cannot be judged"
+        assert sorted((d.file_id, d.created_at, d.action, d.reason) for d in plan.decisions) == [
+            ("east", "2025-10-17T14:00:00+02:00", "keep", unjudged),
+            ("feb30", "2025-02-30T00:00:00+00:00", "keep", unjudged),
+            ("junk", "yesterday", "keep", unjudged),
+            ("leap", "2016-12-31T23:59:60.000000Z", "keep", unjudged),
+            ("model", "yesterday", "keep", "strategy keep_forever"),
+            ("naive", "2025-10-17T12:00:00+00:00", "keep", unjudged),
+            ("plain", "2025-10-17T12:00:00+00:00", "delete",
+             "older than 1 days (90 days old), strategy delete"),
+            ("tagged", "2025-10-17T14:00:00+02:00", "keep", "protected tag 'important'"),
+            ("y999", "0999-12-30T12:00:00+00:00", "delete",
+             f"older than 1 days ({int(y999.total_seconds() / 86400)} days old), strategy delete"),
+        ]  # fmt: skip
 
 
 def test_the_json_is_one_reading_and_byte_for_byte_the_plan_dict(db: Any) -> None:
