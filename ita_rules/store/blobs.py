@@ -69,6 +69,9 @@ def open_source(path: str | Path, shown: str | None = None, *, checked: bool = F
     return open_sized(path, shown, checked=checked)[0]
 
 
+_OPEN_SOURCE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
 def open_sized(
     path: str | Path, shown: str | None = None, *, checked: bool = False
 ) -> tuple[int, int]:
@@ -76,9 +79,8 @@ def open_sized(
     shown = shown if shown is not None else str(path)
     if not checked:
         check_source(path, shown)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _OPEN_SOURCE)
     except FileNotFoundError:
         raise SourceError(f"{shown}: no such file") from None
     except OSError as exc:
