@@ -375,10 +375,16 @@ def test_progress_bar_on_a_terminal_only(in_git_repo: Path) -> None:
 
 # --- the cheap paths agree with the full ones --------------------------------------------------
 
-_word = st.text(alphabet="abcXYZ_ -:#'\"0123456789.", min_size=0, max_size=12)
+# every indicator, tabs, Unicode spaces YAML does not strip (NBSP, ideographic, form feed) and
+# a non-ASCII letter
+_word = st.text(
+    alphabet="abcnoyXYZ_ -:#'\"0123456789.&*!|>@`%?+,[]{}~=\t\u00a0\u3000\x0cé",
+    min_size=0,
+    max_size=12,
+)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     author=_word,
     reason=st.one_of(st.none(), _word),
@@ -399,9 +405,34 @@ def test_scan_agrees_with_the_yaml_loader(
     )
     fast = scan(text)
     doc, _ = yamlio.loads(text, "x", raw_scalars=("version",))
-    if fast is None or doc is None:
+    if doc is None:  # the loader refuses the text: so must the cheap reading
+        assert fast is None, text
         return
-    assert fast == {k: doc.data[k] for k in FIELDS if k in doc.data}
+    if fast is None:
+        return
+    assert fast == {k: doc.data[k] for k in FIELDS if k in doc.data}, text
+
+
+@pytest.mark.parametrize(
+    "author, reason",
+    [
+        ("alice\t# lead", "see v2\u00a0"),  # a comment after a tab; a trailing NBSP is kept
+        ("bob", "moved to v2 # why"),
+        ("'it''s me'  # quoted", '"v2" # later'),
+        ("Zoë", "see\u3000v2"),
+    ],
+)
+def test_scan_reads_what_the_loader_reads(author: str, reason: str) -> None:
+    from ita_rules.core import yamlio
+    from ita_rules.rules.scan import FIELDS, scan
+
+    text = (
+        f'setup_id: S1\nversion: "1.0"\nauthor: {author}\ncreated: 2025-01-01\n'
+        f"active: false\ndeprecation_reason: {reason}\nparams_hash: sha256:abc\n"
+    )
+    doc, _ = yamlio.loads(text, "x", raw_scalars=("version",))
+    assert doc is not None
+    assert scan(text) == {k: doc.data[k] for k in FIELDS if k in doc.data}
 
 
 _leaf = st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b"]), st.booleans())

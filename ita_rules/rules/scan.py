@@ -19,15 +19,28 @@ if TYPE_CHECKING:
 
 FIELDS = ("setup_id", "version", "author", "created", "active", "deprecation_reason", "params_hash")
 
+# the booleans the loader takes; the YAML 1.1 ones it refuses as ambiguous (yamlscalars)
 _BOOL = {
-    **dict.fromkeys(("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"), True),
-    **dict.fromkeys(("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"), False),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
 }
+_BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})  # in any case
 _NULL = ("", "~", "null", "Null", "NULL")
 _FAIL = object()
 # the first characters that make a plain value something else (an indicator, a number...)
-_PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.0123456789")
+_PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.=0123456789")  # "=": PyYAML's value tag
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
+# characters YAML does not allow in a stream (PyYAML's reader refuses them)
+_NOT_PRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+)
+_PLAIN_COMMENT = re.compile(r"[ \t]#")  # a comment starts at a # after a space or a tab
+
+
+def _closed(rest: str) -> bool:
+    """Whether the text after a quoted scalar's closing quote ends the value: nothing, or a
+    comment after a space or a tab."""
+    return rest == "" or (rest[0] in " \t" and rest.lstrip(" \t").startswith("#"))
 
 
 @lru_cache(maxsize=4096)
@@ -36,8 +49,7 @@ def _scalar(raw: str) -> Any:
         end = raw.find('"', 1)
         if end < 0 or "\\" in raw[:end]:
             return _FAIL
-        rest = raw[end + 1 :].strip()
-        return raw[1:end] if not rest or rest.startswith("#") else _FAIL
+        return raw[1:end] if _closed(raw[end + 1 :]) else _FAIL
     if raw.startswith("'"):
         body = raw[1:]
         j, out = 0, []
@@ -50,17 +62,18 @@ def _scalar(raw: str) -> Any:
                 j = k + 2
                 continue
             out.append(body[j:k])
-            rest = body[k + 1 :].strip()
-            return "".join(out) if rest == "" or rest.startswith("#") else _FAIL
-    value = raw.split(" #", 1)[0].rstrip()
+            return "".join(out) if _closed(body[k + 1 :]) else _FAIL
+    value = _PLAIN_COMMENT.split(raw, 1)[0].rstrip(" \t")  # YAML's white space: not NBSP
     if value in _NULL:
         return None
     if value in _BOOL:
         return _BOOL[value]
     if _DATE.fullmatch(value):
         return value
-    if value[0] in _PLAIN_BAD_FIRST or ": " in value or " #" in value:
+    if value[0] in _PLAIN_BAD_FIRST or ": " in value or ":\t" in value or value[-1] == ":":
         return _FAIL  # tested without a regular expression, which tries every position
+    if value.lower() in _BOOL_WORDS_11:
+        return _FAIL  # the loader refuses it as ambiguous
     return value
 
 
@@ -87,6 +100,8 @@ def scan(text: str) -> dict[str, Any] | None:
     head = text.lstrip()
     if head[:1] in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
         return None
+    if _NOT_PRINTABLE.search(text):
+        return None  # the loader refuses the text
     out: dict[str, Any] = {}
     text = "\n" + text  # see _FIELD_LINE
     for m in _FIELD_LINE.finditer(text):
@@ -167,7 +182,7 @@ _QUOTED = re.compile(
     r"'(?<![^\s:,\[{?-]')[^'\n]*(?:''[^'\n]*)*'"
     r'|"(?<![^\s:,\[{?-]")[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 )
-_COMMENT = re.compile(r"#(?<!\S#).*")
+_COMMENT = re.compile(r"#(?<![^ \t\n]#).*")  # after a space or a tab (NBSP is no white space)
 
 
 @lru_cache(maxsize=1024)  # a replay compares each blob with the one before and after it
