@@ -712,3 +712,20 @@ def test_parse_log_decodes_like_git_bytes_per_field() -> None:
         ("M", one, two, "rules/X/v\udcff1.0.yaml", "rules/X/v\udcff1.0.yaml"),
         ("R", one, two, "rules/a\udce9.yaml", "rules/b\xe9.yaml"),
     ]
+
+
+def test_a_blob_reader_whose_cat_file_is_gone_closes_quietly(in_git_repo: Path) -> None:
+    """Ctrl-C kills git cat-file with the rest of the process group: closing the reader then
+    flushes its pending requests into a dead pipe, which must not raise (it would replace the
+    KeyboardInterrupt being handled and exit 1 as if stdout were closed); finish says how the
+    process ended."""
+    from ita_rules.core import gitio
+
+    reader = gitio.BlobReader(gitio.Git(in_git_repo))
+    reader.proc.kill()
+    reader.proc.wait()
+    for n in range(3):
+        reader.request(f"{n:040x}")  # buffered: nothing is written yet
+    reader.close()  # the flush meets the dead pipe
+    with pytest.raises(gitio.GitError, match="git cat-file failed: exit -9"):
+        reader.finish()

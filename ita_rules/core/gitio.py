@@ -448,10 +448,11 @@ class Git:
         return {name: obj[2] for name, obj in self.objects(ids).items()}
 
     def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
-        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for streaming reads.
-
-        The reader takes the stream in chunks, so git writes it in full buffers
-        (``GIT_FLUSH=0``): on a pipe, ``git log`` would otherwise write each commit by itself."""
+        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for reads that take
+        the output in chunks and never wait for the answer to one request before sending the
+        next: git writes in full buffers (``GIT_FLUSH=0``; on a pipe ``git log`` would
+        otherwise write each commit by itself), so an answer may wait in git's buffer until
+        stdin is closed. Ask and wait with :class:`ObjectReader` instead."""
         import subprocess
 
         env = git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd)
@@ -495,9 +496,15 @@ class BlobReader:
         self.proc.stdin.write(f"{oid}\n".encode())
 
     def close(self) -> None:
-        """Stop the process and close its pipes (idempotent)."""
+        """Stop the process and close its pipes (idempotent). A cat-file that is gone
+        already (killed with the rest by Ctrl-C) leaves the requests no pipe to flush into:
+        that is no error of its own (:meth:`finish` reports its exit), and it must not hide
+        the KeyboardInterrupt being handled."""
+        import contextlib
+
         if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
         self._reader.join()
         self.proc.wait()
         for pipe in (self.proc.stdout, self.proc.stderr):
