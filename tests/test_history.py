@@ -729,3 +729,33 @@ def test_a_blob_reader_whose_cat_file_is_gone_closes_quietly(in_git_repo: Path) 
     reader.close()  # the flush meets the dead pipe
     with pytest.raises(gitio.GitError, match="git cat-file failed: exit -9"):
         reader.finish()
+
+
+def test_a_rule_file_name_that_is_not_utf8_is_a_finding_not_a_crash(
+    in_git_repo: Path, cli: Any
+) -> None:
+    """A folder named in Latin-1 (``B\\xe9_v1``), committed with --no-verify and removed again:
+    the index is rebuilt (it used to stop with an internal error writing the name), the name
+    is one finding where it was added, shown escaped, and no version is indexed for it."""
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws, "first")
+    folder = os.fsencode(ws / "rules") + b"/B\xe9_v1"
+    os.mkdir(folder)
+    with open(folder + b"/v1.0.yaml", "wb") as f:
+        f.write(rule_yaml("S1", "1.0").encode())
+    added = commit(ws, "a Latin-1 folder")[:12]
+    r = cli("check", "--base", "HEAD~1")  # git is asked for the name's bytes, as it gave them
+    assert r.code == 1 and "internal error" not in r.err, r.err
+    assert "rules/B\\xe9_v1/v1.0.yaml:1:11: setup_id: is 'S1' but the folder is" in r.out, r.out
+    git(ws, "rm", "-rq", os.fsdecode(folder))
+    commit(ws, "removed")
+    r = cli("index", "--rebuild", "--json")
+    assert r.code == 0, r.err
+    assert (json.loads(r.out)["versions"], json.loads(r.out)["findings"]) == (1, 1)
+    r = history(cli)
+    assert r.code == 1
+    assert r.out.splitlines()[0] == (
+        f"rules/B\\xe9_v1/v1.0.yaml: the file name, committed in commit {added}, is not UTF-8, "
+        "so it names no rule version"
+    ), r.out

@@ -420,7 +420,7 @@ class Git:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
-        request = "".join(f"{i}\n" for i in wanted).encode()
+        request = "".join(f"{i}\n" for i in wanted).encode("utf-8", "surrogateescape")
         return parse_objects(self.run(["cat-file", "--batch"], input=request).stdout, wanted)
 
     def files_in(self, ref: str, folders: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -573,7 +573,7 @@ class ObjectReader:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
-        request = "".join(f"{i}\n" for i in wanted).encode()
+        request = "".join(f"{i}\n" for i in wanted).encode("utf-8", "surrogateescape")
         if self._process is None:
             proc = self.git.run(["cat-file", "--batch"], input=request)
             return parse_objects(proc.stdout, wanted)

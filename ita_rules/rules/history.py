@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.findings import FieldPath, Finding
+from ita_rules.core.fsutil import printable
 from ita_rules.rules.blobs import is_rule_path, version_of
 from ita_rules.rules.gitlog import Commit, Entry, read_history, touched_folders
 from ita_rules.rules.model import Version
@@ -154,12 +155,14 @@ class Replay:
     def _entry(self, c: Commit, e: Entry, rules_path: str) -> None:
         self.dirty.update((e.old_path, e.new_path))
         if e.status == "D":
-            if is_rule_path(e.old_path, rules_path):
+            if self._is_rule(c, e.old_path, rules_path, arriving=False):
                 self._delete(c, e.old_path, None)
             return
-        if e.status == "R" and is_rule_path(e.old_path, rules_path):
+        if e.status == "R" and self._is_rule(c, e.old_path, rules_path, arriving=False):
             self._delete(c, e.old_path, e.new_path)
-        if not is_rule_path(e.new_path, rules_path) or version_of(e.new_path) is None:
+        if not self._is_rule(c, e.new_path, rules_path, arriving=True):
+            return
+        if version_of(e.new_path) is None:
             return
         row = self.rows.get(e.new_path)
         if row is None:
@@ -172,6 +175,23 @@ class Replay:
             self._change(c, row, e.old_blob, e.new_blob, readded=False)
         else:  # added again while present: two branches made this version differently
             self._change(c, row, row.blob, e.new_blob, readded=False, again=True)
+
+    def _is_rule(self, c: Commit, path: str, rules_path: str, *, arriving: bool) -> bool:
+        """Whether ``path`` is a rule file to index. One whose name is not UTF-8 (git gives its
+        bytes) cannot be a setup's folder or version: never indexed, and a finding where it
+        arrives (added, changed, renamed to)."""
+        if not is_rule_path(path, rules_path):
+            return False
+        shown = printable(path)
+        if shown == path:
+            return True
+        if arriving:
+            message = (
+                f"the file name, committed in commit {c.id[:12]}, is not UTF-8, so it names "
+                "no rule version"
+            )
+            self._find(c, shown, message, "history-name")
+        return False
 
     def _find(
         self,
