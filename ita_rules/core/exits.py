@@ -5,7 +5,9 @@ code, with at most one line on stderr (docs/architecture.md#errors-and-exit-code
 ``ItaRulesError`` -> ``ita-rules: path:line:col: message``, its exit code (1, 2 for usage);
 an interrupt -> ``ita-rules: interrupted``, 130; a closed stdout (``| head``) -> 0; anything else
 -> ``ita-rules: internal error: ...``, 3, with the traceback under ``--debug`` or
-``ITA_DEBUG=1``.
+``ITA_DEBUG=1``. In the CLI, typer's main meets an interrupt and a closed stdout first: Ctrl-C
+is a silent 130 and a closed stdout a silent 1 there (and in :mod:`ita_rules.cli.plain`, which
+does as typer does); the hooks get this module's answers.
 """
 
 from __future__ import annotations
