@@ -134,3 +134,23 @@ def test_a_closed_stdout_ends_as_under_typer(sample_ws: Path) -> None:
     finally:
         os.close(write)
     assert ours[:2] == theirs[:2] == (1, "")
+
+
+@pytest.mark.parametrize("way", ["plain", "typer"])
+def test_ctrl_c_is_a_silent_130_either_way(
+    sample_ws: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    """An interrupt during the refresh: exit 130 and nothing on stderr, as typer's main does."""
+    from ita_rules.cli import main
+    from ita_rules.rules import index
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index, "refresh", interrupted)
+    if way == "typer":
+        monkeypatch.setattr(plain, "command", lambda _args: None)
+    with pytest.raises(SystemExit) as exited:
+        main(["index", "--rebuild"])
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == ""
