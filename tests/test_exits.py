@@ -31,7 +31,7 @@ def raising(exc: BaseException) -> Any:
         ),
         (UsageError("--until: wrong"), 2, "ita-rules: --until: wrong\n"),
         (KeyboardInterrupt(), 130, "ita-rules: interrupted\n"),
-        (BrokenPipeError(), 0, ""),
+        (BrokenPipeError(), 1, ""),  # fail closed: a hook that lost its pipe has not checked
         (
             RuntimeError("disk on fire"),
             3,

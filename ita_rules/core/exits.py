@@ -3,7 +3,8 @@
 Library code raises; an entry point runs its body through :func:`run` and gets back the exit
 code, with at most one line on stderr (docs/architecture.md#errors-and-exit-codes):
 ``ItaRulesError`` -> ``ita-rules: path:line:col: message``, its exit code (1, 2 for usage);
-an interrupt -> ``ita-rules: interrupted``, 130; a closed stdout (``| head``) -> 0; anything else
+an interrupt -> ``ita-rules: interrupted``, 130; a closed pipe -> 1, silently (a hook whose
+output or whose git is lost has not checked: it must not pass the commit); anything else
 -> ``ita-rules: internal error: ...``, 3, with the traceback under ``--debug`` or
 ``ITA_DEBUG=1``. In the CLI, typer's main meets an interrupt and a closed stdout first: Ctrl-C
 is a silent 130 and a closed stdout a silent 1 there (and in :mod:`ita_rules.cli.plain`, which
@@ -47,7 +48,7 @@ def run(
         print("ita-rules: interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return 1
     except Exception as exc:
         code = known(exc) if known is not None else None
         if code is not None:

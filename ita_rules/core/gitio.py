@@ -362,7 +362,7 @@ class Git:
         """True when ``path`` (a file or a folder) exists in ``commit``."""
         if path in ("", "."):
             return True
-        if self._reader is not None and not self._reader.closed and "\n" not in path:
+        if self._reader is not None and not self._reader.closed and not _unaskable(path):
             return f"{commit}:{path}" in self._reader.read([f"{commit}:{path}"])
         return self.run(["cat-file", "-e", f"{commit}:{path}"], check=False).returncode == 0
 
@@ -427,7 +427,7 @@ class Git:
         """``{path: (mode, blob id)}`` of the files directly in each of ``folders`` (not in
         their subfolders) in commit ``ref``, as ``git ls-tree`` prints them: read as the
         folders' tree objects (see :meth:`objects`)."""
-        if any("\n" in f for f in folders):  # a name cat-file cannot be asked for
+        if any(_unaskable(f) for f in folders):  # a name cat-file cannot be asked for
             wanted = set(folders)
             listed = self.tree_entries(ref, *folders).items()
             return {p: e for p, e in listed if (p.rpartition("/")[0] or ".") in wanted}
@@ -599,13 +599,15 @@ class ObjectReader:
         poller.register(stderr, select.POLLIN)
         poller.register(stdin, select.POLLOUT)
         view, sent = memoryview(request), 0
-        chunks: list[bytes] = []
+        buf = bytearray()
         end = answered = 0
-        data = b""
         while answered < count:
             for fd, _ in poller.poll():
                 if fd == stdin:
-                    sent += os.write(stdin, view[sent : sent + select.PIPE_BUF])
+                    try:
+                        sent += os.write(stdin, view[sent : sent + select.PIPE_BUF])
+                    except BrokenPipeError:  # git is gone: its stdout's end says how
+                        sent = len(request)
                     if sent == len(request):
                         poller.unregister(stdin)
                     continue
@@ -619,11 +621,9 @@ class ObjectReader:
                     said = b"".join(self._stderr).decode("utf-8", "replace").strip().splitlines()
                     detail = said[-1] if said else "it stopped answering"
                     raise GitError(f"git cat-file --batch failed: {detail}")
-                chunks.append(chunk)
-                data = b"".join(chunks)
-                chunks = [data]
-                end, answered = _answers_end(data, end, answered, count)
-        return data
+                buf += chunk
+                end, answered = _answers_end(buf, end, answered, count)
+        return bytes(buf)
 
     def close(self) -> None:
         """End the git process (idempotent); a :class:`GitError` if it failed."""
@@ -645,14 +645,20 @@ class ObjectReader:
             raise GitError(f"git cat-file --batch failed: {said[-1] if said else 'exit'}")
 
 
-def _answers_end(data: bytes, pos: int, answered: int, count: int) -> tuple[int, int]:
+def _unaskable(path: str) -> bool:
+    """True for a path ``cat-file --batch`` would not read as given: it ends a name at a
+    newline and drops a carriage return before it."""
+    return "\n" in path or path.endswith("\r")
+
+
+def _answers_end(data: bytes | bytearray, pos: int, answered: int, count: int) -> tuple[int, int]:
     """How far the complete ``git cat-file --batch`` answers in ``data`` reach, counted on
     from ``pos`` (where the ``answered`` ones before end), up to ``count`` of them."""
     while answered < count:
         eol = data.find(b"\n", pos)
         if eol < 0:
             break
-        found = _found(data[pos:eol])
+        found = _found(bytes(data[pos:eol]))
         size = 0 if found is None else found[2] + 1
         if eol + 1 + size > len(data):
             break

@@ -235,3 +235,50 @@ def test_a_failed_reader_does_not_hide_the_error_in_flight(in_git_repo: Path) ->
             if in_flight:
                 raise ValueError("the check's own error")
         assert reader.closed
+
+
+def test_a_reader_whose_git_dies_while_it_is_asked_is_an_error(
+    in_git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a request to a cat-file that died meets a broken pipe: that is a GitError
+    naming git, not a BrokenPipeError, which the hooks' handler would take for a closed stdout
+    and pass the commit unchecked. (The write is made to fail as it then does: whether a real
+    death lands between two writes is up to the kernel.)"""
+    import signal
+
+    g = gitio.Git(in_git_repo)
+    real_write = os.write
+
+    with pytest.raises(GitError, match=r"^git cat-file --batch failed"), g.reading() as reader:
+        assert reader._process is not None
+        pid, stdin = reader._process[0], reader._process[1]
+
+        def write(fd: int, data: bytes) -> int:
+            if fd != stdin:
+                return real_write(fd, data)
+            real_write(fd, data)  # the first part of the request: git answers some of it
+            os.kill(pid, signal.SIGKILL)  # and dies before the rest is written
+            raise BrokenPipeError(32, "Broken pipe")
+
+        monkeypatch.setattr(gitio.os, "write", write)
+        g.blobs([f"{n:040x}" for n in range(3000)])
+
+
+def test_a_released_folder_whose_name_ends_in_a_carriage_return_is_protected(
+    in_git_repo: Path,
+) -> None:
+    """cat-file drops a CR before the newline that ends a name: such a folder is listed with
+    ls-tree instead, so deleting its released version is still refused."""
+    from ita_rules.rules.check import run_check
+
+    put(in_git_repo, "S1", "1.0")
+    write(
+        in_git_repo / "rules" / "S3\r" / "v1.0.yaml",
+        (in_git_repo / "rules/S1/v1.0.yaml").read_text(),
+    )
+    commit(in_git_repo, "released")
+    git(in_git_repo, "rm", "-q", "rules/S3\r/v1.0.yaml")
+    result = run_check(in_git_repo, in_git_repo / "rules")
+    assert [(f.path, f.message.split(";")[0]) for f in result.findings] == [
+        ("rules/S3\r/v1.0.yaml", "is released (in HEAD) and was deleted")
+    ], result.findings
