@@ -16,7 +16,8 @@ from ita_rules.core import exits
 
 # The command modules are imported when their verb runs (ita_rules.cli.lazy.VERBS lists them):
 # a new verb's module goes there, with the first paragraph of its help. typer itself is
-# imported only when the command line needs it (ita_rules.cli.plain serves `index` without).
+# imported only when the command line needs it (ita_rules.cli.plain serves `index` and a plain
+# `store put` without).
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,12 +1,15 @@
-"""``ita-rules index`` without typer: the verb's body, and the command lines served without it.
+"""The command lines served without typer: ``ita-rules index`` (its body is here) and a plain
+``store put`` (:mod:`ita_rules.cli.store_put`).
 
 Importing typer (and the click it carries) costs ~30 ms of CPU, a tenth of an index rebuild over
-5,000 commits (issue #16 goal 7). A command line that is exactly ``index`` with some of its
-flags (``--rebuild``, ``--json``) therefore runs :func:`index` here, with what typer's main
-does around a command: Ctrl-C is exit 130 without a message, a closed stdout exit 1. Anything
-else (``--help``, ``-w DIR``, ``--debug``, an unknown option, a shell completion request) goes
-to typer, so that help texts and usage errors stay typer's own. The typer command
-(:mod:`ita_rules.cli.registry`) runs the same :func:`index`, printing through click.
+5,000 commits and a quarter of a put of 1,000 small files (issue #16 goals 7 and 2). A command
+line that is exactly ``index`` with some of its flags (``--rebuild``, ``--json``) therefore runs
+:func:`index` here, and one that :func:`ita_rules.cli.store_put.plain` reads runs
+:func:`ita_rules.cli.store_put.put`, each with what typer's main does around a command: Ctrl-C
+is exit 130 without a message, a closed stdout exit 1. Anything else (``--help``, ``--debug``,
+an unknown option, ``-w DIR`` before ``index``, a shell completion request) goes to typer, so
+that help texts and usage errors stay typer's own. The typer commands
+(:mod:`ita_rules.cli.registry`, :mod:`ita_rules.cli.store`) run the same bodies.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
     if "store" in args:
         from ita_rules.cli import store_put
 
-        put = store_put.plain(list(args))
-        return None if put is None else lambda: as_typer_runs(lambda: store_put.put(put))
+        asked = store_put.plain(list(args))
+        return None if asked is None else lambda: as_typer_runs(lambda: store_put.put(asked))
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args

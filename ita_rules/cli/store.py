@@ -81,7 +81,20 @@ def put(
     from ita_rules.cli.store_put import PutArgs
     from ita_rules.cli.store_put import put as run
 
-    run(PutArgs(state(ctx).workspace, paths, type_, symbol, timeframe, run_id, tag, meta, json_))
+    args = PutArgs(
+        workspace=state(ctx).workspace,
+        paths=paths,
+        type=type_,
+        symbol=symbol,
+        timeframe=timeframe,
+        run_id=run_id,
+        tags=tag,
+        meta=meta,
+        json=json_,
+    )
+    code = run(args)
+    if code:
+        raise typer.Exit(code)
 
 
 @store_app.command("get")

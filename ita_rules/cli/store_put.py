@@ -19,6 +19,7 @@ checks that typer gives it the same arguments for every command line :func:`plai
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ def plain(args: list[str]) -> PutArgs | None:
     if not paths or "type" not in given:
         return None  # typer says what is missing
     workspace = given.get("workspace")
+    if workspace is not None and os.path.exists(workspace) and not os.access(workspace, os.R_OK):
+        return None  # typer refuses it (its path option checks that it is readable)
     return PutArgs(
         workspace=None if workspace is None else Path(workspace),
         paths=paths,
@@ -108,7 +111,8 @@ def _option(word: str, words: Iterator[str]) -> tuple[str, str | None]:
     """An option's name and value: ``--name=value``, else the word and the next one. The
     value is None when it is missing, empty or starts with ``-`` (typer's to read)."""
     name, sep, value = word.partition("=")
-    if not (sep and name.startswith("--")):  # `-t=x` is `-t` with the value `=x`
+    if not (sep and name.startswith("--")):  # a short option is never split at "=": click reads
+        # `-t=x` as the value "=x"; here the word `-t=x` names no option, and goes to typer
         name, value = word, next(words, "")
     return name, value if value and not value.startswith("-") else None
 
@@ -148,8 +152,7 @@ def put(args: PutArgs) -> int:
     lines = (
         f"{r.file_id}  {r.path}{'  (already stored)' if r.deduplicated else ''}" for r in records
     )
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    print("\n".join(lines), flush=True)  # as click's echo: nothing when there is no stdout
     return 0
 
 

@@ -190,3 +190,34 @@ def test_a_completion_request_goes_to_typer(monkeypatch: pytest.MonkeyPatch) -> 
     assert entry.command(args) is not None
     monkeypatch.setenv(entry.COMPLETION_VARIABLE, "bash_complete")
     assert entry.command(args) is None
+
+
+@pytest.mark.parametrize(
+    "way", [["--type", "screenshot"], ["-tscreenshot"]], ids=["plain", "typer"]
+)
+def test_a_put_with_no_stdout_stores_and_exits_0(store_ws: Any, way: list[str]) -> None:
+    """cron with stdout closed (``>&-``): Python has no sys.stdout; the files are stored and,
+    as click's echo did, nothing is printed and the exit is 0 (it was an internal error)."""
+    import os
+
+    (store_ws.root / "a.png").write_bytes(b"png a")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ita_rules",
+            "-w",
+            str(store_ws.root),
+            "store",
+            "put",
+            "a.png",
+            *way,
+        ],
+        cwd=store_ws.root,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert len(list((store_ws.store_root / "to_vision").iterdir())) == 1
