@@ -271,10 +271,9 @@ class Sql:
             self._execute(self._sql(sql), list(rows))
 
 
-# The connection settings of every SQLite connection (SQLAlchemy's and sqlite3's alike)
+# The connection settings of every SQLite connection (SQLAlchemy's and sqlite3's alike), set
+# after the busy timeout and the WAL journal (_use_wal)
 SQLITE_PRAGMAS = (
-    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-    "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",  # with WAL: durable across process crashes
     "PRAGMA foreign_keys=ON",
 )
@@ -283,9 +282,42 @@ SQLITE_PRAGMAS = (
 def _set_up(dbapi_conn: Any) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin, sql_write)
     cur = dbapi_conn.cursor()
-    for pragma in SQLITE_PRAGMAS:
-        cur.execute(pragma)
-    cur.close()
+    try:
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _use_wal(cur)
+        for pragma in SQLITE_PRAGMAS:
+            cur.execute(pragma)
+    finally:
+        cur.close()
+
+
+def _use_wal(cur: Any) -> None:
+    """Put the database file in WAL mode (a property of the file: once is enough).
+
+    Converting needs the file to itself, and SQLite does not wait for that with its busy
+    handler: processes opening a new database at once (four putters, say) failed with
+    "database is locked". So the mode is read first (nothing to do once the file is WAL), and a
+    conversion that meets another connection is tried again, with growing pauses, for as long
+    as the busy timeout; another process that converted the file meanwhile ends the wait."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            mode = None
+        if str(mode).lower() == "wal":
+            return
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError("database is locked (converting it to WAL)")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _make_parent(path: Path) -> None:
