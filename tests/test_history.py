@@ -759,3 +759,13 @@ def test_a_rule_file_name_that_is_not_utf8_is_a_finding_not_a_crash(
         f"rules/B\\xe9_v1/v1.0.yaml: the file name, committed in commit {added}, is not UTF-8, "
         "so it names no rule version"
     ), r.out
+
+
+def test_a_version_row_shows_and_compares_its_columns() -> None:
+    from ita_rules.rules.history import ROW_COLUMNS, VersionRow
+
+    values = {name: f"v-{name}" for name in ROW_COLUMNS} | {"active": True}
+    row = VersionRow(**values)
+    assert repr(row).startswith("VersionRow(file_path='v-file_path', setup_id='v-setup_id'")
+    assert row == VersionRow(**values)
+    assert row != VersionRow(**(values | {"active": False}))

@@ -408,6 +408,8 @@ class Git:
         """One ``git cat-file --batch`` that answers this Git's :meth:`blobs`,
         :meth:`files_in` and :meth:`has_path` until it is closed (``with git.reading():``):
         one git process for several rounds of questions instead of one a round."""
+        if self._reader is not None and not self._reader.closed:
+            raise RuntimeError("this Git already has an open object reader: close it first")
         self._reader = ObjectReader(self)
         return self._reader
 

@@ -89,6 +89,17 @@ class VersionRow:
         self.deleted_commit = deleted_commit
         self.deleted_at = deleted_at
 
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in ROW_COLUMNS)
+        return f"VersionRow({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VersionRow):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in ROW_COLUMNS)
+
+    __hash__ = None  # type: ignore[assignment]  # changed in place: not a dict key
+
 
 class Event(NamedTuple):
     """One lifecycle event (the ``events`` table, whose columns are these fields in this

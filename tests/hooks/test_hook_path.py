@@ -282,3 +282,15 @@ def test_a_released_folder_whose_name_ends_in_a_carriage_return_is_protected(
     assert [(f.path, f.message.split(";")[0]) for f in result.findings] == [
         ("rules/S3\r/v1.0.yaml", "is released (in HEAD) and was deleted")
     ], result.findings
+
+
+def test_a_second_open_reader_is_refused_not_leaked(in_git_repo: Path) -> None:
+    """``reading()`` while a reader is open would leave the first cat-file running with its
+    pipes: it is refused; after the first is closed a new one opens."""
+    g = gitio.Git(in_git_repo)
+    refused = pytest.raises(RuntimeError, match="already has an open object reader")
+    with g.reading() as first, refused:
+        g.reading()
+    assert first.closed
+    with g.reading() as second:
+        assert not second.closed
