@@ -719,9 +719,9 @@ def test_a_blob_reader_whose_cat_file_is_gone_closes_quietly(in_git_repo: Path) 
     flushes its pending requests into a dead pipe, which must not raise (it would replace the
     KeyboardInterrupt being handled and exit 1 as if stdout were closed); finish says how the
     process ended."""
-    from ita_rules.core import gitio
+    from ita_rules.core import gitio, gitobjects
 
-    reader = gitio.BlobReader(gitio.Git(in_git_repo))
+    reader = gitobjects.BlobReader(gitio.Git(in_git_repo))
     reader.proc.kill()
     reader.proc.wait()
     for n in range(3):

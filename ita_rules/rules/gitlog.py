@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
-from ita_rules.core import gitio
+from ita_rules.core import gitio, gitobjects
 from ita_rules.core.errors import GitError
 from ita_rules.rules.blobs import is_rule_path
 
@@ -58,7 +58,7 @@ def read_history(
             *(within or [rules_path]),
         ]
     )
-    blobs = gitio.BlobReader(git)
+    blobs = gitobjects.BlobReader(git)
     commits: list[Commit] = []
     try:
         with proc:
