@@ -130,14 +130,15 @@ def put(args: PutArgs) -> int:
         args.type, args.symbol, args.timeframe, args.run_id, tuple(args.tags), _meta(args.meta)
     ).checked()
     files = expand([str(p) for p in args.paths])
+    workspace = Workspace.open(args.workspace)
     if args.run_id is not None:
         from ita_rules.provenance.putcheck import for_run
 
-        spec = for_run(Workspace.open(args.workspace), spec, files)
+        spec = for_run(workspace, spec, files)
     collecting = gc.isenabled()
     gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
     try:
-        with open_store(Workspace.open(args.workspace)) as store:
+        with open_store(workspace) as store:
             bar = Bar("put")
             try:
                 records = store.put_many(files, spec, progress=bar)

@@ -424,13 +424,9 @@ class Git:
         out."""
         if self._reader is not None and not self._reader.closed:
             return self._reader.read(names)
-        wanted = list(dict.fromkeys(names))
-        if not wanted:
-            return {}
-        from ita_rules.core.gitobjects import parse_objects
+        from ita_rules.core.gitobjects import read_once
 
-        request = "".join(f"{i}\n" for i in wanted).encode("utf-8", "surrogateescape")
-        return parse_objects(self.run(["cat-file", "--batch"], input=request).stdout, wanted)
+        return read_once(self, names)
 
     def files_in(self, ref: str, folders: Sequence[str]) -> dict[str, tuple[str, str]]:
         """``{path: (mode, blob id)}`` of the files directly in each of ``folders`` (not in
@@ -456,7 +452,7 @@ class Git:
     def blobs(self, ids: Iterable[str]) -> dict[str, bytes]:
         """The contents of many blobs in one ``git cat-file --batch`` process (or through the
         open :meth:`reading`)."""
-        return {name: obj[2] for name, obj in self.objects(ids).items()}
+        return {name: obj.data for name, obj in self.objects(ids).items()}
 
     def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
         """A running ``git ARGS`` with its stdout (and stdin) as pipes, for reads that take

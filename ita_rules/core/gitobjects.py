@@ -90,9 +90,9 @@ class ObjectReader:
     def __init__(self, git: Git) -> None:
         self.git = git
         self.closed = False
-        self._process: tuple[int, int, int, int] | None = None
         self._stderr: list[bytes] = []
         env = gitio.git_env(keep_quarantine=git.keep_quarantine, cwd=git.cwd)
+        # pid, stdin, stdout, stderr; None without posix_spawn (then each round runs its own)
         self._process = gitio._start([gitio.git_exe(), "cat-file", "--batch"], git.cwd, env)
 
     def __enter__(self) -> ObjectReader:
@@ -109,16 +109,14 @@ class ObjectReader:
         """The objects ``names`` name; a name that names nothing is left out."""
         if self.closed:
             raise ValueError("the git object reader is closed")
+        if self._process is None:
+            return read_once(self.git, names)
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
-        request = "".join(f"{i}\n" for i in wanted).encode("utf-8", "surrogateescape")
-        if self._process is None:
-            proc = self.git.run(["cat-file", "--batch"], input=request)
-            return parse_objects(proc.stdout, wanted)
         pid, stdin, stdout, stderr = self._process
         try:
-            answers = self._ask(request, len(wanted))
+            answers = self._ask(_request(wanted), len(wanted), stdin, stdout, stderr)
         except BaseException:  # no git left running or unreaped, no pipe left open
             self.closed, self._process = True, None
             for fd in (stdin, stdout, stderr):
@@ -127,12 +125,11 @@ class ObjectReader:
             raise
         return parse_objects(answers, wanted)
 
-    def _ask(self, request: bytes, count: int) -> bytes:
+    def _ask(self, request: bytes, count: int, stdin: int, stdout: int, stderr: int) -> bytes:
         """Write ``request`` while reading stdout until it holds ``count`` answers (and stderr,
         kept for an error): what :func:`.gitio._communicate` does, the pipes left open."""
         import select
 
-        _, stdin, stdout, stderr = self._process or (0, -1, -1, -1)
         poller = select.poll()
         poller.register(stdout, select.POLLIN)
         poller.register(stderr, select.POLLIN)
@@ -182,6 +179,21 @@ class ObjectReader:
         if os.waitstatus_to_exitcode(status) != 0:
             said = (b"".join(self._stderr) + err).decode("utf-8", "replace").strip().splitlines()
             raise GitError(f"git cat-file --batch failed: {said[-1] if said else 'exit'}")
+
+
+def read_once(git: Git, names: Iterable[str]) -> dict[str, GitObject]:
+    """The objects ``names`` name, read by a ``git cat-file --batch`` of their own; a name
+    that names nothing is left out."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    return parse_objects(git.run(["cat-file", "--batch"], input=_request(wanted)).stdout, wanted)
+
+
+def _request(names: Sequence[str]) -> bytes:
+    """The names one to a line, in the bytes git gave them (a name that is not UTF-8 holds
+    surrogate escapes)."""
+    return "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
 
 
 def unaskable(path: str) -> bool:

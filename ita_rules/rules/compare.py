@@ -95,8 +95,7 @@ def compare(git: gitio.Git, rules_path: str, between: Between) -> CheckResult:
     released = _Side(label, released_entries)
     head_entries = _head_entries(git, between.head, released_entries, changes, rules_path)
     head = _Side(between.head_label, head_entries)
-    statuses = [(c.status, c.old, c.new) for c in changes]
-    files = _classify(statuses, rules_path, released, result)
+    files = _classify(changes, rules_path, released, result)
     result.files += len(files.changed)
     if not files.changed:
         return result
@@ -176,13 +175,14 @@ def _head_entries(
 
 
 def _classify(
-    statuses: Iterable[tuple[str, str, str]], rules_path: str, released: _Side, result: CheckResult
+    changes: Iterable[gitio.DiffEntry], rules_path: str, released: _Side, result: CheckResult
 ) -> _Changed:
-    """Sort ``git diff --name-status`` lines into the files to check; a deleted, renamed,
+    """Sort the changes (``git diff --raw``) into the files to check; a deleted, renamed,
     misplaced or unmerged file is a finding in ``result`` right away."""
     out = _Changed([], [], [])
     label = released.label
-    for status, old, new in statuses:
+    for change in changes:
+        status, old, new = change.status, change.old, change.new
         was_version = old in released.entries and is_version_path(old, rules_path)
         if status in "ACMTR" and is_rule_path(new, rules_path) and is_nested(new, rules_path):
             result.findings.append(_misplaced(new, rules_path))
