@@ -25,7 +25,7 @@ class ConfirmationNeeded(ItaRulesError):
 def created_moment(text: str) -> datetime:
     """A record's stored ``created_at`` as the plan reads it: a naive time is UTC, and the
     offset it was written with is kept, for the plan shows the time as written (the store writes
-    UTC, :func:`ita_rules.core.times.iso`; the plan's one pass reads it the same way, inline)."""
+    UTC, :func:`ita_rules.core.times.iso`)."""
     moment = datetime.fromisoformat(text)  # Python 3.11 reads the trailing "Z" itself
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

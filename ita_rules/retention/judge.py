@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core import times
-from ita_rules.retention.decisions import ARCHIVE, DELETE, KEEP, Decision
+from ita_rules.retention.decisions import ARCHIVE, DELETE, KEEP, Decision, created_moment
 from ita_rules.retention.policy import TypeRule
 from ita_rules.retention.protect import RESULT_REASON, shared_reason
 
@@ -70,10 +70,9 @@ def shown(text: str) -> str:
     if STORE_TIME.fullmatch(text):
         return shown_stored(text)
     try:
-        moment = _dt.datetime.fromisoformat(text)
+        return created_moment(text).isoformat()
     except ValueError:
         return text
-    return (moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)).isoformat()
 
 
 def shown_stored(text: str) -> str:
