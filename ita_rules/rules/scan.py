@@ -34,7 +34,8 @@ _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _NOT_PRINTABLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 )
-_PLAIN_COMMENT = re.compile(r"[ \t]#")  # a comment starts at a # after a space or a tab
+# a comment: from a # at a line start or after a space or a tab (NBSP is no white space)
+_COMMENT = re.compile(r"#(?<![^ \t\n]#).*")
 
 
 def _closed(rest: str) -> bool:
@@ -63,7 +64,7 @@ def _scalar(raw: str) -> Any:
                 continue
             out.append(body[j:k])
             return "".join(out) if _closed(body[k + 1 :]) else _FAIL
-    value = _PLAIN_COMMENT.split(raw, 1)[0].rstrip(" \t")  # YAML's white space: not NBSP
+    value = _COMMENT.sub("", raw, count=1).rstrip(" \t")  # YAML's white space: not NBSP
     if value in _NULL:
         return None
     if value in _BOOL:
@@ -182,7 +183,6 @@ _QUOTED = re.compile(
     r"'(?<![^\s:,\[{?-]')[^'\n]*(?:''[^'\n]*)*'"
     r'|"(?<![^\s:,\[{?-]")[^"\\\n]*(?:\\.[^"\\\n]*)*"'
 )
-_COMMENT = re.compile(r"#(?<![^ \t\n]#).*")  # after a space or a tab (NBSP is no white space)
 
 
 @lru_cache(maxsize=1024)  # a replay compares each blob with the one before and after it
