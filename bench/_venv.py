@@ -13,6 +13,7 @@ interpreter in the first line).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,35 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# Variables of the shell that would change what is timed: git's and ours, another package on
+# the path, and bytecode not written (every run would compile the sources again: pip compiled
+# the wheel's, as check-jsonschema's) or written elsewhere.
+DROPPED = ("GIT_", "ITA_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without the :data:`DROPPED` variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
+
+
+def bench_env(tmp: Path, bindir: Path) -> dict[str, str]:
+    """The environment of every timed command: :func:`clean_environ`, ``bindir`` first on
+    PATH, the bytecode of every Python process in one folder of the run."""
+    return {
+        **clean_environ(),
+        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
 def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    """Run ``args`` to its end; a failure stops the bench with the command and its output."""
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+        )
+    return proc
 
 
 def user_venv(tmp: Path, env: dict[str, str]) -> Path:

@@ -45,7 +45,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +53,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _venv import user_venv  # noqa: E402  (bench/ is sys.path[0])
+import _venv  # noqa: E402  (bench/ is sys.path[0])
+from _venv import sh, user_venv  # noqa: E402
 
 from ita_rules.core.canonical import params_hash  # noqa: E402
 from ita_rules.core.yamlio import loads  # noqa: E402
@@ -114,15 +114,6 @@ def rule_text(setup: str, minor: int) -> str:
     doc, _ = loads(body, "x", raw_scalars=("version",))
     assert doc is not None
     return body + f'params_hash: "{params_hash(doc.data)}"\n'
-
-
-def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-        )
-    return proc
 
 
 def make_registry(root: Path, setups: int, versions: int, env: dict[str, str]) -> None:
@@ -189,15 +180,10 @@ def setup_configs(
 
 
 def bench_env(tmp: Path, bindir: Path) -> dict[str, str]:
-    """The environment of every command: ``bindir`` first on PATH, no GIT_/ITA_ variables."""
-    # An installed package has its bytecode compiled (pip does it), as check-jsonschema's
-    # has: a PYTHONDONTWRITEBYTECODE of the shell would make every hook of ours compile
-    # its sources again. The bytecode of every tool goes to one folder of the run.
-    dropped = ("GIT_", "ITA_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    """The environment of every command (:func:`_venv.bench_env`), pre-commit's cache and HOME
+    in the run's folder, no system git config, a fixed author."""
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
-        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
-        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        **_venv.bench_env(tmp, bindir),
         "PRE_COMMIT_HOME": str(tmp / "pre-commit-home"),
         "HOME": str(tmp),
         "GIT_CONFIG_NOSYSTEM": "1",

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _venv import user_venv  # bench/ is sys.path[0]
+from _venv import bench_env, user_venv  # bench/ is sys.path[0]
 
 from ita_rules.core import canonical
 
@@ -134,18 +134,6 @@ def generate(root: Path, commits: int, seed: int = 7) -> int:
     subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(out), check=True)
     subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=root, check=True)
     return len(released)
-
-
-def bench_env(tmp: Path, bindir: Path) -> dict[str, str]:
-    """The environment of every command: ``bindir`` first on PATH, no GIT_/ITA_ variables, the
-    bytecode of every Python process in one folder of the run (pip compiled the wheel's; a
-    PYTHONDONTWRITEBYTECODE of the shell would make every run compile the sources again)."""
-    dropped = ("GIT_", "ITA_", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH")
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(dropped)},
-        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
-        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
-    }
 
 
 ENV: dict[str, str] = {}  # set by main(): bench_env() of the wheel's venv

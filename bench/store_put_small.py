@@ -53,7 +53,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _venv import user_venv  # bench/ is sys.path[0]
+from _venv import clean_environ, user_venv  # bench/ is sys.path[0]
 
 REPO = Path(__file__).resolve().parent.parent
 Sample = tuple[float, float, float]  # wall, user, sys (seconds)
@@ -196,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base = args.dir or Path(tempfile.mkdtemp(prefix="ita-bench-small-"))
     base.mkdir(parents=True, exist_ok=True)
-    dropped = ("ITA_", "GIT_", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    env = clean_environ()
     try:
         bindir = user_venv(Path(tempfile.mkdtemp(prefix="user-", dir=base)), env)
         trees: dict[str, Path | None] = {"ours": code_tree(args.ours, base) if args.ours else None}
