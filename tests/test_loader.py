@@ -22,7 +22,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ita_rules.core import canonical, validation, yamlbuild, yamlio
+from ita_rules.core import canonical, validation, yamlbuild, yamlio, yamlloader
 from ita_rules.rules.load import validate_file
 from ita_rules.rules.model import Version
 from tests.conftest import REPO, write
@@ -242,7 +242,7 @@ def test_control_character_position_counts_characters(
 ) -> None:
     """libyaml reports byte offsets, PyYAML characters: both must give the same line:col."""
     if loader == "pure":
-        monkeypatch.setattr(yamlio, "_Loader", yaml.SafeLoader)
+        monkeypatch.setattr(yamlloader, "_Loader", yaml.SafeLoader)
     elif not hasattr(yaml, "CSafeLoader"):  # pragma: no cover
         pytest.skip("PyYAML without libyaml")
     assert refuse("a: ééé\nb: xé\x00\n").startswith(
@@ -253,7 +253,7 @@ def test_control_character_position_counts_characters(
 @pytest.mark.parametrize("loader", ["libyaml", "pure"])
 def test_syntax_errors_name_the_character(loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if loader == "pure":
-        monkeypatch.setattr(yamlio, "_Loader", yaml.SafeLoader)
+        monkeypatch.setattr(yamlloader, "_Loader", yaml.SafeLoader)
     assert refuse("a: 1\nb: é@x\nc: `\n").startswith(
         "t.yaml:3:4: invalid YAML: found character '`'"
     )
@@ -266,7 +266,8 @@ def test_syntax_errors_name_the_character(loader: str, monkeypatch: pytest.Monke
 def test_deep_nesting_is_refused_by_both_loaders(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "nesting deeper than 64 levels" in refuse("x: " + "[" * 65 + "]" * 65 + "\n")
     assert "nesting deeper than 64 levels" in refuse("x: " + "[" * 5000 + "]" * 5000 + "\n")
-    monkeypatch.setattr(yamlio, "_Loader", yaml.SafeLoader)  # pure Python: RecursionError, caught
+    # pure Python: RecursionError, caught
+    monkeypatch.setattr(yamlloader, "_Loader", yaml.SafeLoader)
     assert "nesting deeper than 64 levels" in refuse("x: " + "[" * 5000 + "]" * 5000 + "\n")
 
 

@@ -9,7 +9,9 @@ base-60 numbers (``1:30``); and report the plain scalars and keys of
 :mod:`ita_rules.core.yamlscalars`. The marks it keeps map a JSON Schema error back to
 ``line:col``.
 
-On the pre-commit hook path: PyYAML and the standard library only.
+PyYAML and the standard library only; used through :mod:`ita_rules.core.yamlloader` for the
+texts that :mod:`ita_rules.core.blockyaml` leaves to PyYAML. :class:`Document` and the limits
+live in :mod:`ita_rules.core.yamldoc` (no PyYAML).
 """
 
 from __future__ import annotations
@@ -21,11 +23,8 @@ from typing import Any
 import yaml
 
 from ita_rules.core.findings import FieldPath, Finding, dotted
+from ita_rules.core.yamldoc import MAX_DEPTH, MAX_NODES, SAFE_INT, Document
 from ita_rules.core.yamlscalars import ambiguous, escape, key_characters
-
-MAX_NODES = 100_000
-MAX_DEPTH = 64
-SAFE_INT = 2**53 - 1  # the largest integer JSON numbers (IEEE doubles) hold exactly
 
 _T = "tag:yaml.org,2002:"
 NULL_TAG = _T + "null"
@@ -38,43 +37,6 @@ _KIND = {  # what a plain key was read as, for "quote it" messages
     "null": "null",
     "timestamp": "a date",
 }
-
-
-class Document:
-    """A loaded YAML file: JSON-compatible ``data`` plus the marks of every value and key
-    (1-based line and column by field path), filled in while it is built. A plain class: see
-    :class:`~ita_rules.core.errors.Location`."""
-
-    __slots__ = ("data", "key_marks", "marks", "path", "text")
-
-    def __init__(self, path: str, data: Any, *, text: str = "") -> None:
-        self.path = path
-        self.data = data
-        self.marks: dict[FieldPath, tuple[int, int]] = {}
-        self.key_marks: dict[FieldPath, tuple[int, int]] = {}
-        self.text = text
-
-    def __repr__(self) -> str:
-        return f"Document(path={self.path!r}, data={self.data!r})"
-
-    def position(self, path: FieldPath, *, key: bool = False) -> tuple[int, int]:
-        """1-based (line, col) of the value at ``path`` (or of its key), else the nearest parent."""
-        p = tuple(path)
-        while True:
-            if key and p in self.key_marks:
-                return self.key_marks[p]
-            if p in self.marks:
-                return self.marks[p]
-            if not p:
-                return (1, 1)
-            p = p[:-1]
-            key = False
-
-    def finding(
-        self, path: FieldPath, message: str, *, key: bool = False, code: str = "invalid"
-    ) -> Finding:
-        line, col = self.position(path, key=key)
-        return Finding(self.path, message, line, col, dotted(path), code)
 
 
 class Stop(Exception):

@@ -2,38 +2,29 @@
 
 * :func:`read_text` / :func:`decode`: files over :data:`MAX_BYTES`, non-UTF-8 files (UTF-16/32
   included) and symbolic links are refused before parsing;
-* :func:`load` / :func:`loads`: PyYAML composes the text into nodes (libyaml when available), a
-  syntax error becomes one finding at its place with a hint, and
+* :func:`load` / :func:`loads`: a text in the usual block layout is read by
+  :mod:`ita_rules.core.blockyaml` (exactly as PyYAML would read it, without importing PyYAML);
+  any other goes to :mod:`ita_rules.core.yamlloader`: PyYAML composes it into nodes (libyaml
+  when available), a syntax error becomes one finding at its place with a hint, and
   :class:`~ita_rules.core.yamlbuild.Builder` builds the data: duplicate keys, tags that are not
   plain data, alias bombs and deep nesting refused; selected scalars read as written; dates as
   ISO-8601 strings; values JSON cannot hold exactly refused; every value's mark kept;
 * :mod:`ita_rules.core.yamlscalars`: plain scalars that YAML 1.1 (this loader) and YAML 1.2 read
   differently, and keys with invisible or look-alike characters, refused with what to write.
 
-This module is on the pre-commit hook path: it imports only PyYAML and the standard library.
+This module is on the pre-commit hook path: it imports the standard library only (PyYAML,
+~10 ms of a commit's CPU, only for a text that blockyaml leaves to it).
 """
 
 from __future__ import annotations
 
-import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
+from ita_rules.core import blockyaml
 from ita_rules.core.findings import Finding
-from ita_rules.core.yamlbuild import (
-    MAX_DEPTH,
-    MAX_NODES,
-    NULL_TAG,
-    SAFE_INT,
-    Builder,
-    Document,
-    Stop,
-    node_text,
-)
-from ita_rules.core.yamlscalars import needs_quotes
+from ita_rules.core.yamldoc import MAX_DEPTH, MAX_NODES, SAFE_INT, Document
 
 __all__ = [
     "MAX_BYTES",
@@ -45,12 +36,10 @@ __all__ = [
     "load",
     "loads",
     "needs_quotes",
-    "node_text",
     "read_text",
 ]
 
 MAX_BYTES = 1024 * 1024
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOMS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
     (b"\x00\x00\xfe\xff", "UTF-32"),
@@ -149,99 +138,20 @@ def load(
 def loads(
     text: str, display: str, *, raw_scalars: Iterable[str] = ()
 ) -> tuple[Document | None, list[Finding]]:
-    """Load YAML text (see :func:`load`)."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_finding(exc, text, display)]
-    except yaml.reader.ReaderError as exc:
-        return None, [_reader_finding(exc, text, display)]
-    except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
-        return None, [Finding(display, f"invalid YAML: {exc}".replace("\n", " "), code="yaml")]
-    except RecursionError:
-        return None, [Finding(display, f"nesting deeper than {MAX_DEPTH} levels", code="too-deep")]
-    if node is None or (
-        isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG and not node.value
-    ):
-        return None, [
-            Finding(display, "file is empty; expected a mapping of fields", 1, 1, code="empty")
-        ]
-    doc = Document(display, None, text=text)
-    builder = Builder(doc, frozenset(raw_scalars))
-    try:
-        doc.data = builder.build(node, (), 0)
-    except Stop as stop:
-        return None, [stop.finding]
-    if builder.findings:
-        return None, builder.findings
-    return doc, []
+    """Load YAML text (see :func:`load`): read by :mod:`~ita_rules.core.blockyaml` when it is
+    in the usual block layout, else by PyYAML, imported only then."""
+    raw = frozenset(raw_scalars)
+    doc = blockyaml.read(text, display, raw)
+    if doc is not None:
+        return doc, []
+    from ita_rules.core import yamlloader
+
+    return yamlloader.loads(text, display, raw)
 
 
-def _line_col(text: str, index: int) -> tuple[int, int]:
-    before = text[:index]
-    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+def needs_quotes(text: str) -> bool:
+    """True when the string ``text`` written unquoted would not load back as that string
+    (:func:`ita_rules.core.yamlscalars.needs_quotes`, which imports PyYAML)."""
+    from ita_rules.core import yamlscalars
 
-
-def _reader_finding(exc: yaml.reader.ReaderError, text: str, display: str) -> Finding:
-    """A character YAML does not allow (NUL, other control characters): where and which."""
-    index = exc.position
-    if _Loader is not yaml.SafeLoader:  # libyaml counts UTF-8 bytes, not characters
-        index = len(text.encode("utf-8")[:index].decode("utf-8", "ignore"))
-    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-    line, col = _line_col(text, index)
-    utf16 = code == 0 and text.count("\x00") * 4 >= len(text)  # every other byte is NUL
-    hint = "; is it UTF-16 without a byte-order mark? save it as UTF-8" if utf16 else ""
-    return Finding(
-        display,
-        f"invalid YAML: character U+{code:04X} is not allowed in a YAML file "
-        f"(control characters must be written as escapes in a double-quoted string){hint}",
-        line,
-        col,
-        code="yaml",
-    )
-
-
-_NOISE_CONTEXTS = ("while scanning for the next token",)
-
-
-def _syntax_finding(exc: yaml.MarkedYAMLError, text: str, display: str) -> Finding:
-    """A YAML syntax error as one line: what was found, where the open construct started, a hint."""
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    problem = exc.problem or "invalid YAML"
-    if "maximum nesting depth" in problem:
-        return Finding(
-            display, f"nesting deeper than {MAX_DEPTH} levels", line, col, code="too-deep"
-        )
-    rest = text[mark.index :] if mark is not None else ""  # marks count characters
-    hint = ""
-    if "cannot start any token" in problem and rest:
-        problem = f"found character {rest[0]!r} that cannot start any token"
-        hint = "indent with spaces, not tabs" if rest[0] == "\t" else "quote the value"
-    elif "undefined alias" in problem:
-        m = re.match(r"\*([^\s,\[\]{}]+)", rest)
-        name = m.group(1) if m else "?"
-        problem = f"found undefined alias *{name}"
-        hint = f"no anchor &{name} is defined before it"
-    elif problem.startswith("mapping values are not allowed"):
-        problem = "mapping values are not allowed here"
-        hint = "quote a value that contains ': '"
-    elif problem == "did not find expected key" or problem.startswith("expected <block end>"):
-        problem = "did not find expected key"
-        hint = "check the indentation of this line, and for an unclosed quote above it"
-    context = exc.context if exc.context not in (None, *_NOISE_CONTEXTS) else None
-    if context and problem.startswith("but "):  # "expected a single document ..., but found ..."
-        message = f"{context}, {problem}"
-        if "another document" in problem:
-            hint = "a rule file holds exactly one YAML document"
-    elif context:
-        cm = exc.context_mark
-        where = ""
-        if cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
-            where = f" that starts at line {cm.line + 1}, column {cm.column + 1}"
-        message = f"{problem} ({context}{where})"
-    else:
-        message = problem
-    if hint:
-        message = f"{message}; {hint}"
-    return Finding(display, f"invalid YAML: {message}", line, col, code="yaml")
+    return yamlscalars.needs_quotes(text)

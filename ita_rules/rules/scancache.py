@@ -33,10 +33,13 @@ CACHE_NAME = "rules-scan.json"
 FORMAT = "1"
 # The code that decides whether a file is valid and what data it holds.
 _MODULES = (
+    "ita_rules.core.blockyaml",
     "ita_rules.core.canonical",
     "ita_rules.core.validation",
     "ita_rules.core.yamlbuild",
+    "ita_rules.core.yamldoc",
     "ita_rules.core.yamlio",
+    "ita_rules.core.yamlloader",
     "ita_rules.core.yamlscalars",
     "ita_rules.core.fastschemas.rule",
     "ita_rules.rules.load",
@@ -52,10 +55,11 @@ def code_digest() -> str:
     import rfc8785
     import yaml
 
+    from ita_rules.core.yamlloader import _Loader
     from ita_rules.rules.load import RULE_SCHEMA
 
     h = hashlib.sha256(f"{FORMAT}|{sys.version}|{yaml.__version__}|".encode())
-    h.update(f"{getattr(rfc8785, '__version__', '?')}|{yamlio._Loader.__name__}|".encode())
+    h.update(f"{getattr(rfc8785, '__version__', '?')}|{_Loader.__name__}|".encode())
     for name in _MODULES:
         h.update(Path(str(import_module(name).__file__)).read_bytes())
     h.update(resources.files("ita_rules.schemas").joinpath(RULE_SCHEMA).read_bytes())
