@@ -15,6 +15,7 @@ that help texts and usage errors stay typer's own. The typer commands
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +44,7 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
         from ita_rules.cli import store_put
 
         asked = store_put.plain(list(args))
-        return None if asked is None else lambda: as_typer_runs(lambda: store_put.put(asked))
+        return None if asked is None else lambda: last(as_typer_runs(lambda: store_put.put(asked)))
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
@@ -63,6 +64,15 @@ def as_typer_runs(body: Callable[[], int]) -> int:
             raise
         _silence_stdout()
         return 1
+
+
+def last(code: int) -> int:
+    """``code``, the process's exit code: nothing but the exit follows. The objects made so
+    far are frozen (``gc.freeze``), so that the full collection of the interpreter's shutdown
+    skips them: it found no garbage there and cost a put of 1,000 small files ~5 ms of CPU.
+    (Frozen objects are never collected: only for a command that ends the process.)"""
+    gc.freeze()
+    return code
 
 
 def _silence_stdout() -> None:
