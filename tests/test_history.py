@@ -769,3 +769,94 @@ def test_a_version_row_shows_and_compares_its_columns() -> None:
     assert repr(row).startswith("VersionRow(file_path='v-file_path', setup_id='v-setup_id'")
     assert row == VersionRow(**values)
     assert row != VersionRow(**(values | {"active": False}))
+
+
+def _long_history(root: Path) -> dict[str, int]:
+    """600 commits (via fast-import): 40 setups of 10 versions, then 200 lifecycle changes
+    that deprecate a version and activate it again (so its first blob comes back), one
+    released version changed and one deleted: a ``git log`` of several 64 KiB reads. The
+    events and findings it must leave, by kind."""
+    out = []
+
+    def add(n: int, path: str, text: str | None) -> None:
+        change = f"D {path}\n" if text is None else f"M 100644 inline {path}\n"
+        if text is not None:
+            change += f"data {len(text.encode())}\n{text}\n"
+        out.append(
+            f"commit refs/heads/main\ncommitter T <t@example.test> {1700000000 + n} +0000\n"
+            f"data 1\nx\n{change}"
+        )
+
+    n = 0
+    for setup in range(40):
+        for minor in range(10):
+            add(n, f"rules/S{setup}/v1.{minor}.yaml", rule_yaml(f"S{setup}", f"1.{minor}"))
+            n += 1
+    for k in range(100):
+        setup, minor = k % 40, k % 10
+        path = f"rules/S{setup}/v1.{minor}.yaml"
+        add(n, path, rule_yaml(f"S{setup}", f"1.{minor}", active=False, reason="old"))
+        add(n + 1, path, rule_yaml(f"S{setup}", f"1.{minor}"))
+        n += 2
+    add(n, "rules/S0/v1.0.yaml", rule_yaml("S0", "1.0", params={"atr_mult": 9.0}))
+    add(n + 1, "rules/S1/v1.1.yaml", None)
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=root, input="".join(out).encode(), check=True
+    )
+    git(root, "reset", "-q", "--hard", "main")
+    kinds = {"introduced": 400, "deprecated": 100, "activated": 100, "changed": 1, "deleted": 1}
+    return kinds
+
+
+def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
+    in_git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild replays the commits in steps, as git gives them and their blobs (cat-file's
+    answers taken from a memory file while it works); without a memory file (a thread reads
+    cat-file's pipe) every commit comes in one step at the end. Both make the same index,
+    with every event and finding the history holds."""
+    import sqlite3
+    from contextlib import closing
+
+    from ita_rules.core import gitobjects
+    from ita_rules.rules import gitlog
+    from ita_rules.rules.index import refresh, source
+
+    kinds = _long_history(in_git_repo)
+    steps: list[int] = []
+    real = gitlog.history_steps
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        for found, blobs in real(*args, **kw):
+            steps.append(len(found))
+            yield found, blobs
+
+    monkeypatch.setattr("ita_rules.rules.index.history_steps", counted)
+    src = source(in_git_repo, in_git_repo / "rules")
+
+    def built() -> list[str]:
+        stats = refresh(src, rebuild=True)
+        assert (stats.commits, stats.versions, stats.findings) == (602, 399, 2)
+        with closing(sqlite3.connect(src.db)) as conn:
+            counts = dict(conn.execute("SELECT kind, count(*) FROM events GROUP BY kind"))
+            assert counts == kinds
+            return list(conn.iterdump())
+
+    in_steps = built()
+    assert sum(steps) == 602 and len([s for s in steps if s]) > 1, steps
+    steps.clear()
+    monkeypatch.setattr(gitobjects, "_memory_file", lambda: None)
+    at_the_end = built()
+    assert [s for s in steps if s] == [602], steps
+    assert in_steps == at_the_end
+
+
+def test_the_printable_test_agrees_with_the_pattern() -> None:
+    """scan's quick test for characters YAML refuses answers as the regular expression does
+    for every character of the Basic Multilingual Plane and a few beyond."""
+    from ita_rules.rules import scan
+
+    chars = [chr(c) for c in range(0x10000)] + ["\U0001f600", "\U000e0001", "\U0010ffff"]
+    for ch in chars:
+        text = f"a: b\n{ch}\n"
+        assert scan._not_printable(text) == (scan._NOT_PRINTABLE.search(text) is not None), ch

@@ -454,12 +454,15 @@ class Git:
         open :meth:`reading`)."""
         return {name: obj.data for name, obj in self.objects(ids).items()}
 
-    def popen(self, args: Sequence[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
+    def popen(
+        self, args: Sequence[str], *, stdin: bool = False, stdout: int | None = None
+    ) -> subprocess.Popen[bytes]:
         """A running ``git ARGS`` with its stdout (and stdin) as pipes, for reads that take
         the output in chunks and never wait for the answer to one request before sending the
         next: git writes in full buffers (``GIT_FLUSH=0``; on a pipe ``git log`` would
         otherwise write each commit by itself), so an answer may wait in git's buffer until
-        stdin is closed. Ask and wait with :class:`.gitobjects.ObjectReader` instead."""
+        stdin is closed. Ask and wait with :class:`.gitobjects.ObjectReader` instead.
+        ``stdout``: a file descriptor to write to instead of a pipe."""
         import subprocess
 
         env = git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd)
@@ -468,7 +471,7 @@ class Git:
             [git_exe(), *args],
             cwd=self.cwd,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout is None else stdout,
             stderr=subprocess.PIPE,
             env=env,
         )

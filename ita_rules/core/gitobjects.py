@@ -17,24 +17,38 @@ from ita_rules.core import gitio
 from ita_rules.core.errors import GitError
 
 if TYPE_CHECKING:
+    from threading import Thread
+
     from ita_rules.core.gitio import Git
 
 
 class BlobReader:
     """One ``git cat-file --batch`` that takes blob ids while the caller is still finding them
-    (e.g. while ``git log`` streams), so that both git processes work at the same time. Its
-    answers are read whole at the end, so cat-file buffers them (``--buffer``) instead of
-    writing each object's header, contents and newline by themselves."""
+    (e.g. while ``git log`` streams), so that both git processes work at the same time.
+    cat-file buffers its answers (``--buffer``) instead of writing each object's header,
+    contents and newline by themselves.
+
+    Where the system has anonymous memory files (Linux's ``memfd_create``), cat-file writes
+    its answers into one: no pipe fills while the caller is busy, so nothing has to read it
+    meanwhile, and the answers written so far can be taken at any time (:meth:`take`).
+    Elsewhere a thread reads a pipe as cat-file writes it, and the answers come at the end
+    (:meth:`finish`); in a rebuild over 5,000 commits that thread's wake-ups and lock
+    handovers cost ~6 ms of CPU of the ~20 ms that reading the history takes in Python."""
 
     def __init__(self, git: Git) -> None:
-        import threading
-
-        self.proc = git.popen(["cat-file", "--batch", "--buffer"], stdin=True)
+        self._memory = _memory_file()
+        self.proc = git.popen(["cat-file", "--batch", "--buffer"], stdin=True, stdout=self._memory)
         self.order: list[str] = []
+        self.answered = 0  # how many of the requests in order have been taken
         self._seen: set[str] = set()
-        self._out = b""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._out = b""  # written, not parsed yet
+        self._read_to = 0  # how far the memory file has been read
+        self._reader: Thread | None = None
+        if self._memory is None:
+            import threading
+
+            self._reader = threading.Thread(target=self._read, daemon=True)
+            self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -48,28 +62,96 @@ class BlobReader:
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"{oid}\n".encode())
 
+    def send(self) -> None:
+        """Hand the requests made so far to cat-file (they wait in a buffer otherwise)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.flush()
+
+    def take(self) -> dict[str, bytes]:
+        """The contents of the blobs cat-file has answered since the last take, in the order
+        asked (:attr:`answered` counts them all); nothing before :meth:`finish` without a
+        memory file. A blob that is not there is counted and left out."""
+        if self._memory is not None:
+            size = os.fstat(self._memory).st_size
+            if size > self._read_to:
+                self._out += _contents(self._memory, self._read_to, size)
+                self._read_to = size
+        out: dict[str, bytes] = {}
+        data, pos, order = self._out, 0, self.order
+        while self.answered < len(order):
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                break
+            found = _found(data[pos:eol])
+            end = eol + 1 + (0 if found is None else found[2] + 1)
+            if end > len(data):
+                break
+            if found is not None:
+                out[order[self.answered]] = data[eol + 1 : end - 1]
+            pos = end
+            self.answered += 1
+        self._out = data[pos:]
+        return out
+
     def close(self) -> None:
-        """Stop the process and close its pipes (idempotent). A cat-file that is gone
+        """Stop the process and close its pipes and memory file (idempotent)."""
+        self._end()
+        self._forget()
+
+    def _end(self) -> None:
+        """Close cat-file's stdin and wait for its end (idempotent). A cat-file that is gone
         already (killed with the rest by Ctrl-C) leaves the requests no pipe to flush into:
         that is no error of its own (:meth:`finish` reports its exit), and it must not hide
         the KeyboardInterrupt being handled."""
-        import contextlib
-
         if self.proc.stdin is not None and not self.proc.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.close()
-        self._reader.join()
+        if self._reader is not None:
+            self._reader.join()
         self.proc.wait()
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()
 
+    def _forget(self) -> None:
+        if self._memory is not None:
+            os.close(self._memory)
+            self._memory = None
+
     def finish(self) -> dict[str, bytes]:
-        """Every requested blob's contents (missing ones are left out)."""
-        self.close()
-        if self.proc.returncode != 0:
-            raise GitError(f"git cat-file failed: exit {self.proc.returncode}")
-        return parse_batch(self._out, self.order)
+        """The contents of every requested blob not taken yet (missing ones are left out),
+        once cat-file has ended."""
+        self._end()
+        try:
+            if self.proc.returncode != 0:
+                raise GitError(f"git cat-file failed: exit {self.proc.returncode}")
+            return self.take()
+        finally:
+            self._forget()
+
+
+def _memory_file() -> int | None:
+    """A new anonymous memory file (its descriptor), or None where the system has none."""
+    make = getattr(os, "memfd_create", None)
+    if make is None:
+        return None
+    try:
+        fd: int = make("ita-rules-blobs", os.MFD_CLOEXEC)
+    except OSError:  # e.g. a kernel without it, or a sandbox that refuses it
+        return None
+    return fd
+
+
+def _contents(fd: int, start: int, end: int) -> bytes:
+    """The bytes of the file ``fd`` from ``start`` to ``end`` (whatever its offset)."""
+    parts, pos = [], start
+    while pos < end:
+        part = os.pread(fd, end - pos, pos)
+        if not part:
+            break
+        parts.append(part)
+        pos += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class GitObject(NamedTuple):

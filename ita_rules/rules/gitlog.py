@@ -5,7 +5,8 @@ process per commit)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Generator, Sequence
+from contextlib import closing
 from typing import NamedTuple
 
 from ita_rules.core import gitio, gitobjects
@@ -40,7 +41,25 @@ def read_history(
 ) -> tuple[list[Commit], dict[str, bytes]]:
     """Every commit of ``revs`` that touched ``rules_path`` (``within``: only these paths of
     it), oldest first, with its raw diff against its first parent (merges included), and the
-    contents of every blob the replay needs."""
+    contents of every blob the replay needs: :func:`history_steps` taken in one piece."""
+    commits: list[Commit] = []
+    blobs: dict[str, bytes] = {}
+    with closing(history_steps(git, revs, rules_path, within)) as steps:
+        for found, contents in steps:
+            commits += found
+            blobs.update(contents)
+    return commits, blobs
+
+
+def history_steps(
+    git: gitio.Git, revs: list[str], rules_path: str, within: Sequence[str] = ()
+) -> Generator[tuple[list[Commit], dict[str, bytes]], None, None]:
+    """What :func:`read_history` reads, given as git gives it: the commits in order, each step
+    with the blobs they need that no step before gave, so that the caller replays the first
+    commits while git reads the next ones (a rebuild then ends about when ``git log`` does,
+    not the replay's time later). Where cat-file's answers can only be read at its end (see
+    :class:`~ita_rules.core.gitobjects.BlobReader`) every commit comes in the last step. Take
+    it with :func:`contextlib.closing`: the git processes end when it is closed."""
     proc = git.popen(
         [
             "log",
@@ -59,7 +78,7 @@ def read_history(
         ]
     )
     blobs = gitobjects.BlobReader(git)
-    commits: list[Commit] = []
+    waiting: list[tuple[Commit, int]] = []  # read, not given yet: with the requests up to it
     try:
         with proc:
             assert proc.stdout is not None and proc.stderr is not None
@@ -75,14 +94,22 @@ def read_history(
                 else:
                     done, pending = pending, b""
                 for c in parse_log(done):
-                    commits.append(c)
                     for e in c.entries:
                         if e.status != "D" and is_rule_path(e.new_path, rules_path):
                             blobs.request(e.new_blob)
                         if e.status in "MT" and is_rule_path(e.old_path, rules_path):
                             blobs.request(e.old_blob)
+                    waiting.append((c, len(blobs.order)))
                 if not chunk:
                     break
+                blobs.send()
+                answered = blobs.take()
+                ready = _answered_up_to(waiting, blobs.answered)
+                if ready:
+                    yield [c for c, _ in waiting[:ready]], answered
+                    del waiting[:ready]
+                elif answered:
+                    yield [], answered
             err = proc.stderr.read()
     except BaseException:
         blobs.close()
@@ -91,7 +118,18 @@ def read_history(
         blobs.close()
         msg = err.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git log failed: {msg[-1] if msg else proc.returncode}")
-    return commits, blobs.finish()
+    yield [c for c, _ in waiting], blobs.finish()
+
+
+def _answered_up_to(waiting: list[tuple[Commit, int]], answered: int) -> int:
+    """How many of the ``waiting`` commits have all their blobs among the ``answered``
+    first requests (a commit needs those up to the count it is paired with)."""
+    n = 0
+    for _, needed in waiting:
+        if needed > answered:
+            break
+        n += 1
+    return n
 
 
 def parse_log(raw: bytes) -> list[Commit]:

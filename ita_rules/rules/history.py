@@ -128,7 +128,7 @@ class Replay:
         self.events: list[Event] = []
         self.findings: list[AuditFinding] = []
         self.dirty: set[str] = set()  # rows created or touched by this replay
-        self._missing: _Lazy | None = None
+        self._missing: _Blobs | None = None
         self._folders: dict[str, dict[Version, VersionRow]] | None = None
 
     def apply(
@@ -140,8 +140,13 @@ class Replay:
         blobs: dict[str, bytes] | None = None,
     ) -> None:
         """Replay ``commits`` (oldest first) on top of the current state. ``blobs``: the
-        contents already read (see :func:`read_history`); anything else is read on demand."""
-        self._missing = _Lazy(git, dict(blobs or {}))
+        contents already read (see :func:`read_history`), kept for the next calls (the
+        commits may come in steps: :func:`.gitlog.history_steps`); anything else is read on
+        demand. ``progress(done, total)`` counts the commits of this call."""
+        if self._missing is None:
+            self._missing = _Blobs(git, {})
+        if blobs:
+            self._missing.blobs.update(blobs)
         total = len(commits)
         for n, c in enumerate(commits, 1):
             for e in c.entries:
@@ -159,7 +164,7 @@ class Replay:
                     self._folders.setdefault(row.file_path.rpartition("/")[0], {})[sv[1]] = row
         return self._folders.setdefault(path.rpartition("/")[0], {})
 
-    def _blobs(self) -> _Lazy:
+    def _blobs(self) -> _Blobs:
         assert self._missing is not None
         return self._missing
 
@@ -224,11 +229,10 @@ class Replay:
         assert sv is not None
         setup, version = sv
         folder = self._folder(path)
-        raw = self._blobs().get(blob)
-        fields, _ = load_fields(raw, path)
-        f = fields or {}
+        f = self._blobs().fields(blob, path) or {}
         found = _place(c, setup, version, folder)
         if found is not None:
+            raw = self._blobs().get(blob)
             self._find(c, path, found[1], found[0], "version", (raw, ("version",)))
         active = f.get("active", True) is not False
         self.rows[path] = VersionRow(
@@ -300,8 +304,7 @@ class Replay:
             row.deleted_commit = row.deleted_at = None
         if old_blob == new_blob:
             return
-        old_raw, new_raw = self._blobs().get(old_blob), self._blobs().get(new_blob)
-        changes = self._mutation(old_raw, new_raw, row.file_path)
+        changes = self._mutation(old_blob, new_blob, row.file_path)
         if changes is None or changes:
             from ita_rules.rules.diffing import diff_lines
 
@@ -314,10 +317,10 @@ class Replay:
                 "change"
                 + (":" + diff_lines(changes) if changes else " (the file no longer loads)"),
                 "history-changed",
-                at=(new_raw, tuple(changes[0].path)) if changes else None,
+                at=(self._blobs().get(new_blob), tuple(changes[0].path)) if changes else None,
             )
             self.events.append(Event(row.file_path, "changed", c.id, c.at, c.author))
-        fields, _ = load_fields(new_raw, row.file_path)
+        fields = self._blobs().fields(new_blob, row.file_path)
         if fields is None:
             row.blob = new_blob
             return
@@ -332,13 +335,13 @@ class Replay:
         row.active, row.deprecation_reason, row.blob = active, reason, new_blob
         row.params_hash = _text(fields.get("params_hash")) or row.params_hash
 
-    def _mutation(self, old_raw: bytes, new_raw: bytes, path: str) -> list[Any] | None:
+    def _mutation(self, old_blob: str, new_blob: str, path: str) -> list[Any] | None:
         """[] when only lifecycle fields changed; the changes otherwise (None: unreadable)."""
-        a = strip_lifecycle(old_raw.decode("utf-8", "replace"))
-        b = strip_lifecycle(new_raw.decode("utf-8", "replace"))
-        if a is not None and a == b:
+        blobs = self._blobs()
+        a = blobs.stripped(old_blob)
+        if a is not None and a == blobs.stripped(new_blob):
             return []
-        old, new = full_data(old_raw, path), full_data(new_raw, path)
+        old, new = full_data(blobs.get(old_blob), path), full_data(blobs.get(new_blob), path)
         if old is None or new is None:
             return [] if old is None and new is None else None
         from ita_rules.rules.diffing import mutation  # imported for a real change only
@@ -346,17 +349,36 @@ class Replay:
         return mutation(old, new)
 
 
-class _Lazy:
-    """Blob contents read in one batch up front; anything missed is read on demand."""
+class _Blobs:
+    """Blob contents read in one batch up front (anything missed is read on demand), and
+    what the replay reads from each, kept by blob id: a blob comes back whenever a lifecycle
+    change is undone (active, then deprecated, then active again is the first blob again),
+    and the blob a change leaves is the one the next change of that file starts from."""
 
     def __init__(self, git: gitio.Git, blobs: dict[str, bytes]) -> None:
         self.git = git
         self.blobs = blobs
+        self._fields: dict[str, dict[str, Any] | None] = {}
+        self._stripped: dict[str, str | None] = {}
 
     def get(self, blob: str) -> bytes:
         if blob not in self.blobs:
             self.blobs.update(self.git.blobs([blob]))
         return self.blobs.get(blob, b"")
+
+    def fields(self, blob: str, path: str) -> dict[str, Any] | None:
+        """The blob's top-level fields (:func:`.scan.load_fields`; ``path`` names the file
+        in the loader's messages only, so the same blob gives the same fields anywhere).
+        The dict is shared: read it, never change it."""
+        if blob not in self._fields:
+            self._fields[blob] = load_fields(self.get(blob), path)[0]
+        return self._fields[blob]
+
+    def stripped(self, blob: str) -> str | None:
+        """The blob's text without its lifecycle entries (:func:`.scan.strip_lifecycle`)."""
+        if blob not in self._stripped:
+            self._stripped[blob] = strip_lifecycle(self.get(blob).decode("utf-8", "replace"))
+        return self._stripped[blob]
 
 
 def _position(raw: bytes, path: str, where: FieldPath) -> tuple[int | None, int | None]:

@@ -34,6 +34,16 @@ _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _NOT_PRINTABLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 )
+
+
+def _not_printable(text: str) -> bool:
+    """Whether ``text`` holds a character of :data:`_NOT_PRINTABLE`. Each of them is one that
+    ``str.isprintable`` refuses too (a control, a surrogate, a non-character), so text that is
+    printable once its line breaks are spaces has none: told by a C loop at ~1/3 the cost of
+    the regular expression, which decides only for text with a tab, a CR or the like."""
+    return not text.replace("\n", " ").isprintable() and _NOT_PRINTABLE.search(text) is not None
+
+
 # a comment: from a # at a line start or after a space or a tab (NBSP is no white space)
 _COMMENT = re.compile(r"#(?<![^ \t\n]#).*")
 
@@ -98,10 +108,12 @@ def scan(text: str) -> dict[str, Any] | None:
     """The top-level scalar :data:`FIELDS` of a rule file read with one regular expression,
     exactly as the YAML loader reads them, or None when the file is not in the simple block
     layout that allows it (flow style, directives, tags, anchors, block or continued values)."""
-    head = text.lstrip()
-    if head[:1] in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
+    first = text[:1]
+    if first.isspace():  # (lstrip copies the text: only when it has something to strip)
+        first = text.lstrip()[:1]
+    if first in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
         return None
-    if _NOT_PRINTABLE.search(text):
+    if _not_printable(text):
         return None  # the loader refuses the text
     out: dict[str, Any] = {}
     text = "\n" + text  # see _FIELD_LINE
