@@ -4,6 +4,7 @@ check or nothing released yet."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -51,11 +52,14 @@ def test_a_commit_imports_no_subprocess_json_or_tempfile(ws: Path) -> None:
     """A staged new version is checked with git run by posix_spawn; the writers' tempfile, the
     reporters' json and the schema loader's importlib.resources stay unimported, and so does
     dataclasses (with inspect, ast and dis: the hook's records are NamedTuples and plain
-    classes); the new file and its predecessor are read by blockyaml, without PyYAML."""
+    classes); the new file and its predecessor are read by blockyaml, without PyYAML, ita.toml
+    by simpletoml, without tomllib, and the hash is CPython's own SHA-256, not hashlib's."""
     put(ws, "S1", "1.2", params={"atr_mult": 1.8})
     git(ws, "add", "-A")
     heavy = ["subprocess", "shutil", "tempfile", "json", "importlib.resources", "selectors"]
-    heavy += ["dataclasses", "inspect", "yaml"]
+    heavy += ["dataclasses", "inspect", "yaml", "tomllib"]
+    if any(importlib.util.find_spec(m) for m in ("_sha2", "_sha256")):
+        heavy.append("hashlib")
     out, err, imported = run_hook(ws, *heavy)
     assert (out, err, imported) == ("", "", [])
     put(ws, "S1", "1.3", params={"atr_mult": 1.9}, bad_hash=True)  # a finding is still found

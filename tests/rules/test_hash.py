@@ -153,3 +153,15 @@ def test_loader_output_hashes_like_the_file_says(tmp_path: Path) -> None:
         doc, findings = loads(text, name, raw_scalars=("version",))
         assert doc is not None and not findings
         assert params_hash(doc.data) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=5000))
+def test_the_hash_is_hashlib_s_sha256(data: bytes) -> None:
+    """canonical hashes with CPython's own SHA-256 module (hashlib's OpenSSL costs the hook
+    ~2.5 ms to import): the digest is hashlib's."""
+    import hashlib
+
+    from ita_rules.core.canonical import sha256_of
+
+    assert sha256_of(data) == "sha256:" + hashlib.sha256(data).hexdigest()
