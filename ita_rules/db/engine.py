@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
+from _thread import allocate_lock
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import IntEnum
@@ -145,7 +145,7 @@ class Database:
         self._secrets = secrets
         self.sqlite_path = sqlite_path
         self._raw: sqlite3.Connection | None = None
-        self._raw_lock = threading.Lock()
+        self._raw_lock = allocate_lock()  # threading.Lock, without importing threading
 
     @property
     def engine(self) -> sa.Engine:
