@@ -9,14 +9,18 @@ policy for the type, or keep_forever; ``created_at`` not a time as the store wri
 ``max_delete`` (the :data:`Cap`); then the type's action.
 
 The store's times sort as time, so ``retain_days`` is one comparison of the text with a cutoff
-written the same way; the age in whole days, which only a reason shows, is parsed
+written the same way; the age in whole days, which only a reason shows, is the days between
+the dates (computed once per date) corrected by one comparison of the times of day
 (:class:`Ages`). A text that looks like a store time but names no moment (February 30, a leap
 second) is kept, as any other time the store does not write. A reason is made once per type
 and number of days.
 
 The protections are looked up in dictionaries (:class:`.query.Lookups`) and the totals counted
-in the loop that decides (a million records are a million turns of it: each call, generator
-layer or tuple saved there is measured in tenths of a second).
+in the loop that decides, one flat chain of the checks above (a million records are a million
+turns of it: each call, generator layer or tuple saved there is measured in tenths of a
+second). Deciding in SQL instead (the checks as CASE expressions, the protections as outer
+joins) was measured slower on SQLite: its expressions over text cost more per row than these
+dictionary lookups and string comparisons (docs/architecture.md#speed-budgets).
 """
 
 from __future__ import annotations
@@ -82,19 +86,37 @@ def shown_stored(text: str) -> str:
 
 
 class Ages:
-    """Whole days from a time as the store writes it to ``as_of``: the days of the age (a time
-    in the future counts toward zero, as ``int()`` of the age in days does), or None when the
-    text names no moment (February 30): its age cannot be judged."""
+    """Whole days from a time as the store writes it to ``as_of``, as ``int()`` of the age in
+    days (a time in the future counts toward zero): the days between the two dates, one less
+    when the record's time of day is later than ``as_of``'s (one more when it is earlier, for
+    a record in the future). The days between the dates are computed once per date (a million
+    records fall on a few hundred days); None when the date names no day (February 30): its age
+    cannot be judged."""
 
     def __init__(self, as_of: _dt.datetime) -> None:
+        as_of = times.utc(as_of)
         self.as_of = as_of
+        self.stored = as_of.isoformat(timespec="microseconds")[:26] + "Z"  # as the store writes
+        self.clock = self.stored[11:26]  # the time of day, HH:MM:SS.ffffff
+        self.dates: dict[str, int | None] = {}  # YYYY-MM-DD -> days between the dates
 
     def days_old(self, created: str) -> int | None:
-        try:
-            age = self.as_of - _dt.datetime.fromisoformat(created)
-        except ValueError:
+        """The days of ``created``, a text :data:`STORE_TIME` matches."""
+        date = created[:10]
+        days = self.dates[date] if date in self.dates else self._days(date)
+        if days is None:
             return None
-        return age.days if age >= _dt.timedelta(0) else -(-age).days
+        if created <= self.stored:  # the times sort as text; past (or now)
+            return days - 1 if created[11:26] > self.clock else days
+        return days + 1 if created[11:26] < self.clock else days
+
+    def _days(self, date: str) -> int | None:
+        try:
+            days: int | None = (self.as_of.date() - _dt.date.fromisoformat(date)).days
+        except ValueError:
+            days = None
+        self.dates[date] = days
+        return days
 
 
 class Reasons(dict[Any, str]):
@@ -151,14 +173,16 @@ class TypeJudge:
         self.newest = {fid: reason[symbol, timeframe] for fid, symbol, timeframe in rows}
 
     def decisions(self, rows: Iterable[tuple[Any, ...]], lookups: Lookups) -> Iterator[Decision]:
-        """One decision per row of :meth:`.query.Query.of_type`, counted as it goes. The common
-        case, a time as the store writes it, takes the shortest path: the protections looked up
-        inline (the order of :meth:`.query.Lookups.protection`), the policy applied by
-        :meth:`_judged`."""
-        tag, run, output, input_ = (
-            lookups.tags.get, lookups.runs.get, lookups.outputs.get, lookups.inputs.get
+        """One decision per row of :meth:`.query.Query.of_type`, counted as it goes: the checks
+        of the module, in their order (the protections as :meth:`.query.Lookups.protection`
+        orders them)."""
+        tag, run, output, input_, holders = (
+            lookups.tags.get, lookups.runs.get, lookups.outputs.get, lookups.inputs.get,
+            lookups.holders.get,
         )  # fmt: skip
-        is_store_time, type_, fixed = STORE_TIME.fullmatch, self.type, self.fixed
+        is_store_time, days_old, cutoff = STORE_TIME.fullmatch, self.ages.days_old, self.cutoff
+        type_, fixed, cap, young, old = self.type, self.fixed, self.cap, self.young, self.old
+        newest = self._newest() if fixed is None else {}
         result = type_ == "result"
         kept = kept_bytes = selected_bytes = 0
         selected = self.selected
@@ -177,8 +201,18 @@ class TypeJudge:
                     action, reason, protected = KEEP, protection, True
                 elif fixed is not None:
                     action, reason, protected = KEEP, fixed, False
+                elif (days := days_old(created)) is None:  # February 30, say: no moment
+                    action, reason, protected = KEEP, UNJUDGED, False
+                elif created > cutoff:
+                    action, reason, protected = KEEP, young[days], False
+                elif fid in newest:
+                    action, reason, protected = KEEP, newest[fid], False
+                elif (holder := holders(hash_)) is not None:
+                    action, reason, protected = KEEP, shared_reason(holder), True
+                elif cap is not None and (cap.last is None or (created, fid) > cap.last):
+                    action, reason, protected = KEEP, self.over, False
                 else:
-                    action, reason, protected = self._judged(fid, created, hash_, lookups)
+                    action, reason, protected = self.action, old[days], False
             if action == KEEP:
                 kept += 1
                 kept_bytes += size
@@ -219,24 +253,3 @@ class TypeJudge:
         if self.newest is None:  # a protection that was not evaluated must not protect nothing
             raise RuntimeError(f"{self.type}: the newest keep_last were not read (read_newest)")
         return self.newest
-
-    def _judged(
-        self, fid: str, created: str, hash_: str, lookups: Lookups
-    ) -> tuple[str, str, bool]:
-        """The action, reason and protection of a record nothing protects, of a type with a
-        policy, its time as the store writes it."""
-        days = self.ages.days_old(created)
-        if days is None:  # February 30, say: no moment
-            return KEEP, UNJUDGED, False
-        if created > self.cutoff:
-            return KEEP, self.young[days], False
-        newest = self._newest().get(fid)
-        if newest is not None:
-            return KEEP, newest, False
-        holder = lookups.holders.get(hash_)
-        if holder is not None:
-            return KEEP, shared_reason(holder), True
-        cap = self.cap
-        if cap is not None and (cap.last is None or (created, fid) > cap.last):
-            return KEEP, self.over, False
-        return self.action, self.old[days], False

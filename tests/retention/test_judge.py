@@ -70,3 +70,15 @@ def test_a_stored_time_is_shown_as_isoformat_shows_the_moment() -> None:
     assert shown("2025-10-17T14:00:00+02:00") == "2025-10-17T14:00:00+02:00"
     assert shown("2025-10-17 12:00:00") == "2025-10-17T12:00:00+00:00"
     assert shown("yesterday") == "yesterday"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ages, min_size=1, max_size=20), st.integers(-14, 14))
+def test_the_days_do_not_depend_on_the_offset_as_of_is_given_in(
+    ages: list[dt.timedelta], hours: int
+) -> None:
+    # Ages counts from as_of's date and time of day in UTC, whatever offset it was given in
+    elsewhere = AS_OF.astimezone(dt.timezone(dt.timedelta(hours=hours)))
+    for age in ages:
+        created = times.iso(AS_OF - age)
+        assert Ages(elsewhere).days_old(created) == int(age.total_seconds() / 86400), created
