@@ -48,7 +48,16 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
-    return lambda: as_typer_runs(lambda: index(None, rebuild=rebuild, json_=json_))
+    return lambda: last(as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_)))
+
+
+def _index_paused(*, rebuild: bool, json_: bool) -> int:
+    """:func:`index` with the garbage collector paused from its imports on (see
+    :func:`ita_rules.core.collector.paused`)."""
+    from ita_rules.core import collector
+
+    with collector.paused():
+        return index(None, rebuild=rebuild, json_=json_)
 
 
 def as_typer_runs(body: Callable[[], int]) -> int:

@@ -24,7 +24,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ita_rules.core import gitio, times
+from ita_rules.core import collector, gitio, times
 from ita_rules.core.errors import UsageError
 from ita_rules.rules.folders import rules_path_in_repo
 from ita_rules.rules.gitlog import history_steps, read_history
@@ -103,27 +103,8 @@ def source(root: Path, rules_dir: Path, protected_ref: str = "") -> Source:
 
 def refresh(src: Source, *, rebuild: bool = False, progress: Progress | None = None) -> IndexStats:
     """Bring the index up to date with ``src.ref``: incrementally when possible."""
-    with _no_collection():
+    with collector.paused():
         return _refresh(src, rebuild, progress)
-
-
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """Python's cyclic garbage collector paused: reading and replaying the history makes
-    ~100,000 tuples, rows and strings (5,000 commits) that live until the index is written,
-    and the collector would go over them again and again as they pile up (~4 ms of CPU in a
-    rebuild) to find no cycle among them. Reference counting still frees the rest at once;
-    a cycle made meanwhile waits for the next collection."""
-    import gc
-
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _refresh(src: Source, rebuild: bool, progress: Progress | None) -> IndexStats:
