@@ -715,18 +715,20 @@ def test_parse_log_decodes_like_git_bytes_per_field() -> None:
 
 
 def test_a_blob_reader_whose_cat_file_is_gone_closes_quietly(in_git_repo: Path) -> None:
-    """Ctrl-C kills git cat-file with the rest of the process group: closing the reader then
-    flushes its pending requests into a dead pipe, which must not raise (it would replace the
-    KeyboardInterrupt being handled and exit 1 as if stdout were closed); finish says how the
-    process ended."""
+    """Ctrl-C kills git cat-file with the rest of the process group: sending the reader's
+    pending requests then meets a dead pipe, which must not raise (it would replace the
+    KeyboardInterrupt being handled and exit 1 as if stdout were closed), nor must closing
+    it; finish says how the process ended."""
     from ita_rules.core import gitio, gitobjects
 
     reader = gitobjects.BlobReader(gitio.Git(in_git_repo))
     reader.proc.kill()
     reader.proc.wait()
     for n in range(3):
-        reader.request(f"{n:040x}")  # buffered: nothing is written yet
-    reader.close()  # the flush meets the dead pipe
+        reader.request(f"{n:040x}")  # kept: nothing is written yet
+    reader.send()  # the write meets the dead pipe
+    reader.request(f"{3:040x}")
+    reader.close()
     with pytest.raises(gitio.GitError, match="git cat-file failed: exit -9"):
         reader.finish()
 

@@ -41,6 +41,8 @@ class BlobReader:
         self.order: list[str] = []
         self.answered = 0  # how many of the requests in order have been taken
         self._seen: set[str] = set()
+        self._sent = 0  # how many of the requests in order cat-file has been given
+        self._gone = False  # cat-file's stdin is a broken pipe
         self._out = b""  # written, not parsed yet
         self._read_to = 0  # how far the memory file has been read
         self._reader: Thread | None = None
@@ -55,17 +57,26 @@ class BlobReader:
         self._out = self.proc.stdout.read()
 
     def request(self, oid: str) -> None:
+        """Ask for ``oid`` (once: a repeated request is ignored), sent with the next
+        :meth:`send` or at the end."""
         if oid in self._seen:
             return
         self._seen.add(oid)
         self.order.append(oid)
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{oid}\n".encode())
 
     def send(self) -> None:
-        """Hand the requests made so far to cat-file (they wait in a buffer otherwise)."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.flush()
+        """Hand the requests made since the last send to cat-file. A cat-file that is gone
+        (killed with the rest by Ctrl-C) leaves them no pipe to go into: that is no error of
+        its own (:meth:`finish` reports its exit), and it must not hide the KeyboardInterrupt
+        being handled nor pass for a closed stdout."""
+        if self._sent < len(self.order) and not self._gone:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.write(_request(self.order[self._sent :]))
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                self._gone = True
+            self._sent = len(self.order)
 
     def take(self) -> dict[str, bytes]:
         """The contents of the blobs cat-file has answered since the last take, in the order
@@ -99,10 +110,7 @@ class BlobReader:
         self._forget()
 
     def _end(self) -> None:
-        """Close cat-file's stdin and wait for its end (idempotent). A cat-file that is gone
-        already (killed with the rest by Ctrl-C) leaves the requests no pipe to flush into:
-        that is no error of its own (:meth:`finish` reports its exit), and it must not hide
-        the KeyboardInterrupt being handled."""
+        """Close cat-file's stdin and wait for its end (idempotent)."""
         if self.proc.stdin is not None and not self.proc.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.proc.stdin.close()
@@ -121,6 +129,7 @@ class BlobReader:
     def finish(self) -> dict[str, bytes]:
         """The contents of every requested blob not taken yet (missing ones are left out),
         once cat-file has ended."""
+        self.send()
         self._end()
         try:
             if self.proc.returncode != 0:

@@ -74,7 +74,9 @@ def _scalar(raw: str) -> Any:
                 continue
             out.append(body[j:k])
             return "".join(out) if _closed(body[k + 1 :]) else _FAIL
-    value = _COMMENT.sub("", raw, count=1).rstrip(" \t")  # YAML's white space: not NBSP
+    if "#" in raw:  # (the pattern is tried only where it can match)
+        raw = _COMMENT.sub("", raw, count=1)
+    value = raw.rstrip(" \t")  # YAML's white space: not NBSP
     if value in _NULL:
         return None
     if value in _BOOL:
@@ -204,7 +206,9 @@ def lines_close(text: str) -> bool:
     may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``)."""
     if not _holds_any(text, _OPENERS):
         return True
-    bare = _COMMENT.sub("", _QUOTED.sub("", text))  # never removes a line break
+    bare = _QUOTED.sub("", text)
+    if "#" in bare:
+        bare = _COMMENT.sub("", bare)  # never removes a line break
     if "'" in bare or '"' in bare:  # a quote inside a plain scalar, or one left open
         return all(_line_closes(line) for line in text.split("\n"))
     if not _holds_any(bare, _BRACKETS):  # the usual block layout: quoted scalars, no flow
