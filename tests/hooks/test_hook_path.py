@@ -298,3 +298,24 @@ def test_a_second_open_reader_is_refused_not_leaked(in_git_repo: Path) -> None:
     assert first.closed
     with g.reading() as second:
         assert not second.closed
+
+
+def test_the_collector_is_paused_and_the_objects_frozen_only_for_the_process(ws: Path) -> None:
+    """Called as the console script does (no argv: the process ends with the code), the hook
+    freezes the objects it leaves (the exit's collection skips them); called with argv, as a
+    test or a library does, it leaves the collector as it found it and freezes nothing."""
+    import gc
+
+    from ita_rules.hooks import main
+
+    put(ws, "S1", "1.2", params={"atr_mult": 1.8})
+    git(ws, "add", "-A")
+    frozen = gc.get_freeze_count()
+    assert main([]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    code = (
+        "import gc; from ita_rules.hooks import main; rc = main(); "
+        "print(rc, gc.isenabled(), gc.get_freeze_count() > 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ws, capture_output=True, text=True)
+    assert proc.stdout.split() == ["0", "True", "True"], proc.stderr
