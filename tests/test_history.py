@@ -816,7 +816,8 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
     """A rebuild replays the commits in steps, as git gives them and their blobs (cat-file's
     answers taken from a memory file while it works); without a memory file (a thread reads
     cat-file's pipe) every commit comes in one step at the end. Both make the same index,
-    with every event and finding the history holds."""
+    with every event and finding the history holds, and so does git started by subprocess
+    where there is no posix_spawn."""
     import sqlite3
     from contextlib import closing
 
@@ -851,6 +852,8 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
     at_the_end = built()
     assert [s for s in steps if s] == [602], steps
     assert in_steps == at_the_end
+    monkeypatch.delattr(os, "posix_spawn")
+    assert built() == in_steps
 
 
 def test_the_printable_test_agrees_with_the_pattern() -> None:

@@ -60,7 +60,8 @@ def history_steps(
     not the replay's time later). Where cat-file's answers can only be read at its end (see
     :class:`~ita_rules.core.gitobjects.BlobReader`) every commit comes in the last step. Take
     it with :func:`contextlib.closing`: the git processes end when it is closed."""
-    proc = git.popen(
+    proc = gitobjects.start(
+        git,
         [
             "log",
             "--reverse",
@@ -75,7 +76,7 @@ def history_steps(
             *revs,
             "--",
             *(within or [rules_path]),
-        ]
+        ],
     )
     blobs = gitobjects.BlobReader(git)
     waiting: list[tuple[Commit, int]] = []  # read, not given yet: with the requests up to it
