@@ -527,12 +527,13 @@ def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, 
 def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:
     """docs/architecture.md#speed-budgets (rebuild <= 2x git log): the `index` command must not pay for the YAML loader,
     jsonschema, the store's SQLAlchemy or pydantic (typer 0.29 imports it for every option), nor
-    for typer and click (cli/plain.py serves it) or the dataclasses module (with inspect)."""
+    for typer and click (cli/plain.py serves it) or the dataclasses module (with inspect), nor
+    for subprocess and threading (git runs by posix_spawn, cat-file answers into memory)."""
     code = (
         "import sys; from ita_rules.cli import main\n"
         "try:\n    main(['index', '--rebuild'])\nexcept SystemExit as e:\n    rc = e.code\n"
         "heavy = ('pydantic', 'yaml', 'ruamel', 'jsonschema', 'sqlalchemy', 'deepdiff', 'git',\n"
-        "         'typer', 'click', 'dataclasses', 'inspect')\n"
+        "         'typer', 'click', 'dataclasses', 'inspect', 'subprocess', 'threading')\n"
         "print(rc, [m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
