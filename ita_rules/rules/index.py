@@ -111,6 +111,8 @@ def _refresh(src: Source, rebuild: bool, progress: Progress | None) -> IndexStat
     head = src.git.commit_id(src.ref)
     if head is None and src.ref != "HEAD":
         src.git.require_commit(src.ref, "protected ref (rules.protected_ref)")
+    if rebuild:  # what the index holds does not matter
+        return _rebuild(src, head, "asked", progress, compare_old=False)
     meta = _read_meta(src.db)
     same_config = (
         meta.get("schema") == SCHEMA_VERSION
@@ -118,14 +120,12 @@ def _refresh(src: Source, rebuild: bool, progress: Progress | None) -> IndexStat
         and meta.get("rules_path") == src.rules_path
     )
     last = meta.get("head") or None
-    if not rebuild and same_config and src.db.exists():
+    if same_config and src.db.exists():
         if last == head:
             return _stats(src, head, "up to date", "", 0)
         if last is not None and head is not None and src.git.is_ancestor(last, head):
             return _incremental(src, last, head, progress)
-    if rebuild:
-        reason = "asked"
-    elif not src.db.exists() or not meta:
+    if not src.db.exists() or not meta:
         reason = "no index yet"
     elif not same_config:
         reason = "the index was built for another ref, rules folder or format"
