@@ -101,17 +101,11 @@ class VersionRow:
     __hash__ = None  # type: ignore[assignment]  # changed in place: not a dict key
 
 
-class Event(NamedTuple):
-    """One lifecycle event (the ``events`` table, whose columns are these fields in this
-    order). A named tuple: the replay makes one per version and change, and a frozen
-    dataclass costs a ``object.__setattr__`` per field."""
-
-    file_path: str
-    kind: str  # introduced, deprecated, activated, deleted, renamed, restored, changed
-    commit: str
-    at: str
-    git_author: str
-    detail: str = ""
+# One lifecycle event: a row of the ``events`` table, in its columns' order: file path, kind
+# (introduced, deprecated, activated, deleted, renamed, restored, changed), commit, time, git
+# author, detail. A plain tuple: the replay makes one per version and change, and a named
+# tuple's constructor is a call of Python code (~3x the cost; a frozen dataclass, more).
+Event = tuple[str, str, str, str, str, str]
 
 
 class AuditFinding(NamedTuple):
@@ -198,6 +192,8 @@ class Replay:
         arrives (added, changed, renamed to)."""
         if not is_rule_path(path, rules_path):
             return False
+        if path.isascii():  # (a flag CPython keeps) UTF-8 then, surely
+            return True
         shown = printable(path)
         if shown == path:
             return True
@@ -252,9 +248,7 @@ class Replay:
             blob,
         )
         folder[version] = self.rows[path]
-        self.events.append(
-            Event(path, "introduced", c.id, c.at, c.author, "" if active else "inactive")
-        )
+        self.events.append((path, "introduced", c.id, c.at, c.author, "" if active else "inactive"))
         if not active and not f.get("deprecation_reason"):
             self._no_reason(c, path)
 
@@ -280,14 +274,14 @@ class Replay:
                 "a released version is never deleted"
             )
             self._find(c, path, msg, "history-deleted")
-            self.events.append(Event(path, "deleted", c.id, c.at, c.author))
+            self.events.append((path, "deleted", c.id, c.at, c.author, ""))
         else:
             msg = (
                 f"released version renamed to {renamed_to} in commit {c.id[:12]} (introduced "
                 f"in commit {intro}); a released version is never renamed"
             )
             self._find(c, path, msg, "history-renamed")
-            self.events.append(Event(path, "renamed", c.id, c.at, c.author, renamed_to))
+            self.events.append((path, "renamed", c.id, c.at, c.author, renamed_to))
 
     def _change(
         self,
@@ -300,7 +294,7 @@ class Replay:
         again: bool = False,
     ) -> None:
         if readded:
-            self.events.append(Event(row.file_path, "restored", c.id, c.at, c.author))
+            self.events.append((row.file_path, "restored", c.id, c.at, c.author, ""))
             row.deleted_commit = row.deleted_at = None
         if old_blob == new_blob:
             return
@@ -319,7 +313,7 @@ class Replay:
                 "history-changed",
                 at=(self._blobs().get(new_blob), tuple(changes[0].path)) if changes else None,
             )
-            self.events.append(Event(row.file_path, "changed", c.id, c.at, c.author))
+            self.events.append((row.file_path, "changed", c.id, c.at, c.author, ""))
         fields = self._blobs().fields(new_blob, row.file_path)
         if fields is None:
             row.blob = new_blob
@@ -328,7 +322,7 @@ class Replay:
         reason = _text(fields.get("deprecation_reason"))
         if active != row.active:
             kind = "activated" if active else "deprecated"
-            self.events.append(Event(row.file_path, kind, c.id, c.at, c.author, reason or ""))
+            self.events.append((row.file_path, kind, c.id, c.at, c.author, reason or ""))
             row.active_changed_commit, row.active_changed_at = c.id, c.at
             if not active and not reason:
                 self._no_reason(c, row.file_path)

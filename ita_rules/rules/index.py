@@ -272,7 +272,7 @@ def _write(
         conn,
         "INSERT INTO events (file_path, kind, commit_id, at, git_author, detail) VALUES ",
         6,
-        replay.events,  # named tuples in the columns' order
+        replay.events,  # tuples in the columns' order
     )
     conn.executemany(
         "INSERT INTO findings (path, code, field, message, commit_id, at) VALUES (?,?,?,?,?,?)",
