@@ -184,12 +184,18 @@ def _journal_lines(plan: Plan, varying: Sequence[Varying], created: str) -> byte
 
 def _live_paths(conn: Sql, hashes: Sequence[str], spec: PutSpec) -> tuple[set[str], dict[str, str]]:
     """The hashes some live record needs, and for each the path of a live record of the
-    same type, symbol and run (the oldest), if any."""
+    same type, symbol and run (the oldest), if any.
+
+    The rows are found through the hash index. On SQLite the status test is written
+    ``+status`` (an expression, which no index serves): without statistics SQLite chose the
+    status index instead, which holds every live record, and read the whole table for each
+    500 hashes (a put of 1,000 new files into a store of 100,000 records: 40 ms, 2 ms now)."""
     needed: set[str] = set()
     same: dict[str, str] = {}
+    status = "+status" if conn.dialect == "sqlite" else "status"
     query = (
         "SELECT hash, path, type, symbol, run_id FROM store_records WHERE hash IN ({}) "
-        f"AND status IN ({', '.join('?' * len(LIVE))}) ORDER BY created_at, file_id"
+        f"AND {status} IN ({', '.join('?' * len(LIVE))}) ORDER BY created_at, file_id"
     )
     for hash_, path, type_, symbol, run_id in select_in(conn, query, hashes, LIVE):
         needed.add(hash_)

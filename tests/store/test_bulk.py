@@ -448,6 +448,48 @@ def test_lookups_of_more_hashes_than_one_query_takes(store_ws: StoreWs) -> None:
         store.close()
 
 
+def test_the_put_looks_its_hashes_up_through_the_hash_index_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The put's lookups of live records go through the hash index, not the status index
+    (which holds every live record): for a long IN list SQLite, without statistics, chose the
+    status index and read the whole table for each 500 hashes. Without statistics the plan
+    does not depend on the rows, so an empty store shows it."""
+    from ita_rules.store import PutSpec, batch, open_store
+    from ita_rules.workspace import Workspace
+
+    class Asked:
+        """A connection that notes the queries it is asked (and finds nothing)."""
+
+        def __init__(self, dialect: str) -> None:
+            self.dialect = dialect
+            self.queries: list[tuple[str, Any]] = []
+
+        def rows(self, sql: str, params: Any = ()) -> list[Any]:
+            self.queries.append((sql, params))
+            return []
+
+    monkeypatch.delenv("ITA_DATABASE_URL", raising=False)
+    write(tmp_path / "ita.toml", "")
+    (tmp_path / "rules").mkdir()
+    hashes = [f"sha256:{i:064x}" for i in range(batch.LOOKUP_CHUNK + 7)]
+    store = open_store(Workspace.open(tmp_path))
+    try:
+        with store.db.sql_write() as sql:
+            asked = Asked(sql.dialect)
+            batch._live_paths(asked, hashes, PutSpec("screenshot"))  # type: ignore[arg-type]
+            plans = [
+                " | ".join(str(row[-1]) for row in sql.rows(f"EXPLAIN QUERY PLAN {q}", params))
+                for q, params in asked.queries
+            ]
+    finally:
+        store.close()
+    assert len(plans) == 2  # a full chunk of hashes and the rest
+    for plan in plans:
+        assert "USING INDEX ix_store_records_hash" in plan, plan
+        assert "ix_store_records_status" not in plan, plan
+
+
 def test_a_bulk_put_on_sqlite_has_a_cache_for_its_changes_then_the_default_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
