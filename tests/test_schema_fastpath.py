@@ -155,3 +155,51 @@ def test_a_decimal_is_a_number_as_for_jsonschema(field: str, value: str) -> None
     policy = {**copy.deepcopy(BASE_POLICY), field: Decimal(value)}
     assert validation.fast_valid(RETENTION, policy) == jsonschema_valid(RETENTION, policy)
     assert validation.fast_valid(RETENTION, policy) is (value == "10")
+
+
+def _fromisoformat_date(value: str) -> bool:
+    """The date check the fast path had: datetime's reading, then the ASCII layout."""
+    import datetime
+    import re
+
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII))
+
+
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=4)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    value=st.one_of(
+        st.dates().map(str),
+        st.builds(lambda y, m, d: f"{y}-{m}-{d}", _digits, _digits, _digits),
+        st.sampled_from(
+            [
+                "0000-01-01",
+                "2024-02-29",
+                "2023-02-29",
+                "1900-02-29",
+                "2000-02-29",
+                "2025-1-01",
+                "20250101",
+                "2025-W01-1",
+                "2025-01-01T00:00",
+                "٢٠٢٥-٠١-٠١",
+                "2025-01-01\n",
+                " 2025-01-01",
+                "2025-13-01",
+                "2025-12-32",
+                "9999-12-31",
+            ]
+        ),
+        st.text(alphabet="0123456789-T:W ", max_size=12),
+    )
+)
+def test_the_date_format_is_datetime_s(value: str) -> None:
+    """format: date is told without datetime (the hook would import it for every commit),
+    exactly as datetime.date.fromisoformat with the YYYY-MM-DD layout told it."""
+    assert validation.FORMATS["date"](value) == _fromisoformat_date(value), value

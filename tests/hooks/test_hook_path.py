@@ -53,11 +53,12 @@ def test_a_commit_imports_no_subprocess_json_or_tempfile(ws: Path) -> None:
     reporters' json and the schema loader's importlib.resources stay unimported, and so does
     dataclasses (with inspect, ast and dis: the hook's records are NamedTuples and plain
     classes); the new file and its predecessor are read by blockyaml, without PyYAML, ita.toml
-    by simpletoml, without tomllib, and the hash is CPython's own SHA-256, not hashlib's."""
+    by simpletoml, without tomllib, the hash is CPython's own SHA-256, not hashlib's, and the
+    created date is checked without datetime."""
     put(ws, "S1", "1.2", params={"atr_mult": 1.8})
     git(ws, "add", "-A")
     heavy = ["subprocess", "shutil", "tempfile", "json", "importlib.resources", "selectors"]
-    heavy += ["dataclasses", "inspect", "yaml", "tomllib"]
+    heavy += ["dataclasses", "inspect", "yaml", "tomllib", "datetime"]
     if any(importlib.util.find_spec(m) for m in ("_sha2", "_sha256")):
         heavy.append("hashlib")
     out, err, imported = run_hook(ws, *heavy)
