@@ -35,6 +35,18 @@ def test_stored_form_sorts_like_time_and_reads_back() -> None:
     assert times.stamp(a) == "20260115T090000000Z"
 
 
+@pytest.mark.parametrize("year", [1, 5, 500, 999, 1000, 9999])
+def test_the_stored_form_has_four_year_digits_so_early_years_sort_first(year: int) -> None:
+    # strftime("%Y") writes year 500 as "500", which sorts after "2026": a retention cutoff
+    # --as-of an early year would then have selected records younger than retain_days
+    moment = dt.datetime(year, 2, 1, 3, 4, 5, 60, tzinfo=UTC)
+    assert times.iso(moment) == f"{year:04d}-02-01T03:04:05.000060Z"
+    assert times.stamp(moment) == f"{year:04d}0201T030405000Z"
+    assert times.parse_iso(times.iso(moment)) == moment
+    later = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    assert (times.iso(moment) < times.iso(later)) == (year < 2026)
+
+
 @pytest.mark.parametrize("text", ["2026-13-01", "15.01.2026", "yesterday", "9999-12-31x", ""])
 def test_a_bad_date_names_the_option(text: str) -> None:
     with pytest.raises(UsageError) as err:

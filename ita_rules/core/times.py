@@ -35,14 +35,16 @@ def utc(moment: _dt.datetime) -> _dt.datetime:
 
 
 def iso(moment: _dt.datetime) -> str:
-    """``2026-01-15T10:30:00.123456Z``: how moments are kept in the database and journals."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-01-15T10:30:00.123456Z``: how moments are kept in the database and journals. The
+    year always has four digits (``strftime("%Y")`` writes year 500 as ``500``, which would sort
+    after ``2026``): the text sorts as the time does."""
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def stamp(moment: _dt.datetime) -> str:
     """``20260115T103000123Z``: UTC to the millisecond, safe in a file name."""
-    moment = utc(moment)
-    return moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    m = utc(moment)
+    return f"{m.year:04d}{m:%m%dT%H%M%S}{m.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> _dt.datetime:

@@ -82,3 +82,17 @@ def test_the_days_do_not_depend_on_the_offset_as_of_is_given_in(
     for age in ages:
         created = times.iso(AS_OF - age)
         assert Ages(elsewhere).days_old(created) == int(age.total_seconds() / 86400), created
+
+
+def test_a_record_inside_retain_days_of_an_early_as_of_is_kept() -> None:
+    # the cutoff is written as the store writes times: with a year under 1000 unpadded
+    # ("500-01-02..."), every stored time sorted after it and this young record was selected
+    from ita_rules.retention.judge import TypeJudge
+    from ita_rules.retention.policy import TypeRule
+    from ita_rules.retention.query import Lookups
+
+    as_of = dt.datetime(500, 2, 1, tzinfo=dt.UTC)
+    judge = TypeJudge("screenshot", TypeRule("delete", 30), as_of, None)
+    row = ("f1", 10, "0500-01-30T00:00:00.000000Z", None, "sha256:00")
+    [decision] = judge.decisions([row], Lookups({}, {}, {}, {}, {}))
+    assert (decision.action, decision.reason) == ("keep", "inside retain_days (2 < 30 days old)")
