@@ -63,4 +63,6 @@ def test_microsecond_ranges_round_trip() -> None:
     moment = dt.datetime(2025, 5, 1, tzinfo=UTC)
     assert times.iso_us(times.to_us(moment)) == "2025-05-01T00:00:00Z"
     assert times.iso_us(times.to_us(moment) + 1_500) == "2025-05-01T00:00:00.0015Z"
+    early = dt.datetime(999, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC)
+    assert times.iso_us(times.to_us(early)) == "0999-12-31T23:59:59.5Z"
     assert times.to_us(dt.datetime(1970, 1, 1)) == 0

@@ -77,7 +77,7 @@ def to_us(moment: _dt.datetime) -> int:
 def iso_us(value: int) -> str:
     """Microseconds since the epoch -> ``2025-05-01T00:00:00Z`` (a fraction only when needed)."""
     moment = EPOCH + _dt.timedelta(microseconds=value)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = moment.replace(tzinfo=None).isoformat(timespec="seconds")  # four year digits always
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
