@@ -17,6 +17,9 @@ from ita_rules.core import gitio
 from ita_rules.core.config import CONFIG_NAME, RulesConfig, rules_config
 from ita_rules.core.errors import ConfigError, Location, UsageError
 from ita_rules.core.findings import Finding
+from ita_rules.core.gitobjects import GitObject, tree_items, unaskable
+
+_GITLINK = "160000"  # a tree entry that is a submodule's commit
 
 
 def config_path(prefix: str) -> str:
@@ -167,12 +170,16 @@ def released_folders(
     released commit's own ``ita.toml`` must load: a :class:`ConfigError` at ``LABEL:PATH``.
     The ``ita.toml`` of both sides and of the history are read by one ``git cat-file``, which
     also answers whether ``likely`` (the folder the work tree configures, usually the released
-    one too) exists in ``released``: a ``git cat-file -e`` fewer on a commit."""
+    one too) exists in ``released``: a ``git cat-file -e`` fewer on a commit. It is looked up
+    in the listing of the folder that holds it (the repository's top, a few entries), not read
+    itself: the rules folder's own tree lists every setup (76 KB for 2,000)."""
     path = config_path(prefix)
     history, default = _history_blobs(git, [released], path)
     ends = (f"{released}:{path}", f"{head}:{path}")
-    probe = f"{released}:{likely}" if likely not in ("", ".") and "\n" not in likely else ""
-    texts = git.blobs([*ends, *sorted(history), *([probe] if probe else [])])
+    parent, _, name = likely.rpartition("/")
+    probe = f"{released}:{parent}" if likely not in ("", ".") and not unaskable(parent) else ""
+    found_objects = git.objects([*ends, *sorted(history), *([probe] if probe else [])])
+    texts = {key: obj.data for key, obj in found_objects.items()}
     try:
         cfg = rules_config(texts.get(ends[0]), path)
     except ConfigError as exc:
@@ -187,8 +194,21 @@ def released_folders(
 
     def present(folder: str) -> bool:
         if probe and folder == likely:
-            return probe in texts
+            listed = _entry_mode(found_objects.get(probe), name)
+            if listed != _GITLINK:  # a submodule's commit may or may not be here: git says
+                return listed is not None
         return git.has_path(released, folder)
 
     holds = any(present(f) for f in folders)
     return ReleasedFolders(path, cfg, head_cfg, folders, holds)
+
+
+def _entry_mode(tree: GitObject | None, name: str) -> str | None:
+    """The mode of the entry ``name`` of ``tree`` (a tree object as cat-file gives it), None
+    when there is no such entry or ``tree`` is not a tree."""
+    if tree is None or tree.kind != "tree":
+        return None
+    for mode, entry, _oid in tree_items(tree.data, len(tree.oid) // 2):
+        if entry == name:
+            return mode
+    return None

@@ -320,3 +320,45 @@ def test_the_collector_is_paused_and_the_objects_frozen_only_for_the_process(ws:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ws, capture_output=True, text=True)
     assert proc.stdout.split() == ["0", "True", "True"], proc.stderr
+
+
+@pytest.mark.parametrize(
+    "layout", ["folder", "file", "missing", "nested", "nested missing", "gitlink here", "gitlink"]
+)
+def test_whether_the_rules_folder_is_released_is_read_from_its_parent(
+    tmp_path: Path, layout: str
+) -> None:
+    """released_folders looks the configured folder up in the listing of the folder above it
+    (one small tree, not the rules folder's own listing of every setup) and says what
+    ``git cat-file -e`` says: a folder or a file is there, a missing one is not, and a
+    submodule's commit (which may or may not be in the repository) is asked of git."""
+    from ita_rules.rules.folders import released_folders
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    prefix = "ws" if layout.startswith("nested") else ""
+    top = repo / prefix if prefix else repo
+    write(top / "ita.toml", "")
+    write(repo / "README.md", "x\n")
+    if layout in ("folder", "nested"):
+        write(top / "rules" / "S1" / "v1.0.yaml", "x: 1\n")
+    elif layout == "file":
+        write(top / "rules", "not a folder\n")
+    git(repo, "add", "-A")
+    if layout.startswith("gitlink"):
+        oid = (
+            git(repo, "hash-object", "-w", "README.md")  # an object that is here
+            if layout == "gitlink here"
+            else "1" * 40  # a commit that is not
+        )
+        git(repo, "update-index", "--add", "--cacheinfo", f"160000,{oid},rules")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    released = git(repo, "rev-parse", "HEAD")
+    likely = f"{prefix}/rules" if prefix else "rules"
+    g = gitio.Git(repo)
+    with g.reading():
+        side = released_folders(g, prefix, released, "HEAD", "", likely=likely)
+    expected = g.has_path(released, likely)
+    assert expected == (layout in ("folder", "file", "nested", "gitlink here"))
+    assert side.holds_versions is expected
