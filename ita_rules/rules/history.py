@@ -172,11 +172,12 @@ class Replay:
             self._delete(c, e.old_path, e.new_path)
         if not self._is_rule(c, e.new_path, rules_path, arriving=True):
             return
-        if version_of(e.new_path) is None:
+        sv = version_of(e.new_path)
+        if sv is None:
             return
         row = self.rows.get(e.new_path)
         if row is None:
-            self._introduce(c, e.new_path, e.new_blob)
+            self._introduce(c, e.new_path, e.new_blob, sv)
         elif row.deleted_commit is not None:
             self._change(c, row, row.blob, e.new_blob, readded=True)
         elif e.new_blob == row.blob:
@@ -220,9 +221,7 @@ class Replay:
             AuditFinding(Finding(path, message, line, col, field=field_, code=code), c.id, c.at)
         )
 
-    def _introduce(self, c: Commit, path: str, blob: str) -> None:
-        sv = version_of(path)
-        assert sv is not None
+    def _introduce(self, c: Commit, path: str, blob: str, sv: tuple[str, Version]) -> None:
         setup, version = sv
         folder = self._folder(path)
         f = self._blobs().fields(blob, path) or {}
@@ -383,8 +382,8 @@ def _position(raw: bytes, path: str, where: FieldPath) -> tuple[int | None, int 
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+    if value.__class__ is str or value is None:  # (the usual cases first)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
