@@ -35,10 +35,11 @@ _SCALAR = (
 )
 # A value ends the line, or a comment after a space does.
 _END = r"(?= +#| *\Z)"
-# In a block a word may hold ": " no, ":" yes (``sha256:ab``); in a flow list neither.
+# In a block a word may hold a colon that no space follows (``sha256:ab``); in a flow
+# collection it may not.
 _BLOCK_SCALAR = re.compile("(?:" + _SCALAR.replace("SEP", " :") + ")" + _END)
 _FLOW_SCALAR = re.compile(_SCALAR.replace("SEP", " "))
-_REST = re.compile(r" *(?:#.*)?\Z")  # after a value: spaces, maybe a comment (checked by _END)
+_REST = re.compile(r" *(?:#.*)?\Z")  # after a value: spaces, then maybe a comment
 _BOOLS = {
     **dict.fromkeys(("true", "True", "TRUE"), True),
     **dict.fromkeys(("false", "False", "FALSE"), False),
