@@ -827,6 +827,7 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
     from ita_rules.rules.index import refresh, source
 
     kinds = _long_history(in_git_repo)
+    head, deleted_at = git(in_git_repo, "log", "-1", "--format=%H %cI").split()
     steps: list[int] = []
     real = gitlog.history_steps
 
@@ -844,6 +845,11 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
         with closing(sqlite3.connect(src.db)) as conn:
             counts = dict(conn.execute("SELECT kind, count(*) FROM events GROUP BY kind"))
             assert counts == kinds
+            deleted = conn.execute(
+                "SELECT file_path, deleted_commit, deleted_at FROM versions "
+                "WHERE deleted_commit IS NOT NULL OR deleted_at IS NOT NULL"
+            ).fetchall()
+            assert deleted == [("rules/S1/v1.1.yaml", head, deleted_at)]
             return list(conn.iterdump())
 
     in_steps = built()

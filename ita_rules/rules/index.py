@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from functools import partial
+from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -60,6 +61,9 @@ CREATE INDEX versions_setup ON versions (setup_id);
 CREATE INDEX events_path ON events (file_path);
 """
 _ROW_VALUES = attrgetter(*ROW_COLUMNS)
+_LIVE_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("deleted_commit", "deleted_at"))
+_LIVE_VALUES = attrgetter(*_LIVE_COLUMNS)
+_DELETED = attrgetter("deleted_commit")
 
 
 class IndexStats(NamedTuple):
@@ -262,12 +266,17 @@ def _write(
         conn.execute("DELETE FROM versions")
     else:
         rows = [replay.rows[p] for p in replay.dirty if p in replay.rows]
-    _insert(
-        conn,
-        f"INSERT OR REPLACE INTO versions ({','.join(ROW_COLUMNS)}) VALUES ",
-        len(ROW_COLUMNS),
-        map(_ROW_VALUES, rows),
-    )
+    # A version never deleted (nearly all) is written without its two deletion columns, which
+    # SQLite leaves NULL: sqlite3 sends every None it binds through its adapter lookup first
+    # (~2 % of a rebuild's CPU in Python for these two). Runs of rows keep their order.
+    for deleted, run in groupby(rows, key=_DELETED):
+        columns = ROW_COLUMNS if deleted is not None else _LIVE_COLUMNS
+        _insert(
+            conn,
+            f"INSERT OR REPLACE INTO versions ({','.join(columns)}) VALUES ",
+            len(columns),
+            map(_ROW_VALUES if deleted is not None else _LIVE_VALUES, run),
+        )
     _insert(
         conn,
         "INSERT INTO events (file_path, kind, commit_id, at, git_author, detail) VALUES ",
