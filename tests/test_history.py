@@ -872,3 +872,16 @@ def test_the_printable_test_agrees_with_the_pattern() -> None:
     for ch in chars:
         text = f"a: b\n{ch}\n"
         assert scan._not_printable(text) == (scan._NOT_PRINTABLE.search(text) is not None), ch
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="ab :,[{?-#'\"\\\n\t", max_size=40))
+def test_quoted_scalars_are_removed_as_the_joined_pattern_removes_them(text: str) -> None:
+    """lines_close finds the quoted scalars by looking for quotes and trying the pattern of
+    that quote there: the same text as one search of both patterns joined."""
+    import re
+
+    from ita_rules.rules import scan
+
+    joined = re.compile(f"{scan._SINGLE_QUOTED.pattern}|{scan._DOUBLE_QUOTED.pattern}")
+    assert scan._unquoted(text) == joined.sub("", text)
