@@ -214,6 +214,8 @@ class BlobReader:
             if size > self._read_to:
                 self._out += _contents(self._memory, self._read_to, size)
                 self._read_to = size
+        elif self._reader is not None and self._reader.is_alive():
+            return {}  # the thread gives the whole output once cat-file has ended
         out: dict[str, bytes] = {}
         data, pos, order = self._out, 0, self.order
         while self.answered < len(order):
