@@ -5,13 +5,14 @@ Importing PyYAML (and compiling its reader's and resolver's regular expressions)
 process ~10 ms of CPU: a fifth of what the pre-commit hook spends on a commit (issue #16). Yet
 nearly every rule file is written in one plain layout: block mappings and block lists indented
 with spaces, one entry a line, comments, and scalars that are quoted without escapes, numbers
-(``2``, ``-1.5``), ``true``/``false``, words (``GER40``, ``sha256:ab12``, ``close back``), and
-one-line flow lists and mappings of such scalars (``tags: ["a", b]``, ``{tp: 2.0, sl: 1}``).
+(``2``, ``-1.5``), ``true``/``false``, dates (``2025-01-31``), words (``GER40``, ``sha256:ab``,
+``close back``), and one-line flow lists and mappings of such scalars (``tags: ["a", b]``,
+``{tp: 2.0, sl: 1}``).
 :func:`read` reads exactly that layout into the :class:`~ita_rules.core.yamldoc.Document` the
 loader would build (the same data, the same marks), and returns None for anything else: tabs,
 CR and the other line breaks (every character that Python does not call printable), anchors,
 aliases, tags, nested or multi-line flow collections, block or multi-line scalars, empty
-values, duplicate keys, dates, ``null``, plain scalars that YAML 1.1 and 1.2 read differently
+values, duplicate keys, times, ``null``, plain scalars that YAML 1.1 and 1.2 read differently
 (``yes``, ``010``, ``1e3``)... The caller then hands the text to PyYAML
 (:mod:`ita_rules.core.yamlloader`), so every error, refusal and unusual reading stays the
 loader's own. ``tests/test_blockyaml.py`` keeps the two in agreement (hypothesis)."""
@@ -22,6 +23,7 @@ import re
 from typing import Any, NamedTuple
 
 from ita_rules.core.findings import FieldPath
+from ita_rules.core.isodate import is_date
 from ita_rules.core.yamldoc import Document
 
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,127}):(?= |\Z)")
@@ -30,6 +32,7 @@ _WORD = r"[A-Za-z0-9_./-]"
 _SCALAR = (
     r'"(?P<dq>[^"\\]*)"'  # double-quoted, no escapes
     r"|'(?P<sq>[^']*)'"  # single-quoted, no doubled quote
+    r"|(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"  # a plain date: its ISO string
     r"|(?P<num>-?(?:0|[1-9][0-9]{0,14})(?P<frac>\.[0-9]{1,15})?)"  # exact in a double
     r"|(?P<plain>[A-Za-z_]" + _WORD + r"*(?:[SEP]" + _WORD + r"+)*)"
 )
@@ -230,6 +233,11 @@ class _Reader:
         quoted = m["dq"] if m["dq"] is not None else m["sq"]
         if quoted is not None:
             return quoted
+        date = m["date"]
+        if date is not None:  # the loader makes a date and writes it back as this text
+            if not is_date(date):
+                raise _Refused  # not a real date: the loader says so
+            return date
         number = m["num"]
         if number is not None:
             if len(path) == 1 and path[0] in self.raw:

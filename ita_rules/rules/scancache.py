@@ -35,6 +35,7 @@ FORMAT = "1"
 _MODULES = (
     "ita_rules.core.blockyaml",
     "ita_rules.core.canonical",
+    "ita_rules.core.isodate",
     "ita_rules.core.validation",
     "ita_rules.core.yamlbuild",
     "ita_rules.core.yamldoc",
