@@ -5,9 +5,9 @@ Importing PyYAML (and compiling its reader's and resolver's regular expressions)
 process ~10 ms of CPU: a fifth of what the pre-commit hook spends on a commit (issue #16). Yet
 nearly every rule file is written in one plain layout: block mappings and block lists indented
 with spaces, one entry a line, comments, and scalars that are quoted without escapes, numbers
-(``2``, ``-1.5``), ``true``/``false``, dates (``2025-01-31``), words (``GER40``, ``sha256:ab``,
-``close back``), and one-line flow lists and mappings of such scalars (``tags: ["a", b]``,
-``{tp: 2.0, sl: 1}``).
+(``2``, ``-1.5``), ``true``/``false``, dates (``2025-01-31``), unquoted text that starts with a
+letter (``GER40``, ``sha256:ab``, ``Fade the raid (first hour), 50%``), and one-line flow lists
+and mappings of such scalars (``tags: ["a", b]``, ``{tp: 2.0, sl: 1}``).
 :func:`read` reads exactly that layout into the :class:`~ita_rules.core.yamldoc.Document` the
 loader would build (the same data, the same marks), and returns None for anything else: tabs,
 CR and the other line breaks (every character that Python does not call printable), anchors,
@@ -34,14 +34,18 @@ _SCALAR = (
     r"|'(?P<sq>[^']*)'"  # single-quoted, no doubled quote
     r"|(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"  # a plain date: its ISO string
     r"|(?P<num>-?(?:0|[1-9][0-9]{0,14})(?P<frac>\.[0-9]{1,15})?)"  # exact in a double
-    r"|(?P<plain>[A-Za-z_]" + _WORD + r"*(?:[SEP]" + _WORD + r"+)*)"
+    r"|(?P<plain>[A-Za-z_]PLAIN)"
 )
 # A value ends the line, or a comment after a space does.
 _END = r"(?= +#| *\Z)"
-# In a block a word may hold a colon that no space follows (``sha256:ab``); in a flow
-# collection it may not.
-_BLOCK_SCALAR = re.compile("(?:" + _SCALAR.replace("SEP", " :") + ")" + _END)
-_FLOW_SCALAR = re.compile(_SCALAR.replace("SEP", " "))
+# After its first letter, a plain scalar in a block holds any character but a space before
+# a space, a "#" or its end, and a colon before a space or its end (``sha256:ab``, ``R&D,
+# 50% (est.)``); in a flow collection, words of letters, digits and ``_./-`` between single
+# spaces (no colon, comma or bracket).
+_BLOCK_SCALAR = re.compile(
+    "(?:" + _SCALAR.replace("PLAIN", r"(?:[^ :]|:(?=[^ ])| (?=[^ #]))*") + ")" + _END
+)
+_FLOW_SCALAR = re.compile(_SCALAR.replace("PLAIN", _WORD + r"*(?: " + _WORD + r"+)*"))
 _REST = re.compile(r" *(?:#.*)?\Z")  # after a value: spaces, then maybe a comment
 _BOOLS = {
     **dict.fromkeys(("true", "True", "TRUE"), True),
