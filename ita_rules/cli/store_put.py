@@ -22,47 +22,25 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ita_rules.core.errors import UsageError
 
 
+@dataclass
 class PutArgs:
-    """What ``store put`` was asked, as the typer command gets it. (A plain class, equal when
-    its fields are: the put does not import dataclasses, see :mod:`ita_rules.store.frozen`.)"""
+    """What ``store put`` was asked, as the typer command gets it."""
 
-    def __init__(
-        self,
-        workspace: Path | None,
-        paths: list[Path],
-        type: str,
-        symbol: str | None = None,
-        timeframe: str | None = None,
-        run_id: str | None = None,
-        tags: list[str] | None = None,
-        meta: list[str] | None = None,
-        json: bool = False,
-    ) -> None:
-        self.workspace = workspace
-        self.paths = paths
-        self.type = type
-        self.symbol = symbol
-        self.timeframe = timeframe
-        self.run_id = run_id
-        self.tags: list[str] = [] if tags is None else tags
-        self.meta: list[str] = [] if meta is None else meta
-        self.json = json
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return vars(self) == vars(other)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
-        return f"PutArgs({shown})"
+    workspace: Path | None
+    paths: list[Path]
+    type: str
+    symbol: str | None = None
+    timeframe: str | None = None
+    run_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    meta: list[str] = field(default_factory=list)
+    json: bool = False
 
 
 _ROOT = {"-w": "workspace", "--workspace": "workspace"}  # before the verb

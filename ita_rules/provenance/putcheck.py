@@ -14,6 +14,7 @@ know (not a run id, or no such run) is stored as before: retention keeps such re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,8 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
         check_results_for_run(workspace, spec.run_id, files, snapshot)
     if snapshot is None:
         return spec
-    return spec.replace(
+    return replace(
+        spec,
         symbol=spec.symbol if spec.symbol is not None else snapshot.get("symbol"),
         timeframe=spec.timeframe if spec.timeframe is not None else snapshot.get("timeframe"),
     ).checked()

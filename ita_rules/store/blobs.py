@@ -16,30 +16,26 @@ import itertools
 import os
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ita_rules.core import fsutil as _fsutil
 from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
 from ita_rules.store.errors import SourceError
-from ita_rules.store.frozen import Frozen
 from ita_rules.store.naming import TMP_PREFIX
 
 CHUNK = 1 << 20  # 1 MiB: large enough for full hashlib/syscall speed, small enough for RSS
 
 
-class Staged(Frozen):
+@dataclass(frozen=True)
+class Staged:
     """A complete temp copy of a source (fsynced unless a bulk put syncs later), with its hash."""
 
     path: str  # the temp file
     hash: str
     size: int
     source: str
-
-    _fields = ("path", "hash", "size", "source")
-
-    def __init__(self, path: str, hash: str, size: int, source: str) -> None:
-        self.__dict__.update(path=path, hash=hash, size=size, source=source)
 
     @property
     def tmp(self) -> Path:

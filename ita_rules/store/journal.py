@@ -20,12 +20,12 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from json.encoder import encode_basestring as _string  # a str -> a quoted JSON string
 from pathlib import Path
 from typing import Any
 
 from ita_rules.core.fsutil import atomic_write_bytes
-from ita_rules.store.frozen import Frozen
 
 FORMAT = 1
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -97,16 +97,10 @@ def encode_puts(shared: Mapping[str, Any], varying: Iterable[Varying], at: str) 
     ).encode()
 
 
-class Entry(Frozen):
-    """One journal line that parsed: its number (from 1) and what it says."""
-
+@dataclass(frozen=True)
+class Entry:
     line: int
     data: dict[str, Any]
-
-    _fields = ("line", "data")
-
-    def __init__(self, line: int, data: dict[str, Any]) -> None:
-        self.__dict__.update(line=line, data=data)
 
 
 class Journal:

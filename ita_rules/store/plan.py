@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ita_rules.core import times
@@ -22,32 +23,21 @@ if TYPE_CHECKING:
 BlobRow = tuple[str, str, int, str]  # a new store_blobs row: hash, path, size, created_at
 
 
+@dataclass
 class Known:
-    """What the database knows of a batch's hashes, read in the put's transaction. (This
-    module's classes are plain ones: the put does not import dataclasses, see
-    :mod:`ita_rules.store.frozen`.)"""
+    """What the database knows of a batch's hashes, read in the put's transaction."""
 
-    def __init__(self, stored: dict[str, str], needed: set[str], same: dict[str, str]) -> None:
-        self.stored = stored  # hash -> its stored file (the first path its bytes got)
-        self.needed = needed  # hashes some live record needs
-        self.same = same  # hash -> path of a live record of the same type, symbol and run
+    stored: dict[str, str]  # hash -> its stored file (the first path its bytes got)
+    needed: set[str]  # hashes some live record needs
+    same: dict[str, str]  # hash -> path of a live record of the same type, symbol and run
 
 
+@dataclass
 class Plan:
-    """What :func:`place` decided: the records, the new blob rows, the stale blobs' new
-    paths and the file operations."""
-
-    def __init__(
-        self,
-        records: list[Record],
-        new_blobs: list[BlobRow],
-        moved: dict[str, str],
-        ops: list[tuple[str, str, str | None]],
-    ) -> None:
-        self.records = records
-        self.new_blobs = new_blobs
-        self.moved = moved  # hash -> new path of a stored content no live record needed
-        self.ops = ops  # (source, target, spare temp file or None)
+    records: list[Record]
+    new_blobs: list[BlobRow]
+    moved: dict[str, str]  # hash -> new path of a stored content no live record needed
+    ops: list[tuple[str, str, str | None]]  # (source, target, spare temp file or None)
 
 
 def place(
@@ -84,8 +74,8 @@ def place(
         else:
             rel, dedup = placer.stored_content(s, blob)
         # Record(file_id, rel, s.hash, ..., deduplicated=dedup), each with its own metadata
-        # dict, made from the fields every record of the batch shares (~2x cheaper than
-        # through __init__)
+        # dict, made from the fields every record of the batch shares (the frozen
+        # dataclass's __init__, one object.__setattr__ a field, costs ~3x as much)
         record = _new(Record)
         fields = record.__dict__
         fields.update(shared)
@@ -103,35 +93,26 @@ def place(
 _new = object.__new__
 
 
+@dataclass
 class _Placer:
     """Where each file of a batch goes, decided one file after the other (see :func:`place`)."""
 
-    def __init__(
-        self,
-        store: Store,
-        spec: PutSpec,
-        known: Known,
-        folder_rel: str,
-        folder: str,
-        stamp: str,
-        created: str,
-    ) -> None:
-        self.store = store
-        self.spec = spec
-        self.known = known  # .stored and .same grow with what this batch places
-        self.folder_rel = folder_rel
-        self.folder = folder
-        self.stamp = stamp
-        self.created = created
-        self.names: dict[str, str] = {}  # extension -> this batch's file name
-        self.here: set[str] = set()  # paths this batch places: known to exist
-        self.stale: set[str] = set()
-        self.gone: set[str] = set()
-        self.taken: set[str] = set()  # names in ``folder`` that must stay free
-        self.present: set[str] | None = None  # the names in ``folder`` (a large batch lists them)
-        self.new_blobs: list[BlobRow] = []
-        self.moved: dict[str, str] = {}  # hash -> its new stored file
-        self.ops: list[tuple[str, str, str | None]] = []
+    store: Store
+    spec: PutSpec
+    known: Known  # .stored and .same grow with what this batch places
+    folder_rel: str
+    folder: str
+    stamp: str
+    created: str
+    names: dict[str, str] = field(default_factory=dict)  # extension -> this batch's file name
+    here: set[str] = field(default_factory=set)  # paths this batch places: known to exist
+    stale: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    taken: set[str] = field(default_factory=set)  # names in ``folder`` that must stay free
+    present: set[str] | None = None  # the names in ``folder`` (a large batch lists it once)
+    new_blobs: list[BlobRow] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)  # hash -> its new stored file
+    ops: list[tuple[str, str, str | None]] = field(default_factory=list)
 
     def start(self, hashes: set[str]) -> None:
         """Sort the batch's contents that are stored already: ``stale`` when no live record

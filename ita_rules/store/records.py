@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ita_rules.core.errors import NotFound, UsageError
-from ita_rules.store.frozen import Frozen
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -19,16 +19,14 @@ LIVE = ("live", "deleted")  # statuses whose record still needs its stored file
 STATUSES = ("live", "deleted", "purged", "missing", "corrupt")
 
 
-class Record(Frozen):
+@dataclass(frozen=True)
+class Record:
     """One put: ``file_id`` (UUID) points to a stored file by ``path`` and ``hash``.
 
     ``path`` is the record's own name in its type's folder; records of the same content in
     other folders or under other names are hard links to the same bytes (a copy where the
     file system cannot link). ``original_name`` is the base name of the file that was put
     (None for bytes put from memory and for records stored before it was kept).
-
-    Immutable, compared and hashed on every field but ``deduplicated``, as the frozen
-    dataclass it was (:class:`ita_rules.store.frozen.Frozen`).
     """
 
     file_id: str
@@ -42,69 +40,11 @@ class Record(Frozen):
     tags: tuple[str, ...]
     metadata: Mapping[str, Any]
     created_at: str
-    status: str
-    deleted_at: str | None
-    last_verified_at: str | None
-    original_name: str | None
-    deduplicated: bool  # this put found the bytes stored (not compared)
-
-    _fields = (
-        "file_id",
-        "path",
-        "hash",
-        "size",
-        "type",
-        "symbol",
-        "timeframe",
-        "run_id",
-        "tags",
-        "metadata",
-        "created_at",
-        "status",
-        "deleted_at",
-        "last_verified_at",
-        "original_name",
-        "deduplicated",
-    )
-    _compared = _fields[:-1]
-
-    def __init__(
-        self,
-        file_id: str,
-        path: str,
-        hash: str,
-        size: int,
-        type: str,
-        symbol: str | None,
-        timeframe: str | None,
-        run_id: str | None,
-        tags: tuple[str, ...],
-        metadata: Mapping[str, Any],
-        created_at: str,
-        status: str = "live",
-        deleted_at: str | None = None,
-        last_verified_at: str | None = None,
-        original_name: str | None = None,
-        deduplicated: bool = False,
-    ) -> None:
-        self.__dict__.update(
-            file_id=file_id,
-            path=path,
-            hash=hash,
-            size=size,
-            type=type,
-            symbol=symbol,
-            timeframe=timeframe,
-            run_id=run_id,
-            tags=tags,
-            metadata=metadata,
-            created_at=created_at,
-            status=status,
-            deleted_at=deleted_at,
-            last_verified_at=last_verified_at,
-            original_name=original_name,
-            deduplicated=deduplicated,
-        )
+    status: str = "live"
+    deleted_at: str | None = None
+    last_verified_at: str | None = None
+    original_name: str | None = None
+    deduplicated: bool = field(default=False, compare=False)  # this put found the bytes stored
 
     def as_dict(self) -> dict[str, Any]:
         return {

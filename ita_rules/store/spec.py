@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ita_rules.core.errors import UsageError
 from ita_rules.store import naming
-from ita_rules.store.frozen import Frozen
 from ita_rules.store.records import dump_metadata
 
 
-class PutSpec(Frozen):
-    """What to record with a put, checked once for a whole batch. Immutable, compared on
-    every field (:class:`ita_rules.store.frozen.Frozen`)."""
+@dataclass(frozen=True)
+class PutSpec:
+    """What to record with a put, checked once for a whole batch."""
 
     type: str
-    symbol: str | None
-    timeframe: str | None
-    run_id: str | None
-    tags: tuple[str, ...]
-    metadata: Mapping[str, Any] | None
-
-    _fields = ("type", "symbol", "timeframe", "run_id", "tags", "metadata")
-
-    def __init__(
-        self,
-        type: str,
-        symbol: str | None = None,
-        timeframe: str | None = None,
-        run_id: str | None = None,
-        tags: tuple[str, ...] = (),
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.__dict__.update(
-            type=type,
-            symbol=symbol,
-            timeframe=timeframe,
-            run_id=run_id,
-            tags=tags,
-            metadata=metadata,
-        )
+    symbol: str | None = None
+    timeframe: str | None = None
+    run_id: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] | None = None
 
     def checked(self) -> PutSpec:
         naming.check_type(self.type)
@@ -61,7 +41,7 @@ class PutSpec(Frozen):
             raise UsageError(_not_text(exc)) from None
         except (TypeError, ValueError) as exc:
             raise UsageError(f"metadata: cannot be stored as JSON: {exc}") from None
-        return self.replace(tags=tags, metadata=metadata)
+        return replace(self, tags=tags, metadata=metadata)
 
 
 def _not_text(exc: UnicodeEncodeError) -> str:
