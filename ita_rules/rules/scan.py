@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ita_rules.core.isodate import is_date
 from ita_rules.rules.model import LIFECYCLE_FIELDS
 
 if TYPE_CHECKING:
@@ -28,8 +29,10 @@ _BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})  # in any case
 _NULL = ("", "~", "null", "Null", "NULL")
 _FAIL = object()
 # the first characters that make a plain value something else (an indicator, a number...)
-_PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.=0123456789")  # "=": PyYAML's value tag
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+# ("=": PyYAML's value tag; "<": "<<" is its merge key, which the loader refuses as a value)
+_PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.=<0123456789")
+# a plain date the loader reads (as its ISO text) when it names a real day, else refuses
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # characters YAML does not allow in a stream (PyYAML's reader refuses them)
 _NOT_PRINTABLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
@@ -90,7 +93,7 @@ def _scalar(raw: str) -> Any:
     if value in _BOOL:
         return _BOOL[value]
     if _DATE.fullmatch(value):
-        return value
+        return value if is_date(value) else _FAIL  # February 30, year 0: the loader refuses
     if value[0] in _PLAIN_BAD_FIRST or ": " in value or ":\t" in value or value[-1] == ":":
         return _FAIL  # tested without a regular expression, which tries every position
     if value.lower() in _BOOL_WORDS_11:
@@ -123,8 +126,8 @@ def scan(text: str) -> dict[str, Any] | None:
         first = text.lstrip()[:1]
     if first in ("{", "[", "%", "!", "&") or "\n---" in text or "\n..." in text:
         return None
-    if _not_printable(text):
-        return None  # the loader refuses the text
+    if _not_printable(text) or _hidden_break(text) or "\ufeff" in text:
+        return None  # the loader refuses it, or breaks lines (drops a BOM) where re does not
     out: dict[str, Any] = {}
     text = "\n" + text  # see _FIELD_LINE
     for m in _FIELD_LINE.finditer(text):
