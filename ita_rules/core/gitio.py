@@ -15,15 +15,16 @@ honoured them would compare what a replace ref shows instead of what was committ
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, Self
 
 from ita_rules.core.errors import GitError
 
 if TYPE_CHECKING:
-    import subprocess
+    from types import TracebackType
 
     from ita_rules.core.gitobjects import GitObject, ObjectReader
 
@@ -168,31 +169,16 @@ def _spawned(
 def _start(
     argv: list[str], cwd: Path | str, env: dict[str, str]
 ) -> tuple[int, int, int, int] | None:
-    """``argv`` started by ``os.posix_spawn`` (``git -C CWD``: posix_spawn cannot change the
-    folder) with three pipes: its pid, and our ends of its stdin, stdout and stderr. As
-    subprocess does, SIGPIPE and SIGXFSZ are reset to their defaults in the child (Python
-    ignores them) and only the three pipes are inherited. None where posix_spawn or poll is
-    missing, or ``cwd`` is not a folder."""
+    """``argv`` started by :func:`_spawn` with three pipes: its pid, and our ends of its
+    stdin, stdout and stderr. None where posix_spawn or poll is missing, or ``cwd`` is not a
+    folder."""
     import select
 
     if not (hasattr(os, "posix_spawn") and hasattr(select, "poll") and os.path.isdir(cwd)):
         return None
-    import signal
-
     fds = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr: (read end, write end)
-    actions = [
-        (os.POSIX_SPAWN_DUP2, fds[0][0], 0),
-        (os.POSIX_SPAWN_DUP2, fds[1][1], 1),
-        (os.POSIX_SPAWN_DUP2, fds[2][1], 2),
-    ]
     try:
-        pid = os.posix_spawn(
-            argv[0],
-            [argv[0], "-C", os.fspath(cwd), *argv[1:]],
-            env,
-            file_actions=actions,
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-        )
+        pid = _spawn(argv, cwd, env, fds[0][0], fds[1][1], fds[2][1])
     except BaseException:
         for fd in (fds[0][1], fds[1][0], fds[2][0]):
             os.close(fd)
@@ -201,6 +187,38 @@ def _start(
         for fd in (fds[0][0], fds[1][1], fds[2][1]):
             os.close(fd)
     return pid, fds[0][1], fds[1][0], fds[2][0]
+
+
+def _spawn(argv: list[str], cwd: Path | str, env: dict[str, str], *fds: int) -> int:
+    """The pid of ``argv`` started by ``os.posix_spawn`` (``git -C CWD``: posix_spawn cannot
+    change the folder) with ``fds`` (stdin, stdout, stderr; the caller closes them) as its
+    0, 1 and 2, and no other descriptor of ours. As subprocess does, SIGPIPE and SIGXFSZ are
+    reset to their defaults in the child (Python ignores them), and a descriptor below 3 is
+    first copied above 2: with our own stdin closed a new pipe or file is descriptor 0, and
+    the child's descriptors are set one after the other, so a later one that an earlier one
+    replaced would be lost (cat-file's stdout became its stdin pipe)."""
+    import signal
+
+    low: list[int] = []  # copies made here, closed once the child has them
+    try:
+        given = []
+        for fd in fds:
+            if fd < 3:
+                import fcntl
+
+                fd = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+                low.append(fd)
+            given.append(fd)
+        return os.posix_spawn(
+            argv[0],
+            [argv[0], "-C", os.fspath(cwd), *argv[1:]],
+            env,
+            file_actions=[(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(given)],
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    finally:
+        for fd in low:
+            os.close(fd)
 
 
 def _kill(pid: int) -> None:
@@ -456,25 +474,187 @@ class Git:
 
     def popen(
         self, args: Sequence[str], *, stdin: bool = False, stdout: int | None = None
-    ) -> subprocess.Popen[bytes]:
-        """A running ``git ARGS`` with its stdout (and stdin) as pipes, for reads that take
-        the output in chunks and never wait for the answer to one request before sending the
-        next: git writes in full buffers (``GIT_FLUSH=0``; on a pipe ``git log`` would
-        otherwise write each commit by itself), so an answer may wait in git's buffer until
-        stdin is closed. Ask and wait with :class:`.gitobjects.ObjectReader` instead.
-        ``stdout``: a file descriptor to write to instead of a pipe."""
-        import subprocess
-
+    ) -> Process:
+        """A running ``git ARGS`` for reads that take the output in chunks and never wait for
+        the answer to one request before sending the next: its stdout (or the descriptor
+        ``stdout``) and stdin when asked as pipes, its stderr in an anonymous file (read it
+        with :func:`failure` once git has ended: nothing has to read it meanwhile, so git
+        cannot stop on a full stderr pipe while we wait for its stdout). git writes in full
+        buffers (``GIT_FLUSH=0``; on a pipe ``git log`` would otherwise write each commit by
+        itself), so an answer may wait in git's buffer until stdin is closed: ask and wait
+        with :class:`.gitobjects.ObjectReader` instead. Started by :func:`_spawn` where there
+        is posix_spawn, so that neither ``subprocess`` nor the threading, selectors and locale
+        modules it imports are loaded (~2 ms of CPU, a twentieth of what an index rebuild
+        spends in Python besides the replay); by ``subprocess.Popen`` elsewhere."""
         env = git_env(keep_quarantine=self.keep_quarantine, cwd=self.cwd)
         env["GIT_FLUSH"] = "0"
-        return subprocess.Popen(
-            [git_exe(), *args],
-            cwd=self.cwd,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if stdout is None else stdout,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
+        err = scratch_file()
+        try:
+            if hasattr(os, "posix_spawn") and os.path.isdir(self.cwd):
+                return _spawned_streams([git_exe(), *args], self.cwd, env, stdin, stdout, err)
+            import subprocess
+
+            proc = subprocess.Popen(
+                [git_exe(), *args],
+                cwd=self.cwd,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if stdout is None else stdout,
+                stderr=err,
+                env=env,
+            )
+        except BaseException:
+            os.close(err)
+            raise
+        proc.stderr = os.fdopen(err, "rb")  # closed with the process (``with``)
+        return proc
+
+
+class Process(Protocol):
+    """A running git of :meth:`Git.popen`: ``subprocess.Popen``'s pipes as files (stderr a
+    file to read once it has ended: :func:`failure`), its exit code, wait and kill, and
+    closing all with ``with``."""
+
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+    returncode: int | None
+
+    def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class Spawned:
+    """A git started by :func:`_spawn` for :meth:`Git.popen`, with what :class:`Process` asks
+    of it: its pipes as files, wait, kill (which reaps it), and closing them with ``with``
+    as ``subprocess.Popen`` does (stdout and stderr, then stdin, then the wait)."""
+
+    def __init__(
+        self,
+        pid: int,
+        stdin: IO[bytes] | None,
+        stdout: IO[bytes] | None,
+        stderr: IO[bytes] | None,
+    ) -> None:
+        self.pid = pid
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.returncode: int | None = None
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            import signal
+
+            os.kill(self.pid, signal.SIGKILL)
+            self.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pipe in (self.stdout, self.stderr):
+            if pipe is not None:
+                pipe.close()
+        if self.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.stdin.close()
+        self.wait()
+
+
+def _spawned_streams(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: bool, stdout: int | None, err: int
+) -> Spawned:
+    """:meth:`Git.popen`'s process started by :func:`_spawn`; ``err`` its stderr (ours)."""
+    theirs: list[int] = []  # the child's ends, closed here once it has them
+    ours: list[int] = []
+    try:
+        if stdin:
+            child_in, our_in = os.pipe()
+            theirs.append(child_in)
+            ours.append(our_in)
+        else:
+            child_in = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            theirs.append(child_in)
+        if stdout is None:
+            our_out, child_out = os.pipe()
+            theirs.append(child_out)
+            ours.append(our_out)
+        else:
+            child_out = stdout
+        pid = _spawn(argv, cwd, env, child_in, child_out, err)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return Spawned(
+        pid,
+        open(our_in, "wb") if stdin else None,  # closed by Spawned
+        open(our_out, "rb") if stdout is None else None,
+        open(err, "rb"),
+    )
+
+
+def memory_file(name: str) -> int | None:
+    """A new anonymous memory file (its descriptor), or None where the system has none."""
+    make = getattr(os, "memfd_create", None)
+    if make is None:
+        return None
+    try:
+        fd: int = make(name, os.MFD_CLOEXEC)
+    except OSError:  # e.g. a kernel without it, or a sandbox that refuses it
+        return None
+    return fd
+
+
+def scratch_file() -> int:
+    """A new anonymous file for a git's stderr (its descriptor): a memory file, or else a
+    temporary file already removed."""
+    fd = memory_file("ita-rules-git-stderr")
+    if fd is not None:
+        return fd
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        return os.dup(f.fileno())
+
+
+def failure(proc: Process) -> str:
+    """Why the ended ``proc`` failed: the last line it wrote to stderr, and its exit code or
+    the signal that killed it (``fatal: bad object 1234 (exit 128)``, ``killed by SIGXFSZ``)."""
+    code = proc.returncode
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit {code}"
+    said = b""
+    if proc.stderr is not None and not proc.stderr.closed:  # its last 64 KB say enough
+        fd = proc.stderr.fileno()
+        said = os.pread(fd, 1 << 16, max(0, os.fstat(fd).st_size - (1 << 16)))
+    lines = said.decode("utf-8", "replace").strip().splitlines()
+    return f"{lines[-1]} ({how})" if lines else how
 
 
 class DiffEntry(NamedTuple):

@@ -2,7 +2,7 @@
 (:class:`ObjectReader`, the pre-commit hook's reads), fed while ``git log`` streams
 (:class:`BlobReader`, the history replay's), and the parsers of its answers and of tree objects.
 
-The processes are started as :mod:`ita_rules.core.gitio` starts every git (its environment, its
+The processes are started by :mod:`ita_rules.core.gitio`, as every git (its environment, its
 ``posix_spawn``); this module only speaks the batch protocol.
 """
 
@@ -11,142 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, Self
+from typing import TYPE_CHECKING, NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.errors import GitError
 
 if TYPE_CHECKING:
     from threading import Thread
-    from types import TracebackType
 
     from ita_rules.core.gitio import Git
-
-
-class Process(Protocol):
-    """What the streaming readers use of a running git: ``subprocess.Popen``'s pipes as files,
-    its exit code, wait and kill, and closing all with ``with``."""
-
-    stdin: IO[bytes] | None
-    stdout: IO[bytes] | None
-    stderr: IO[bytes] | None
-    returncode: int | None
-
-    def wait(self) -> int: ...
-
-    def kill(self) -> None: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None: ...
-
-
-class Spawned:
-    """A git started by ``os.posix_spawn`` (see :func:`start`), with what :class:`Process`
-    asks of it: its pipes as files, wait, kill, and closing them with ``with`` as
-    ``subprocess.Popen`` does (stdout and stderr, then stdin, then the wait)."""
-
-    def __init__(
-        self,
-        pid: int,
-        stdin: IO[bytes] | None,
-        stdout: IO[bytes] | None,
-        stderr: IO[bytes] | None,
-    ) -> None:
-        self.pid = pid
-        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self.returncode: int | None = None
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            import signal
-
-            os.kill(self.pid, signal.SIGKILL)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for pipe in (self.stdout, self.stderr):
-            if pipe is not None:
-                pipe.close()
-        if self.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
-                self.stdin.close()
-        self.wait()
-
-
-def start(
-    git: Git, args: Sequence[str], *, stdin: bool = False, stdout: int | None = None
-) -> Process:
-    """A running ``git ARGS`` for a streaming read (:meth:`.gitio.Git.popen`'s contract: its
-    stdout, or the descriptor ``stdout``, and stdin when asked, as pipes; git's output in
-    full buffers), started by ``os.posix_spawn`` where there is one, so that neither
-    ``subprocess`` nor the threading, selectors and locale modules it imports are loaded
-    (~2 ms of CPU, a twentieth of what an index rebuild spends in Python besides the
-    replay); by :meth:`.gitio.Git.popen` elsewhere."""
-    if not hasattr(os, "posix_spawn") or not os.path.isdir(git.cwd):
-        return git.popen(args, stdin=stdin, stdout=stdout)
-    import signal
-
-    env = gitio.git_env(keep_quarantine=git.keep_quarantine, cwd=git.cwd)
-    env["GIT_FLUSH"] = "0"
-    exe = gitio.git_exe()
-    theirs: list[int] = []  # the child's ends, closed here once it has them
-    ours: list[int] = []
-    try:
-        if stdin:
-            child_in, our_in = os.pipe()
-            theirs.append(child_in)
-            ours.append(our_in)
-        else:
-            child_in = os.open(os.devnull, os.O_RDONLY)
-            theirs.append(child_in)
-        if stdout is None:
-            our_out, child_out = os.pipe()
-            theirs.append(child_out)
-            ours.append(our_out)
-        else:
-            child_out = stdout
-        our_err, child_err = os.pipe()
-        theirs.append(child_err)
-        ours.append(our_err)
-        pid = os.posix_spawn(
-            exe,
-            [exe, "-C", os.fspath(git.cwd), *args],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, child_in, 0),
-                (os.POSIX_SPAWN_DUP2, child_out, 1),
-                (os.POSIX_SPAWN_DUP2, child_err, 2),
-            ],
-            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-        )
-    except BaseException:
-        for fd in ours:
-            os.close(fd)
-        raise
-    finally:
-        for fd in theirs:
-            os.close(fd)
-    return Spawned(
-        pid,
-        open(our_in, "wb") if stdin else None,  # closed by Spawned
-        open(our_out, "rb") if stdout is None else None,
-        open(our_err, "rb"),
-    )
 
 
 class BlobReader:
@@ -160,11 +33,20 @@ class BlobReader:
     meanwhile, and the answers written so far can be taken at any time (:meth:`take`).
     Elsewhere a thread reads a pipe as cat-file writes it, and the answers come at the end
     (:meth:`finish`); in a rebuild over 5,000 commits that thread's wake-ups and lock
-    handovers cost ~6 ms of CPU of the ~20 ms that reading the history takes in Python."""
+    handovers cost ~6 ms of CPU of the ~20 ms that reading the history takes in Python. The
+    thread is used as well where files may not grow without bound (``ulimit -f``): the
+    memory file counts as one, and cat-file would be killed by SIGXFSZ."""
 
     def __init__(self, git: Git) -> None:
         self._memory = _memory_file()
-        self.proc = start(git, ["cat-file", "--batch", "--buffer"], stdin=True, stdout=self._memory)
+        try:
+            self.proc = git.popen(
+                ["cat-file", "--batch", "--buffer"], stdin=True, stdout=self._memory
+            )
+        except BaseException:  # the memory file is not left open
+            if self._memory is not None:
+                os.close(self._memory)
+            raise
         self.order: list[str] = []
         self.answered = 0  # how many of the requests in order have been taken
         self._seen: set[str] = set()
@@ -216,21 +98,15 @@ class BlobReader:
                 self._read_to = size
         elif self._reader is not None and self._reader.is_alive():
             return {}  # the thread gives the whole output once cat-file has ended
+        answers, end = _answers(self._out, 0, len(self.order) - self.answered)
         out: dict[str, bytes] = {}
-        data, pos, order = self._out, 0, self.order
-        while self.answered < len(order):
-            eol = data.find(b"\n", pos)
-            if eol < 0:
-                break
-            found = _found(data[pos:eol])
-            end = eol + 1 + (0 if found is None else found[2] + 1)
-            if end > len(data):
-                break
+        data, order, n = self._out, self.order, self.answered
+        for found, start in answers:
             if found is not None:
-                out[order[self.answered]] = data[eol + 1 : end - 1]
-            pos = end
-            self.answered += 1
-        self._out = data[pos:]
+                out[order[n]] = data[start : start + found[2]]
+            n += 1
+        self.answered = n
+        self._out = data[end:]
         return out
 
     def close(self) -> None:
@@ -246,11 +122,12 @@ class BlobReader:
         if self._reader is not None:
             self._reader.join()
         self.proc.wait()
+
+    def _forget(self) -> None:
+        """Close cat-file's stdout and stderr and the memory file (idempotent)."""
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()
-
-    def _forget(self) -> None:
         if self._memory is not None:
             os.close(self._memory)
             self._memory = None
@@ -262,22 +139,23 @@ class BlobReader:
         self._end()
         try:
             if self.proc.returncode != 0:
-                raise GitError(f"git cat-file failed: exit {self.proc.returncode}")
+                raise GitError(f"git cat-file failed: {gitio.failure(self.proc)}")
             return self.take()
         finally:
             self._forget()
 
 
 def _memory_file() -> int | None:
-    """A new anonymous memory file (its descriptor), or None where the system has none."""
-    make = getattr(os, "memfd_create", None)
-    if make is None:
+    """A new anonymous memory file for cat-file's answers (its descriptor), or None where the
+    system has none or limits the size of files (``ulimit -f``, RLIMIT_FSIZE): the answers
+    hold every blob of the history, and cat-file would be killed on reaching the limit."""
+    if not hasattr(os, "memfd_create"):
         return None
-    try:
-        fd: int = make("ita-rules-blobs", os.MFD_CLOEXEC)
-    except OSError:  # e.g. a kernel without it, or a sandbox that refuses it
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
         return None
-    return fd
+    return gitio.memory_file("ita-rules-blobs")
 
 
 def _contents(fd: int, start: int, end: int) -> bytes:
@@ -378,7 +256,8 @@ class ObjectReader:
                     detail = said[-1] if said else "it stopped answering"
                     raise GitError(f"git cat-file --batch failed: {detail}")
                 buf += chunk
-                end, answered = _answers_end(buf, end, answered, count)
+                more, end = _answers(buf, end, count - answered)
+                answered += len(more)
         return bytes(buf)
 
     def close(self) -> None:
@@ -422,19 +301,24 @@ def unaskable(path: str) -> bool:
     return "\n" in path or path.endswith("\r")
 
 
-def _answers_end(data: bytes | bytearray, pos: int, answered: int, count: int) -> tuple[int, int]:
-    """How far the complete ``git cat-file --batch`` answers in ``data`` reach, counted on
-    from ``pos`` (where the ``answered`` ones before end), up to ``count`` of them."""
-    while answered < count:
+def _answers(
+    data: bytes | bytearray, pos: int, count: int
+) -> tuple[list[tuple[tuple[str, str, int] | None, int]], int]:
+    """The complete ``git cat-file --batch`` answers in ``data`` from ``pos`` on, up to
+    ``count`` of them: each as its header's id, type and size (None for an object that is
+    not there) and where its contents start; and where the last of them ends."""
+    out: list[tuple[tuple[str, str, int] | None, int]] = []
+    while len(out) < count:
         eol = data.find(b"\n", pos)
         if eol < 0:
             break
         found = _found(bytes(data[pos:eol]))
-        size = 0 if found is None else found[2] + 1
-        if eol + 1 + size > len(data):
+        end = eol + 1 + (0 if found is None else found[2] + 1)
+        if end > len(data):
             break
-        pos, answered = eol + 1 + size, answered + 1
-    return pos, answered
+        out.append((found, eol + 1))
+        pos = end
+    return out, pos
 
 
 def tree_items(data: bytes, oid_size: int) -> Iterator[tuple[str, str, str]]:
@@ -454,16 +338,14 @@ def tree_items(data: bytes, oid_size: int) -> Iterator[tuple[str, str, str]]:
 def parse_objects(data: bytes, order: Sequence[str]) -> dict[str, GitObject]:
     """The output of ``git cat-file --batch`` for the names in ``order`` (as asked):
     ``{name: object}``, missing objects left out."""
+    answers, _ = _answers(data, 0, len(order))
+    if len(answers) < len(order):
+        raise GitError(f"git cat-file --batch gave {len(answers)} of {len(order)} answers")
     out: dict[str, GitObject] = {}
-    pos = 0
-    for name in order:
-        end = data.index(b"\n", pos)
-        found = _found(data[pos:end])
-        pos = end + 1
+    for name, (found, start) in zip(order, answers, strict=True):
         if found is not None:
             oid, kind, size = found
-            out[name] = GitObject(oid, kind, data[pos : pos + size])
-            pos += size + 1
+            out[name] = GitObject(oid, kind, data[start : start + size])
     return out
 
 
@@ -477,9 +359,3 @@ def _found(header: bytes) -> tuple[str, str, int] | None:
 
 
 _KINDS = frozenset({b"blob", b"tree", b"commit", b"tag"})
-
-
-def parse_batch(data: bytes, order: Sequence[str]) -> dict[str, bytes]:
-    """The output of ``git cat-file --batch`` for the object ids in ``order`` (as asked):
-    ``{oid: content}``, missing objects left out."""
-    return {name: obj.data for name, obj in parse_objects(data, order).items()}

@@ -60,8 +60,7 @@ def history_steps(
     not the replay's time later). Where cat-file's answers can only be read at its end (see
     :class:`~ita_rules.core.gitobjects.BlobReader`) every commit comes in the last step. Take
     it with :func:`contextlib.closing`: the git processes end when it is closed."""
-    proc = gitobjects.start(
-        git,
+    proc = git.popen(
         [
             "log",
             "--reverse",
@@ -78,47 +77,57 @@ def history_steps(
             *(within or [rules_path]),
         ],
     )
-    blobs = gitobjects.BlobReader(git)
+    with proc:
+        try:
+            blobs = gitobjects.BlobReader(git)
+        except BaseException:  # no git log left running or unreaped
+            proc.kill()
+            raise
+        try:
+            yield from _steps(proc, blobs, rules_path)
+        except BaseException:
+            blobs.close()
+            raise
+
+
+def _steps(
+    proc: gitio.Process, blobs: gitobjects.BlobReader, rules_path: str
+) -> Generator[tuple[list[Commit], dict[str, bytes]], None, None]:
+    """:func:`history_steps` read from ``git log``'s ``proc``, the blobs asked of ``blobs``.
+    The last commit is parsed only once git log has ended well: one that failed midway
+    (a bad object, a killed git) leaves a cut-off commit there."""
+    assert proc.stdout is not None
     waiting: list[tuple[Commit, int]] = []  # read, not given yet: with the requests up to it
-    try:
-        with proc:
-            assert proc.stdout is not None and proc.stderr is not None
-            pending = b""
-            while True:
-                chunk = proc.stdout.read(1 << 16)
-                if chunk:
-                    pending += chunk
-                    cut = pending.rfind(b"\x01")
-                    if cut <= 0:
-                        continue
-                    done, pending = pending[:cut], pending[cut:]
-                else:
-                    done, pending = pending, b""
-                for c in parse_log(done):
-                    for e in c.entries:
-                        if e.status != "D" and is_rule_path(e.new_path, rules_path):
-                            blobs.request(e.new_blob)
-                        if e.status in "MT" and is_rule_path(e.old_path, rules_path):
-                            blobs.request(e.old_blob)
-                    waiting.append((c, len(blobs.order)))
-                if not chunk:
-                    break
-                blobs.send()
-                answered = blobs.take()
-                ready = _answered_up_to(waiting, blobs.answered)
-                if ready:
-                    yield [c for c, _ in waiting[:ready]], answered
-                    del waiting[:ready]
-                elif answered:
-                    yield [], answered
-            err = proc.stderr.read()
-    except BaseException:
-        blobs.close()
-        raise
-    if proc.returncode != 0:
-        blobs.close()
-        msg = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git log failed: {msg[-1] if msg else proc.returncode}")
+    pending = b""
+    while True:
+        chunk = proc.stdout.read(1 << 16)
+        if chunk:
+            pending += chunk
+            cut = pending.rfind(b"\x01")
+            if cut <= 0:
+                continue
+            done, pending = pending[:cut], pending[cut:]
+        else:
+            if proc.wait() != 0:
+                raise GitError(f"git log failed: {gitio.failure(proc)}")
+            done, pending = pending, b""
+        for c in parse_log(done):
+            for e in c.entries:
+                if e.status != "D" and is_rule_path(e.new_path, rules_path):
+                    blobs.request(e.new_blob)
+                if e.status in "MT" and is_rule_path(e.old_path, rules_path):
+                    blobs.request(e.old_blob)
+            waiting.append((c, len(blobs.order)))
+        if not chunk:
+            break
+        blobs.send()
+        answered = blobs.take()
+        ready = _answered_up_to(waiting, blobs.answered)
+        if ready:
+            yield [c for c, _ in waiting[:ready]], answered
+            del waiting[:ready]
+        elif answered:
+            yield [], answered
     yield [c for c, _ in waiting], blobs.finish()
 
 
