@@ -44,11 +44,17 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
         from ita_rules.cli import store_put
 
         asked = store_put.plain(list(args))
-        return None if asked is None else lambda: last(as_typer_runs(lambda: store_put.put(asked)))
+        return (
+            None
+            if asked is None
+            else lambda: freeze_at_exit(as_typer_runs(lambda: store_put.put(asked)))
+        )
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
-    return lambda: last(as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_)))
+    return lambda: freeze_at_exit(
+        as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_))
+    )
 
 
 def _index_paused(*, rebuild: bool, json_: bool) -> int:
@@ -75,7 +81,7 @@ def as_typer_runs(body: Callable[[], int]) -> int:
         return 1
 
 
-def last(code: int) -> int:
+def freeze_at_exit(code: int) -> int:
     """``code``, the process's exit code: nothing but the exit follows. The objects made so
     far are frozen (``gc.freeze``), so that the full collection of the interpreter's shutdown
     skips them: it found no garbage there and cost a put of 1,000 small files ~5 ms of CPU.
@@ -121,10 +127,11 @@ def index(
 ) -> int:
     """``ita-rules index [--rebuild] [--json]``: refresh the registry index; with
     ``--rebuild`` also restore the rest of the database from the disk. The exit code."""
+    from ita_rules.core import collector
     from ita_rules.rules.index import refresh, source
     from ita_rules.workspace import Workspace
 
-    with indexing() as bar:
+    with collector.paused(), indexing() as bar:
         ws = Workspace.open(workspace)
         src = source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
         stats = refresh(src, rebuild=rebuild, progress=bar)

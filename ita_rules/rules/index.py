@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ita_rules.core import collector, gitio, times
+from ita_rules.core import gitio, times
 from ita_rules.core.errors import UsageError
 from ita_rules.rules.folders import rules_path_in_repo
 from ita_rules.rules.gitlog import history_steps, read_history
@@ -107,11 +107,6 @@ def source(root: Path, rules_dir: Path, protected_ref: str = "") -> Source:
 
 def refresh(src: Source, *, rebuild: bool = False, progress: Progress | None = None) -> IndexStats:
     """Bring the index up to date with ``src.ref``: incrementally when possible."""
-    with collector.paused():
-        return _refresh(src, rebuild, progress)
-
-
-def _refresh(src: Source, rebuild: bool, progress: Progress | None) -> IndexStats:
     head = src.git.commit_id(src.ref)
     if head is None and src.ref != "HEAD":
         src.git.require_commit(src.ref, "protected ref (rules.protected_ref)")
