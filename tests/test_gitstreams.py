@@ -170,3 +170,28 @@ def test_a_cat_file_that_says_much_on_stderr_does_not_stop_the_rebuild(
     assert done.returncode == 0, done.stderr
     with closing(sqlite3.connect(db)) as conn:
         assert list(conn.iterdump()) == quiet
+
+
+def test_a_cat_file_that_cannot_start_leaves_no_git_log_running(
+    in_git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat-file is started after git log: if it cannot start, git log is ended and reaped
+    (it was left running, then a zombie), and the error is the one cat-file's start gave."""
+    from ita_rules.core import gitio
+    from ita_rules.rules.gitlog import read_history
+
+    _history(in_git_repo, 3)
+    started: list[gitio.Process] = []
+    popen = gitio.Git.popen
+
+    def recorded(self: gitio.Git, args: Any, **kw: Any) -> gitio.Process:
+        if args[0] == "cat-file":
+            raise OSError("no more processes")
+        started.append(popen(self, args, **kw))
+        return started[-1]
+
+    monkeypatch.setattr(gitio.Git, "popen", recorded)
+    with pytest.raises(OSError, match="no more processes"):
+        read_history(gitio.Git(in_git_repo), ["HEAD"], "rules")
+    assert len(started) == 1
+    assert started[0].returncode is not None  # reaped
