@@ -169,11 +169,15 @@ def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
     r = t.records
     listed = sorted({item.hash for item in going})
     with store.db.read() as conn:
+        # found through the hash index: on SQLite the status test is +status, which no index
+        # serves (as store/batch._live_paths: without statistics SQLite chose the status index
+        # and read every live record for each 500 hashes)
+        status = sa.literal_column("+status") if conn.dialect.name == "sqlite" else r.c.status
         for start in range(0, len(listed), 500):
             query = (
                 sa.select(r.c.hash, r.c.file_id)
                 .where(r.c.hash.in_(listed[start : start + 500]))
-                .where(r.c.status.in_(("live", "deleted")))
+                .where(status.in_(("live", "deleted")))
                 .order_by(r.c.status.desc(), r.c.file_id)  # "live" sorts after "deleted"
             )
             for hash_, file_id in conn.execute(query):

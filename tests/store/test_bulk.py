@@ -4,6 +4,7 @@ inserts and journal lines, string paths in the CLI (SQLite and Postgres where a 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -733,3 +734,47 @@ def test_the_records_a_batch_places_are_what_the_record_class_makes(store_ws: St
         assert record.original_name == path.name and record.metadata == {"k": [1]}
     assert [r.deduplicated for r in records] == [False, False, True]
     assert records[0].metadata is not records[1].metadata
+
+
+def test_the_purge_looks_its_sharers_up_through_the_hash_index_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """retention/inputs.sharers (which record still needs a file being purged) asks the same
+    kind of query as the put's lookup above, a long IN list of hashes and a status test, and
+    the status test is written so that SQLite uses the hash index too."""
+    import sqlalchemy as sa
+
+    from ita_rules.retention.decisions import Item
+    from ita_rules.retention.inputs import sharers
+    from ita_rules.store import open_store
+    from ita_rules.workspace import Workspace
+
+    monkeypatch.delenv("ITA_DATABASE_URL", raising=False)
+    write(tmp_path / "ita.toml", "")
+    (tmp_path / "rules").mkdir()
+    store = open_store(Workspace.open(tmp_path))
+    asked: list[tuple[str, Any]] = []
+    created = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    going = [Item(f"f{i}", "screenshot", 1, created, f"sha256:{i:064x}") for i in range(600)]
+    try:
+        engine = store.db.engine
+
+        def note(*args: Any) -> None:
+            asked.append((args[2], args[3]))  # the statement and its parameters
+
+        sa.event.listen(engine, "before_cursor_execute", note)
+        assert sharers(store, going) == {}
+        sa.event.remove(engine, "before_cursor_execute", note)
+        with engine.connect() as conn:
+            explained = [
+                conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", p).all()
+                for q, p in asked
+                if "store_records" in q
+            ]
+            plans = [" | ".join(str(row[-1]) for row in rows) for rows in explained]
+    finally:
+        store.close()
+    assert len(plans) == 2  # 500 hashes and the rest
+    for plan in plans:
+        assert "USING INDEX ix_store_records_hash" in plan, plan
+        assert "ix_store_records_status" not in plan, plan
