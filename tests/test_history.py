@@ -852,7 +852,23 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
             assert deleted == [("rules/S1/v1.1.yaml", head, deleted_at)]
             return list(conn.iterdump())
 
+    # git log pauses after its first 20 KB, so that cat-file's first answers come before
+    # the rest of the log however busy the machine is (cat-file may start late: then every
+    # commit came in one step)
+    real_git = shutil.which("git")
+    assert real_git is not None
+    wrapper = in_git_repo.parent / "slow-log" / "git"
+    write(
+        wrapper,
+        "#!/bin/bash\nset -o pipefail\n"  # git log's own exit is the wrapper's
+        f'if [ "$3" = log ]; then "{real_git}" "$@" | {{ head -c 20000; sleep 2; cat; }}; exit; fi\n'
+        f'exec "{real_git}" "$@"\n',
+    )
+    wrapper.chmod(0o755)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{path}")
     in_steps = built()
+    monkeypatch.setenv("PATH", path)
     assert sum(steps) == 602 and len([s for s in steps if s]) > 1, steps
     steps.clear()
     monkeypatch.setattr(gitobjects, "_memory_file", lambda: None)
