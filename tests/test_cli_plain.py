@@ -154,3 +154,27 @@ def test_ctrl_c_is_a_silent_130_either_way(
         main(["index", "--rebuild"])
     assert exited.value.code == 130
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "call, frozen",
+    [
+        ("main(['index', '--rebuild'])", False),  # a program or a test calling it
+        ("sys.argv = ['ita-rules', 'index', '--rebuild']; main()", True),  # the console script
+    ],
+)
+def test_objects_are_frozen_only_when_the_command_ends_the_process(
+    sample_ws: Path, call: str, frozen: bool
+) -> None:
+    """A typer-free command freezes its objects for the exit (the exit's collection skips
+    them) only as the console script runs it (``main()``); a program calling ``main(argv)``
+    and catching its exit keeps a collector that collects what it made."""
+    code = (
+        "import gc, sys\nfrom ita_rules.cli import main\n"
+        f"try:\n    {call}\nexcept SystemExit as exc:\n"
+        "    print(exc.code, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=sample_ws, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines()[-1].split() == ["0", "True", str(frozen)], done.stderr

@@ -24,7 +24,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     without_typer = plain.command(args)
     if without_typer is not None:
-        sys.exit(exits.run(without_typer))
+        code = exits.run(without_typer)
+        if argv is None:  # the console script: the process ends here
+            plain.freeze_at_exit()
+        sys.exit(code)
 
     import typer
 

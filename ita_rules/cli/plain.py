@@ -44,17 +44,11 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
         from ita_rules.cli import store_put
 
         asked = store_put.plain(list(args))
-        return (
-            None
-            if asked is None
-            else lambda: freeze_at_exit(as_typer_runs(lambda: store_put.put(asked)))
-        )
+        return None if asked is None else lambda: as_typer_runs(lambda: store_put.put(asked))
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
-    return lambda: freeze_at_exit(
-        as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_))
-    )
+    return lambda: as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_))
 
 
 def _index_paused(*, rebuild: bool, json_: bool) -> int:
@@ -81,13 +75,13 @@ def as_typer_runs(body: Callable[[], int]) -> int:
         return 1
 
 
-def freeze_at_exit(code: int) -> int:
-    """``code``, the process's exit code: nothing but the exit follows. The objects made so
-    far are frozen (``gc.freeze``), so that the full collection of the interpreter's shutdown
-    skips them: it found no garbage there and cost a put of 1,000 small files ~5 ms of CPU.
-    (Frozen objects are never collected: only for a command that ends the process.)"""
+def freeze_at_exit() -> None:
+    """Freeze the objects made so far (``gc.freeze``) when nothing but the process's exit
+    follows, so that the full collection of the interpreter's shutdown skips them: it found no
+    garbage there and cost a put of 1,000 small files ~5 ms of CPU. Frozen objects are never
+    collected: :func:`ita_rules.cli.main` calls this only when it ends the process (the console
+    script, ``python -m ita_rules``), not when another program calls it with its arguments."""
     gc.freeze()
-    return code
 
 
 def _silence_stdout() -> None:
