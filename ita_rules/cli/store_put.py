@@ -148,7 +148,9 @@ def put(args: PutArgs) -> int:
         if collecting:
             gc.enable()
     if args.json:
-        dump_json([r.as_dict() for r in records], sys.stdout)
+        # each record, and whether this put found its bytes stored already (the text says
+        # "(already stored)"): a record's deduplicated is not stored, only this put knows it
+        dump_json([{**r.as_dict(), "deduplicated": r.deduplicated} for r in records], sys.stdout)
         return 0
     lines = (
         f"{r.file_id}  {r.path}{'  (already stored)' if r.deduplicated else ''}" for r in records

@@ -70,6 +70,13 @@ def test_the_same_put_twice_shares_one_path(desk: Desk) -> None:
     ran = desk.run("store", "put", "data/GER40.csv", "--type", "candles", "--symbol", "GER40")
     assert ran.code == 0, ran.err
     assert ran.out.endswith(f"  {first['path']}  (already stored)\n")
+    assert first["deduplicated"] is False
+    again = desk.run(
+        "store", "put", "data/GER40.csv", "--type", "candles", "--symbol", "GER40", "--json"
+    )
+    assert again.code == 0, again.err
+    (third,) = again.json()  # --json says it too
+    assert (third["path"], third["deduplicated"]) == (first["path"], True)
 
 
 def test_the_original_name_and_path_survive_a_rebuild(desk: Desk) -> None:
