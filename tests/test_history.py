@@ -182,6 +182,37 @@ def test_incremental_refresh_and_rebuild(in_git_repo: Path, cli: Any) -> None:
     assert stats["action"] == "up to date" and stats["head"] == git(ws, "rev-parse", "HEAD")
 
 
+def test_a_rebuilt_index_is_on_the_disk_before_it_takes_the_name(
+    in_git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild writes its scratch file without SQLite's syncs (synchronous = OFF), so it
+    syncs the file itself before renaming it over the index: a crash after the rename must
+    not leave the index's name on pages that never reached the disk."""
+    from ita_rules.rules.index import refresh, source
+
+    put(in_git_repo, "S1", "1.0")
+    commit(in_git_repo)
+    synced: set[tuple[int, int]] = set()  # (device, inode) of each file synced
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.add((st.st_dev, st.st_ino))
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        st = os.stat(src)
+        calls.append("synced" if (st.st_dev, st.st_ino) in synced else "not synced")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)  # the os module index.py uses
+    monkeypatch.setattr(os, "replace", replace)
+    src = source(in_git_repo, in_git_repo / "rules")
+    assert refresh(src, rebuild=True).versions == 1
+    assert calls == ["synced"]
+
+
 def test_incremental_refreshes_equal_a_rebuild(in_git_repo: Path, cli: Any) -> None:
     ws = in_git_repo
     put(ws, "S1", "1.0")

@@ -174,6 +174,7 @@ def _rebuild(
                     [*carried, *rewritten],
                 )
             conn.executescript(_INDEXES)
+        _fsync(tmp)  # written without SQLite's syncs: on the disk before it takes the name
         os.replace(tmp, src.db)
     finally:
         tmp.unlink(missing_ok=True)
@@ -181,6 +182,18 @@ def _rebuild(
     versions = sum(1 for row in replay.rows.values() if row.deleted_commit is None)
     findings = len(replay.findings) + len(carried) + len(rewritten)
     return IndexStats(str(src.db), src.ref, head, "rebuilt", reason, commits, versions, findings)
+
+
+def _fsync(path: Path) -> None:
+    """``path``'s data flushed to the disk. The rebuild writes its scratch file with
+    ``synchronous = OFF`` (no sync per transaction: nothing to recover in a file that is
+    thrown away unless complete); one sync before the rename keeps a crash or power loss from
+    leaving the index's name on a file whose pages never reached the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _replay_all(src: Source, head: str | None, progress: Progress | None) -> tuple[Replay, int]:
