@@ -29,23 +29,28 @@ from ita_rules.core.yamldoc import Document
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,127}):(?= |\Z)")
 _FLOW_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,127}): ")
 _WORD = r"[A-Za-z0-9_./-]"
-_SCALAR = (
-    r'"(?P<dq>[^"\\]*)"'  # double-quoted, no escapes
-    r"|'(?P<sq>[^']*)'"  # single-quoted, no doubled quote
-    r"|(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"  # a plain date: its ISO string
-    r"|(?P<num>-?(?:0|[1-9][0-9]{0,14})(?P<frac>\.[0-9]{1,15})?)"  # exact in a double
-    r"|(?P<plain>[A-Za-z_]PLAIN)"
-)
+
+
+def _scalar(plain_rest: str) -> str:
+    """The pattern of a scalar this reader takes; a plain one is a letter or ``_``, then
+    ``plain_rest`` (which differs in a block and in a flow collection)."""
+    return (
+        r'"(?P<dq>[^"\\]*)"'  # double-quoted, no escapes
+        r"|'(?P<sq>[^']*)'"  # single-quoted, no doubled quote
+        r"|(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"  # a plain date: its ISO string
+        r"|(?P<num>-?(?:0|[1-9][0-9]{0,14})(?P<frac>\.[0-9]{1,15})?)"  # exact in a double
+        rf"|(?P<plain>[A-Za-z_]{plain_rest})"
+    )
+
+
 # A value ends the line, or a comment after a space does.
 _END = r"(?= +#| *\Z)"
 # After its first letter, a plain scalar in a block holds any character but a space before
 # a space, a "#" or its end, and a colon before a space or its end (``sha256:ab``, ``R&D,
 # 50% (est.)``); in a flow collection, words of letters, digits and ``_./-`` between single
 # spaces (no colon, comma or bracket).
-_BLOCK_SCALAR = re.compile(
-    "(?:" + _SCALAR.replace("PLAIN", r"(?:[^ :]|:(?=[^ ])| (?=[^ #]))*") + ")" + _END
-)
-_FLOW_SCALAR = re.compile(_SCALAR.replace("PLAIN", _WORD + r"*(?: " + _WORD + r"+)*"))
+_BLOCK_SCALAR = re.compile("(?:" + _scalar(r"(?:[^ :]|:(?=[^ ])| (?=[^ #]))*") + ")" + _END)
+_FLOW_SCALAR = re.compile(_scalar(_WORD + r"*(?: " + _WORD + r"+)*"))
 _REST = re.compile(r" *(?:#.*)?\Z")  # after a value: spaces, then maybe a comment
 _BOOLS = {
     **dict.fromkeys(("true", "True", "TRUE"), True),
