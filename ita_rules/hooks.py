@@ -149,14 +149,12 @@ def _run(body: Callable[[], int], argv: Sequence[str] | None) -> int:
     (``gc.freeze``) so that the interpreter's collection at exit skips them too. Together
     ~5 ms of a commit's CPU (of ~45). A test calling an entry point with ``argv`` gets the
     collector back as it was and nothing frozen."""
-    import gc
-
     from ita_rules.core import collector, exits
 
     with collector.paused():
         code = exits.run(body, debug_hint=DEBUG_HINT)
         if argv is None:
-            gc.freeze()
+            collector.freeze_at_exit()
     return code
 
 

@@ -26,7 +26,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if without_typer is not None:
         code = exits.run(without_typer)
         if argv is None:  # the console script: the process ends here
-            plain.freeze_at_exit()
+            from ita_rules.core import collector
+
+            collector.freeze_at_exit()
         sys.exit(code)
 
     import typer

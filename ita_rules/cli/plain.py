@@ -15,7 +15,6 @@ that help texts and usage errors stay typer's own. The typer commands
 from __future__ import annotations
 
 import errno
-import gc
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -48,16 +47,7 @@ def command(args: Sequence[str]) -> Callable[[], int] | None:
     if not args or args[0] != "index" or not set(args[1:]) <= INDEX_FLAGS:
         return None
     rebuild, json_ = "--rebuild" in args, "--json" in args
-    return lambda: as_typer_runs(lambda: _index_paused(rebuild=rebuild, json_=json_))
-
-
-def _index_paused(*, rebuild: bool, json_: bool) -> int:
-    """:func:`index` with the garbage collector paused from its imports on (see
-    :func:`ita_rules.core.collector.paused`)."""
-    from ita_rules.core import collector
-
-    with collector.paused():
-        return index(None, rebuild=rebuild, json_=json_)
+    return lambda: as_typer_runs(lambda: index(None, rebuild=rebuild, json_=json_))
 
 
 def as_typer_runs(body: Callable[[], int]) -> int:
@@ -73,15 +63,6 @@ def as_typer_runs(body: Callable[[], int]) -> int:
             raise
         _silence_stdout()
         return 1
-
-
-def freeze_at_exit() -> None:
-    """Freeze the objects made so far (``gc.freeze``) when nothing but the process's exit
-    follows, so that the full collection of the interpreter's shutdown skips them: it found no
-    garbage there and cost a put of 1,000 small files ~5 ms of CPU. Frozen objects are never
-    collected: :func:`ita_rules.cli.main` calls this only when it ends the process (the console
-    script, ``python -m ita_rules``), not when another program calls it with its arguments."""
-    gc.freeze()
 
 
 def _silence_stdout() -> None:
@@ -122,10 +103,11 @@ def index(
     """``ita-rules index [--rebuild] [--json]``: refresh the registry index; with
     ``--rebuild`` also restore the rest of the database from the disk. The exit code."""
     from ita_rules.core import collector
-    from ita_rules.rules.index import refresh, source
-    from ita_rules.workspace import Workspace
 
-    with collector.paused(), indexing() as bar:
+    with collector.paused(), indexing() as bar:  # the collector paused from the imports on
+        from ita_rules.rules.index import refresh, source
+        from ita_rules.workspace import Workspace
+
         ws = Workspace.open(workspace)
         src = source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
         stats = refresh(src, rebuild=rebuild, progress=bar)

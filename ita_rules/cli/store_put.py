@@ -18,7 +18,6 @@ checks that typer gives it the same arguments for every command line :func:`plai
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -120,6 +119,7 @@ def _option(word: str, words: Iterator[str]) -> tuple[str, str | None]:
 def put(args: PutArgs) -> int:
     """Store the files and print each record's file_id and path (or JSON): the verb's body.
     Returns the exit code (0: an error raises)."""
+    from ita_rules.core import collector
     from ita_rules.core.progress import Bar
     from ita_rules.core.reporters import dump_json
     from ita_rules.store import PutSpec, open_store
@@ -135,18 +135,13 @@ def put(args: PutArgs) -> int:
         from ita_rules.provenance.putcheck import for_run
 
         spec = for_run(workspace, spec, files)
-    collecting = gc.isenabled()
-    gc.disable()  # a bulk put makes ~10 objects per file and no cycles: collecting is waste
-    try:
-        with open_store(workspace) as store:
-            bar = Bar("put")
-            try:
-                records = store.put_many(files, spec, progress=bar)
-            finally:
-                bar.close()
-    finally:
-        if collecting:
-            gc.enable()
+    # a bulk put makes ~10 objects per file and no cycles: collecting is waste
+    with collector.paused(), open_store(workspace) as store:
+        bar = Bar("put")
+        try:
+            records = store.put_many(files, spec, progress=bar)
+        finally:
+            bar.close()
     if args.json:
         # each record, and whether this put found its bytes stored already (the text says
         # "(already stored)"): a record's deduplicated is not stored, only this put knows it

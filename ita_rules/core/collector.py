@@ -25,3 +25,12 @@ def paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def freeze_at_exit() -> None:
+    """Freeze the objects made so far (``gc.freeze``) when nothing but the process's exit
+    follows, so that the full collection of the interpreter's shutdown skips them: it found no
+    garbage there and cost a put of 1,000 small files ~5 ms of CPU. Frozen objects are never
+    collected: only an entry point that ends the process calls this (the console script, not a
+    program calling it with its arguments)."""
+    gc.freeze()

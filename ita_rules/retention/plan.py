@@ -18,13 +18,12 @@ every group.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from heapq import heappush, heapreplace
 from typing import Any, TypedDict, Unpack
 
+from ita_rules.core import collector
 from ita_rules.retention.decisions import (
     ARCHIVE,
     DELETE,
@@ -72,7 +71,7 @@ def plan_records(
     ``2026-01-15T10:30:00.123456Z``; any ISO form is read, a naive one as UTC)."""
     protections = Protections(policy, runs, options.get("inputs"), options.get("outputs"))
     one = _Pass(policy, as_of, protections)
-    with _gc_paused():
+    with collector.paused():  # a million decisions: collecting while they pile up is waste
         one.read(records, tags)
         one.settle_prune_old()
         one.cap(one.keep_shared_content(), options.get("max_delete"))
@@ -218,17 +217,3 @@ class _Pass:
         reason = f"over --max-delete {max_delete} (newer candidates wait for the next run)"
         for index in candidates[max_delete:]:
             out[index] = out[index]._replace(action=KEEP, reason=reason, protected=False)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is made: a million decisions are a
-    million new container objects, and collecting while they pile up (finding no garbage:
-    nothing here makes a cycle) would cost a quarter of the plan."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
