@@ -25,7 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ita_rules.core import gitio, times
+from ita_rules.core import fsutil, gitio, times
 from ita_rules.core.errors import UsageError
 from ita_rules.rules.folders import rules_path_in_repo
 from ita_rules.rules.gitlog import history_steps, read_history
@@ -174,7 +174,9 @@ def _rebuild(
                     [*carried, *rewritten],
                 )
             conn.executescript(_INDEXES)
-        _fsync(tmp)  # written without SQLite's syncs: on the disk before it takes the name
+        # written with synchronous = OFF (nothing to recover in a file thrown away unless
+        # complete): on the disk before it takes the index's name, in case of a crash
+        fsutil.sync_files([tmp])
         os.replace(tmp, src.db)
     finally:
         tmp.unlink(missing_ok=True)
@@ -182,18 +184,6 @@ def _rebuild(
     versions = sum(1 for row in replay.rows.values() if row.deleted_commit is None)
     findings = len(replay.findings) + len(carried) + len(rewritten)
     return IndexStats(str(src.db), src.ref, head, "rebuilt", reason, commits, versions, findings)
-
-
-def _fsync(path: Path) -> None:
-    """``path``'s data flushed to the disk. The rebuild writes its scratch file with
-    ``synchronous = OFF`` (no sync per transaction: nothing to recover in a file that is
-    thrown away unless complete); one sync before the rename keeps a crash or power loss from
-    leaving the index's name on a file whose pages never reached the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _replay_all(src: Source, head: str | None, progress: Progress | None) -> tuple[Replay, int]:
