@@ -240,6 +240,14 @@ class Database:
             self._engine.dispose()
 
 
+def unindexed(column: str, dialect: str) -> str:
+    """``column`` as SQL that no index serves on SQLite (``+status``), the column itself on
+    Postgres. For a test beside a selective one (a hash ``IN`` list): SQLite, without
+    statistics, chose the index of the unselective column (the status index holds every live
+    record) and read the whole table for each chunk of hashes."""
+    return f"+{column}" if dialect == "sqlite" else column
+
+
 class Sql:
     """Plain SQL in a write transaction (:meth:`Database.sql_write`), the same on both
     backends: ``?`` marks a parameter (``%s`` is sent to Postgres), rows are tuples."""

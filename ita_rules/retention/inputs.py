@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.db import tables as t
+from ita_rules.db.engine import unindexed
 from ita_rules.retention.decisions import Item, created_moment
 from ita_rules.retention.policy import Policy
 from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs
@@ -169,10 +170,8 @@ def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
     r = t.records
     listed = sorted({item.hash for item in going})
     with store.db.read() as conn:
-        # found through the hash index: on SQLite the status test is +status, which no index
-        # serves (as store/batch._live_paths: without statistics SQLite chose the status index
-        # and read every live record for each 500 hashes)
-        status = sa.literal_column("+status") if conn.dialect.name == "sqlite" else r.c.status
+        # found through the hash index, not the status index (db.engine.unindexed)
+        status: sa.ColumnClause[str] = sa.literal_column(unindexed("status", conn.dialect.name))
         for start in range(0, len(listed), 500):
             query = (
                 sa.select(r.c.hash, r.c.file_id)
