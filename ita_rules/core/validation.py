@@ -73,16 +73,10 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-def _valid_date(value: str) -> bool:
-    """``format: date`` as jsonschema checks it: ``YYYY-MM-DD`` with ASCII digits, and a date
-    that ``datetime.date.fromisoformat`` accepts (:func:`ita_rules.core.isodate.is_date`:
-    datetime is not imported). ``tests/test_schema_fastpath.py`` keeps it equal to that check
-    (hypothesis)."""
-    return is_date(value)
-
-
 # The formats the generated validators call by name (schemagen.FORMATS names them).
-FORMATS: dict[str, Callable[[str], bool]] = {"date": _valid_date}
+# ``format: date`` is checked as jsonschema checks it (ASCII digits, a date datetime.date
+# holds) without importing datetime; tests/test_schema_fastpath.py keeps the two equal.
+FORMATS: dict[str, Callable[[str], bool]] = {"date": is_date}
 # The schemas with generated validators in ``fastschemas/`` (python -m ita_rules.core.schemagen),
 # and those whose top-level fields can also be checked one at a time (a FIELDS table).
 FAST_SCHEMAS = {
