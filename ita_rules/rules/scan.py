@@ -31,8 +31,6 @@ _FAIL = object()
 # the first characters that make a plain value something else (an indicator, a number...)
 # ("=": PyYAML's value tag; "<": "<<" is its merge key, which the loader refuses as a value)
 _PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.=<0123456789")
-# a plain date the loader reads (as its ISO text) when it names a real day, else refuses
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # characters YAML does not allow in a stream (PyYAML's reader refuses them)
 _NOT_PRINTABLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
@@ -92,8 +90,8 @@ def _scalar(raw: str) -> Any:
         return None
     if value in _BOOL:
         return _BOOL[value]
-    if _DATE.fullmatch(value):
-        return value if is_date(value) else _FAIL  # February 30, year 0: the loader refuses
+    if is_date(value):  # a plain date: the loader reads it as its ISO text
+        return value  # (February 30 or year 0, which it refuses, start with a digit: below)
     if value[0] in _PLAIN_BAD_FIRST or ": " in value or ":\t" in value or value[-1] == ":":
         return _FAIL  # tested without a regular expression, which tries every position
     if value.lower() in _BOOL_WORDS_11:
