@@ -96,7 +96,7 @@ class Ages:
     def __init__(self, as_of: _dt.datetime) -> None:
         as_of = times.utc(as_of)
         self.as_of = as_of
-        self.stored = as_of.isoformat(timespec="microseconds")[:26] + "Z"  # as the store writes
+        self.stored = times.iso(as_of)  # as the store writes it
         self.clock = self.stored[11:26]  # the time of day, HH:MM:SS.ffffff
         self.dates: dict[str, int | None] = {}  # YYYY-MM-DD -> days between the dates
 
