@@ -140,8 +140,7 @@ def run(
         done = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, env=env)
         proc = Completed(argv, done.returncode, done.stdout, done.stderr)
     if check and proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = msg[-1] if msg else f"exit {proc.returncode}"
+        detail = last_line(proc.stderr) or f"exit {proc.returncode}"
         raise GitError(f"git {' '.join(args[:2])} failed: {detail}")
     return proc
 
@@ -653,8 +652,14 @@ def failure(proc: Process) -> str:
     if proc.stderr is not None and not proc.stderr.closed:  # its last 64 KB say enough
         fd = proc.stderr.fileno()
         said = os.pread(fd, 1 << 16, max(0, os.fstat(fd).st_size - (1 << 16)))
-    lines = said.decode("utf-8", "replace").strip().splitlines()
-    return f"{lines[-1]} ({how})" if lines else how
+    line = last_line(said)
+    return f"{line} ({how})" if line else how
+
+
+def last_line(stderr: bytes) -> str | None:
+    """The last line git wrote to stderr (what says why it failed), or None."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else None
 
 
 class DiffEntry(NamedTuple):

@@ -252,8 +252,7 @@ class ObjectReader:
                         poller.unregister(stderr)
                     continue
                 if not chunk:
-                    said = b"".join(self._stderr).decode("utf-8", "replace").strip().splitlines()
-                    detail = said[-1] if said else "it stopped answering"
+                    detail = gitio.last_line(b"".join(self._stderr)) or "it stopped answering"
                     raise GitError(f"git cat-file --batch failed: {detail}")
                 buf += chunk
                 more, end = _answers(buf, end, count - answered)
@@ -276,8 +275,8 @@ class ObjectReader:
             raise
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
-            said = (b"".join(self._stderr) + err).decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git cat-file --batch failed: {said[-1] if said else 'exit'}")
+            said = gitio.last_line(b"".join(self._stderr) + err) or "exit"
+            raise GitError(f"git cat-file --batch failed: {said}")
 
 
 def read_once(git: Git, names: Iterable[str]) -> dict[str, GitObject]:
