@@ -21,6 +21,14 @@ of ``--rounds``:
 - ``json``: what ``ita-rules retention plan --json`` does in process, what a user of the command
   waits for: the same plan and the whole JSON document streamed to /dev/null, then the plan id.
 
+Beside ``plan`` on SQLite, in the same rounds, the **floor**: what any plan that lists every
+live record must do before it decides anything (SPEC: each file with its reason), written as
+plainly as it can be: ``sqlite3`` reads the same columns of each type's live records through the
+same queries (the newest 3 of each group by the same window), and one ``Decision`` is made per
+row, all kept, for no reason. No planner can cost less than this line; ``ours/floor`` is what
+the deciding, the protections, the totals and the plan id add (issue #16 goal 6 asks ``<= 2 s``
+of ours at 1,000,000 records: compare it with the floor of the same run).
+
 Each as wall seconds and CPU seconds (user + sys of the process, the interpreter's start and
 imports included: the machine is shared, so CPU time says more when the load average is high),
 and the peak RSS (``ru_maxrss``). The load average is printed with the figures. Usage:
@@ -93,6 +101,26 @@ print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
                   "rss": use.ru_maxrss / 1024, "plan_id": plan_id, "selected": selected}))
 """
 MODES = {"plan": "(a) the plan in process", "json": "(b) plan --json to /dev/null"}
+FLOOR_ONE = """
+import resource, sqlite3, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from ita_rules.retention.decisions import Decision
+db = sqlite3.connect(sys.argv[2])
+live = "FROM store_records WHERE status = 'live'"
+for (type_,) in db.execute(f"SELECT DISTINCT type {live}").fetchall():
+    if type_ == "embedding":  # prune_old, keep_last 3: the newest 3 of each group
+        ranked = ("SELECT file_id, row_number() OVER (PARTITION BY symbol, timeframe ORDER BY "
+                  f"created_at DESC, file_id DESC) AS rank {live} AND type = ?")
+        newest = dict(db.execute(f"SELECT file_id, rank FROM ({ranked}) WHERE rank <= 3", (type_,)))
+    columns = "file_id, size, created_at, run_id, hash"
+    for fid, size, created, run_id, hash_ in db.execute(f"SELECT {columns} {live} AND type = ?",
+                                                         (type_,)):
+        Decision(fid, type_, size, created, "keep", "", False)
+wall = time.perf_counter() - t0
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime, "rss": use.ru_maxrss / 1024}))
+""".replace("import resource", "import json, resource")
 
 
 def iso(seconds: float) -> str:
@@ -234,18 +262,33 @@ def one_run(code: Path, ws: Path, database_url: str | None, mode: str) -> dict[s
     return dict(json.loads(out))
 
 
+def floor_run(ws: Path) -> dict[str, Any]:
+    """:data:`FLOOR_ONE` over the workspace's SQLite file, in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR_ONE, str(REPO), str(ws / ".ita" / "ita.sqlite")],
+        check=True, capture_output=True, text=True, cwd=ws,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out))
+
+
 def compare(
     base: Path, ws: Path, pg: str | None, rounds: int, mode: str
 ) -> dict[str, dict[str, Any]]:
-    """Baseline and ours, alternating, on the workspace's SQLite file or its Postgres copy."""
+    """Baseline and ours, alternating, on the workspace's SQLite file or its Postgres copy; for
+    the plan on SQLite the floor too, in the same rounds."""
     runs: dict[str, list[dict[str, Any]]] = {"base": [], "ours": []}
+    floor = mode == "plan" and pg is None
+    if floor:
+        runs["floor"] = []
     copy = ws.with_name(ws.name + "_base")
     for _ in range(rounds):
         runs["base"].append(one_run(base, copy, pg and pg + "_base", mode))
         runs["ours"].append(one_run(REPO, ws, pg, mode))
+        if floor:
+            runs["floor"].append(floor_run(ws))
     out = {}
     for who, results in runs.items():
-        ids = {r["plan_id"] for r in results}
+        ids = {r.get("plan_id") for r in results}
         out[who] = {k: statistics.median(r[k] for r in results) for k in ("wall", "cpu", "rss")}
         out[who]["plan_id"] = ids.pop() if len(ids) == 1 else "differs between runs"
     return out
@@ -258,6 +301,12 @@ def row_line(n: int, kind: str, label: str, got: dict[str, dict[str, Any]], load
         f"{n:>9,} {kind:<8} {label:<29} baseline {b['wall']:6.2f} s wall {b['cpu']:6.2f} s CPU "
         f"{b['rss']:5.0f} MiB | ours {o['wall']:6.2f} s wall {o['cpu']:6.2f} s CPU "
         f"{o['rss']:5.0f} MiB ({same}; load {load:.1f})"
+    ) + (
+        f"\n{'':>9} {kind:<8} {'(floor) rows + a Decision each':<29} "
+        f"{'':>9}{f['wall']:6.2f} s wall {f['cpu']:6.2f} s CPU {f['rss']:5.0f} MiB | ours/floor "
+        f"CPU {o['cpu'] / f['cpu']:.2f}"
+        if (f := got.get("floor"))
+        else ""
     )
 
 
