@@ -22,8 +22,8 @@ of ``--rounds``:
   waits for: the same plan and the whole JSON document streamed to /dev/null, then the plan id.
 
 Beside ``plan`` on SQLite, in the same rounds, the **floor**: what any plan that lists every
-live record must do before it decides anything (SPEC: each file with its reason), written as
-plainly as it can be: ``sqlite3`` reads the same columns of each type's live records through the
+live record with its reason (as README's plan does) must do before it decides anything, written
+as plainly as it can be: ``sqlite3`` reads the same columns of each type's live records through the
 same queries (the newest 3 of each group by the same window), and one ``Decision`` is made per
 row, all kept, for no reason. No planner can cost less than this line; ``ours/floor`` is what
 the deciding, the protections, the totals and the plan id add (issue #16 goal 6 asks ``<= 2 s``

@@ -6,9 +6,12 @@ that is not written in Python stores its result file with ``store put --run-id``
 contract holds there, checked before anything is stored. A result whose ``run_id`` is not the
 ``--run-id`` is refused; a result for a run of this desk must name its rule version (and its
 params_hash, when it gives one), and the run must still be running (a result stored after
-the run ended would change its metrics but not its outputs). A ``--run-id`` this desk does not
-know (not a run id, or no such run) is stored as before: retention keeps such records and
-``retention plan`` names them.
+the run ended would change its metrics but not its outputs). A ``--run-id`` of the form this
+desk gives its runs (``run_YYYY_MM_DD_NNN``) must name one of its runs: the id of a run not
+started yet would be given later to another run, which would inherit the records as its
+outputs (another setup's metrics under its version). Any other ``--run-id`` (an orchestrator's
+or another desk's) is stored as before: retention keeps such records, ``retention plan`` names
+them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
     by them)."""
     assert spec.run_id is not None
     snapshot = _known_run(workspace, spec.run_id)
+    if snapshot is None and _desk_form(spec.run_id):
+        raise NotFound(
+            f"--run-id: this desk has no run {spec.run_id} (ids of this form are given by "
+            "`ita-rules runs start`, which would give this one to another run later): nothing "
+            "was stored"
+        )
     if spec.type == "result":
         check_results_for_run(workspace, spec.run_id, files, snapshot)
     if snapshot is None:
@@ -60,13 +69,19 @@ def check_results_for_run(
         _check_one(workspace, shown, run_id, snapshot)
 
 
+def _desk_form(run_id: str) -> bool:
+    """Whether ``run_id`` has the form ``runs start`` gives (``run_2026_11_27_001``)."""
+    from ita_rules.provenance.snapfiles import RUN_ID_RE
+
+    return RUN_ID_RE.fullmatch(run_id) is not None
+
+
 def _known_run(workspace: Desk, run_id: str) -> dict[str, Any] | None:
     """The run's snapshot (abandoned runs marked first), or None when this desk has no such
     run. A database that lost its runs says so (:class:`RunsLost`)."""
     from ita_rules.provenance import show_run
-    from ita_rules.provenance.snapfiles import RUN_ID_RE
 
-    if not RUN_ID_RE.fullmatch(run_id):
+    if not _desk_form(run_id):
         return None
     try:
         return show_run(workspace, run_id)

@@ -211,7 +211,7 @@ def test_admin_purge_with_a_stale_confirmation_is_an_error_and_purges_nothing(
 
 def test_files_stored_for_a_run_take_its_symbol_and_timeframe(desk: Desk) -> None:
     """As ``save_file`` records them: the run's symbol and timeframe, unless given; a run id
-    this desk does not know leaves them empty (nothing to take them from)."""
+    this desk does not know (an orchestrator's) leaves them empty (nothing to take them from)."""
     r = desk.run(
         "runs", "start", "backtest_flow", "--rule", ACTIVE, "--symbol", "GER40",
         "--timeframe", "M15",
@@ -224,7 +224,7 @@ def test_files_stored_for_a_run_take_its_symbol_and_timeframe(desk: Desk) -> Non
     for name, extra in (
         ("a", ("--run-id", run_id)),
         ("b", ("--run-id", run_id, "--symbol", "DAX")),
-        ("c", ("--run-id", "run_2020_01_01_999")),
+        ("c", ("--run-id", "prefect-7f3a9c")),
     ):
         r = desk.run("store", "put", f"shots/{name}.png", "--type", "screenshot", *extra, "--json")
         assert r.code == 0, r.err
@@ -233,5 +233,5 @@ def test_files_stored_for_a_run_take_its_symbol_and_timeframe(desk: Desk) -> Non
     assert shown == {
         "a": ("GER40", "M15", run_id),
         "b": ("DAX", "M15", run_id),
-        "c": (None, None, "run_2020_01_01_999"),
+        "c": (None, None, "prefect-7f3a9c"),
     }

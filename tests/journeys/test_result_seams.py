@@ -113,3 +113,29 @@ def test_store_verify_says_the_database_was_lost(desk: Desk) -> None:
     )
     assert desk.run("store", "rebuild").code == 0
     assert desk.run("store", "verify", "--all").code == 0
+
+
+def test_a_run_id_not_given_yet_is_refused_not_inherited(desk: Desk) -> None:
+    """A --run-id of the desk's own form that names no run (a typo, an id computed ahead):
+    refused, any type, nothing stored. Stored, it would become the output of the run that
+    ``runs start`` later gives that id to (another setup's metrics under its version)."""
+    desk.write("data/GER40_D1.csv", candles_csv())
+    first = _start(desk)
+    day, _, seq = first.rpartition("_")
+    ahead = f"{day}_{int(seq) + 1:03d}"
+    text = json.dumps({"setup_id": "London_FVG_v1", "rule_version": "1.0", "metrics": {"pf": 9}})
+    refused = (
+        f"ita-rules: --run-id: this desk has no run {ahead} (ids of this form are given by "
+        "`ita-rules runs start`, which would give this one to another run later): nothing was "
+        "stored\n"
+    )
+    assert _put(desk, "out/other.json", text, ahead) == (1, "", refused)
+    desk.write("shots/a.png", "png")
+    shot = desk.run("store", "put", "shots/a.png", "--type", "screenshot", "--run-id", ahead)
+    assert (shot.code, shot.out, shot.err) == (1, "", refused)
+    assert desk.run("store", "find", "--json", check=True).json() == []
+
+    later = _start(desk)  # the id is given now, and nothing was left waiting for it
+    assert later == ahead
+    assert desk.run("runs", "finish", later, "--status", "succeeded").code == 0
+    assert desk.run("runs", "show", later, "--json", check=True).json()["outputs"] == []

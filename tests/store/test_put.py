@@ -27,7 +27,7 @@ def test_put_find_get_roundtrip(store_ws: StoreWs, cli, tmp_path: Path) -> None:
         "--timeframe",
         "M15",
         "--run-id",
-        "run_2026_01_15_001",
+        "flow_run_7f3a",
         "--tag",
         "london",
         "--meta",
@@ -38,7 +38,7 @@ def test_put_find_get_roundtrip(store_ws: StoreWs, cli, tmp_path: Path) -> None:
     [rec] = json.loads(r.out)
     assert rec["hash"] == _sha(src.read_bytes())
     assert rec["size"] == src.stat().st_size
-    assert rec["path"].startswith("archive/raw/GER40_run_2026_01_15_001_")
+    assert rec["path"].startswith("archive/raw/GER40_flow_run_7f3a_")
     assert rec["path"].endswith("Z.csv")
     assert rec["tags"] == ["london"] and rec["metadata"] == {"source": "broker"}
     assert rec["status"] == "live"
@@ -47,7 +47,7 @@ def test_put_find_get_roundtrip(store_ws: StoreWs, cli, tmp_path: Path) -> None:
     for args in (
         ["--symbol", "GER40"],
         ["--timeframe", "M15"],
-        ["--run-id", "run_2026_01_15_001"],
+        ["--run-id", "flow_run_7f3a"],
         ["--tag", "london"],
         ["--type", "candles"],
         ["--hash", rec["hash"]],
