@@ -213,6 +213,34 @@ def test_a_rebuilt_index_is_on_the_disk_before_it_takes_the_name(
     assert calls == ["synced"]
 
 
+def test_a_kept_source_reads_its_ref_again_for_each_refresh(
+    in_git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """source() reads the repository's top and the ref's commit in one git process, and that
+    commit serves the first refresh only: a Source kept while commits arrive sees them."""
+    from ita_rules.core import gitio
+    from ita_rules.rules.index import refresh, source
+
+    put(in_git_repo, "S1", "1.0")
+    first = commit(in_git_repo)
+    asked: list[list[str]] = []
+    real_run = gitio.run
+
+    def run(args: Any, *rest: Any, **kw: Any) -> Any:
+        asked.append(list(args))
+        return real_run(args, *rest, **kw)
+
+    monkeypatch.setattr(gitio, "run", run)
+    src = source(in_git_repo, in_git_repo / "rules")
+    stats = refresh(src)
+    assert (stats.head, stats.action) == (first, "rebuilt")
+    assert [a[0] for a in asked] == ["rev-parse"]  # the top and HEAD: one process
+    put(in_git_repo, "S1", "1.1")
+    second = commit(in_git_repo)
+    stats = refresh(src)
+    assert (stats.head, stats.action, stats.versions) == (second, "refreshed", 2)
+
+
 def test_incremental_refreshes_equal_a_rebuild(in_git_repo: Path, cli: Any) -> None:
     ws = in_git_repo
     put(ws, "S1", "1.0")
@@ -913,12 +941,14 @@ def test_the_index_built_while_git_reads_equals_the_one_built_at_its_end(
 def test_the_printable_test_agrees_with_the_pattern() -> None:
     """scan's quick test for characters YAML refuses answers as the regular expression does
     for every character of the Basic Multilingual Plane and a few beyond."""
+    import re
+
     from ita_rules.rules import scan
 
     chars = [chr(c) for c in range(0x10000)] + ["\U0001f600", "\U000e0001", "\U0010ffff"]
     for ch in chars:
         text = f"a: b\n{ch}\n"
-        assert scan._not_printable(text) == (scan._NOT_PRINTABLE.search(text) is not None), ch
+        assert scan._not_printable(text) == (re.search(scan._NOT_PRINTABLE, text) is not None), ch
 
 
 @settings(max_examples=3000, deadline=None)

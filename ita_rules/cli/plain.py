@@ -19,12 +19,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ita_rules.core.reporters import dump_json
-
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ita_rules.core.progress import Bar
     from ita_rules.recovery.rebuild import Rebuilt
     from ita_rules.workspace import Workspace
@@ -104,15 +103,20 @@ def index(
     ``--rebuild`` also restore the rest of the database from the disk. The exit code."""
     from ita_rules.core import collector
 
-    with collector.paused(), indexing() as bar:  # the collector paused from the imports on
+    # the collector paused from the imports on (pathlib's among them: this module imports
+    # nothing it does not need before, so that its collections do not run over them either)
+    with collector.paused(), indexing() as bar:
         from ita_rules.rules.index import refresh, source
         from ita_rules.workspace import Workspace
 
         ws = Workspace.open(workspace)
         src = source(ws.root, ws.settings.rules_dir, ws.settings.protected_ref)
-        stats = refresh(src, rebuild=rebuild, progress=bar)
+        # a bar that draws nothing (stderr is no terminal) is not called for every commit
+        stats = refresh(src, rebuild=rebuild, progress=bar if bar.enabled else None)
     rebuilt = _restore_from_disk(ws) if rebuild else None
     if json_:
+        from ita_rules.core.reporters import dump_json
+
         dump_json(
             {
                 **stats.as_dict(),

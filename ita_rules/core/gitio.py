@@ -285,11 +285,12 @@ def toplevel(path: Path) -> Path | None:
     return Path(proc.stdout.decode("utf-8", "replace").strip())
 
 
-def toplevel_and_head(path: Path) -> tuple[Path | None, str | None]:
-    """:func:`toplevel`, and the commit HEAD names there (None when there is no commit yet),
-    from one ``git rev-parse``: the pre-commit hook's first two questions in one process."""
+def toplevel_and_head(path: Path, ref: str = "HEAD") -> tuple[Path | None, str | None]:
+    """:func:`toplevel`, and the commit HEAD (or ``ref``) names there (None when there is no
+    commit yet, or ``ref`` names none), from one ``git rev-parse``: the pre-commit hook's
+    first two questions in one process (and the registry index's)."""
     args = ["rev-parse", "--show-toplevel", "--verify", "--quiet", "--end-of-options"]
-    proc = run([*args, "HEAD^{commit}"], path, check=False)
+    proc = run([*args, f"{ref}^{{commit}}"], path, check=False)
     out = proc.stdout.decode("utf-8", "replace").rstrip("\n")
     if proc.returncode == 0:
         top, _, head = out.rpartition("\n")
@@ -327,12 +328,14 @@ class Git:
         self.cwd = cwd
         self.keep_quarantine = keep_quarantine
         self._commits: dict[str, str | None] = {}  # see known_commit
+        self._next_commits: dict[str, str | None] = {}  # the same, for one question only
         self._reader: ObjectReader | None = None  # see reading
 
-    def known_commit(self, ref: str, commit: str | None) -> None:
+    def known_commit(self, ref: str, commit: str | None, *, once: bool = False) -> None:
         """Tell :meth:`commit_id` what ``ref`` names (None: nothing), as the caller just read
-        it (e.g. :func:`toplevel_and_head`): one git process fewer."""
-        self._commits[ref] = commit
+        it (e.g. :func:`toplevel_and_head`): one git process fewer. ``once``: for its next
+        question only, then git is asked again (a Git that lives on while the ref moves)."""
+        (self._next_commits if once else self._commits)[ref] = commit
 
     def run(
         self, args: Sequence[str], *, input: bytes | None = None, check: bool = True
@@ -346,6 +349,8 @@ class Git:
         """The full id of the commit ``ref`` names, or None when there is none."""
         if ref in self._commits:
             return self._commits[ref]
+        if ref in self._next_commits:
+            return self._next_commits.pop(ref)
         proc = self.run(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
             check=False,

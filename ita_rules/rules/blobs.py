@@ -78,4 +78,7 @@ def version_of(path: str) -> tuple[str, Version] | None:
     m = FILE_RE.fullmatch(name)
     if m is None or not folder:
         return None
-    return folder.rpartition("/")[2], Version.parse(m.group(1))
+    # FILE_RE took the version as Version.parse would (two numbers, no leading zero):
+    # its numbers are read here, not matched against the version pattern a second time
+    major, minor = m.group(1).split(".")
+    return folder.rpartition("/")[2], Version(int(major), int(minor))

@@ -93,13 +93,19 @@ class Source(NamedTuple):
 
 
 def source(root: Path, rules_dir: Path, protected_ref: str = "") -> Source:
-    top = gitio.toplevel(root)
+    """The index of the workspace at ``root``. The repository's top and the commit the
+    indexed ref names come from one ``git rev-parse``, that commit serving the first
+    :func:`refresh` only (a later one reads the ref again: it may have moved)."""
+    ref = protected_ref or "HEAD"
+    top, commit = gitio.toplevel_and_head(root, ref)
     if top is None:
         raise UsageError(f"{root} is not inside a git repository; the index is read from git")
+    git = gitio.Git(top)
+    git.known_commit(ref, commit, once=True)
     return Source(
-        gitio.Git(top),
+        git,
         rules_path_in_repo(top, rules_dir),
-        protected_ref or "HEAD",
+        ref,
         root / INDEX_DIR / INDEX_NAME,
         rules_path_in_repo(top, root),
     )

@@ -31,10 +31,11 @@ _FAIL = object()
 # the first characters that make a plain value something else (an indicator, a number...)
 # ("=": PyYAML's value tag; "<": "<<" is its merge key, which the loader refuses as a value)
 _PLAIN_BAD_FIRST = frozenset("[]{}&*!|>@`%\"',#?:-+.=<0123456789")
-# characters YAML does not allow in a stream (PyYAML's reader refuses them)
-_NOT_PRINTABLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
-)
+# characters YAML does not allow in a stream (PyYAML's reader refuses them). This pattern and
+# the other two that only unusual text needs (_COMMENT, _HIDDEN_BREAK) are given to ``re``'s
+# functions as text, compiled on first use (re keeps them): compiling one costs ~1.3 million
+# instructions, ~0.2 ms of every ``index`` run that never needs it
+_NOT_PRINTABLE = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 
 
 # the ASCII characters YAML allows: tab, line feed, carriage return and the printable ones
@@ -50,11 +51,11 @@ def _not_printable(text: str) -> bool:
     pattern decides the rest (text with a tab, a CR, a NEL...)."""
     if text.isascii():  # (a flag CPython keeps: no scan)
         return bool(text.encode("ascii").translate(None, _ASCII_ALLOWED))
-    return not text.replace("\n", " ").isprintable() and _NOT_PRINTABLE.search(text) is not None
+    return not text.replace("\n", " ").isprintable() and re.search(_NOT_PRINTABLE, text) is not None
 
 
 # a comment: from a # at a line start or after a space or a tab (NBSP is no white space)
-_COMMENT = re.compile(r"#(?<![^ \t\n]#).*")
+_COMMENT = r"#(?<![^ \t\n]#).*"
 
 
 def _closed(rest: str) -> bool:
@@ -84,7 +85,7 @@ def _scalar(raw: str) -> Any:
             out.append(body[j:k])
             return "".join(out) if _closed(body[k + 1 :]) else _FAIL
     if "#" in raw:  # (the pattern is tried only where it can match)
-        raw = _COMMENT.sub("", raw, count=1)
+        raw = re.sub(_COMMENT, "", raw, count=1)
     value = raw.rstrip(" \t")  # YAML's white space: not NBSP
     if value in _NULL:
         return None
@@ -160,7 +161,7 @@ def scan(text: str) -> dict[str, Any] | None:
 
 # line breaks YAML knows but ``re``'s ``^`` and ``.`` do not: a lone CR, NEL, LS and PS; a value
 # after one of them is on a new line for YAML (a top-level key there would go unseen here)
-_HIDDEN_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_HIDDEN_BREAK = "\r(?!\n)|[\x85\u2028\u2029]"
 
 
 def _hidden_break(text: str) -> bool:
@@ -169,7 +170,7 @@ def _hidden_break(text: str) -> bool:
     expression (``str.isascii`` is a flag CPython keeps; the search costs ~4 us a blob)."""
     if text.isascii() and "\r" not in text:
         return False
-    return _HIDDEN_BREAK.search(text) is not None
+    return re.search(_HIDDEN_BREAK, text) is not None
 
 
 _BRACKETS = "[]{}"
@@ -178,8 +179,12 @@ _OPENERS = _BRACKETS + "\"'"
 
 def _holds_any(text: str, chars: str) -> bool:
     """True when ``text`` holds one of ``chars``: a substring test each (a regular expression's
-    character class tests every character of the text in turn, ~6x slower on a rule file)."""
-    return any(ch in text for ch in chars)
+    character class tests every character of the text in turn, ~6x slower on a rule file),
+    in a plain loop: ``any`` over a generator doubled the cost with its frames."""
+    for ch in chars:  # noqa: SIM110 - see above
+        if ch in text:
+            return True
+    return False
 
 
 def _closing_quote(line: str, start: int) -> int:
@@ -232,16 +237,17 @@ def _unquoted(text: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=1024)  # a replay compares each blob with the one before and after it
 def lines_close(text: str) -> bool:
     """True when every line closes the flow collections and quoted scalars it opens. Only then
     is a line at column 0 sure to start a top-level key: a flow collection or a quoted scalar
-    may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``)."""
+    may go on at column 0 (``params: {a: 1,`` then ``tags: [x]}`` is one ``params``).
+    Not cached: the replay keeps each blob's stripped text (``history._Blobs``), so it never
+    asks twice about one text, and hashing the text for a cache cost more than it saved."""
     if not _holds_any(text, _OPENERS):
         return True
     bare = _unquoted(text)
     if "#" in bare:
-        bare = _COMMENT.sub("", bare)  # never removes a line break
+        bare = re.sub(_COMMENT, "", bare)  # never removes a line break
     if "'" in bare or '"' in bare:  # a quote inside a plain scalar, or one left open
         return all(_line_closes(line) for line in text.split("\n"))
     if not _holds_any(bare, _BRACKETS):  # the usual block layout: quoted scalars, no flow
