@@ -3,8 +3,8 @@
 Under the store lock, in one database transaction: look every hash up (one query per 500),
 move each new content from its temp file to a free name (``os.replace``), give each record of
 content already stored its own name in its type's folder (a hard link to the stored file; the
-temp copy instead where the file system cannot link), insert the blobs,
-records and tags (one ``executemany`` each), fsync the folder so the renames are durable,
+temp copy instead where the file system cannot link), insert the blobs, records and tags (up to
+100 rows a statement: :func:`insert_rows`), fsync the folder so the renames are durable,
 append one journal entry per record (one write, one fsync: write-ahead, the journal always
 holds what the database commits) and commit. If anything fails before the commit finishes,
 the journal is cut back to where it was and the files placed so far are removed again: a
@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +109,7 @@ def _insert(conn: Sql, plan: Plan, spec: PutSpec, varying: Sequence[Varying], cr
     key order (the B-tree inserts then touch neighbouring pages), as tuples: a record's row is
     its varying fields and the ones every record of the batch shares."""
     new_blobs = sorted(plan.new_blobs)
-    conn.many(insert_sql("store_blobs", ("hash", "path", "size", "created_at")), new_blobs)
+    insert_rows(conn, "store_blobs", ("hash", "path", "size", "created_at"), new_blobs)
     conn.many(
         "UPDATE store_blobs SET path = ? WHERE hash = ?", [(p, h) for h, p in plan.moved.items()]
     )
@@ -120,20 +122,67 @@ def _insert(conn: Sql, plan: Plan, spec: PutSpec, varying: Sequence[Varying], cr
     extra = tuple(v for k, v in zip(_SHARED, shared, strict=True) if k not in literal)
     # in hash order: the hash index, the largest written at random, then grows page by page
     rows = sorted((row + extra for row in varying) if extra else varying, key=itemgetter(2))
-    conn.many(insert_sql("store_records", _VARYING + bound, literal), rows)
+    insert_rows(conn, "store_records", _VARYING + bound, rows, literal)
     tags = [(row[0], tag) for row in rows for tag in spec.tags]
-    conn.many(insert_sql("store_tags", ("file_id", "tag")), tags)
+    insert_rows(conn, "store_tags", ("file_id", "tag"), tags)
+
+
+ROWS_PER_INSERT = 100  # rows a statement inserts at most (see insert_rows)
+# parameters a statement may have: SQLite's limit (999 before 3.32); psycopg2 has none
+MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
+def insert_rows(
+    conn: Sql,
+    table: str,
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    same: Mapping[str, str | None] | None = None,
+) -> None:
+    """Insert ``rows`` (tuples of the ``keys`` columns; ``same`` as in :func:`insert_sql`)
+    up to ROWS_PER_INSERT rows a statement (``VALUES (...), (...), ...``) instead of one a
+    statement: SQLite's work for each statement run (binding, its start and end, its
+    savepoint) is then shared by the rows. Measured with valgrind on 10,000 blob and record
+    rows: 709 -> 383 million instructions in sqlite3, the same database.
+
+    A statement of many rows keeps each page it changes in a statement journal, to undo it
+    alone if it fails: a temp file, unless the connection keeps temp files in memory
+    (``temp_store``). The rows come in key order (a put's file ids too:
+    :func:`ita_rules.store.plan.ids_in_hash_order`), so a statement changes few pages: a put
+    of 10,000 files into a new store wrote ~5,700 more pages (pwrite) than with one row a
+    statement, 14,000 with its file ids at random. A statement of 1,000 rows would write
+    fewer, but compiling it cost a put of 1,000 files 34 million instructions more."""
+    if not rows:
+        return
+    per = max(1, min(ROWS_PER_INSERT, MAX_PARAMETERS // max(1, len(keys))))
+    whole = len(rows) - len(rows) % per
+    if whole:
+        conn.many(
+            insert_sql(table, keys, same, rows=per),
+            [tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per)],
+        )
+    if whole < len(rows):
+        rest = rows[whole:]
+        conn.execute(
+            insert_sql(table, keys, same, rows=len(rest)), tuple(chain.from_iterable(rest))
+        )
 
 
 def insert_sql(
-    table: str, keys: Sequence[str], same: Mapping[str, str | None] | None = None
+    table: str,
+    keys: Sequence[str],
+    same: Mapping[str, str | None] | None = None,
+    *,
+    rows: int = 1,
 ) -> str:
-    """``INSERT INTO table (keys...) VALUES (?, ...)`` (see :class:`Sql`); ``same``: columns
-    whose plain value (:func:`is_plain`) every row shares, written into the statement as SQL
-    literals, so that an ``executemany`` does not bind them again for each row."""
+    """``INSERT INTO table (keys...) VALUES (?, ...)`` (see :class:`Sql`), with ``rows``
+    rows of values; ``same``: columns whose plain value (:func:`is_plain`) every row shares,
+    written into the statement as SQL literals, so that an ``executemany`` does not bind them
+    again for each row."""
     columns = [*keys, *(same or {})]
     values = ["?"] * len(keys) + [_literal(v) for v in (same or {}).values()]
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)})"
+    row = f"({', '.join(values)})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
 
 
 _PLAIN = re.compile(r'[A-Za-z0-9 _.:+=,{}"\[\]-]*')  # no quote, backslash or control character

@@ -99,6 +99,8 @@ def encode_puts(shared: Mapping[str, Any], varying: Iterable[Varying], at: str) 
 
 @dataclass(frozen=True)
 class Entry:
+    """One readable journal line: its number (from 1) and its JSON object."""
+
     line: int
     data: dict[str, Any]
 
