@@ -27,12 +27,14 @@ DEBUG_HINT = "set ITA_DEBUG=1"
 
 
 MAIN_HELP = """\
-usage: ita-rules-hook [--no-fix]
+usage: ita-rules-hook [--no-fix] [--workspace DIR]
 
 Validate and check the staged rule files (fixing wrong hashes) or a push.
 
 options:
-  --no-fix  report wrong hashes, do not write
+  --no-fix         report wrong hashes, do not write
+  --workspace DIR  the workspace's folder in the repository, when it is not the top of the
+                   work tree (where pre-commit runs hooks): ita-rules init writes it
 """
 
 
@@ -46,14 +48,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args in (["-h"], ["--help"]):
         print(MAIN_HELP, end="")
         return 0
-    if args not in ([], ["--no-fix"]):
+    options = _main_options(args)
+    if options is None:
         usage = MAIN_HELP.splitlines()[0]
         print(
             f"{usage}\nita-rules-hook: error: unrecognized arguments: {' '.join(args)}",
             file=sys.stderr,
         )
         return 2
-    return _run(lambda: _check(None, None, fix=not args), argv)
+    fix, workspace = options
+    return _run(lambda: _check(None, None, fix=fix, workspace=workspace), argv)
+
+
+def _main_options(args: Sequence[str]) -> tuple[bool, str | None] | None:
+    """``--no-fix`` and ``--workspace DIR`` (or ``--workspace=DIR``) of ``ita-rules-hook``:
+    (fix, workspace), or None for anything else."""
+    fix, workspace = True, None
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--no-fix":
+            fix = False
+        elif arg == "--workspace" and rest:
+            workspace = rest.pop(0)
+        elif arg.startswith("--workspace="):
+            workspace = arg.removeprefix("--workspace=")
+        else:
+            return None
+    return fix, workspace
 
 
 def validate_main(argv: Sequence[str] | None = None) -> int:
@@ -134,10 +156,15 @@ def check_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base", help="check BASE..HEAD instead of the staged changes")
     parser.add_argument("--head", help="with --base: the commit to check (default HEAD)")
     parser.add_argument("--pre-receive", action="store_true", help="run as a git pre-receive hook")
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="the workspace's folder in the repository, when it is not the top of the work tree",
+    )
     args = parser.parse_args(argv)
     if args.pre_receive:
         return _run(_pre_receive, argv)
-    return _run(lambda: _check(args.base, args.head), argv)
+    return _run(lambda: _check(args.base, args.head, workspace=args.workspace), argv)
 
 
 def _run(body: Callable[[], int], argv: Sequence[str] | None) -> int:
@@ -179,9 +206,13 @@ def _pre_receive() -> int:
     return 1 if failed else 0
 
 
-def _check(base: str | None, head: str | None, fix: bool = False) -> int:
+def _check(
+    base: str | None, head: str | None, fix: bool = False, workspace: str | None = None
+) -> int:
     """The pre-commit and pre-push hook: the staged index, the pushed range, or (a push with no
-    range) the commits the push sends; with ``fix``, the staged files' wrong hashes written."""
+    range) the commits the push sends; with ``fix``, the staged files' wrong hashes written.
+    pre-commit runs hooks at the top of the work tree: the workspace is found from there, or
+    from ``workspace`` (a folder of the repository, as ``ita-rules init desk`` configures)."""
     import os
 
     from ita_rules.core import reporters
@@ -189,7 +220,7 @@ def _check(base: str | None, head: str | None, fix: bool = False) -> int:
     from ita_rules.rules import check
     from ita_rules.workspace import find_root
 
-    root = find_root(Path.cwd())
+    root = find_root(Path.cwd() / workspace if workspace else Path.cwd())
     settings = load_settings(root)
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF")
     to_ref = os.environ.get("PRE_COMMIT_TO_REF")

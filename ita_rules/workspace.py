@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core.config import Settings, load_settings
 from ita_rules.core.config import find_root as find_root  # its home; hooks.py takes it from here
@@ -78,11 +78,36 @@ repos:
 """
 
 
-def init_workspace(
-    directory: Path, ci: str | None = None
-) -> tuple[list[str], tuple[str, bool] | None]:
-    """Create (or complete) a workspace in ``directory``; return what was created, and with
-    ``ci`` (github, gitlab) the CI file's path and whether it was written (see ita_rules.ci).
+HOOK_ENTRY = "ita-rules-hook"
+
+
+def pre_commit_config(folder: str) -> str:
+    """The pre-commit configuration of a workspace at ``folder`` of its repository ("" at the
+    top of the work tree): pre-commit runs hooks at the top, so a workspace in a subfolder
+    names itself (``--workspace``) to be found."""
+    if not folder:
+        return PRE_COMMIT_CONFIG
+    import json  # a JSON string is a YAML flow scalar, whatever the folder's name
+
+    named = f"        args: [--workspace, {json.dumps(folder)}]\n"
+    head, sep, tail = PRE_COMMIT_CONFIG.partition("        pass_filenames: false\n")
+    return head + sep + named + tail
+
+
+class Initialized(NamedTuple):
+    """What :func:`init_workspace` did: the files and folders it ``created``; with a CI name,
+    the CI file's path and whether it was written (``ci``); ``notes``, what the user must know
+    of what it kept (an existing pre-commit configuration that runs no ita-rules hook). (A
+    named tuple: this module is on the commit hook's import path, dataclasses is not.)"""
+
+    created: list[str]
+    ci: tuple[str, bool] | None
+    notes: list[str]
+
+
+def init_workspace(directory: Path, ci: str | None = None) -> Initialized:
+    """Create (or complete) a workspace in ``directory`` (see :class:`Initialized`); with ``ci``
+    (github, gitlab) the CI file too (see ita_rules.ci).
 
     Existing files are kept: running it twice changes nothing.
     """
@@ -99,17 +124,21 @@ def init_workspace(
     directory = directory.absolute()
     created: list[str] = []
     directory.mkdir(parents=True, exist_ok=True)
-    if gitio.toplevel(directory) is None:
+    top = gitio.toplevel(directory)
+    if top is None:
         gitio.init(directory)
         created.append("git repository")
-    for name, content in (
-        ("ita.toml", DEFAULT_TOML),
-        (".pre-commit-config.yaml", PRE_COMMIT_CONFIG),
-    ):
+        top = directory
+    folder = directory.resolve().relative_to(top.resolve()).as_posix()
+    hook_config = pre_commit_config("" if folder == "." else folder)
+    notes: list[str] = []
+    for name, content in (("ita.toml", DEFAULT_TOML), (".pre-commit-config.yaml", hook_config)):
         path = directory / name
         if not path.exists():
             atomic_write_text(path, content)
             created.append(name)
+        elif name == ".pre-commit-config.yaml":
+            notes += _hook_notes(path, hook_config, "" if folder == "." else folder)
     schema = directory / "schemas" / "rule.schema.json"
     if not schema.exists():
         text = resources.files("ita_rules.schemas").joinpath("rule.schema.json").read_text("utf-8")
@@ -128,8 +157,35 @@ def init_workspace(
         atomic_write_text(ignore, "\n".join(lines) + "\n")
         created.append(".gitignore entries " + " ".join(missing))
     if ci is None:
-        return created, None
+        return Initialized(created, None, notes)
     ci_path, written = write_ci(directory, ci)
     if written:
         created.append(ci_path)
-    return created, (ci_path, written)
+    return Initialized(created, (ci_path, written), notes)
+
+
+def _hook_notes(path: Path, hook_config: str, folder: str) -> list[str]:
+    """What the user must add to an existing pre-commit configuration ``path``: the ita-rules
+    hook when it runs none, the workspace's folder when it is in one and the hook does not
+    name it (pre-commit runs hooks at the top of the work tree: the hook would not find it)."""
+    text = _text(path)
+    if HOOK_ENTRY not in text:
+        return [
+            f"kept {path.name}: it exists and runs no ita-rules hook, so released versions are "
+            "not protected at commit and push; add this entry under its `repos:`, then run "
+            "`pre-commit install --hook-type pre-commit --hook-type pre-push`:\n"
+            + hook_config.partition("repos:\n")[2].rstrip("\n")
+        ]
+    if folder and "--workspace" not in text:
+        args = next(line for line in hook_config.splitlines() if "--workspace" in line)
+        return [
+            f"kept {path.name}: its ita-rules hook runs at the top of the work tree and will "
+            f"not find this workspace in {folder}/; add to the hook:\n{args}"
+        ]
+    return []
+
+
+def _text(path: Path) -> str:
+    """A file's text as far as it can be read (a configuration that is not UTF-8 is still
+    searched)."""
+    return path.read_bytes().decode("utf-8", "replace")

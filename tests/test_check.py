@@ -386,16 +386,25 @@ def test_hook_path_does_not_import_typer(ws: Path, entry: str) -> None:
     assert out.stdout.strip() == "0 [] False", out.stderr
 
 
-def test_combined_hook_takes_only_no_fix(ws: Path) -> None:
-    """``ita-rules-hook`` reads its one option without argparse, with argparse's exit codes."""
+def test_combined_hook_takes_only_no_fix_and_workspace(ws: Path) -> None:
+    """``ita-rules-hook`` reads its options without argparse, with argparse's exit codes."""
     hook = str(Path(__import__("sys").executable).parent / "ita-rules-hook")
-    bad = subprocess.run([hook, "--fix"], cwd=ws, capture_output=True, text=True)
-    assert (bad.returncode, bad.stdout) == (2, "")
-    assert bad.stderr == (
-        "usage: ita-rules-hook [--no-fix]\nita-rules-hook: error: unrecognized arguments: --fix\n"
-    )
+    usage = "usage: ita-rules-hook [--no-fix] [--workspace DIR]\n"
+    for args in (["--fix"], ["--workspace"], ["--no-fix", "--workspace"]):
+        bad = subprocess.run([hook, *args], cwd=ws, capture_output=True, text=True)
+        assert (bad.returncode, bad.stdout) == (2, ""), args
+        assert bad.stderr == (
+            f"{usage}ita-rules-hook: error: unrecognized arguments: {' '.join(args)}\n"
+        )
     helped = subprocess.run([hook, "--help"], cwd=ws, capture_output=True, text=True)
-    assert helped.returncode == 0 and "--no-fix  report wrong hashes, do not write" in helped.stdout
+    assert helped.returncode == 0
+    assert "--no-fix         report wrong hashes, do not write" in helped.stdout
+    # --workspace names the workspace's folder; one with no ita.toml at or above is an error
+    nowhere = subprocess.run([hook, "--workspace=/"], cwd=ws, capture_output=True, text=True)
+    assert (nowhere.returncode, nowhere.stdout) == (2, "")
+    assert nowhere.stderr.startswith("ita-rules: no ita-rules workspace at / or above")
+    named = subprocess.run([hook, "--workspace", "."], cwd=ws, capture_output=True, text=True)
+    assert (named.returncode, named.stdout) == (0, ""), named.stdout + named.stderr
     put(ws, "S1", "1.2", params={"atr_mult": 1.8}, bad_hash=True)
     git(ws, "add", "-A")
     kept = subprocess.run([hook, "--no-fix"], cwd=ws, capture_output=True, text=True)

@@ -51,12 +51,14 @@ def init(
     """
     from ita_rules.workspace import init_workspace
 
-    created, ci_file = init_workspace(directory, ci=ci)
-    for item in created:
+    done = init_workspace(directory, ci=ci)
+    for item in done.created:
         echo(f"created {item}")
-    if ci_file is not None and not ci_file[1]:
-        echo(f"kept {ci_file[0]}: it exists already (not overwritten)")
-    if not created and ci_file is None:
+    if done.ci is not None and not done.ci[1]:
+        echo(f"kept {done.ci[0]}: it exists already (not overwritten)")
+    for note in done.notes:
+        echo(note)
+    if not done.created and done.ci is None and not done.notes:
         echo(f"{directory} is already a workspace; nothing to do")
 
 
