@@ -241,6 +241,21 @@ def test_a_kept_source_reads_its_ref_again_for_each_refresh(
     assert (stats.head, stats.action, stats.versions) == (second, "refreshed", 2)
 
 
+@pytest.mark.parametrize("ref", ["origin/main", "HEAD@{99}"])
+def test_an_index_of_a_protected_ref_that_names_no_commit_is_a_usage_error(
+    in_git_repo: Path, cli: Any, ref: str
+) -> None:
+    """The top and the protected ref's commit come from one rev-parse; a ref that names no
+    commit, even one git fails on (a reflog entry that is not there: exit 128), still says
+    so, not that the workspace is outside git."""
+    put(in_git_repo, "S1", "1.0")
+    commit(in_git_repo)
+    (in_git_repo / "ita.toml").write_text(f'[rules]\nprotected_ref = "{ref}"\n')
+    r = cli("index")
+    assert r.code == 2
+    assert f"protected ref (rules.protected_ref) {ref!r} is not a commit" in r.err
+
+
 def test_incremental_refreshes_equal_a_rebuild(in_git_repo: Path, cli: Any) -> None:
     ws = in_git_repo
     put(ws, "S1", "1.0")

@@ -295,8 +295,8 @@ def toplevel_and_head(path: Path, ref: str = "HEAD") -> tuple[Path | None, str |
     if proc.returncode == 0:
         top, _, head = out.rpartition("\n")
         return Path(top), head
-    if proc.returncode == 1 and out:  # a repository whose HEAD names no commit yet
-        return Path(out), None
+    if out:  # the top, and a ref that names no commit (yet) or that git cannot read
+        return Path(out.partition("\n")[0]), None  # (``HEAD@{99}``: exit 128)
     return None, None
 
 
