@@ -339,12 +339,7 @@ def _load_rows(conn: sqlite3.Connection, folders: Iterable[str] | None = None) -
             found += conn.execute(
                 f"{select} WHERE file_path >= ? AND file_path < ?", (folder + "/", folder + "0")
             ).fetchall()
-    rows = []
-    for values in found:
-        d = dict(zip(ROW_COLUMNS, values, strict=True))
-        d["active"] = bool(d["active"])
-        rows.append(VersionRow(**d))
-    return rows
+    return [VersionRow(*values) for values in found]  # (the columns in VersionRow's order)
 
 
 def _stats(src: Source, head: str | None, action: str, reason: str, commits: int) -> IndexStats:

@@ -220,17 +220,20 @@ def _unquoted(text: str) -> str:
     lifecycle check cost)."""
     out: list[str] = []
     kept = look = 0  # kept: the text up to here is in out; look: where the next quote may be
-    while True:
-        single, double = text.find("'", look), text.find('"', look)
-        if single < 0 and double < 0:
-            break
+    single, double = text.find("'"), text.find('"')  # the next of each kind at or after look
+    while single >= 0 or double >= 0:
         at = single if double < 0 or 0 <= single < double else double
         m = (_SINGLE_QUOTED if at == single else _DOUBLE_QUOTED).match(text, at)
         if m is None:
             look = at + 1
-            continue
-        out.append(text[kept:at])
-        kept = look = m.end()
+        else:
+            out.append(text[kept:at])
+            kept = look = m.end()
+        # looked for again only once passed (one kind is often absent: never looked for again)
+        if 0 <= single < look:
+            single = text.find("'", look)
+        if 0 <= double < look:
+            double = text.find('"', look)
     if not out:
         return text
     out.append(text[kept:])
