@@ -9,12 +9,18 @@ HEAD). A run records ``rule_released``:
   ``deprecation_reason``, ``tags``) aside: ``rule_released: true``;
 * the file is there but its content was changed on disk: the run is refused, strict or not,
   with the diff — its result would carry the released version's name and another params_hash.
+
+"There" is the content the version was released with. A commit that changed a released
+version (made without the hooks: a fresh clone, ``--no-verify``, a host without the server
+hook) does not make the change released: when the registry index (``.ita/index.sqlite``,
+derived from git history) has seen such a change, the file is compared with the version as it
+was introduced, so a run of it is refused as an edit on disk is, until the file is restored.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core import gitio
 from ita_rules.core.errors import Location, RuleError
@@ -37,10 +43,9 @@ def rule_released(workspace: Desk, snapshot: dict[str, Any]) -> bool | None:
     released = _released(workspace, workspace.root / rule_path)
     if released is None:
         return False
-    git, entry_blob, label = released
-    if entry_blob == blob:
+    if released.blob == blob:
         return True
-    _compare(git, entry_blob, workspace.root / rule_path, rule_path, snapshot, label)
+    _compare(released, workspace.root / rule_path, rule_path, snapshot)
     return True
 
 
@@ -52,18 +57,29 @@ def refuse_changed_release(workspace: Desk, full: Path, setup_id: str, version: 
     released = _released(workspace, full)
     if released is None or not full.is_file():
         return
-    git, entry_blob, label = released
     try:
         shown = full.relative_to(workspace.root).as_posix()
     except ValueError:
         shown = str(full)
     snapshot = {"rule_id": setup_id, "rule_version": f"v{version}"}
-    _compare(git, entry_blob, full, shown, snapshot, label)
+    _compare(released, full, shown, snapshot)
 
 
-def _released(workspace: Desk, full: Path) -> tuple[gitio.Git, str, str] | None:
-    """The git access, the released blob of ``full`` and the ref's label; None when the file
-    is not in the protected ref (not committed or merged yet, or outside the repository)."""
+class Released(NamedTuple):
+    """A released version's file as released: the git access, its ``blob``, the ``ref`` to
+    restore it from, and whether a later commit changed it (``changed_later``)."""
+
+    git: gitio.Git
+    blob: str
+    ref: str
+    changed_later: bool = False
+
+
+def _released(workspace: Desk, full: Path) -> Released | None:
+    """``full`` as released; None when the file is not in the protected ref (not committed or
+    merged yet, or outside the repository). The released blob is the protected ref's, unless
+    the history changed the version after its release (see the module): then the one it was
+    introduced with."""
     top = gitio.toplevel(workspace.root)
     if top is None:
         return None
@@ -82,19 +98,42 @@ def _released(workspace: Desk, full: Path) -> tuple[gitio.Git, str, str] | None:
     entry = git.tree_entries(commit, in_repo).get(in_repo)
     if entry is None:
         return None
-    return git, entry[1], ref or "HEAD"
+    introduced = _changed_since_introduced(workspace, in_repo)
+    if introduced is not None:
+        first = git.tree_entries(introduced, in_repo).get(in_repo)
+        if first is not None:
+            return Released(git, first[1], introduced[:12], changed_later=True)
+    return Released(git, entry[1], ref or "HEAD")
 
 
-def _compare(
-    git: gitio.Git, blob: str, full: Path, shown: str, snapshot: dict[str, Any], label: str
-) -> None:
+def _changed_since_introduced(workspace: Desk, in_repo: str) -> str | None:
+    """The commit that introduced the version at ``in_repo`` (its path in the repository) when
+    a later commit of the indexed history changed it beyond its lifecycle fields, else None."""
+    from ita_rules.rules.index import opened, source
+
+    settings = workspace.settings
+    src = source(workspace.root, settings.rules_dir, settings.protected_ref)
+    with opened(src) as conn:
+        changed = conn.execute(
+            "SELECT 1 FROM events WHERE file_path = ? AND kind = 'changed' LIMIT 1", (in_repo,)
+        ).fetchone()
+        if changed is None:
+            return None
+        row = conn.execute(
+            "SELECT introduced_commit FROM versions WHERE file_path = ?", (in_repo,)
+        ).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def _compare(released: Released, full: Path, shown: str, snapshot: dict[str, Any]) -> None:
     """Refuse when the file on disk changes the released one outside its lifecycle fields."""
     from ita_rules.rules.check import diff_lines, mutation, parse_blob
 
-    released, current = git.blobs([blob])[blob], full.read_bytes()
-    if released == current:  # unchanged: whatever the registry refused, it was released so
+    blob = released.blob
+    original, current = released.git.blobs([blob])[blob], full.read_bytes()
+    if original == current:  # unchanged: whatever the registry refused, it was released so
         return
-    old = parse_blob(released, shown)
+    old = parse_blob(original, shown)
     new = parse_blob(current, shown)
     if old.data is None or new.data is None or new.doc is None:
         changes: list[Any] = []
@@ -110,10 +149,14 @@ def _compare(
         where = Location(shown, *new.doc.position(first))
         field = f"{dotted(first)}: "
     setup_id, version = snapshot["rule_id"], snapshot["rule_version"]
+    released_in = released.ref
+    if released.changed_later:
+        released_in = f"commit {released.ref}; a later commit changed it, which no commit may do"
     raise ReleasedRuleModified(
-        f"{field}{setup_id}@{version} is released (in {label}) and this file differs from it: "
+        f"{field}{setup_id}@{version} is released (in {released_in}) and this file differs from "
+        "it: "
         f"a result would claim {version} without being it; restore the file "
-        f"(git checkout {label} -- {shown}) or make a new version "
+        f"(git checkout {released.ref} -- {shown}) or make a new version "
         f"(ita-rules new-version {setup_id})" + (":" + diff_lines(changes) if changes else ""),
         where,
     )

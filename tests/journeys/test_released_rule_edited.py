@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.journeys.conftest import Desk
+from tests.journeys.conftest import Desk, rewrite
 
 V10 = "rules/IB_raid_v1/v1.0.yaml"
 
@@ -72,4 +72,40 @@ def test_verify_of_a_run_whose_released_version_was_edited_names_the_diff(desk: 
     doc = desk.run("runs", "verify", run_id, "--json").json()
     assert doc["outcome"] == "drifted"  # the version is not gone: its file was changed
     desk.git("checkout", "--", V10)
+    assert desk.run("runs", "verify", run_id).out == f"{run_id}: reproducible\n"
+
+
+def test_a_released_version_changed_by_a_commit_is_not_released(desk: Desk) -> None:
+    """A commit made without the hooks (a fresh clone, ``--no-verify``) changes v1.0 and writes
+    the matching hash: HEAD now holds the changed file, yet it is not v1.0. A run of it is
+    refused as an edit on disk is, the released file being the one v1.0 was introduced with;
+    a run made before still verifies against what it ran, and once the file is restored (a
+    commit), runs go ahead again."""
+    before = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.0")
+    assert before.code == 0, before.err
+    run_id = before.out.strip()
+    assert desk.run("runs", "finish", run_id, "--status", "succeeded").code == 0
+    introduced = desk.git("rev-parse", "HEAD")[:12]
+    original = desk.read(V10)
+    rewrite(desk, V10, "max_trades_per_day: 1", "max_trades_per_day: 3")
+    desk.git("commit", "-q", "--no-verify", "-am", "tweak v1.0 in place")
+    assert desk.run("validate").code == 0  # the file itself is valid: only history tells
+
+    line = next(i for i, x in enumerate(desk.read(V10).splitlines(), 1) if "max_trades_" in x)
+    expected = (
+        f"ita-rules: {V10}:{line}:23: params.max_trades_per_day: IB_raid_v1@v1.0 is released (in "
+        f"commit {introduced}; a later commit changed it, which no commit may do) and this file "
+        "differs from it: a result would claim v1.0 without being it; restore the file (git "
+        f"checkout {introduced} -- {V10}) or make a new version (ita-rules new-version "
+        "IB_raid_v1):\n    ~ params.max_trades_per_day: 1 -> 3\n"
+    )
+    r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.0")
+    assert (r.code, r.out, r.err) == (1, "", expected)
+    assert [x["run_id"] for x in desk.run("runs", "list", "--json").json()["runs"]] == [run_id]
+    assert desk.run("runs", "verify", run_id, "--json").json()["outcome"] == "drifted"
+
+    desk.write(V10, original)
+    desk.git("commit", "-q", "--no-verify", "-am", "restore v1.0 as released")
+    r = desk.run("runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.0")
+    assert r.code == 0, r.err
     assert desk.run("runs", "verify", run_id).out == f"{run_id}: reproducible\n"
