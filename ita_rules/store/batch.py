@@ -4,7 +4,7 @@ Under the store lock, in one database transaction: look every hash up (one query
 move each new content from its temp file to a free name (``os.replace``), give each record of
 content already stored its own name in its type's folder (a hard link to the stored file; the
 temp copy instead where the file system cannot link), insert the blobs, records and tags (up to
-100 rows a statement: :func:`insert_rows`), fsync the folder so the renames are durable,
+1,000 rows a statement: :func:`insert_rows`), fsync the folder so the renames are durable,
 append one journal entry per record (one write, one fsync: write-ahead, the journal always
 holds what the database commits) and commit. If anything fails before the commit finishes,
 the journal is cut back to where it was and the files placed so far are removed again: a
@@ -127,7 +127,9 @@ def _insert(conn: Sql, plan: Plan, spec: PutSpec, varying: Sequence[Varying], cr
     insert_rows(conn, "store_tags", ("file_id", "tag"), tags)
 
 
-ROWS_PER_INSERT = 100  # rows a statement inserts at most (see insert_rows)
+# rows a statement inserts (see insert_rows): a tenth of the rows, within these bounds
+FEWEST_ROWS_PER_INSERT = 100
+MOST_ROWS_PER_INSERT = 1000
 # parameters a statement may have: SQLite's limit (999 before 3.32); psycopg2 has none
 MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
@@ -140,21 +142,28 @@ def insert_rows(
     same: Mapping[str, str | None] | None = None,
 ) -> None:
     """Insert ``rows`` (tuples of the ``keys`` columns; ``same`` as in :func:`insert_sql`)
-    up to ROWS_PER_INSERT rows a statement (``VALUES (...), (...), ...``) instead of one a
-    statement: SQLite's work for each statement run (binding, its start and end, its
-    savepoint) is then shared by the rows. Measured with valgrind on 10,000 blob and record
-    rows: 709 -> 383 million instructions in sqlite3, the same database.
+    many rows a statement (``VALUES (...), (...), ...``) instead of one a statement: SQLite's
+    work for each statement run (binding, its start and end, its savepoint) is then shared by
+    the rows. Measured with valgrind on 10,000 blob and record rows: 709 -> 383 million
+    instructions in sqlite3, the same database.
 
-    A statement of many rows keeps each page it changes in a statement journal, to undo it
-    alone if it fails: a temp file, unless the connection keeps temp files in memory
-    (``temp_store``). The rows come in key order (a put's file ids too:
+    How many: a tenth of the rows, from FEWEST_ROWS_PER_INSERT to MOST_ROWS_PER_INSERT. Each
+    statement is compiled once (~34,000 instructions a row of its VALUES, about what running
+    a row in it saves), so it runs ten times or more. And a statement of many rows keeps each
+    page it changes in a statement journal, to undo it alone if it fails: a temp file, unless
+    the connection keeps temp files in memory (``temp_store``); larger statements change fewer
+    pages a row. The rows come in key order (a put's file ids too:
     :func:`ita_rules.store.plan.ids_in_hash_order`), so a statement changes few pages: a put
-    of 10,000 files into a new store wrote ~5,700 more pages (pwrite) than with one row a
-    statement, 14,000 with its file ids at random. A statement of 1,000 rows would write
-    fewer, but compiling it cost a put of 1,000 files 34 million instructions more."""
+    of 10,000 files into a new store wrote ~600 pages more (pwrite) than with one row a
+    statement in statements of 1,000 rows, ~5,700 in statements of 100 (~14,000 with its
+    file ids at random)."""
     if not rows:
         return
-    per = max(1, min(ROWS_PER_INSERT, MAX_PARAMETERS // max(1, len(keys))))
+    per = min(
+        max(len(rows) // 10, FEWEST_ROWS_PER_INSERT),
+        MOST_ROWS_PER_INSERT,
+        max(1, MAX_PARAMETERS // max(1, len(keys))),
+    )
     whole = len(rows) - len(rows) % per
     if whole:
         conn.many(

@@ -21,7 +21,9 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from json.encoder import encode_basestring as _string  # a str -> a quoted JSON string
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -79,22 +81,23 @@ def encode_puts(shared: Mapping[str, Any], varying: Iterable[Varying], at: str) 
         return b"".join(
             encode(put_entry({**shared, **dict(zip(_MARKS, row, strict=True))}, at)) for row in rows
         )
-    line = "".join(
-        "{" + _FIELD_OF[part] + "}" if i % 2 else part.replace("{", "{{").replace("}", "}}")
-        for i, part in enumerate(parts)
-    ).format
-    return "".join(
-        [
-            line(
-                file_id=_string(file_id),
-                path=_string(path),
-                hash=_string(hash_),
-                size=int(size),
-                original_name="null" if name is None else _string(name),
-            )
-            for file_id, path, hash_, size, name in rows
-        ]
-    ).encode()
+    # each line is the template's literals with the row's encoded values between them, in
+    # the markers' order; joined, not formatted (str.format parsed the ~540-character template
+    # again for every line: ~13,000 instructions a record, valgrind)
+    head, literals = parts[0], parts[2::2]
+    in_marker_order = itemgetter(*(_VARYING.index(_FIELD_OF[m]) for m in parts[1::2]))
+    pieces: list[str] = []
+    for file_id, path, hash_, size, name in rows:
+        values = (
+            _string(file_id),
+            _string(path),
+            _string(hash_),
+            str(int(size)),
+            "null" if name is None else _string(name),
+        )
+        pieces.append(head)
+        pieces.extend(chain.from_iterable(zip(in_marker_order(values), literals, strict=True)))
+    return "".join(pieces).encode()
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ def test_insert_rows_puts_every_row_in_statements_of_at_most_the_chunk(
 ) -> None:
     from ita_rules.store import batch
 
-    monkeypatch.setattr(batch, "ROWS_PER_INSERT", 3)
+    monkeypatch.setattr(batch, "FEWEST_ROWS_PER_INSERT", 3)
+    monkeypatch.setattr(batch, "MOST_ROWS_PER_INSERT", 3)
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER, c TEXT)")
     recorded = Recorded(conn)
@@ -56,6 +57,25 @@ def test_insert_rows_puts_every_row_in_statements_of_at_most_the_chunk(
     assert sum(recorded.rows_per_statement) == count
     assert all(n <= 3 for n in recorded.rows_per_statement)
     assert len(recorded.rows_per_statement) == -(-count // 3)  # ceil: full chunks, one rest
+
+
+@pytest.mark.parametrize(("count", "per"), [(29, 3), (30, 3), (40, 4), (59, 5), (70, 7), (99, 7)])
+def test_insert_rows_takes_a_tenth_of_the_rows_a_statement_within_bounds(
+    monkeypatch: pytest.MonkeyPatch, count: int, per: int
+) -> None:
+    from ita_rules.store import batch
+
+    monkeypatch.setattr(batch, "FEWEST_ROWS_PER_INSERT", 3)
+    monkeypatch.setattr(batch, "MOST_ROWS_PER_INSERT", 7)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    recorded = Recorded(conn)
+    batch.insert_rows(recorded.sql, "t", ("a",), [(i,) for i in range(count)])
+    assert recorded.rows_per_statement[0] == per
+    assert recorded.rows_per_statement == [per] * (count // per) + (
+        [count % per] if count % per else []
+    )
+    assert conn.execute("SELECT a FROM t ORDER BY rowid").fetchall() == [(i,) for i in range(count)]
 
 
 def test_insert_rows_keeps_under_the_parameter_limit(monkeypatch: pytest.MonkeyPatch) -> None:
