@@ -114,6 +114,31 @@ def test_edit_of_released_version_is_refused_with_its_diff(ws: Path, cli: Any) -
     assert len(lines) == 3
 
 
+def test_a_linked_setup_folder_is_refused_as_validate_refuses_it(
+    ws: Path, cli: Any, tmp_path: Path
+) -> None:
+    """A setup folder committed as a symbolic link (to a shared drive, say): validate refuses it
+    in every clone, so the staged check and a range refuse it before it gets there; a link
+    standing for anything else under the rules folder too (git does not say what it points
+    to), a hidden one not."""
+    shared = tmp_path / "shared" / "S3"
+    write(shared / "v1.0.yaml", rule_yaml("S3", "1.0"))
+    (ws / "rules" / "S3").symlink_to(shared)
+    (ws / "rules" / ".cache").symlink_to(tmp_path / "shared")
+    r = staged_check(cli)
+    assert (r.code, r.out) == (
+        1,
+        "rules/S3: is a symbolic link; rule folders must be real folders\n",
+    )
+    assert cli("validate").out.startswith("rules/S3: is a symbolic link; rule folders must be")
+    git(ws, "commit", "-q", "--no-verify", "-m", "linked")
+    r = cli("check", "--base", "HEAD~1")
+    assert (r.code, r.out) == (
+        1,
+        "rules/S3: is a symbolic link; rule folders must be real folders\n",
+    )
+
+
 def test_lifecycle_changes_are_allowed(ws: Path, cli: Any) -> None:
     put(ws, "S1", "1.0", active=False, reason="replaced by 1.1", tags=["old"])
     r = staged_check(cli)

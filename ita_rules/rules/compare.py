@@ -184,7 +184,17 @@ def _classify(
     for change in changes:
         status, old, new = change.status, change.old, change.new
         was_version = old in released.entries and is_version_path(old, rules_path)
-        if status in "ACMTR" and is_rule_path(new, rules_path) and is_nested(new, rules_path):
+        if (
+            status in "ACMTR"
+            and change.new_mode == SYMLINK_MODE
+            and _linked_folder(new, rules_path)
+        ):
+            message = "is a symbolic link; rule folders must be real folders"
+            result.findings.append(Finding(new, message, code="symlink"))
+            result.files += 1
+            if status == "R" and was_version:
+                result.findings.append(_renamed(old, new, label))
+        elif status in "ACMTR" and is_rule_path(new, rules_path) and is_nested(new, rules_path):
             result.findings.append(_misplaced(new, rules_path))
             result.files += 1
             if status == "R" and was_version:
@@ -207,6 +217,18 @@ def _classify(
             message = "is unmerged; resolve the conflict first"
             result.findings.append(Finding(new, message, code="unmerged"))
     return out
+
+
+def _linked_folder(path: str, rules_path: str) -> bool:
+    """Whether a symbolic link at ``path`` may stand for a folder of the rules folder, which
+    ``validate`` refuses (``rules/London_FVG_v1`` -> a folder elsewhere): git does not say what
+    a link points to, so any link under the rules folder that is not a rule file (those are
+    refused as files) and not hidden."""
+    prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
+    name = path.rpartition("/")[2]
+    return (
+        path.startswith(prefix) and not is_rule_path(path, rules_path) and not name.startswith(".")
+    )
 
 
 def _misplaced(path: str, rules_path: str) -> Finding:
