@@ -328,9 +328,22 @@ def _use_wal(cur: Any) -> None:
         pause = min(pause * 2, 0.1)
 
 
-def _make_parent(path: Path) -> None:
+def _make_parent(path: Path, root: Path) -> None:
+    """Make the folder of a SQLite database inside the workspace ``root`` (``.ita/``); one
+    outside it must exist already: a mistyped ``store.database`` or ``ITA_DATABASE_URL``
+    would otherwise make folders and an empty database somewhere, and every command would go
+    on in it as if the desk's records were gone."""
+    parent = path.parent
+    if parent.is_dir():
+        return
+    inside = parent.absolute().is_relative_to(root.absolute())
+    if not inside and not parent.exists():
+        raise DatabaseUnavailable(
+            f"cannot open the SQLite database {path}: its folder {parent} does not exist "
+            "(create it, or correct store.database in ita.toml or ITA_DATABASE_URL)"
+        )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise DatabaseUnavailable(
             f"cannot open the SQLite database {path}: a parent is not a directory"
@@ -352,10 +365,14 @@ def sqlite_connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _sqlite_engine(url: URL) -> sa.Engine:
+def _sqlite_engine(url: URL, root: Path | None = None) -> sa.Engine:
+    """A SQLAlchemy engine of a SQLite file; with ``root`` (the workspace) its folder is made
+    first as :func:`_make_parent` allows (a plain SQLite database's was made when it was
+    connected)."""
     import sqlalchemy as sa
 
-    _make_parent(Path(url.database or ""))
+    if root is not None and url.database not in (None, "", ":memory:"):
+        _make_parent(Path(url.database or ""), root)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")
@@ -439,7 +456,7 @@ def connect(url: str, root: Path) -> Database:
     shown = redact_url(url)
     path = _plain_sqlite_path(url, root)
     if path is not None:
-        _make_parent(path)
+        _make_parent(path, root)
         db = Database(None, shown, sqlite_path=path)
         try:
             db._raw_connection().execute("SELECT 1").fetchall()
@@ -466,7 +483,7 @@ def _connect_engine(url: str, root: Path, shown: str) -> Database:
     target = engine_url(url, root)
     secrets = tuple(s for s in (target.password,) if isinstance(s, str))
     if target.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(target)
+        engine = _sqlite_engine(target, root)
     else:
         engine = sa.create_engine(
             target, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, pool_pre_ping=True

@@ -53,3 +53,30 @@ def test_a_database_in_another_journal_mode_is_converted(tmp_path: Path) -> None
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
         conn.close()
+
+
+def test_a_database_folder_is_made_only_inside_the_workspace(tmp_path: Path) -> None:
+    """``.ita/`` (or any folder of the workspace) is made; a folder outside it must exist: a
+    mistyped URL is an error, not a new empty database (and folders) somewhere else."""
+    import pytest
+
+    from ita_rules.core.errors import UsageError
+    from ita_rules.db.engine import connect
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for url in ("sqlite:///.ita/ita.sqlite", "sqlite+pysqlite:///.ita/other.sqlite"):
+        connect(url, root).dispose()
+    assert sorted(p.name for p in (root / ".ita").iterdir()) == ["ita.sqlite", "other.sqlite"]
+    outside = tmp_path / "nowhere" / "dir"
+    for url in (f"sqlite:///{outside}/x.sqlite", f"sqlite+pysqlite:///{outside}/x.sqlite"):
+        with pytest.raises(UsageError) as refused:
+            connect(url, root)
+        assert str(refused.value) == (
+            f"cannot open the SQLite database {outside}/x.sqlite: its folder {outside} does not "
+            "exist (create it, or correct store.database in ita.toml or ITA_DATABASE_URL)"
+        )
+    assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "shared").mkdir()  # an existing folder outside the workspace is fine
+    connect(f"sqlite:///{tmp_path}/shared/team.sqlite", root).dispose()
+    assert (tmp_path / "shared" / "team.sqlite").is_file()
