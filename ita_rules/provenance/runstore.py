@@ -331,6 +331,7 @@ class RunStore:
                 )
             snap: dict[str, Any] = json.loads(row.snapshot)
             whole = output_ids(conn, outputs, run_id) if outputs else []
+            self._refuse_other_results(conn, whole, snap)
             stored = [f for f in stored_for(conn, run_id) if f != snap.get("git_diff_file_id")]
             known = [*snap.get("outputs", []), *stored, *whole]
             snap["outputs"] = list(dict.fromkeys(known))
@@ -349,6 +350,45 @@ class RunStore:
             self._rewrite(snap)  # before the commit: the file is what a rebuild restores
         self._announce(snap)
         return snap
+
+    def _refuse_other_results(
+        self, conn: sa.Connection, file_ids: Sequence[str], snap: Mapping[str, Any]
+    ) -> None:
+        """Refuse (a usage error, nothing recorded) an ``--output`` that is a result stating
+        another run, rule version or params_hash than this run's: it was stored without
+        ``--run-id``, so nothing compared it with the run then, and claiming it would list
+        another setup's metrics under this run's version. A result file that cannot be read
+        is left to ``store verify``."""
+        from ita_rules.db import tables as t
+        from ita_rules.provenance.stamp import _same
+
+        if not file_ids:
+            return
+        r = t.records.c
+        rows = conn.execute(
+            sa.select(r.file_id, r.path).where(r.file_id.in_(file_ids), r.type == "result")
+        ).all()
+        expected: dict[str, Any] = {"run_id": snap["run_id"]}
+        if snap.get("rule_id"):
+            expected.update(
+                setup_id=snap["rule_id"],
+                rule_version=snap["rule_version"],
+                params_hash=snap.get("params_hash"),
+            )
+        for file_id, path in rows:
+            try:
+                value = json.loads((self.settings.store_root / path).read_bytes())
+            except (OSError, ValueError):
+                continue
+            if not isinstance(value, dict):
+                continue
+            for key, want in expected.items():
+                if key in value and want is not None and not _same(key, value[key], want):
+                    raise UsageError(
+                        f"--output: record {file_id} is a result whose {key} is "
+                        f"{value[key]!r}, not run {snap['run_id']}'s {want!r}; a run's outputs "
+                        "are its own results"
+                    )
 
     def reap(self, host: str | None = None) -> list[str]:
         """Mark ``abandoned`` the running runs whose lease expired or whose process is gone."""

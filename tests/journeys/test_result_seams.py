@@ -139,3 +139,32 @@ def test_a_run_id_not_given_yet_is_refused_not_inherited(desk: Desk) -> None:
     assert later == ahead
     assert desk.run("runs", "finish", later, "--status", "succeeded").code == 0
     assert desk.run("runs", "show", later, "--json", check=True).json()["outputs"] == []
+
+
+def test_an_output_that_is_another_rules_result_is_refused(desk: Desk) -> None:
+    """``runs finish --output FILE_ID`` of a result stored without ``--run-id``: a result of
+    another setup (or version, or naming another run) would list its metrics under this run's
+    version; refused as ``--run-id`` refuses it, nothing recorded. The run's own result is
+    taken."""
+    desk.write("data/GER40_D1.csv", candles_csv())
+    run_id = _start(desk)
+    other = json.dumps({"setup_id": "London_FVG_v1", "rule_version": "1.0", "metrics": {"pf": 9}})
+    desk.write("out/london.json", other)
+    stored = desk.run("store", "put", "out/london.json", "--type", "result", check=True)
+    london = stored.out.split()[0]
+    r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", london[:8])
+    assert (r.code, r.out, r.err) == (
+        2,
+        "",
+        f"ita-rules: --output: record {london} is a result whose setup_id is 'London_FVG_v1', "
+        f"not run {run_id}'s 'IB_raid_v1'; a run's outputs are its own results\n",
+    )
+    shown = desk.run("runs", "show", run_id, "--json", check=True).json()
+    assert (shown["status"], shown["outputs"]) == ("running", [])
+
+    own = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "v1.2", "metrics": {"pf": 1.1}})
+    desk.write("out/own.json", own)
+    mine = desk.run("store", "put", "out/own.json", "--type", "result", check=True).out.split()[0]
+    r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", mine)
+    assert r.code == 0, r.err
+    assert desk.run("runs", "show", run_id, "--json", check=True).json()["outputs"] == [mine]
