@@ -23,8 +23,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ita_rules.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from ita_rules.store import PutSpec, Record
+    from ita_rules.workspace import Workspace
 
 
 @dataclass
@@ -120,9 +125,7 @@ def put(args: PutArgs) -> int:
     """Store the files and print each record's file_id and path (or JSON): the verb's body.
     Returns the exit code (0: an error raises)."""
     from ita_rules.core import collector
-    from ita_rules.core.progress import Bar
-    from ita_rules.core.reporters import dump_json
-    from ita_rules.store import PutSpec, open_store
+    from ita_rules.store import PutSpec
     from ita_rules.store.sources import expand
     from ita_rules.workspace import Workspace
 
@@ -135,14 +138,32 @@ def put(args: PutArgs) -> int:
         from ita_rules.provenance.putcheck import for_run
 
         spec = for_run(workspace, spec, files)
-    # a bulk put makes ~10 objects per file and no cycles: collecting is waste
-    with collector.paused(), open_store(workspace) as store:
+    # A bulk put makes ~10 objects per file and no cycles: collecting is waste. The collector
+    # stays paused until the records are printed and dropped (_show's argument is their only
+    # reference): the collection that comes when it is on again then has few new objects to
+    # go over. With the records alive it went over all of them: 62 ms of CPU after a put of
+    # 50,000 files, 12 ms after 10,000.
+    with collector.paused():
+        return _show(_stored(workspace, files, spec), json_=args.json)
+
+
+def _stored(workspace: Workspace, files: list[str], spec: PutSpec) -> list[Record]:
+    from ita_rules.core.progress import Bar
+    from ita_rules.store import open_store
+
+    with open_store(workspace) as store:
         bar = Bar("put")
         try:
-            records = store.put_many(files, spec, progress=bar)
+            return store.put_many(files, spec, progress=bar)
         finally:
             bar.close()
-    if args.json:
+
+
+def _show(records: list[Record], *, json_: bool) -> int:
+    """Print the records (text or JSON); the exit code."""
+    if json_:
+        from ita_rules.core.reporters import dump_json
+
         # each record, and whether this put found its bytes stored already (the text says
         # "(already stored)"): a record's deduplicated is not stored, only this put knows it
         dump_json([{**r.as_dict(), "deduplicated": r.deduplicated} for r in records], sys.stdout)
