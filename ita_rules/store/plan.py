@@ -190,7 +190,8 @@ def ids_in_hash_order(staged: Sequence[blobs.Staged]) -> list[str]:
     order too, and SQLite adds them to the file_id index page after page instead of at
     random. A statement of many rows copies each page it changes to its statement journal
     once (:func:`ita_rules.store.batch.insert_rows`): with the ids at random, one page for
-    nearly every row (~14,000 pwrite calls for 10,000 files into a new store)."""
+    nearly every row (10,000 files into a new store in statements of 100 rows: ~14,400 more
+    pwrite calls than one row a statement, ~5,700 with the ids in this order)."""
     ids = sorted(file_ids(len(staged)))
     by_hash = sorted(range(len(staged)), key=lambda i: staged[i].hash)  # stable: ties in order
     out = [""] * len(staged)
