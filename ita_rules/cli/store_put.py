@@ -134,10 +134,10 @@ def put(args: PutArgs) -> int:
     ).checked()
     files = expand([str(p) for p in args.paths])
     workspace = Workspace.open(args.workspace)
-    if args.run_id is not None:
-        from ita_rules.provenance.putcheck import for_run
+    if args.run_id is not None or spec.type == "result":  # checked against the desk's runs
+        from ita_rules.provenance.putcheck import for_desk
 
-        spec = for_run(workspace, spec, files)
+        spec = for_desk(workspace, spec, files)
     # A bulk put makes ~10 objects per file and no cycles: collecting is waste. The collector
     # stays paused until the records are printed and dropped (_show's argument is their only
     # reference): the collection that comes when it is on again then has few new objects to

@@ -1,4 +1,6 @@
-"""``store put RESULT --run-id RUN``: a result stored for a run agrees with that run.
+"""``store put RESULT --run-id RUN``: a result stored for a run agrees with that run; and any
+result put names a rule version as it was released, and agrees with the run its own ``run_id``
+names (:func:`for_desk`, what the command calls).
 
 ``Run.save_result`` stamps the run's id, rule version and params_hash into the result and
 refuses a result that says otherwise (:func:`~ita_rules.provenance.stamp.stamped`). A flow
@@ -28,6 +30,79 @@ if TYPE_CHECKING:
     from ita_rules.store.spec import PutSpec
 
 
+def for_desk(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
+    """What ``store put FILES`` stores, checked against the desk before anything is stored:
+    with ``--run-id``, :func:`for_run`; results, with or without it, must name a rule version
+    as it was released (:func:`check_results_released`) and agree with the run of this desk
+    they name in their own ``run_id`` (as ``--run-id`` would make them)."""
+    if spec.type == "result":
+        check_results_released(workspace, files)
+        if spec.run_id is None:
+            for shown, run_id in _named_runs(files):
+                snapshot = _known_run(workspace, run_id)
+                if snapshot is None:
+                    raise NotFound(
+                        f"run_id: the result names run {run_id}, which this desk does not "
+                        "have: nothing was stored",
+                        Location(shown),
+                    )
+                _check_one(workspace, shown, run_id, snapshot)  # agrees; stored as it is
+    return for_run(workspace, spec, files) if spec.run_id is not None else spec
+
+
+def check_results_released(workspace: Desk, files: Sequence[str]) -> None:
+    """Raise :class:`~ita_rules.provenance.release.ReleasedRuleModified` (with the diff) when a
+    result names a released rule version whose file differs from its release (edited on disk,
+    or changed by a commit: see :mod:`.release`): its params_hash would be another version's.
+    Each version is looked at once; what is wrong otherwise with a result the store names."""
+    from ita_rules.core.errors import UsageError
+    from ita_rules.provenance.release import refuse_changed_release
+    from ita_rules.rules.model import Version, check_setup_id
+
+    seen: set[tuple[str, Version]] = set()
+    for shown in files:
+        value = _fields(shown)
+        setup_id, version = value.get("setup_id"), value.get("rule_version")
+        if not isinstance(setup_id, str) or not isinstance(version, str):
+            continue
+        try:
+            check_setup_id(setup_id)
+            parsed = Version.parse(version)
+        except UsageError:
+            continue
+        if (setup_id, parsed) not in seen:
+            seen.add((setup_id, parsed))
+            full = workspace.registry.path_of(setup_id, parsed)
+            refuse_changed_release(workspace, full, setup_id, str(parsed))
+
+
+def _named_runs(files: Sequence[str]) -> list[tuple[str, str]]:
+    """(file, run id) of the results that name a run of the desk's form in their ``run_id``."""
+    named = []
+    for shown in files:
+        run_id = _fields(shown).get("run_id")
+        if isinstance(run_id, str) and _desk_form(run_id):
+            named.append((shown, run_id))
+    return named
+
+
+def _fields(shown: str) -> dict[str, Any]:
+    """A result file's top-level fields, or {} when it cannot be read as a JSON object within
+    the store's limit (the store then says what is wrong with it)."""
+    import json
+
+    from ita_rules.store.results import MAX_BYTES
+
+    path = Path(shown)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return {}
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):  # a 100,000-deep list, say
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
     """What ``store put FILES --run-id RUN`` stores: results checked against the run (see
     :func:`check_results_for_run`), and, for a run of this desk, its symbol and timeframe on the
@@ -35,12 +110,7 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
     by them)."""
     assert spec.run_id is not None
     snapshot = _known_run(workspace, spec.run_id)
-    if snapshot is None and _desk_form(spec.run_id):
-        raise NotFound(
-            f"--run-id: this desk has no run {spec.run_id} (ids of this form are given by "
-            "`ita-rules runs start`, which would give this one to another run later): nothing "
-            "was stored"
-        )
+    _refuse_unknown(spec.run_id, snapshot)
     if spec.type == "result":
         check_results_for_run(workspace, spec.run_id, files, snapshot)
     if snapshot is None:
@@ -50,6 +120,16 @@ def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
         symbol=spec.symbol if spec.symbol is not None else snapshot.get("symbol"),
         timeframe=spec.timeframe if spec.timeframe is not None else snapshot.get("timeframe"),
     ).checked()
+
+
+def _refuse_unknown(run_id: str, snapshot: Mapping[str, Any] | None) -> None:
+    """A run id of the desk's own form must name one of its runs (see the module)."""
+    if snapshot is None and _desk_form(run_id):
+        raise NotFound(
+            f"--run-id: this desk has no run {run_id} (ids of this form are given by "
+            "`ita-rules runs start`, which would give this one to another run later): nothing "
+            "was stored"
+        )
 
 
 def check_results_for_run(

@@ -378,7 +378,7 @@ class RunStore:
         for file_id, path in rows:
             try:
                 value = json.loads((self.settings.store_root / path).read_bytes())
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 continue
             if not isinstance(value, dict):
                 continue

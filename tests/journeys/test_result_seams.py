@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tests.journeys.conftest import Desk, candles_csv
+from tests.journeys.conftest import Desk, candles_csv, rewrite
 
 RULE = "IB_raid_v1@1.2"
 HASH_1_2 = "sha256:8ee214b277a7a6a539414cfa8467ccff8510428470aaea8d755167bcd162827d"
@@ -168,3 +168,52 @@ def test_an_output_that_is_another_rules_result_is_refused(desk: Desk) -> None:
     r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", mine)
     assert r.code == 0, r.err
     assert desk.run("runs", "show", run_id, "--json", check=True).json()["outputs"] == [mine]
+
+
+def test_a_result_stored_without_run_id_is_still_checked_against_the_desk(desk: Desk) -> None:
+    """``store put RESULT`` without ``--run-id``: a result of a released version whose file was
+    changed (on disk, the hash rewritten to match) states another version's params_hash, and is
+    refused with the release's diff; a result whose own run_id names a run of this desk must
+    agree with that run, and one naming a run the desk does not have is refused. Nothing is
+    stored on a refusal."""
+    desk.write("data/GER40_D1.csv", candles_csv())
+    run_id = _start(desk)  # IB_raid_v1@1.2
+    v10 = "rules/IB_raid_v1/v1.0.yaml"
+    original = desk.read(v10)
+    rewrite(desk, v10, "max_trades_per_day: 1", "max_trades_per_day: 3")
+    forged = desk.run("show", "IB_raid_v1@1.0", "--json", check=True).json()["params_hash"]
+    text = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.0", "params_hash": forged})
+    desk.write("out/forged.json", text)
+    r = desk.run("store", "put", "out/forged.json", "--type", "result")
+    assert r.code == 1 and r.out == "", r.out
+    assert r.err.startswith(
+        f"ita-rules: {v10}:20:23: params.max_trades_per_day: IB_raid_v1@v1.0 is released (in "
+        "HEAD) and this file differs from it: a result would claim v1.0 without being it;"
+    ), r.err
+    desk.write(v10, original)
+
+    other = json.dumps({"setup_id": "London_FVG_v1", "rule_version": "1.0", "run_id": run_id})
+    desk.write("out/claims.json", other)
+    r = desk.run("store", "put", "out/claims.json", "--type", "result")
+    assert (r.code, r.out, r.err) == (
+        1,
+        "",
+        f"ita-rules: out/claims.json:{_at(other, 'London_FVG_v1')}: setup_id: the result says "
+        f"'London_FVG_v1' but run {run_id} ran IB_raid_v1@v1.2; nothing was stored\n",
+    )
+    day, _, seq = run_id.rpartition("_")
+    ahead = f"{day}_{int(seq) + 1:03d}"
+    missing = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.2", "run_id": ahead})
+    desk.write("out/ahead.json", missing)
+    r = desk.run("store", "put", "out/ahead.json", "--type", "result")
+    assert (r.code, r.out, r.err) == (
+        1,
+        "",
+        f"ita-rules: out/ahead.json: run_id: the result names run {ahead}, which this desk does "
+        "not have: nothing was stored\n",
+    )
+    assert desk.run("store", "find", "--type", "result", "--json", check=True).json() == []
+
+    own = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "v1.2", "run_id": run_id})
+    desk.write("out/own.json", own)
+    assert desk.run("store", "put", "out/own.json", "--type", "result").code == 0
