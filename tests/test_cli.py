@@ -47,6 +47,25 @@ def test_every_command_has_help_with_an_example(command: list[str], cli) -> None
     assert f"ita-rules {' '.join(command)}" in r.out.split("Example:", 1)[1]
 
 
+def test_the_new_version_help_examples_run_on_the_bundled_sample(sample_ws: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The examples of ``new-version --help`` work as written on the sample registry (its
+    first example set a key Frank_raid_v1 does not have, which needs --major: a walk-through)."""
+    import shlex
+
+    help_text = cli("new-version", "--help").out
+    examples = [
+        line.strip() for line in help_text.splitlines() if line.strip().startswith("ita-rules ")
+    ]
+    assert len(examples) == 2, help_text
+    made = []
+    for example in examples:
+        r = cli(*shlex.split(example)[1:])
+        assert r.code == 0, (example, r.err)
+        made.append(r.out.strip())
+        (sample_ws / r.out.strip()).unlink()  # each example from the same sample
+    assert made == ["rules/Frank_raid_v1/v2.1.yaml", "rules/Frank_raid_v1/v3.0.yaml"]
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
 def test_every_command_is_in_the_readme(command: list[str]) -> None:
     readme = (REPO / "README.md").read_text()

@@ -110,7 +110,7 @@ def new_version(
 
     \b
     Example:
-      ita-rules new-version Frank_raid_v1 --set params.atr_mult=1.8
+      ita-rules new-version Frank_raid_v1 --set params.risk_per_trade=0.02
       ita-rules new-version Frank_raid_v1 --major --set 'components=[Detect_Sessions, Detect_OB]'
     """
     from ita_rules.core.fsutil import display_path
