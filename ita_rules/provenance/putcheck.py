@@ -18,7 +18,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,32 +36,41 @@ def for_desk(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
     as it was released (:func:`check_results_released`) and agree with the run of this desk
     they name in their own ``run_id`` (as ``--run-id`` would make them)."""
     if spec.type == "result":
-        check_results_released(workspace, files)
+        stated = {shown: _fields(shown) for shown in files}
+        check_results_released(workspace, stated.values())
         if spec.run_id is None:
-            for shown, run_id in _named_runs(files):
-                snapshot = _known_run(workspace, run_id)
-                if snapshot is None:
-                    raise NotFound(
-                        f"run_id: the result names run {run_id}, which this desk does not "
-                        "have: nothing was stored",
-                        Location(shown),
-                    )
-                _check_one(workspace, shown, run_id, snapshot)  # agrees; stored as it is
+            for shown, value in stated.items():
+                _check_named_run(workspace, shown, value.get("run_id"))
     return for_run(workspace, spec, files) if spec.run_id is not None else spec
 
 
-def check_results_released(workspace: Desk, files: Sequence[str]) -> None:
+def _check_named_run(workspace: Desk, shown: str, run_id: Any) -> None:
+    """A result stored without ``--run-id`` that names a run of the desk's form in its own
+    ``run_id``: that run must exist and the result agree with it (it is stored as it is)."""
+    if not isinstance(run_id, str) or not _desk_form(run_id):
+        return
+    snapshot = _known_run(workspace, run_id)
+    if snapshot is None:
+        raise NotFound(
+            f"run_id: the result names run {run_id}, which this desk does not have: nothing "
+            "was stored",
+            Location(shown),
+        )
+    _check_one(workspace, shown, run_id, snapshot)
+
+
+def check_results_released(workspace: Desk, results: Iterable[Mapping[str, Any]]) -> None:
     """Raise :class:`~ita_rules.provenance.release.ReleasedRuleModified` (with the diff) when a
-    result names a released rule version whose file differs from its release (edited on disk,
-    or changed by a commit: see :mod:`.release`): its params_hash would be another version's.
-    Each version is looked at once; what is wrong otherwise with a result the store names."""
+    result (its top-level fields) names a released rule version whose file differs from its
+    release (edited on disk, or changed by a commit: see :mod:`.release`): its params_hash
+    would be another version's. Each version is looked at once; what is wrong otherwise with a
+    result the store names."""
     from ita_rules.core.errors import UsageError
     from ita_rules.provenance.release import refuse_changed_release
     from ita_rules.rules.model import Version, check_setup_id
 
     seen: set[tuple[str, Version]] = set()
-    for shown in files:
-        value = _fields(shown)
+    for value in results:
         setup_id, version = value.get("setup_id"), value.get("rule_version")
         if not isinstance(setup_id, str) or not isinstance(version, str):
             continue
@@ -74,16 +83,6 @@ def check_results_released(workspace: Desk, files: Sequence[str]) -> None:
             seen.add((setup_id, parsed))
             full = workspace.registry.path_of(setup_id, parsed)
             refuse_changed_release(workspace, full, setup_id, str(parsed))
-
-
-def _named_runs(files: Sequence[str]) -> list[tuple[str, str]]:
-    """(file, run id) of the results that name a run of the desk's form in their ``run_id``."""
-    named = []
-    for shown in files:
-        run_id = _fields(shown).get("run_id")
-        if isinstance(run_id, str) and _desk_form(run_id):
-            named.append((shown, run_id))
-    return named
 
 
 def _fields(shown: str) -> dict[str, Any]:
@@ -181,23 +180,12 @@ def _check_one(
         data = path.read_bytes()
     except OSError:
         return  # the store names what is wrong with the file
+    from ita_rules.provenance.stamp import agrees, claims
+
     value = check_result(data, shown, workspace.registry)
-    expected: dict[str, Any] = {"run_id": run_id}
-    if snapshot is not None and snapshot.get("rule_id"):
-        expected.update(
-            setup_id=snapshot["rule_id"],
-            rule_version=snapshot["rule_version"],
-            params_hash=snapshot["params_hash"],
-        )
-    for key, want in expected.items():
-        if key in value and not _agrees(key, value[key], want):
+    for key, want in claims(run_id, snapshot).items():
+        if key in value and not agrees(key, value[key], want):
             raise _refused(data, shown, value, key, _why(key, value[key], want, run_id, snapshot))
-
-
-def _agrees(key: str, given: Any, want: Any) -> bool:
-    from ita_rules.provenance.stamp import _same
-
-    return _same(key, given, want)
 
 
 def _why(key: str, given: Any, want: Any, run_id: str, snapshot: Mapping[str, Any] | None) -> str:

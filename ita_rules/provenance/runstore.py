@@ -360,7 +360,7 @@ class RunStore:
         another setup's metrics under this run's version. A result file that cannot be read
         is left to ``store verify``."""
         from ita_rules.db import tables as t
-        from ita_rules.provenance.stamp import _same
+        from ita_rules.provenance.stamp import agrees, claims
 
         if not file_ids:
             return
@@ -368,13 +368,7 @@ class RunStore:
         rows = conn.execute(
             sa.select(r.file_id, r.path).where(r.file_id.in_(file_ids), r.type == "result")
         ).all()
-        expected: dict[str, Any] = {"run_id": snap["run_id"]}
-        if snap.get("rule_id"):
-            expected.update(
-                setup_id=snap["rule_id"],
-                rule_version=snap["rule_version"],
-                params_hash=snap.get("params_hash"),
-            )
+        expected = claims(snap["run_id"], snap)
         for file_id, path in rows:
             try:
                 value = json.loads((self.settings.store_root / path).read_bytes())
@@ -383,7 +377,7 @@ class RunStore:
             if not isinstance(value, dict):
                 continue
             for key, want in expected.items():
-                if key in value and want is not None and not _same(key, value[key], want):
+                if key in value and want is not None and not agrees(key, value[key], want):
                     raise UsageError(
                         f"--output: record {file_id} is a result whose {key} is "
                         f"{value[key]!r}, not run {snap['run_id']}'s {want!r}; a run's outputs "

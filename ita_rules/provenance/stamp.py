@@ -31,7 +31,7 @@ def stamped(result: Mapping[str, Any], snapshot: Mapping[str, Any]) -> dict[str,
         "params_hash": snapshot["params_hash"],
     }
     for key, value in stamp.items():
-        if key in result and not _same(key, result[key], value):
+        if key in result and not agrees(key, result[key], value):
             raise ItaRulesError(
                 f"save_result: the result says {key}={result[key]!r} but this run is "
                 f"{key}={value!r}"
@@ -128,7 +128,22 @@ def not_json(value: Any, path: str = "", depth: int = 0) -> str | None:
     return f"{where}a {type(value).__name__} is not JSON; convert it (str, float or a list)"
 
 
-def _same(key: str, given: Any, stamped: Any) -> bool:
+def claims(run_id: str, snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a result of run ``run_id`` may state of it, by key: its run_id, and for a run of a
+    rule version (``snapshot`` of a run of this desk) its setup_id, rule_version and
+    params_hash. A result stored for the run, or claimed as its output, saying otherwise is
+    not the run's (:func:`agrees`)."""
+    stated: dict[str, Any] = {"run_id": run_id}
+    if snapshot is not None and snapshot.get("rule_id"):
+        stated.update(
+            setup_id=snapshot["rule_id"],
+            rule_version=snapshot["rule_version"],
+            params_hash=snapshot.get("params_hash"),
+        )
+    return stated
+
+
+def agrees(key: str, given: Any, stamped: Any) -> bool:
     """A result's own stamp field agrees with the run's ("1.2" and "v1.2" are one version)."""
     if key == "rule_version" and isinstance(given, str) and isinstance(stamped, str):
         from ita_rules.rules.model import Version
