@@ -111,9 +111,8 @@ def _validate(files: list[Path], no_fix: bool) -> int:
         only when a hash is wrong: ita.toml is not parsed on the hook's usual path."""
         if from_ref:
             return from_ref
-        from ita_rules.core.config import load_settings
+        from ita_rules.core.config import find_root, load_settings
         from ita_rules.core.errors import WorkspaceNotFound
-        from ita_rules.workspace import find_root
 
         try:
             return load_settings(find_root(root)).protected_ref or "HEAD"
@@ -216,9 +215,8 @@ def _check(
     import os
 
     from ita_rules.core import reporters
-    from ita_rules.core.config import load_settings
+    from ita_rules.core.config import find_root, load_settings
     from ita_rules.rules import check
-    from ita_rules.workspace import find_root
 
     root = find_root(Path.cwd() / workspace if workspace else Path.cwd())
     settings = load_settings(root)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ita_rules.core.config import Settings, load_settings
-from ita_rules.core.config import find_root as find_root  # its home; hooks.py takes it from here
+from ita_rules.core.config import find_root as find_root  # the Python API's, from its home
 
 if TYPE_CHECKING:
     from ita_rules.provenance.runs import Run
@@ -87,18 +87,22 @@ def pre_commit_config(folder: str) -> str:
     names itself (``--workspace``) to be found."""
     if not folder:
         return PRE_COMMIT_CONFIG
-    import json  # a JSON string is a YAML flow scalar, whatever the folder's name
-
-    named = f"        args: [--workspace, {json.dumps(folder)}]\n"
     head, sep, tail = PRE_COMMIT_CONFIG.partition("        pass_filenames: false\n")
-    return head + sep + named + tail
+    return head + sep + _workspace_args(folder) + "\n" + tail
+
+
+def _workspace_args(folder: str) -> str:
+    """The hook's line that names the workspace's folder (a JSON string is a YAML flow
+    scalar, whatever the folder's name)."""
+    import json
+
+    return f"        args: [--workspace, {json.dumps(folder)}]"
 
 
 class Initialized(NamedTuple):
     """What :func:`init_workspace` did: the files and folders it ``created``; with a CI name,
     the CI file's path and whether it was written (``ci``); ``notes``, what the user must know
-    of what it kept (an existing pre-commit configuration that runs no ita-rules hook). (A
-    named tuple: this module is on the commit hook's import path, dataclasses is not.)"""
+    of what it kept (an existing pre-commit configuration that runs no ita-rules hook)."""
 
     created: list[str]
     ci: tuple[str, bool] | None
@@ -130,7 +134,8 @@ def init_workspace(directory: Path, ci: str | None = None) -> Initialized:
         created.append("git repository")
         top = directory
     folder = directory.resolve().relative_to(top.resolve()).as_posix()
-    hook_config = pre_commit_config("" if folder == "." else folder)
+    folder = "" if folder == "." else folder  # "": the top of the work tree
+    hook_config = pre_commit_config(folder)
     notes: list[str] = []
     for name, content in (("ita.toml", DEFAULT_TOML), (".pre-commit-config.yaml", hook_config)):
         path = directory / name
@@ -138,7 +143,7 @@ def init_workspace(directory: Path, ci: str | None = None) -> Initialized:
             atomic_write_text(path, content)
             created.append(name)
         elif name == ".pre-commit-config.yaml":
-            notes += _hook_notes(path, hook_config, "" if folder == "." else folder)
+            notes += _hook_notes(path, hook_config, folder)
     schema = directory / "schemas" / "rule.schema.json"
     if not schema.exists():
         text = resources.files("ita_rules.schemas").joinpath("rule.schema.json").read_text("utf-8")
@@ -177,10 +182,9 @@ def _hook_notes(path: Path, hook_config: str, folder: str) -> list[str]:
             + hook_config.partition("repos:\n")[2].rstrip("\n")
         ]
     if folder and "--workspace" not in text:
-        args = next(line for line in hook_config.splitlines() if "--workspace" in line)
         return [
             f"kept {path.name}: its ita-rules hook runs at the top of the work tree and will "
-            f"not find this workspace in {folder}/; add to the hook:\n{args}"
+            f"not find this workspace in {folder}/; add to the hook:\n{_workspace_args(folder)}"
         ]
     return []
 
