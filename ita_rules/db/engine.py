@@ -375,7 +375,7 @@ def _sqlite_engine(url: URL, root: Path | None = None) -> sa.Engine:
     import sqlalchemy as sa
 
     if root is not None and url.database not in (None, "", ":memory:"):
-        _make_parent(Path(url.database or ""), root)
+        _make_parent(Path(str(url.database)), root)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")

@@ -110,19 +110,11 @@ def _changed_since_introduced(workspace: Desk, in_repo: str) -> str | None:
     """The commit that introduced the version at ``in_repo`` (its path in the repository) when
     a later commit of the indexed history changed it beyond its lifecycle fields, else None."""
     from ita_rules.rules.index import opened, source
+    from ita_rules.rules.queries import introduced_if_changed
 
     settings = workspace.settings
-    src = source(workspace.root, settings.rules_dir, settings.protected_ref)
-    with opened(src) as conn:
-        changed = conn.execute(
-            "SELECT 1 FROM events WHERE file_path = ? AND kind = 'changed' LIMIT 1", (in_repo,)
-        ).fetchone()
-        if changed is None:
-            return None
-        row = conn.execute(
-            "SELECT introduced_commit FROM versions WHERE file_path = ?", (in_repo,)
-        ).fetchone()
-    return str(row[0]) if row is not None else None
+    with opened(source(workspace.root, settings.rules_dir, settings.protected_ref)) as conn:
+        return introduced_if_changed(conn, in_repo)
 
 
 def _compare(released: Released, full: Path, shown: str, snapshot: dict[str, Any]) -> None:

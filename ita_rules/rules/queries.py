@@ -47,6 +47,21 @@ def audit(conn: sqlite3.Connection) -> list[Finding]:
     return [Finding(r[0], r[3], field=r[2], code=r[1]) for r in rows]
 
 
+def introduced_if_changed(conn: sqlite3.Connection, file_path: str) -> str | None:
+    """The commit that introduced the version at ``file_path`` (its path in the repository)
+    when a later commit of the indexed history changed it beyond its lifecycle fields (a
+    ``changed`` event), else None."""
+    changed = conn.execute(
+        "SELECT 1 FROM events WHERE file_path = ? AND kind = 'changed' LIMIT 1", (file_path,)
+    ).fetchone()
+    if changed is None:
+        return None
+    row = conn.execute(
+        "SELECT introduced_commit FROM versions WHERE file_path = ?", (file_path,)
+    ).fetchone()
+    return str(row[0]) if row is not None else None
+
+
 def _row_dict(r: sqlite3.Row) -> dict[str, Any]:
     d = {k: r[k] for k in r.keys() if k != "blob"}  # noqa: SIM118 - sqlite3.Row
     d["active"] = bool(d["active"])
