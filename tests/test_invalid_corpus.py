@@ -123,7 +123,7 @@ def test_corpus_shape() -> None:
         assert lines, f"{name}: expected.txt is empty"
         assert all(line.startswith("rules/") for line in lines), name
         assert (
-            any(p.suffix in (".yaml", ".yml") for p in case.rglob("*"))
+            any(p.suffix.lower() in (".yaml", ".yml") for p in case.rglob("*"))
             or (case / "case.toml").exists()
         )
     for path in [*CASES_DIR.rglob("*"), *VALID_DIR.rglob("*")]:

@@ -52,10 +52,12 @@ def parse_blob(raw: bytes, display: str, released: str | None = None) -> Parsed:
 
 @lru_cache(maxsize=65536)  # called for every path of every commit of a history replay
 def is_rule_path(path: str, rules_path: str) -> bool:
-    """True for YAML files under the rules folder (what ``validate`` would look at)."""
+    """True for YAML files under the rules folder (what ``validate`` would look at), whatever
+    the case of the suffix: ``V1.1.YAML`` is a misnamed version (and the same file as
+    ``v1.1.yaml`` on macOS and Windows), not a file to pass over."""
     prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
     name = path.rpartition("/")[2]
-    return path.startswith(prefix) and name.endswith((".yaml", ".yml")) and not name.startswith(".")
+    return path.startswith(prefix) and name.lower().endswith((".yaml", ".yml")) and not name.startswith(".")
 
 
 @lru_cache(maxsize=65536)

@@ -116,7 +116,7 @@ def _walk_names(folder: str, root: Path | None, findings: list[Finding]) -> list
         else:
             real.append(name)
     for name in sorted(files):
-        if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+        if name.startswith(".") or not name.lower().endswith(YAML_SUFFIXES):
             continue
         if files[name].is_symlink():
             findings.append(
