@@ -11,8 +11,10 @@ records' ages are measured to it), ``clock`` is the real time at which things ha
 soft-delete time, the safety window, the audit log and the reports all use the clock, so a
 simulated day can never make a file leave the disk sooner than the window allows.
 
-The inputs of the delete decision are read completely or not at all: an invalid registry, a run
-whose rule version cannot be found, or a selected file missing from disk aborts the run.
+The inputs of the delete decision are read completely or not at all: a run snapshot that cannot
+be read, or a selected file missing from disk, aborts the run. A run whose rule version is not in
+the registry (a rule file deleted, broken or never committed) keeps what it touched, with a
+warning (:mod:`.inputs`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
 """The inputs of the delete decision, read completely or not at all: the records and their
-tags, the lineage (every known run, whether its rule version is active — from the registry: any
-problem aborts — and the content runs of active rule versions read and the records they
-declared as outputs), and the stored content a
-protected record still needs.
+tags, the lineage (every known run, whether its rule version is active — from the registry —
+and the content runs of active rule versions read and the records they declared as outputs),
+and the stored content a protected record still needs.
+
+A run whose rule version the registry does not hold (its file deleted in a later commit, broken
+in the working tree, or never committed) protects what it touched as a run of an active rule
+version does, and the plan warns about it: its lifecycle cannot be judged, so nothing of it can
+be judged safe to delete. A rule file with problems only takes its own version out of the
+registry (each file declares one version and its lifecycle: a broken file can hide a lifecycle,
+never make another version look inactive), so it no longer stops retention.
 
 Rows stream from a plain DB-API cursor (see :func:`cursor`): a million records plan in seconds.
 """
@@ -22,7 +28,7 @@ from ita_rules.db import tables as t
 from ita_rules.db.engine import unindexed
 from ita_rules.retention.decisions import Item, created_moment
 from ita_rules.retention.policy import Policy
-from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs
+from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs, unregistered
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
@@ -65,33 +71,56 @@ def paths(store: Store, file_ids: Iterable[str]) -> dict[str, str]:
 
 class Lineage(NamedTuple):
     """What the runs say about stored files: :data:`~ita_rules.retention.protect.Runs`,
-    :data:`~ita_rules.retention.protect.Inputs` and :data:`~ita_rules.retention.protect.Outputs`."""
+    :data:`~ita_rules.retention.protect.Inputs` and :data:`~ita_rules.retention.protect.Outputs`;
+    ``unregistered``: each rule version runs name that is not in the registry (``setup@version``)
+    -> those runs; ``problems``: the registry's findings (each takes its file's version out)."""
 
     runs: Runs
     inputs: Inputs
     outputs: Outputs
+    unregistered: dict[str, list[str]] = {}  # noqa: RUF012 (read, never changed)
+    problems: tuple[str, ...] = ()
 
     def protections(self, policy: Policy) -> Protections:
         """The protections of ``policy`` over this lineage (see :mod:`.protect`)."""
         return Protections(policy, self.runs, self.inputs, self.outputs)
 
+    def warnings(self, policy: Policy) -> list[str]:
+        """One line per rule version runs name that is not in the registry (what they touched
+        is kept), then one for the registry's problems; none when the policy does not protect
+        what runs touch."""
+        if not policy.protect_active_rules:
+            return []
+        out = []
+        for rule, run_ids in sorted(self.unregistered.items()):
+            more = len(run_ids) - 3
+            shown = ", ".join(run_ids[:3]) + (f" and {more} more" if more > 0 else "")
+            out.append(
+                f"rule version {rule} is not in the registry: the records, outputs and inputs "
+                f"of its {len(run_ids)} run(s) are kept until its lifecycle is known: {shown} "
+                "(restore its rule file from git, or see `ita-rules validate`)"
+            )
+        if self.problems:
+            out.append(
+                f"the rule registry has {len(self.problems)} problem(s) (first: "
+                f"{self.problems[0]}): the runs of a version in a file with problems are kept "
+                "as not in the registry; fix them (`ita-rules validate`)"
+            )
+        return out
+
 
 def lineage(desk: Desk, store: Store) -> Lineage:
-    """Every run the metadata knows, with the rule version it used when that is active
-    (``setup@version``), the stored content those runs read (their declared inputs, by hash)
-    and the records they declared as outputs (by file_id; an id naming no record protects
-    nothing). Aborts when a run's rule version cannot be resolved, or the registry cannot be read
-    completely. A database without runs knows none: every record naming a run is then kept."""
+    """Every run the metadata knows, with the rule version it used when that protects (active,
+    or not in the registry: see the module), the stored content those runs read (their declared
+    inputs, by hash) and the records they declared as outputs (by file_id; an id naming no
+    record protects nothing). Aborts when a run's snapshot cannot be read. A database without
+    runs knows none: every record naming a run is then kept."""
     rules, findings = desk.registry.scan()
-    if findings:
-        raise RetentionAborted(
-            f"the rule registry has {len(findings)} problem(s) (first: {findings[0]}); "
-            "retention needs every rule's lifecycle: fix them (`ita-rules validate`)"
-        )
+    problems = tuple(str(f) for f in findings)
     lifecycle = {(r.setup_id, r.rule_version): r.active for r in rules}
     with store.db.read() as conn:
         if not sa.inspect(conn).has_table("runs"):
-            return Lineage({}, {}, {})
+            return Lineage({}, {}, {}, {}, problems)
         runs = sa.table(
             "runs",
             sa.column("run_id"),
@@ -99,25 +128,26 @@ def lineage(desk: Desk, store: Store) -> Lineage:
             sa.column("rule_version"),
             sa.column("snapshot"),
         )
-        rows = conn.execute(sa.select(runs.c.run_id, runs.c.setup_id, runs.c.rule_version)).all()
+        listed = sa.select(runs.c.run_id, runs.c.setup_id, runs.c.rule_version)
+        rows = conn.execute(listed.order_by(runs.c.run_id)).all()
         known: dict[str, str | None] = {}
+        missing: dict[str, list[str]] = {}  # rule version not in the registry -> its runs
         for run_id, setup_id, version in rows:
             known[run_id] = None
             if not setup_id:
                 continue
             key = (setup_id, version if str(version).startswith("v") else f"v{version}")
-            if key not in lifecycle:
-                raise RetentionAborted(
-                    f"run {run_id} used {setup_id} {key[1]}, which is not in the registry: "
-                    "its lifecycle is unknown, so no file can be judged safe to delete"
-                )
-            if lifecycle[key]:
-                known[run_id] = f"{setup_id}@{key[1][1:]}"
-        active = [run_id for run_id, rule in known.items() if rule is not None]
+            rule = f"{setup_id}@{key[1][1:]}"
+            if key not in lifecycle:  # its lifecycle is unknown: it protects
+                missing.setdefault(rule, []).append(run_id)
+                known[run_id] = unregistered(rule)
+            elif lifecycle[key]:
+                known[run_id] = rule
+        protecting = [run_id for run_id, rule in known.items() if rule is not None]
         read: dict[str, tuple[str, str]] = {}
         made: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(active), 500):
-            chunk = active[start : start + 500]
+        for start in range(0, len(protecting), 500):
+            chunk = protecting[start : start + 500]
             query = sa.select(runs.c.run_id, runs.c.snapshot).where(runs.c.run_id.in_(chunk))
             for run_id, text in conn.execute(query.order_by(runs.c.run_id)):
                 hashes, file_ids = _snapshot_lineage(run_id, text)
@@ -125,7 +155,7 @@ def lineage(desk: Desk, store: Store) -> Lineage:
                     read.setdefault(entry, (run_id, str(known[run_id])))
                 for file_id in file_ids:
                     made.setdefault(file_id, (run_id, str(known[run_id])))
-    return Lineage(known, read, made)
+    return Lineage(known, read, made, missing, problems)
 
 
 def _snapshot_lineage(run_id: str, text: str | None) -> tuple[list[str], list[str]]:

@@ -5,7 +5,9 @@ last-moment veto and, for protected tags, by the admin purge.
 First match wins: a backtest result, a protected tag, a run of an active rule version, a run the
 metadata does not know (its lineage cannot be checked), a record a run of an active rule version
 declared as its output, content such a run read as an input. Then content shared with a
-protected record keeps a candidate too (:meth:`Protections.shared`).
+protected record keeps a candidate too (:meth:`Protections.shared`). A run whose rule version is
+not in the registry (its file deleted, broken, or never committed) protects as a run of an
+active rule version does: its lifecycle is unknown (:func:`unregistered`).
 
 A protection that cannot be evaluated protects: an error while checking a record is a reason to
 keep it, never to let it go.
@@ -20,14 +22,16 @@ from ita_rules.retention.policy import Policy
 RESULT_REASON = "backtest result: never deleted automatically"
 
 Runs = Mapping[str, "str | None"]
-"""Every run the metadata knows -> the active rule version it used (``IB_raid_v1@1.2``), or None
-when its rule version is not active (or it used no rule). A run id absent from it is unknown."""
+"""Every run the metadata knows -> the active rule version it used (``IB_raid_v1@1.2``), or the
+rule version not in the registry it used (:func:`unregistered`), or None when its rule version is
+not active (or it used no rule). A run id absent from it is unknown."""
 
 Inputs = Mapping[str, tuple[str, str]]
-"""Stored content (``sha256:...``) a run of an active rule version read -> (run id, rule)."""
+"""Stored content (``sha256:...``) a run that protects read -> (run id, rule as in :data:`Runs`)."""
 
 Outputs = Mapping[str, tuple[str, str]]
-"""Records (file_id) a run of an active rule version declared as its outputs -> (run id, rule)."""
+"""Records (file_id) a run that protects declared as its outputs -> (run id, rule as in
+:data:`Runs`)."""
 
 Reason = Callable[
     [str, "Collection[str] | None", "str | None", "str | None", "str | None"], "str | None"
@@ -35,6 +39,23 @@ Reason = Callable[
 """Why a record (type, tags, run id, content hash, file_id) can never be selected, or None."""
 
 _UNKNOWN = "\0unknown run"  # runs.get's default: a run the metadata does not know
+NOT_REGISTERED = " (not in the registry)"  # ends a rule of :data:`Runs` the registry lacks
+
+
+def unregistered(rule: str) -> str:
+    """The rule of :data:`Runs` for a run whose rule version ``rule`` (``IB_raid_v1@9.9``) is
+    not in the registry: its runs protect as runs of active rule versions do."""
+    return rule + NOT_REGISTERED
+
+
+def rule_text(rule: str) -> str:
+    """A rule of :data:`Runs` as the reasons say it."""
+    if rule.endswith(NOT_REGISTERED):
+        return (
+            f"rule version {rule.removesuffix(NOT_REGISTERED)}, which is not in the registry: "
+            "kept until its lifecycle is known"
+        )
+    return f"active rule version {rule}"
 
 
 def tag_reason(tag: str) -> str:
@@ -42,7 +63,7 @@ def tag_reason(tag: str) -> str:
 
 
 def run_reason(run_id: str, rule: str) -> str:
-    return f"run {run_id} of active rule version {rule}"
+    return f"run {run_id} of {rule_text(rule)}"
 
 
 def unknown_run_reason(run_id: str) -> str:
@@ -50,11 +71,11 @@ def unknown_run_reason(run_id: str) -> str:
 
 
 def input_reason(run_id: str, rule: str) -> str:
-    return f"input of run {run_id} of active rule version {rule}"
+    return f"input of run {run_id} of {rule_text(rule)}"
 
 
 def output_reason(run_id: str, rule: str) -> str:
-    return f"output of run {run_id} of active rule version {rule}"
+    return f"output of run {run_id} of {rule_text(rule)}"
 
 
 def shared_reason(holder: str) -> str:

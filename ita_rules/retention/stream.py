@@ -250,7 +250,8 @@ def read_plan(
 ) -> StreamedPlan:
     """The plan of the live records (and of the vectors, planned in Python) on the day
     ``as_of``; the records naming a run the metadata does not know are found at once (they
-    are the warnings), the decisions are read when asked for."""
+    are the warnings, with the rule versions runs name that are not in the registry), the
+    decisions are read when asked for."""
     r = t.records
     live = r.c.status == "live"
     with store.db.read() as conn:
@@ -269,7 +270,8 @@ def read_plan(
         unknown.setdefault(run_id, []).extend(file_ids)
     extra = list(vectors.decisions) if vectors is not None else []
     source = _Source(store, query, policy, as_of, types, extra)
-    return StreamedPlan(as_of.isoformat(), source, source.cap(max_delete), warning_lines(unknown))
+    warnings = [*warning_lines(unknown), *lineage.warnings(policy)]
+    return StreamedPlan(as_of.isoformat(), source, source.cap(max_delete), warnings)
 
 
 def _capped(decision: Decision, cap: Cap | None) -> Decision:

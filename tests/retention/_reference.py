@@ -28,9 +28,10 @@ def reference_plan(
     outputs: Mapping[str, tuple[str, str]] | None = None,
     max_delete: int | None = None,
 ) -> list[Row]:
-    """``runs``: every known run -> its active rule version or None; ``inputs``: content read
-    by runs of active rule versions -> (run id, rule); ``outputs``: records such runs declared
-    as outputs (file_id) -> (run id, rule)."""
+    """``runs``: every known run -> its active rule version, or its rule version not in the
+    registry (``IB_raid_v1@9.9 (not in the registry)``: it protects as an active one does), or
+    None; ``inputs``: content read by runs that protect -> (run id, rule); ``outputs``: records
+    such runs declared as outputs (file_id) -> (run id, rule)."""
     items = list(items)
     newest: dict[str, int] = {}
     groups: dict[tuple[str, str | None, str | None], list[Item]] = defaultdict(list)
@@ -114,13 +115,13 @@ def _decide(
             return KEEP, f"run {item.run_id} unknown: lineage cannot be checked", True
         rule_version = runs[item.run_id]
         if rule_version is not None:
-            return KEEP, f"run {item.run_id} of active rule version {rule_version}", True
+            return KEEP, f"run {item.run_id} of {_rule(rule_version)}", True
     if policy.protect_active_rules and item.file_id in outputs:
         run_id, rule_version = outputs[item.file_id]
-        return KEEP, f"output of run {run_id} of active rule version {rule_version}", True
+        return KEEP, f"output of run {run_id} of {_rule(rule_version)}", True
     if policy.protect_active_rules and item.hash in inputs:
         run_id, rule_version = inputs[item.hash]
-        return KEEP, f"input of run {run_id} of active rule version {rule_version}", True
+        return KEEP, f"input of run {run_id} of {_rule(rule_version)}", True
     rule = policy.types.get(item.type)
     if rule is None:
         return KEEP, f"no policy for type '{item.type}'", False
@@ -140,3 +141,13 @@ def _decide(
         f"older than {rule.retain_days} days ({int(age)} days old), strategy {rule.strategy}",
         False,
     )
+
+
+def _rule(rule_version: str) -> str:
+    if rule_version.endswith(" (not in the registry)"):
+        version = rule_version[: -len(" (not in the registry)")]
+        return (
+            f"rule version {version}, which is not in the registry: "
+            "kept until its lifecycle is known"
+        )
+    return f"active rule version {rule_version}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -215,12 +216,133 @@ def test_policy_errors_abort_and_change_nothing(ret_ws: RetWs, cli) -> None:  # 
     assert snapshot(ret_ws.root / "exchange") == before
 
 
-def test_an_invalid_registry_aborts_the_purge(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+UNREGISTERED = (
+    "rule version IB_raid_v1@9.9, which is not in the registry: kept until its lifecycle is known"
+)
+
+
+def test_a_run_of_a_rule_version_not_in_the_registry_protects_and_warns(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """A run recorded for a version the registry lacks (never committed, or its file deleted
+    since) stopped every plan, apply and run for good; now what it touched is kept, as for a run
+    of an active rule version, and the plan says why."""
+    ghost, gone = "run_2025_12_01_001", "run_2025_12_01_002"  # the second stored nothing
+    deprecated = "run_2025_12_01_003"
+    ret_ws.add_run(ghost, "IB_raid_v1", "v9.9")
+    ret_ws.add_run(gone, "IB_raid_v1", "9.9")  # the registry's form without the v: same version
+    read = ret_ws.put("c.csv", b"candles it read", type="candles", days_old=400)
+    shot = ret_ws.put("s.png", b"its screenshot", type="screenshot", days_old=120, run_id=ghost)
+    made = ret_ws.put("o.png", b"its declared output", type="screenshot", days_old=120)
+    old_out = ret_ws.put("d.png", b"a deprecated run's", type="screenshot", days_old=120)
+    plain = ret_ws.put("p.png", b"nobody's", type="screenshot", days_old=120)
+    digest = "sha256:" + hashlib.sha256(b"candles it read").hexdigest()
+    _set_snapshot(ret_ws, ghost, inputs=(digest,), outputs=(made,))
+    ret_ws.add_run(deprecated, "London_FVG_v1", "v1.1", outputs=(old_out,))
+    warning = (
+        "rule version IB_raid_v1@9.9 is not in the registry: the records, outputs and inputs of "
+        f"its 2 run(s) are kept until its lifecycle is known: {ghost}, {gone} "
+        "(restore its rule file from git, or see `ita-rules validate`)"
+    )
+    old = "older than 90 days (120 days old), strategy delete"
+
+    r = cli("retention", "plan", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    assert plan["warnings"] == [warning]
+    assert r.err == f"ita-rules: warning: {warning}\n"
+    assert {d["file_id"]: (d["action"], d["reason"]) for d in plan["decisions"]} == {
+        read: ("keep", f"input of run {ghost} of {UNREGISTERED}"),
+        shot: ("keep", f"run {ghost} of {UNREGISTERED}"),
+        made: ("keep", f"output of run {ghost} of {UNREGISTERED}"),
+        old_out: ("delete", old),
+        plain: ("delete", old),
+    }
+    r = cli("retention", "plan", "--as-of", AS_OF)
+    assert r.code == 0, r.err
+    assert r.err == f"ita-rules: warning: {warning}\n"
+    assert r.out.splitlines()[-1].endswith(": 2 selected (0.000 GB), 3 kept")
+
+    r = cli("retention", "apply", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["warnings"] == [warning]
+    assert sorted(report["affected_file_ids"]) == sorted([old_out, plain])
+    assert report["records_soft_deleted"] == 2 and report["total_files_purged"] == 0
+    statuses = ret_ws.statuses()
+    assert {f: statuses[f] for f in (read, shot, made, old_out, plain)} == {
+        read: "live",
+        shot: "live",
+        made: "live",
+        old_out: "deleted",
+        plain: "deleted",
+    }
+    assert all(ret_ws.path_of(f).is_file() for f in (read, shot, made, old_out, plain))
+
+    # The sweep keeps them too: it judges what the plan judged.
+    ret_ws.days_pass(8)
+    r = cli("retention", "run", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    swept = json.loads(r.out)["sweep"]
+    assert sorted(swept["affected_file_ids"]) == sorted([old_out, plain])
+    assert swept["total_files_purged"] == 2
+    assert swept["freed_bytes"] == len(b"a deprecated run's") + len(b"nobody's")
+    assert not ret_ws.path_of(plain).exists() and not ret_ws.path_of(old_out).exists()
+    assert all(ret_ws.path_of(f).is_file() for f in (read, shot, made))
+
+
+def test_a_broken_rule_file_keeps_the_runs_of_its_version_and_warns(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """A half-edited rule file (a trader's uncommitted change) aborted the nightly job; now
+    only its own version counts as not in the registry, and the plan names the problem."""
+    run = "run_2025_12_01_001"
+    ret_ws.add_run(run, "IB_raid_v1", "v1.2")
+    shot = ret_ws.put("s.png", b"of v1.2", type="screenshot", days_old=200, run_id=run)
     fid = ret_ws.put("a.png", b"a", type="screenshot", days_old=200)
     (ret_ws.root / "rules/IB_raid_v1/v1.2.yaml").write_text("setup_id: [\n")
+    warnings = [
+        "rule version IB_raid_v1@1.2 is not in the registry: the records, outputs and inputs of "
+        f"its 1 run(s) are kept until its lifecycle is known: {run} "
+        "(restore its rule file from git, or see `ita-rules validate`)",
+        "the rule registry has 1 problem(s) (first: rules/IB_raid_v1/v1.2.yaml:2:1: "
+        "invalid YAML: did not find expected node content (while parsing a flow node)): the runs "
+        "of a version in a file with problems are kept as not in the registry; fix them "
+        "(`ita-rules validate`)",
+    ]
     r = cli("retention", "apply", "--as-of", AS_OF)
-    assert r.code == 1 and "the rule registry has 1 problem(s)" in r.err
-    assert ret_ws.statuses()[fid] == "live"
+    assert r.code == 0, r.err
+    assert r.err == "".join(f"ita-rules: warning: {w}\n" for w in warnings)
+    assert r.out.startswith("apply: 1 record(s) soft-deleted")
+    assert ret_ws.statuses()[fid] == "deleted" and ret_ws.statuses()[shot] == "live"
+    r = cli("retention", "plan", "--as-of", AS_OF, "--json")
+    reasons = {d["file_id"]: d["reason"] for d in json.loads(r.out)["decisions"]}
+    assert reasons == {
+        shot: f"run {run} of rule version IB_raid_v1@1.2, which is not in the registry: "
+        "kept until its lifecycle is known"
+    }
+
+
+def _set_snapshot(
+    ret_ws: RetWs, run_id: str, inputs: tuple[str, ...], outputs: tuple[str, ...]
+) -> None:
+    """What a run's snapshot declares, written after the files it names were stored."""
+    import sqlalchemy as sa
+
+    from ita_rules.provenance.runstore import RunStore
+    from ita_rules.provenance.tables import runs as table
+    from ita_rules.workspace import Workspace
+
+    snapshot = {
+        "inputs": [{"path": f"data/{i}.csv", "hash": h} for i, h in enumerate(inputs)],
+        "outputs": list(outputs),
+    }
+    runs = RunStore.open(Workspace.open(ret_ws.root).settings)
+    try:
+        with runs._write() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.run_id == run_id)
+                .values(snapshot=json.dumps(snapshot))
+            )
+    finally:
+        runs.close()
 
 
 def test_missing_file_on_disk_aborts(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ from ita_rules.retention.policy import Policy, TypeRule
 AS_OF = datetime(2026, 1, 15, 12, 0, 0)
 TYPES = ["candles", "screenshot", "annotation", "embedding", "model", "result"]
 RUNS = [f"run_2025_10_0{i}_001" for i in range(1, 6)]
+# a run's rule version that is not in the registry, as retention.protect.unregistered writes it
+UNREGISTERED = "IB_raid_v1@9.9 (not in the registry)"
 
 
 @st.composite
@@ -58,10 +60,10 @@ def policies(draw: st.DrawFn) -> Policy:
     )
 
 
-# every run the metadata knows -> the active rule version it used, or None (not active); the
-# runs of RUNS left out are unknown
+# every run the metadata knows -> the active rule version it used, or one not in the registry
+# (it protects too), or None (not active); the runs of RUNS left out are unknown
 known_runs = st.dictionaries(
-    st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", None]), max_size=5
+    st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", UNREGISTERED, None]), max_size=5
 )
 
 

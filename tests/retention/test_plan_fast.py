@@ -25,7 +25,7 @@ from ita_rules.retention.protect import protection
 from ita_rules.retention.render import write_plan_json
 from tests.retention._reference import reference_plan, reference_plan_id
 from tests.retention.conftest import NOW, RetWs
-from tests.retention.test_plan import AS_OF, known_runs, policies, stores
+from tests.retention.test_plan import AS_OF, UNREGISTERED, known_runs, policies, stores
 
 TYPES = ["candles", "screenshot", "embedding", "model", "result"]
 RUNS = [f"run_2025_10_0{i}_001" for i in range(1, 6)]
@@ -44,13 +44,13 @@ def _same(fast: Plan, ref: list[Any]) -> None:
 # content read by runs of active rule versions (the hashes stores() draws from)
 run_inputs = st.dictionaries(
     st.integers(0, 11).map(lambda i: f"sha256:{i:064x}"),
-    st.tuples(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2")),
+    st.tuples(st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", UNREGISTERED])),
     max_size=3,
 )
 # records runs of active rule versions declared as their outputs (the file_ids stores() makes)
 run_outputs = st.dictionaries(
     st.integers(0, 40).map(lambda i: f"f{i:03d}"),
-    st.tuples(st.sampled_from(RUNS), st.just("IB_raid_v1@1.2")),
+    st.tuples(st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", UNREGISTERED])),
     max_size=4,
 )
 
@@ -132,7 +132,9 @@ def _parse(text: str) -> datetime:  # what the store path did before: engine._pa
 @given(
     stored_records(),
     boundary_policies(),
-    st.dictionaries(st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", None]), max_size=4),
+    st.dictionaries(
+        st.sampled_from(RUNS), st.sampled_from(["IB_raid_v1@1.2", UNREGISTERED, None]), max_size=4
+    ),
     st.dictionaries(
         st.sampled_from(["00-a", "01-a", "02-b", "03-b"]),
         st.sets(st.sampled_from(["important", "x"]), min_size=1),

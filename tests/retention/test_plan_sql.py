@@ -30,6 +30,7 @@ from ita_rules.retention.render import write_plan_json
 from ita_rules.retention.stream import StreamedPlan, read_plan
 from tests.conftest import database_url
 from tests.retention._reference import reference_plan, reference_plan_id
+from tests.retention.test_plan import UNREGISTERED
 
 AS_OF = dt.datetime(2026, 1, 15, 12, 0, 0, 250_000, tzinfo=dt.UTC)
 TYPES = ["candles", "screenshot", "embedding", "model", "result"]
@@ -100,17 +101,19 @@ def policies(draw: st.DrawFn) -> Policy:
 
 lineages = st.builds(
     Lineage,
-    st.dictionaries(st.sampled_from(RUNS), st.sampled_from([RULE, None]), max_size=4),
+    st.dictionaries(st.sampled_from(RUNS), st.sampled_from([RULE, UNREGISTERED, None]), max_size=4),
     st.dictionaries(
         st.integers(0, 8).map(lambda i: f"sha256:{i:064x}"),
-        st.tuples(st.sampled_from(RUNS), st.just(RULE)),
+        st.tuples(st.sampled_from(RUNS), st.sampled_from([RULE, UNREGISTERED])),
         max_size=2,
     ),
     st.dictionaries(
         st.integers(0, 30).map(lambda i: f"f{i:02d}-a"),
-        st.tuples(st.sampled_from(RUNS), st.just(RULE)),
+        st.tuples(st.sampled_from(RUNS), st.sampled_from([RULE, UNREGISTERED])),
         max_size=3,
     ),
+    unregistered=st.just({}),  # what the plan warns of besides unknown runs: test_engine
+    problems=st.just(()),
 )
 
 
