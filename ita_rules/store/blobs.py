@@ -16,9 +16,8 @@ import itertools
 import os
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core import fsutil as _fsutil
 from ita_rules.core.fsutil import sync_dir as sync_dir  # re-exported: callers use blobs.sync_dir
@@ -28,9 +27,9 @@ from ita_rules.store.naming import TMP_PREFIX
 CHUNK = 1 << 20  # 1 MiB: large enough for full hashlib/syscall speed, small enough for RSS
 
 
-@dataclass(frozen=True)
-class Staged:
-    """A complete temp copy of a source (fsynced unless a bulk put syncs later), with its hash."""
+class Staged(NamedTuple):
+    """A complete temp copy of a source (fsynced unless a bulk put syncs later), with its hash.
+    (A NamedTuple: a dataclass's methods are written and compiled at every start.)"""
 
     path: str  # the temp file
     hash: str

@@ -21,7 +21,6 @@ import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -413,7 +412,7 @@ class Store:
                     conn.execute(
                         t.tags.insert(), [{"file_id": file_id, "tag": tag} for tag in added]
                     )
-        return replace(record, tags=tuple(sorted({*record.tags, *added})))
+        return record.replace(tags=tuple(sorted({*record.tags, *added})))
 
     def set_status(self, file_ids: Sequence[str], status: str, *, at: str | None = None) -> None:
         """Change the status of records (retention: ``deleted``, ``live`` again, ``purged``...);

@@ -20,12 +20,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from itertools import chain
 from json.encoder import encode_basestring as _string  # a str -> a quoted JSON string
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core.fsutil import atomic_write_bytes
 
@@ -100,8 +99,7 @@ def encode_puts(shared: Mapping[str, Any], varying: Iterable[Varying], at: str) 
     return "".join(pieces).encode()
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One readable journal line: its number (from 1) and its JSON object."""
 
     line: int

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ita_rules.core import times
 from ita_rules.store import blobs, names, naming
@@ -23,17 +22,17 @@ if TYPE_CHECKING:
 BlobRow = tuple[str, str, int, str]  # a new store_blobs row: hash, path, size, created_at
 
 
-@dataclass
-class Known:
-    """What the database knows of a batch's hashes, read in the put's transaction."""
+class Known(NamedTuple):
+    """What the database knows of a batch's hashes, read in the put's transaction. (These
+    are NamedTuples and plain classes, not dataclasses: the dataclass decorator writes and
+    compiles its methods at every start, ~4 million instructions a class.)"""
 
     stored: dict[str, str]  # hash -> its stored file (the first path its bytes got)
     needed: set[str]  # hashes some live record needs
     same: dict[str, str]  # hash -> path of a live record of the same type, symbol and run
 
 
-@dataclass
-class Plan:
+class Plan(NamedTuple):
     """The records of a batch and what their put writes: the new blob rows, the stale blobs
     stored again under a new name, and the file operations (see :func:`place`)."""
 
@@ -77,8 +76,8 @@ def place(
         else:
             rel, dedup = placer.stored_content(s, blob)
         # Record(file_id, rel, s.hash, ..., deduplicated=dedup), each with its own metadata
-        # dict, made from the fields every record of the batch shares (the frozen
-        # dataclass's __init__, one object.__setattr__ a field, costs ~3x as much)
+        # dict, made from the fields every record of the batch shares (the call of
+        # Record's __init__ with its 16 arguments costs more)
         record = _new(Record)
         fields = record.__dict__
         fields.update(shared)
@@ -96,26 +95,35 @@ def place(
 _new = object.__new__
 
 
-@dataclass
 class _Placer:
     """Where each file of a batch goes, decided one file after the other (see :func:`place`)."""
 
-    store: Store
-    spec: PutSpec
-    known: Known  # .stored and .same grow with what this batch places
-    folder_rel: str
-    folder: str
-    stamp: str
-    created: str
-    names: dict[str, str] = field(default_factory=dict)  # suffix -> this batch's file name
-    here: set[str] = field(default_factory=set)  # paths this batch places: known to exist
-    stale: set[str] = field(default_factory=set)
-    gone: set[str] = field(default_factory=set)
-    taken: set[str] = field(default_factory=set)  # names in ``folder`` that must stay free
-    present: set[str] | None = None  # the names in ``folder`` (a large batch lists it once)
-    new_blobs: list[BlobRow] = field(default_factory=list)
-    moved: dict[str, str] = field(default_factory=dict)  # hash -> its new stored file
-    ops: list[tuple[str, str, str | None]] = field(default_factory=list)
+    def __init__(
+        self,
+        store: Store,
+        spec: PutSpec,
+        known: Known,  # .stored and .same grow with what this batch places
+        folder_rel: str,
+        folder: str,
+        stamp: str,
+        created: str,
+    ) -> None:
+        self.store = store
+        self.spec = spec
+        self.known = known
+        self.folder_rel = folder_rel
+        self.folder = folder
+        self.stamp = stamp
+        self.created = created
+        self.names: dict[str, str] = {}  # suffix -> this batch's file name
+        self.here: set[str] = set()  # paths this batch places: known to exist
+        self.stale: set[str] = set()
+        self.gone: set[str] = set()
+        self.taken: set[str] = set()  # names in ``folder`` that must stay free
+        self.present: set[str] | None = None  # the names in ``folder`` (a large batch lists it)
+        self.new_blobs: list[BlobRow] = []
+        self.moved: dict[str, str] = {}  # hash -> its new stored file
+        self.ops: list[tuple[str, str, str | None]] = []
 
     def start(self, hashes: set[str]) -> None:
         """Sort the batch's contents that are stored already: ``stale`` when no live record

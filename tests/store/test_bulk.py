@@ -708,10 +708,8 @@ def test_file_ids_are_random_version_4_uuids_as_uuid_writes_them() -> None:
 def test_the_records_a_batch_places_are_what_the_record_class_makes(store_ws: StoreWs) -> None:
     """plan.place builds its records from the batch's shared fields (not through __init__):
     each equals the Record made from its fields, has every field and its own metadata dict."""
-    from dataclasses import fields
-
     from ita_rules.store import PutSpec
-    from ita_rules.store.records import Record
+    from ita_rules.store.records import FIELDS, Record
 
     files = [write(store_ws.root / "in" / f"r{i}.png", f"r {i % 2}") for i in range(3)]
     spec = PutSpec("screenshot", "GER40", None, "run_y", ("a", "b"), {"k": [1]})
@@ -721,7 +719,7 @@ def test_the_records_a_batch_places_are_what_the_record_class_makes(store_ws: St
     finally:
         store.close()
     for record, path in zip(records, files, strict=True):
-        names = [f.name for f in fields(Record)]
+        names = list(FIELDS)
         assert sorted(vars(record)) == sorted(names)
         made = Record(**{name: getattr(record, name) for name in names})
         assert made == record and made.deduplicated == record.deduplicated
