@@ -10,9 +10,9 @@ from ita_rules.core.config import Settings, load_settings
 from ita_rules.core.config import find_root as find_root  # the Python API's, from its home
 
 if TYPE_CHECKING:
+    from ita_rules.provenance.desk import DeskStore
     from ita_rules.provenance.runs import Run
     from ita_rules.rules.registry import Registry
-    from ita_rules.store.core import Store
 
 
 class Workspace:
@@ -38,11 +38,13 @@ class Workspace:
         return Registry(self.settings.rules_dir, self.root)
 
     @cached_property
-    def store(self) -> Store:
-        """The persistent store (opened on first use): ``ws.store.put(path, type="candles")``."""
-        from ita_rules.store import open_store
+    def store(self) -> DeskStore:
+        """The persistent store (opened on first use): ``ws.store.put(path, type="candles")``.
+        Every put is checked against the desk as ``store put`` checks it (a result names a
+        rule version as released and agrees with its run: :class:`DeskStore`)."""
+        from ita_rules.provenance.desk import open_desk_store
 
-        return open_store(self)
+        return open_desk_store(self)
 
     def start_run(self, flow_type: str, **options: Any) -> Run:
         """A run with a provenance snapshot: ``with ws.start_run("backtest_flow", rule=rule,

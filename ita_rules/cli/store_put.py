@@ -134,10 +134,6 @@ def put(args: PutArgs) -> int:
     ).checked()
     files = expand([str(p) for p in args.paths])
     workspace = Workspace.open(args.workspace)
-    if args.run_id is not None or spec.type == "result":  # checked against the desk's runs
-        from ita_rules.provenance.putcheck import for_desk
-
-        spec = for_desk(workspace, spec, files)
     # A bulk put makes ~10 objects per file and no cycles: collecting is waste. The collector
     # stays paused until the records are printed and dropped (_show's argument is their only
     # reference): the collection that comes when it is on again then has few new objects to
@@ -148,10 +144,12 @@ def put(args: PutArgs) -> int:
 
 
 def _stored(workspace: Workspace, files: list[str], spec: PutSpec) -> list[Record]:
+    """The records of the put, checked against the desk's runs and releases first (the store
+    ``ws.store`` is, :class:`~ita_rules.provenance.desk.DeskStore`)."""
     from ita_rules.core.progress import Bar
-    from ita_rules.store import open_store
+    from ita_rules.provenance.desk import open_desk_store
 
-    with open_store(workspace) as store:
+    with open_desk_store(workspace) as store:
         bar = Bar("put")
         try:
             return store.put_many(files, spec, progress=bar)

@@ -1,6 +1,8 @@
 """``store put RESULT --run-id RUN``: a result stored for a run agrees with that run; and any
 result put names a rule version as it was released, and agrees with the run its own ``run_id``
-names (:func:`for_desk`, what the command calls).
+names (:func:`for_desk`, what every put of a desk's store calls:
+:class:`~ita_rules.provenance.desk.DeskStore`, which ``store put``, ``ws.store`` and a run's
+``save_result`` / ``save_file`` use).
 
 ``Run.save_result`` stamps the run's id, rule version and params_hash into the result and
 refuses a result that says otherwise (:func:`~ita_rules.provenance.stamp.stamped`). A flow
@@ -13,7 +15,8 @@ desk gives its runs (``run_YYYY_MM_DD_NNN``) must name one of its runs: the id o
 started yet would be given later to another run, which would inherit the records as its
 outputs (another setup's metrics under its version). Any other ``--run-id`` (an orchestrator's
 or another desk's) is stored as before: retention keeps such records, ``retention plan`` names
-them.
+them. A run that used no rule version (started without ``--rule``: a training, a screenshot
+job) has no backtest result: a result names a rule version, so none is stored for it.
 """
 
 from __future__ import annotations
@@ -30,21 +33,24 @@ if TYPE_CHECKING:
     from ita_rules.store.spec import PutSpec
 
 
-def for_desk(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
+def for_desk(
+    workspace: Desk, spec: PutSpec, files: Sequence[str], *, data: bytes | None = None
+) -> PutSpec:
     """What ``store put FILES`` stores, checked against the desk before anything is stored:
     with ``--run-id``, :func:`for_run`; results, with or without it, must name a rule version
     as it was released (:func:`check_results_released`) and agree with the run of this desk
-    they name in their own ``run_id`` (as ``--run-id`` would make them)."""
+    they name in their own ``run_id`` (as ``--run-id`` would make them). With ``data``,
+    ``files`` is the one name of those bytes (a put from memory)."""
     if spec.type == "result":
-        stated = {shown: _fields(shown) for shown in files}
+        stated = {shown: _fields(_content(shown, data)) for shown in files}
         check_results_released(workspace, stated.values())
         if spec.run_id is None:
             for shown, value in stated.items():
-                _check_named_run(workspace, shown, value.get("run_id"))
-    return for_run(workspace, spec, files) if spec.run_id is not None else spec
+                _check_named_run(workspace, shown, value.get("run_id"), data)
+    return for_run(workspace, spec, files, data=data) if spec.run_id is not None else spec
 
 
-def _check_named_run(workspace: Desk, shown: str, run_id: Any) -> None:
+def _check_named_run(workspace: Desk, shown: str, run_id: Any, data: bytes | None) -> None:
     """A result stored without ``--run-id`` that names a run of the desk's form in its own
     ``run_id``: that run must exist and the result agree with it (it is stored as it is)."""
     if not isinstance(run_id, str) or not _desk_form(run_id):
@@ -56,7 +62,7 @@ def _check_named_run(workspace: Desk, shown: str, run_id: Any) -> None:
             "was stored",
             Location(shown),
         )
-    _check_one(workspace, shown, run_id, snapshot)
+    _check_one(workspace, shown, run_id, snapshot, data)
 
 
 def check_results_released(workspace: Desk, results: Iterable[Mapping[str, Any]]) -> None:
@@ -85,33 +91,48 @@ def check_results_released(workspace: Desk, results: Iterable[Mapping[str, Any]]
             refuse_changed_release(workspace, full, setup_id, str(parsed))
 
 
-def _fields(shown: str) -> dict[str, Any]:
-    """A result file's top-level fields, or {} when it cannot be read as a JSON object within
-    the store's limit (the store then says what is wrong with it)."""
-    import json
-
+def _content(shown: str, data: bytes | None) -> bytes | None:
+    """The bytes of a result to check: ``data`` when put from memory, else the file's; None
+    when it cannot be read or is over the store's limit (the store then says what is wrong)."""
     from ita_rules.store.results import MAX_BYTES
 
+    if data is not None:
+        return data if len(data) <= MAX_BYTES else None
     path = Path(shown)
     try:
         if path.stat().st_size > MAX_BYTES:
-            return {}
-        value = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):  # a 100,000-deep list, say
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _fields(data: bytes | None) -> dict[str, Any]:
+    """A result's top-level fields, or {} when it cannot be read as a JSON object (the store
+    then says what is wrong with it)."""
+    import json
+
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):  # a 100,000-deep list, say
         return {}
     return value if isinstance(value, dict) else {}
 
 
-def for_run(workspace: Desk, spec: PutSpec, files: Sequence[str]) -> PutSpec:
+def for_run(
+    workspace: Desk, spec: PutSpec, files: Sequence[str], *, data: bytes | None = None
+) -> PutSpec:
     """What ``store put FILES --run-id RUN`` stores: results checked against the run (see
     :func:`check_results_for_run`), and, for a run of this desk, its symbol and timeframe on the
     records that name none, as ``Run.save_file`` records them (retention's ``keep_last`` groups
-    by them)."""
+    by them). ``data``: see :func:`for_desk`."""
     assert spec.run_id is not None
     snapshot = _known_run(workspace, spec.run_id)
     _refuse_unknown(spec.run_id, snapshot)
     if spec.type == "result":
-        check_results_for_run(workspace, spec.run_id, files, snapshot)
+        check_results_for_run(workspace, spec.run_id, files, snapshot, data=data)
     if snapshot is None:
         return spec
     return replace(
@@ -132,20 +153,30 @@ def _refuse_unknown(run_id: str, snapshot: Mapping[str, Any] | None) -> None:
 
 
 def check_results_for_run(
-    workspace: Desk, run_id: str, files: Sequence[str], snapshot: Mapping[str, Any] | None
+    workspace: Desk,
+    run_id: str,
+    files: Sequence[str],
+    snapshot: Mapping[str, Any] | None,
+    *,
+    data: bytes | None = None,
 ) -> None:
     """Raise when a result in ``files`` (paths as the user gave them) disagrees with run
     ``run_id`` (``snapshot``: the run of this desk, None for a run it does not know), or when
-    that run is a run of this desk that is no longer running."""
-    if snapshot is not None and snapshot.get("status") != "running":
-        from ita_rules.provenance.runstore import RunStateError
+    that run is a run of this desk that used no rule version or is no longer running.
+    ``data``: see :func:`for_desk`."""
+    from ita_rules.provenance.runstore import RunStateError
 
+    if snapshot is not None and not snapshot.get("rule_id"):
+        from ita_rules.provenance.stamp import NO_RULE, RULE_ADVICE
+
+        raise RunStateError(f"--run-id: run {run_id} {NO_RULE}; {RULE_ADVICE}: nothing was stored")
+    if snapshot is not None and snapshot.get("status") != "running":
         raise RunStateError(
             f"--run-id: run {run_id} is {snapshot.get('status')}; a run's result is stored "
             "while it runs (before `ita-rules runs finish`): nothing was stored"
         )
     for shown in files:
-        _check_one(workspace, shown, run_id, snapshot)
+        _check_one(workspace, shown, run_id, snapshot, data)
 
 
 def _desk_form(run_id: str) -> bool:
@@ -169,20 +200,25 @@ def _known_run(workspace: Desk, run_id: str) -> dict[str, Any] | None:
 
 
 def _check_one(
-    workspace: Desk, shown: str, run_id: str, snapshot: Mapping[str, Any] | None
+    workspace: Desk,
+    shown: str,
+    run_id: str,
+    snapshot: Mapping[str, Any] | None,
+    given: bytes | None,
 ) -> None:
-    from ita_rules.store.results import MAX_BYTES, check_result
+    """Raise when the result ``shown`` (``given``, or the file) states another run, rule
+    version or params_hash than run ``run_id``'s, or names a run that used no rule version."""
+    from ita_rules.store.results import check_result
 
-    path = Path(shown)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            return  # the store refuses it, naming the limit
-        data = path.read_bytes()
-    except OSError:
-        return  # the store names what is wrong with the file
-    from ita_rules.provenance.stamp import agrees, claims
+    data = _content(shown, given)
+    if data is None:
+        return  # the store names what is wrong with the file (or the limit it is over)
+    from ita_rules.provenance.stamp import NO_RULE, RULE_ADVICE, agrees, claims
 
     value = check_result(data, shown, workspace.registry)
+    if snapshot is not None and not snapshot.get("rule_id"):  # named by the result's run_id
+        why = f"the result names run {run_id}, which {NO_RULE}; {RULE_ADVICE}"
+        raise _refused(data, shown, value, "run_id", why)
     for key, want in claims(run_id, snapshot).items():
         if key in value and not agrees(key, value[key], want):
             raise _refused(data, shown, value, key, _why(key, value[key], want, run_id, snapshot))

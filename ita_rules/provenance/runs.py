@@ -30,8 +30,8 @@ from ita_rules.provenance.snapshot import RuleRef, build_snapshot
 from ita_rules.provenance.stamp import encode, keep_rejected, stamped
 
 if TYPE_CHECKING:
-    from ita_rules.provenance.desk import Desk
-    from ita_rules.store import Record, Store
+    from ita_rules.provenance.desk import Desk, DeskStore
+    from ita_rules.store import Record
 
 HEARTBEAT_S = 15.0
 LEASE_FACTOR = 4  # the lease lasts this many heartbeats
@@ -77,7 +77,7 @@ class Run:
         self.track_process = track_process
         self.snapshot: dict[str, Any] = {}
         self._runs: RunStore | None = None
-        self._store: Store | None = None
+        self._store: DeskStore | None = None
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -127,9 +127,13 @@ class Run:
             self.snapshot = self._runs.allocate(draft, pid=pid, lease_s=self.lease_s)
             self._runs.write_file(self.snapshot)
             if git.diff:
-                record = self.store.put_bytes(
-                    git.diff, ext="patch", spec=_spec("provenance", self, {"kind": "git_diff"})
-                )
+                from ita_rules.store import Store
+
+                # the run's own diff, stored before its first heartbeat: the desk's check
+                # (DeskStore) has nothing to say of it, and would look the run up, marking it
+                # abandoned when a short lease ran out meanwhile
+                spec = _spec("provenance", self, {"kind": "git_diff"})
+                record = Store.put_bytes(self.store, git.diff, ext="patch", spec=spec)
                 self._update(git_diff_file_id=record.file_id)
         except BaseException as exc:
             if self.snapshot:
@@ -205,13 +209,14 @@ class Run:
 
     # -- outputs -------------------------------------------------------------------------
     @property
-    def store(self) -> Store:
+    def store(self) -> DeskStore:
+        """The desk's store on the run's database: what the run stores is checked against the
+        desk as ``store put --run-id`` checks it (:class:`~ita_rules.provenance.desk.DeskStore`)."""
         if self._store is None:
+            from ita_rules.provenance.desk import DeskStore
             from ita_rules.provenance.rundb import database
-            from ita_rules.store import Store
 
-            settings = self.workspace.settings
-            self._store = Store(settings, database(settings), self.workspace.registry)
+            self._store = DeskStore(self.workspace, database(self.workspace.settings))
         return self._store
 
     def _running(self) -> None:
@@ -233,6 +238,7 @@ class Run:
         folder = self._runs.snapshot_path(self.run_id).parent
         if problem is not None:
             raise keep_rejected(folder, self.run_id, self.workspace.root, data, problem)
+        from ita_rules.provenance.release import ReleasedRuleModified
         from ita_rules.store import ResultRejected
 
         try:
@@ -241,6 +247,8 @@ class Run:
             raise keep_rejected(
                 folder, self.run_id, self.workspace.root, data, exc.message, exc.location
             ) from None
+        except ReleasedRuleModified as exc:  # its version's file was changed since the start
+            raise keep_rejected(folder, self.run_id, self.workspace.root, data, str(exc)) from None
         self._add_output(record.file_id)
         return record
 
@@ -252,7 +260,9 @@ class Run:
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
     ) -> Record:
-        """Store a file produced by the run (screenshot, model...) with the run's id."""
+        """Store a file produced by the run (screenshot, model...) with the run's id; a result
+        is checked against the run as ``store put --run-id`` checks it (a run that used no rule
+        version has none)."""
         self._running()
         record = self.store.put(
             Path(path),

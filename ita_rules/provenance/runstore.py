@@ -357,10 +357,10 @@ class RunStore:
         """Refuse (a usage error, nothing recorded) an ``--output`` that is a result stating
         another run, rule version or params_hash than this run's: it was stored without
         ``--run-id``, so nothing compared it with the run then, and claiming it would list
-        another setup's metrics under this run's version. A result file that cannot be read
-        is left to ``store verify``."""
+        another setup's metrics under this run's version; any result, for a run that used no
+        rule version. A result file that cannot be read is left to ``store verify``."""
         from ita_rules.db import tables as t
-        from ita_rules.provenance.stamp import agrees, claims
+        from ita_rules.provenance.stamp import NO_RULE_VERSION, RULE_ADVICE, agrees, claims
 
         if not file_ids:
             return
@@ -368,6 +368,13 @@ class RunStore:
         rows = conn.execute(
             sa.select(r.file_id, r.path).where(r.file_id.in_(file_ids), r.type == "result")
         ).all()
+        if rows and not snap.get("rule_id"):  # a result names a rule version; this run none
+            results = {row[0] for row in rows}
+            first = next(f for f in file_ids if f in results)
+            raise UsageError(
+                f"--output: record {first} is a result, and run {snap['run_id']} "
+                f"{NO_RULE_VERSION}: a run's outputs are its own results; {RULE_ADVICE}"
+            )
         expected = claims(snap["run_id"], snap)
         for file_id, path in rows:
             try:

@@ -128,11 +128,20 @@ def not_json(value: Any, path: str = "", depth: int = 0) -> str | None:
     return f"{where}a {type(value).__name__} is not JSON; convert it (str, float or a list)"
 
 
+NO_RULE_VERSION = "used no rule version"  # a run started without one (a training, say)
+NO_RULE = f"{NO_RULE_VERSION}, so it has no backtest result"
+RULE_ADVICE = (
+    "start a backtest with `ita-rules runs start FLOW_TYPE --rule SETUP_ID@VERSION` "
+    "(in Python: rule=...)"
+)
+
+
 def claims(run_id: str, snapshot: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a result of run ``run_id`` may state of it, by key: its run_id, and for a run of a
     rule version (``snapshot`` of a run of this desk) its setup_id, rule_version and
     params_hash. A result stored for the run, or claimed as its output, saying otherwise is
-    not the run's (:func:`agrees`)."""
+    not the run's (:func:`agrees`); a run of this desk that used no rule version has no result
+    (:data:`NO_RULE`)."""
     stated: dict[str, Any] = {"run_id": run_id}
     if snapshot is not None and snapshot.get("rule_id"):
         stated.update(

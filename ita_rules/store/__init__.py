@@ -6,6 +6,10 @@ timeframe, run or tag, written atomically, journaled so the database can be rebu
     from ita_rules.store import open_store
     with open_store(Workspace.open()) as store:
         record = store.put("GER40_M15.csv", type="candles", symbol="GER40", timeframe="M15")
+
+This store checks what it knows of a put (a result's schema, its rule version in the registry,
+its params_hash), not the desk's runs and releases, which are above it: a flow puts through
+``ws.store`` (:class:`ita_rules.provenance.desk.DeskStore`), as ``store put`` does.
 """
 
 from __future__ import annotations

@@ -217,3 +217,56 @@ def test_a_result_stored_without_run_id_is_still_checked_against_the_desk(desk: 
     own = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "v1.2", "run_id": run_id})
     desk.write("out/own.json", own)
     assert desk.run("store", "put", "out/own.json", "--type", "result").code == 0
+
+
+def test_a_run_without_a_rule_version_has_no_backtest_result(desk: Desk) -> None:
+    """A run started without ``--rule`` (a training, a screenshot job) used no rule version: a
+    backtest result, which names one, is not its own. Refused with ``--run-id``, when the
+    result's own run_id names it, and as its ``--output``; nothing is stored or recorded. Its
+    model is stored as before."""
+    desk.write("data/GER40_D1.csv", candles_csv())
+    r = desk.run("runs", "start", "train_flow", "--symbol", "GER40", "--timeframe", "D1")
+    assert r.code == 0, r.err
+    run_id = r.out.strip()
+    advice = (
+        "start a backtest with `ita-rules runs start FLOW_TYPE --rule SETUP_ID@VERSION` "
+        "(in Python: rule=...)"
+    )
+    text = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.2", "metrics": {"pf": 1.4}})
+    assert _put(desk, "out/result.json", text, run_id) == (
+        1,
+        "",
+        f"ita-rules: --run-id: run {run_id} used no rule version, so it has no backtest result; "
+        f"{advice}: nothing was stored\n",
+    )
+    named = json.dumps({"setup_id": "IB_raid_v1", "rule_version": "1.2", "run_id": run_id})
+    desk.write("out/named.json", named)
+    r = desk.run("store", "put", "out/named.json", "--type", "result")
+    assert (r.code, r.out, r.err) == (
+        1,
+        "",
+        f"ita-rules: out/named.json:{_at(named, run_id)}: run_id: the result names run {run_id}, "
+        f"which used no rule version, so it has no backtest result; {advice}; nothing was "
+        "stored\n",
+    )
+    assert desk.run("store", "find", "--json", check=True).json() == []
+
+    desk.write("out/loose.json", text)  # stored without a run: a result of no run is kept
+    loose = desk.run("store", "put", "out/loose.json", "--type", "result", check=True)
+    file_id = loose.out.split()[0]
+    r = desk.run("runs", "finish", run_id, "--status", "succeeded", "--output", file_id)
+    assert (r.code, r.out, r.err) == (
+        2,
+        "",
+        f"ita-rules: --output: record {file_id} is a result, and run {run_id} used no rule "
+        f"version: a run's outputs are its own results; {advice}\n",
+    )
+    shown = desk.run("runs", "show", run_id, "--json", check=True).json()
+    assert (shown["status"], shown["outputs"]) == ("running", [])
+
+    desk.write("out/model.bin", b"weights")
+    model = desk.run("store", "put", "out/model.bin", "--type", "model", "--run-id", run_id)
+    assert model.code == 0, model.err
+    assert desk.run("runs", "finish", run_id, "--status", "succeeded").code == 0
+    shown = desk.run("runs", "show", run_id, "--json", check=True).json()
+    assert shown["outputs"] == [model.out.split()[0]]
