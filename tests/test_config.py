@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,15 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.telegram_token_env == "ITA_TELEGRAM_TOKEN"
 
 
-def test_values_absolute_windows_paths_and_env_override(tmp_path: Path) -> None:
+def test_values_absolute_paths_and_env_override(tmp_path: Path) -> None:
+    root = "D:/ITA/ITA_1.0/exchange" if os.name == "nt" else "/srv/ita/exchange"
     s = _settings(
         tmp_path,
-        '[store]\nroot = "D:/ITA/ITA_1.0/exchange"\n[rules]\nprotected_ref = "origin/main"\n'
+        f'[store]\nroot = "{root}"\n[rules]\nprotected_ref = "origin/main"\n'
         '[store.folders]\nscreenshot = "pngs/raw"\n',
         {"ITA_DATABASE_URL": "postgresql://u:secret@db/ita"},
     )
-    assert str(s.store_root) == "D:/ITA/ITA_1.0/exchange"
+    assert s.store_root == Path(root)
     assert s.protected_ref == "origin/main"
     assert s.folder_for("screenshot") == "pngs/raw"
     assert s.database_url == "postgresql://u:secret@db/ita"
@@ -98,6 +100,65 @@ def test_bad_config_from_the_cli_is_exit_2_and_writes_nothing(in_git_repo: Path,
             "ita.toml", str(in_git_repo / "ita.toml"), 1
         ),
     )
+    assert snapshot(in_git_repo) == before
+
+
+WINDOWS_PATH = "is a Windows path, which this machine cannot open; "
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a drive path is a real path on Windows")
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            '[store]\nroot = "D:/ITA/ITA_1.0/exchange"\n',
+            {},
+            "{toml}: store.root: 'D:/ITA/ITA_1.0/exchange' "
+            + WINDOWS_PATH
+            + "give an absolute path here or a folder relative to the workspace",
+        ),
+        (
+            "",
+            {"ITA_STORE_ROOT": "E:/x/exchange"},
+            "ITA_STORE_ROOT: store.root: 'E:/x/exchange' "
+            + WINDOWS_PATH
+            + "give an absolute path here or a folder relative to the workspace",
+        ),
+        (
+            '[retention]\npolicy = "D:\\\\ITA\\\\retention.yaml"\n',
+            {},
+            "{toml}: retention.policy: 'D:\\\\ITA\\\\retention.yaml' "
+            + WINDOWS_PATH
+            + "give an absolute path here or a folder relative to the workspace",
+        ),
+        (
+            '[store]\ndatabase = "sqlite:///D:/ITA/ita.sqlite"\n',
+            {},
+            "store.database: 'D:/ITA/ita.sqlite' "
+            + WINDOWS_PATH
+            + "give an absolute path (sqlite:////srv/ita/ita.sqlite) or one relative to the "
+            "workspace (sqlite:///.ita/ita.sqlite)",
+        ),
+    ],
+)
+def test_a_windows_drive_path_is_refused_off_windows(  # type: ignore[no-untyped-def]
+    in_git_repo: Path, cli, monkeypatch, toml: str, env: dict[str, str], message: str
+) -> None:
+    """A drive path (the seed's archive lives on D:/ITA/...) on Linux or macOS was taken as a
+    folder named "D:" in the current folder: each folder a put ran from got a store of its own
+    (one inside rules/), and the records pointed where other folders could not look. Now the
+    setting is refused with its name, exit 2, and nothing is written, from any folder."""
+    (in_git_repo / "ita.toml").write_text(toml)
+    (in_git_repo / "rules").mkdir(exist_ok=True)
+    (in_git_repo / "shot.png").write_bytes(b"png")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(in_git_repo)
+    for folder in (in_git_repo, in_git_repo / "rules"):
+        monkeypatch.chdir(folder)
+        r = cli("store", "put", str(in_git_repo / "shot.png"), "--type", "screenshot")
+        expected = message.replace("{toml}", str(in_git_repo / "ita.toml"))
+        assert (r.code, r.out, r.err) == (2, "", f"ita-rules: {expected}\n")
     assert snapshot(in_git_repo) == before
 
 

@@ -108,7 +108,22 @@ def is_absolute_any(path: str) -> bool:
     return PurePosixPath(path).is_absolute() or bool(PureWindowsPath(path).drive)
 
 
-def resolve_path(root: Path, value: str) -> Path:
+def foreign_path(value: str) -> bool:
+    """True for a Windows path with a drive or UNC (``D:/ITA``, ``\\\\server\\share``) on a
+    machine that is not Windows: there it is neither absolute nor meant relative to anything
+    (``Path("D:/ITA")`` would be a folder named ``D:`` in whatever the current folder is)."""
+    return os.name != "nt" and not value.startswith("/") and bool(PureWindowsPath(value).drive)
+
+
+def resolve_path(root: Path, value: str, key: str = "", where: str = "") -> Path:
+    """``value`` as a path: absolute as given, else relative to the workspace ``root``. A
+    Windows drive path on another system is a :class:`ConfigError` naming ``key``."""
+    if foreign_path(value):
+        raise ConfigError(
+            f"{key or 'path'}: {value!r} is a Windows path, which this machine cannot open; "
+            "give an absolute path here or a folder relative to the workspace",
+            Location(where) if where else None,
+        )
     return Path(value) if is_absolute_any(value) else (root / value)
 
 
@@ -262,13 +277,20 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         _string_list(values, section, key, path)
     return Settings(
         root=root,
-        store_root=resolve_path(root, values["store"]["root"]),
+        store_root=resolve_path(
+            root, values["store"]["root"], "store.root", _where(env, "ITA_STORE_ROOT", path)
+        ),
         database_url=values["store"]["database"],
         folders=folders,
         rules_dir=root / rules_dir if rules_dir != "." else root,
         protected_ref=values["rules"]["protected_ref"],
         protected_refs=tuple(values["rules"]["protected_refs"]),
-        retention_policy=resolve_path(root, values["retention"]["policy"]),
+        retention_policy=resolve_path(
+            root,
+            values["retention"]["policy"],
+            "retention.policy",
+            _where(env, "ITA_RETENTION_POLICY", path),
+        ),
         remote_name=values["remote"]["name"],
         flow_types=tuple(values["runs"]["flow_types"]),
         env_allowlist=tuple(values["runs"]["env_allowlist"]),
@@ -283,6 +305,11 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
     )
 
 
+def _where(env: Mapping[str, str], var: str, path: Path) -> str:
+    """Where a setting came from, for its error: the environment variable or ``ita.toml``."""
+    return var if env.get(var) else str(path)
+
+
 def _toml_pos(message: str) -> tuple[int | None, int | None]:
     m = re.search(r"at line (\d+), column (\d+)", message)
     return (int(m.group(1)), int(m.group(2))) if m else (None, None)
@@ -293,7 +320,7 @@ DEFAULT_TOML = """\
 # Environment variables override it: ITA_DATABASE_URL, ITA_STORE_ROOT, ITA_RULES_DIR, ...
 
 [store]
-# archive root; absolute paths allowed, e.g. "D:/ITA/ITA_1.0/exchange"
+# archive root; absolute paths allowed: "/srv/ita/exchange", on Windows "D:/ITA/exchange"
 root = "exchange"
 database = "sqlite:///.ita/ita.sqlite"   # or "postgresql://user@host/db" for a team
 

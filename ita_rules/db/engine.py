@@ -23,7 +23,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ita_rules.core.config import redact_url
+from ita_rules.core.config import foreign_path, redact_url
 from ita_rules.core.errors import ItaRulesError, UsageError
 
 if TYPE_CHECKING:
@@ -114,9 +114,7 @@ def engine_url(url: str, root: Path) -> URL:
             raise DatabaseUnavailable(
                 "store.database: a SQLite URL needs a file path (sqlite:///.ita/ita.sqlite)"
             )
-        path = Path(database)
-        if not path.is_absolute():
-            path = root / path
+        path = _sqlite_file(database, root)
         return parsed.set(drivername="sqlite+pysqlite", database=str(path))
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
@@ -450,7 +448,20 @@ def _plain_sqlite_path(url: str, root: Path) -> Path | None:
     found = _PLAIN_SQLITE.fullmatch(url)
     if found is None or found.group(1) == ":memory:":
         return None
-    path = Path(found.group(1))
+    return _sqlite_file(found.group(1), root)
+
+
+def _sqlite_file(database: str, root: Path) -> Path:
+    """A SQLite URL's file: absolute as given, else relative to the workspace ``root``; a
+    Windows drive path on another system is refused (it would be a folder named ``D:`` in the
+    current folder, a second database)."""
+    if foreign_path(database):
+        raise DatabaseUnavailable(
+            f"store.database: {database!r} is a Windows path, which this machine cannot open; "
+            "give an absolute path (sqlite:////srv/ita/ita.sqlite) or one relative to the "
+            "workspace (sqlite:///.ita/ita.sqlite)"
+        )
+    path = Path(database)
     return path if path.is_absolute() else root / path
 
 
