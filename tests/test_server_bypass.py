@@ -500,6 +500,141 @@ def test_a_workspace_in_a_subfolder_is_protected(new_server: Server) -> None:
     assert 'remote: desk/ita.toml: rules.dir: is "elsewhere" in this push but "rules"' in r.stderr
 
 
+# --- a push cannot switch protection off for the next one (walk2 F3) -------------------------
+
+DESK_V10 = "desk/rules/S1/v1.0.yaml"
+DESK_MUTATED = (
+    "remote: desk/rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in refs/heads/main "
+    "before this push): only active, deprecation_reason and tags may change"
+)
+
+
+def _desk_server(new_server: Server) -> Server:
+    """``ita-rules init desk`` inside the repository: ``desk/ita.toml`` and S1 1.0 in
+    ``desk/rules``, pushed (released)."""
+    s = new_server
+    s.client.joinpath("desk/rules/S1").mkdir(parents=True)
+    (s.client / "desk/ita.toml").write_text("")
+    (s.client / DESK_V10).write_text(rule_yaml("S1", "1.0"))
+    commit(s.client, "v1 in desk")
+    assert s.push("origin", "main").returncode == 0
+    return s
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(("", ""), id="empty-root-ita.toml"),
+        pytest.param(("", '[rules]\ndir = "other"\n'), id="root-ita.toml-other-dir"),
+        pytest.param(("rename", ""), id="desk-ita.toml-renamed"),
+        pytest.param(("delete", ""), id="desk-ita.toml-deleted"),
+    ],
+)
+def test_a_workspace_the_protected_ref_had_stays_protected(
+    new_server: Server, layout: tuple[str, str]
+) -> None:
+    """A push that adds a root ``ita.toml`` (which alone makes the root the only workspace of
+    a commit), or deletes or renames ``desk/ita.toml``, is accepted (it releases nothing), but
+    ``desk/rules`` stays protected: the next push that changes or deletes the released file
+    is refused, naming it."""
+    s = _desk_server(new_server)
+    how, root_toml = layout
+    if how == "rename":
+        git(s.client, "mv", "desk/ita.toml", "desk/ita.toml.bak")
+    elif how == "delete":
+        git(s.client, "rm", "-q", "desk/ita.toml")
+    else:
+        (s.client / "ita.toml").write_text(root_toml)
+    commit(s.client, "the workspaces change")
+    r = s.push("origin", "main")
+    assert r.returncode == 0, r.stderr
+    before = s.ref("main")
+    (s.client / DESK_V10).write_text(rule_yaml("S1", "1.0", params={"atr_mult": 2}))
+    commit(s.client, "mutate")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert "remote: " + REFUSED.format(ref="refs/heads/main") in r.stderr
+    assert DESK_MUTATED in r.stderr
+    assert s.ref("main") == before
+    git(s.client, "reset", "-q", "--hard", "HEAD~1")
+    git(s.client, "rm", "-q", DESK_V10)
+    commit(s.client, "delete the released version")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: desk/rules/S1/v1.0.yaml: is released (in refs/heads/main before this push) "
+        "and was deleted; a released version is never deleted" in r.stderr
+    )
+    assert s.ref("main") == before
+
+
+def test_a_workspace_only_a_tag_had_stays_protected(new_server: Server) -> None:
+    """Protection is the union of every protected ref's workspaces: the tag ``v1`` names a
+    commit whose workspace is ``desk/``; main, pushed before the hook was installed, has only
+    the root's (``desk/ita.toml`` gone, a root one with versions in ``rules/``). A new branch
+    from the tag that adds a root ``ita.toml`` and changes the tag's released file is
+    refused."""
+    s = _desk_server(new_server)
+    git(s.client, "tag", "v1")
+    assert s.push("origin", "v1").returncode == 0
+    s.without_hook()  # a history from before this hook knew better
+    git(s.client, "checkout", "-q", "--orphan", "fresh")
+    git(s.client, "rm", "-q", "-r", "--cached", ".")
+    shutil.rmtree(s.client / "desk")
+    (s.client / "ita.toml").write_text("")
+    put(s.client, "S2", "1.0")
+    commit(s.client, "the root is the workspace")
+    assert s.push("--force", "origin", "fresh:main").returncode == 0
+    s.install_hook()
+    git(s.client, "checkout", "-q", "-b", "feature", "v1")
+    (s.client / "ita.toml").write_text("")
+    (s.client / DESK_V10).write_text(rule_yaml("S1", "1.0", params={"atr_mult": 2}))
+    commit(s.client, "mutate")
+    r = s.push("origin", "feature")
+    assert r.returncode != 0
+    assert (
+        "remote: desk/rules/S1/v1.0.yaml:10:13: params.atr_mult: is released (in refs/tags/v1)"
+        in r.stderr
+    )
+    assert s.ref("feature") == ""
+
+
+def test_a_new_workspace_that_does_not_load_is_refused(new_server: Server) -> None:
+    """A push that adds a workspace (no ``ita.toml`` at the root: each one in the tree is
+    one) whose ``ita.toml`` does not load is refused: on the protected side it would make
+    every later push refused."""
+    s = _desk_server(new_server)
+    before = s.ref("main")
+    s.client.joinpath("tools").mkdir()
+    (s.client / "tools/ita.toml").write_text("[rules]\ndir = 5\n")
+    commit(s.client, "a second workspace")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        "remote: tools/ita.toml: does not load in this push: rules.dir: expected a string, "
+        "got int 5" in r.stderr
+    )
+    assert s.ref("main") == before
+
+
+def test_a_fixture_ita_toml_under_a_root_workspace_is_no_workspace(new_server: Server) -> None:
+    """With an ``ita.toml`` at the root in every commit, one in a subfolder (a test fixture,
+    say) never made a workspace: its rule files are not protected, and one that does not load
+    refuses nothing."""
+    s = new_server
+    (s.client / "ita.toml").write_text("")
+    put(s.client, "S1", "1.0")
+    s.client.joinpath("tests/case/rules/S1").mkdir(parents=True)
+    (s.client / "tests/case/ita.toml").write_text("[rules]\ndir = 5\n")
+    (s.client / "tests/case/rules/S1/v1.0.yaml").write_text(rule_yaml("S1", "1.0"))
+    commit(s.client, "v1 and a fixture")
+    assert s.push("origin", "main").returncode == 0
+    (s.client / "tests/case/rules/S1/v1.0.yaml").write_text("not: a rule\n")
+    commit(s.client, "the fixture changes")
+    r = s.push("origin", "main")
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("head", ["main", "master"])
 def test_protected_refs_read_when_head_names_a_missing_branch(
     head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -3,8 +3,11 @@ refs themselves, never from the pushed commits: the default branch (the branch H
 ``main`` and ``master`` too when HEAD names a branch that does not exist), every tag, and every
 ref (``refs/replace/`` aside) that a ``rules.protected_refs`` pattern names. The patterns are
 read from every ref's tip (a pattern can only add protection), the workspaces and their rules
-folders from the first protected tip (its root ``ita.toml``, else every ``ita.toml`` in its
-tree); an ``ita.toml`` there that does not load refuses every push.
+folders from the protected tips (a tip's root ``ita.toml``, else every ``ita.toml`` in its
+tree) and from their history: a workspace that any commit of a protected ref had stays
+protected whatever later commits do to the ``ita.toml`` files (a root one added, the nested
+one deleted or renamed), so a push cannot switch protection off for the next one. An
+``ita.toml`` that does not load at a protected tip refuses every push.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ class Protection:
     config_ref: str  # where config was read ("" when nothing is protected yet)
     folders: tuple[str, ...]  # every folder that held released versions (config.dir first)
     holds_versions: bool  # one of them holds files at config_ref
-    # (workspace folder, its [rules]) at config_ref: the root one first, then, when there is
-    # no ita.toml at the root, one for every ita.toml in the tree
+    # (workspace folder, its [rules]) at the protected tips (config_ref's first): the root one
+    # first, then, for a tip with no ita.toml at the root, one for every ita.toml in its tree
     workspaces: tuple[tuple[str, RulesConfig], ...] = ()
     holding: tuple[str, ...] = ()  # the workspaces whose folders hold files at config_ref
+    # the workspaces that only the protected history had (their folders are in ``folders``)
+    former: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()  # rules.protected_refs of every ref's tip, together
 
     def covers(self, ref: str) -> bool:
@@ -99,10 +104,49 @@ def _workspaces_of(git: gitio.Git, ref: str, commit: str) -> list[tuple[str, Rul
         raise ConfigError(exc.message, where) from None
 
 
+def _present(git: gitio.Git, names: list[str]) -> set[str]:
+    """Which ``COMMIT:PATH`` of ``names`` exist, in one git process."""
+    if not names:
+        return set()
+    request = "".join(f"{n}\n" for n in names).encode("utf-8", "surrogateescape")
+    out = git.run(["cat-file", "--batch-check=%(objecttype)"], input=request).stdout
+    answers = out.decode("utf-8", "surrogateescape").splitlines()
+    return {n for n, a in zip(names, answers, strict=True) if not a.endswith(" missing")}
+
+
+def former_workspaces(git: gitio.Git, tips: list[str]) -> list[str]:
+    """The folders of the nested ``ita.toml`` files that were a workspace in some commit of the
+    history of ``tips`` (one with no ``ita.toml`` at the root, see :func:`workspaces_at`). The
+    commits that changed an ``ita.toml`` (merges against their first parent) and the tips are
+    every state the files had, so each of them is asked, in one ``git log`` and one
+    ``git cat-file``."""
+    if not tips:
+        return []
+    args = ["log", "--full-history", "--diff-merges=first-parent", "--name-only", "-z"]
+    args += ["--format=%x01%H", *tips, "--", f":(glob)**/{CONFIG_NAME}"]
+    raw = git.out(args).decode("utf-8", "surrogateescape")
+    commits: dict[str, None] = dict.fromkeys(tips)
+    nested: dict[str, None] = {}
+    for chunk in raw.split("\x01")[1:]:
+        cid, *paths = chunk.split("\0")
+        commits[cid] = None
+        for path in (p.lstrip("\n") for p in paths):
+            if path.rpartition("/")[2] == CONFIG_NAME and "/" in path and "\n" not in path:
+                nested[path] = None
+    if not nested:
+        return []
+    rooted = _present(git, [f"{c}:{CONFIG_NAME}" for c in commits])
+    rootless = [c for c in commits if f"{c}:{CONFIG_NAME}" not in rooted]
+    found = _present(git, [f"{c}:{p}" for c in rootless for p in nested])
+    held = {name.partition(":")[2] for name in found}
+    return [p.rpartition("/")[0] for p in nested if p in held]
+
+
 def protection(git: gitio.Git) -> Protection:
     """What is protected before the push, read from the refs themselves: the
     ``rules.protected_refs`` patterns of every ref's tip (a pattern can only add protection),
-    and the workspaces and rules folders of the first protected tip."""
+    the workspaces of every protected tip (the first one's ``[rules]`` first), and those
+    their history had (:func:`former_workspaces`), with every rules folder each ever set."""
     defaults = _default_branches(git)
     listed = git.out(["for-each-ref", "--format=%(refname)"])
     refs = [
@@ -131,19 +175,23 @@ def protection(git: gitio.Git) -> Protection:
     chosen.sort(key=lambda r: (r not in defaults, r.startswith("refs/tags/"), r))
     tips = {r: heads[r] for r in chosen if r in heads}
     config, config_ref, config_commit = RulesConfig("rules", ()), "", ""
-    spaces: list[tuple[str, RulesConfig]] = [("", config)]
+    spaces: dict[str, RulesConfig] = {"": config}
     for ref, commit in tips.items():
-        spaces, config_ref, config_commit = seen[commit], ref, commit
-        config = spaces[0][1]
-        break
+        if not config_ref:
+            config_ref, config_commit, config = ref, commit, seen[commit][0][1]
+            spaces = {}
+        for prefix, cfg in seen[commit]:
+            spaces.setdefault(prefix, cfg)
     history = list(dict.fromkeys(tips.values()))
+    former = [p for p in former_workspaces(git, history) if p not in spaces]
     folders: list[str] = []
     holding: list[str] = []
-    for prefix, cfg in spaces:  # the root first: its folder is config.dir
+    for prefix in (*spaces, *former):  # the root first: its folder is config.dir
         found = folders_in_history(git, history, config_path(prefix))
-        own = [repo_folder(prefix, f) for f in (cfg.dir, *found)]
+        named = (spaces[prefix].dir,) if prefix in spaces else ()
+        own = [repo_folder(prefix, f) for f in (*named, *found)]
         folders += own
-        if config_commit and any(git.has_path(config_commit, f) for f in own):
+        if prefix in spaces and config_commit and any(git.has_path(config_commit, f) for f in own):
             holding.append(prefix)
     folders = list(dict.fromkeys(folders))
     return Protection(
@@ -153,7 +201,8 @@ def protection(git: gitio.Git) -> Protection:
         config_ref,
         tuple(folders),
         bool(holding),
-        workspaces=tuple(spaces),
+        workspaces=tuple(spaces.items()),
         holding=tuple(holding),
         patterns=union,
+        former=tuple(former),
     )

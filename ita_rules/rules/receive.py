@@ -89,6 +89,13 @@ def _config_findings(git: gitio.Git, prot: Protection, upd: RefUpdate, new: str)
             return [Finding(at.path, msg, at.line, at.col, code="config")]
         return []
     out: list[Finding] = []
+    try:  # every workspace it holds must load: they become the protected side's
+        workspaces_at(git, new)
+    except ConfigError as exc:
+        at = exc.location or Location(CONFIG_NAME)
+        if at.path not in (config_path(prefix) for prefix, _ in prot.workspaces):
+            msg = f"does not load in this push: {exc.message}"
+            out.append(Finding(at.path, msg, at.line, at.col, code="config"))
     for prefix, released in prot.workspaces or (("", prot.config),):
         path = config_path(prefix)
         head = config_or_error(git, new, path)
@@ -140,9 +147,11 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
         )
     result = CheckResult("push", "", new[:12])
     result.findings.extend(_config_findings(git, prot, upd, new))
-    folders = prot.folders
-    if not prot.holds_versions:  # nothing released yet: the push may say where its rules are
-        folders = (*_pushed_dirs(git, new), *prot.folders)
+    # the protected side's folders (every one its workspaces ever had) and the pushed side's:
+    # while nothing is released the push may say where its rules are (its folders first)
+    pushed = _pushed_dirs(git, new)
+    ends = (prot.folders, pushed) if prot.holds_versions else (pushed, prot.folders)
+    folders = tuple(dict.fromkeys(f for side in ends for f in side))
     bases: list[tuple[str | None, str, str]] = []
     bases += _bases(git, prot, new) if prot.tips else [(None, "", "base")]
     for base, owner, kind in bases:
@@ -166,7 +175,8 @@ def check_update(git: gitio.Git, prot: Protection, upd: RefUpdate) -> None:
 
 
 def _pushed_dirs(git: gitio.Git, new: str) -> list[str]:
-    """The rules folders the pushed commit names (only used while nothing is released)."""
+    """The rules folders the pushed commit names (an ``ita.toml`` that does not load is a
+    finding of :func:`_config_findings`)."""
     try:
         return [repo_folder(prefix, cfg.dir) for prefix, cfg in workspaces_at(git, new)]
     except ConfigError:
