@@ -98,3 +98,29 @@ def test_verify_does_not_count_inputs_an_older_snapshot_listed_as_untracked(
     assert found.message == (
         "the run used uncommitted changes (flow.py): the commit alone does not reproduce it"
     )
+
+
+def test_a_result_saved_after_its_release_was_changed_is_kept_not_stored(run_ws: RunWs) -> None:
+    """The released file changed while the run ran (after its start was checked): save_result
+    refuses the result as ``store put`` refuses it (the release's diff), keeps it next to the
+    snapshot, and stores nothing."""
+    from ita_rules.store import ResultRejected
+
+    ws = run_ws.open()
+    v12 = run_ws.root / "rules" / "IB_raid_v1" / "v1.2.yaml"
+    original = v12.read_bytes()
+    with ws.start_run("backtest_flow", rule="IB_raid_v1@1.2") as run:
+        _edit(v12, "market: GER40", "market: NAS100")
+        with pytest.raises(ResultRejected) as caught:
+            run.save_result({"# Trades": 0})
+        v12.write_bytes(original)
+    kept = f"exchange/archive/provenance/{run.run_id}_result_rejected.json"
+    message = str(caught.value)
+    assert message.startswith(
+        f"{kept}: rules/IB_raid_v1/v1.2.yaml:11:11: rules.market: IB_raid_v1@v1.2 is released "
+        "(in HEAD) and this file differs from it: a result would claim v1.2 without being it;"
+    ), message
+    assert message.endswith("; the result was not stored, it is kept in that file"), message
+    assert (run_ws.root / kept).is_file()
+    assert show_run(ws, run.run_id)["outputs"] == []
+    assert ws.store.find(type="result") == []
