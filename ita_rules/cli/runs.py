@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 from ita_rules.cli.app import JSON_OPTION, app, echo, emit_json, open_workspace, warn
@@ -38,7 +41,9 @@ def start(
     rule: str | None = RULE_OPTION,
     symbol: str | None = typer.Option(None, "--symbol"),
     timeframe: str | None = typer.Option(None, "--timeframe"),
-    inputs: list[str] = typer.Option([], "--input", help="An input file (repeat for more)."),
+    inputs: list[str] = typer.Option(
+        [], "--input", help="An input file, relative to the current folder (repeat for more)."
+    ),
     time_column: str | None = typer.Option(
         None, "--time-column", help="Time column of candle inputs."
     ),
@@ -66,10 +71,11 @@ def start(
 
     if (start_ is None) != (end is None):
         raise UsageError("--from and --to go together")
+    desk = open_workspace(ctx)
     snapshot = start_external_run(
-        open_workspace(ctx),
+        desk,
         flow_type,
-        inputs=inputs,
+        inputs=[_from_here(path, desk.root) for path in inputs],
         time_column=time_column,
         lease=lease,
         rule=rule,
@@ -272,3 +278,15 @@ def compare(
         emit_json(found)
     else:
         compare_text(found)
+
+
+def _from_here(path: str, root: Path) -> str:
+    """An input path typed at the shell, relative to the current folder (like ``store put``'s
+    files), as the run records it: relative to the workspace root when inside it."""
+    full = os.path.abspath(path)
+    try:
+        inside = os.path.relpath(full, root)
+    except ValueError:  # another drive (Windows)
+        return full
+    outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+    return full if outside else Path(inside).as_posix()

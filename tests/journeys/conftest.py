@@ -43,15 +43,16 @@ class Desk:
     root: Path
     env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, input: str | None = None, check: bool = False) -> Ran:
-        """``ita-rules ARGS`` as a separate process in the workspace."""
-        return self.sh(str(BIN / "ita-rules"), *args, input=input, check=check)
+    def run(self, *args: str, input: str | None = None, check: bool = False, at: str = "") -> Ran:
+        """``ita-rules ARGS`` as a separate process in the workspace (or its folder ``at``)."""
+        return self.sh(str(BIN / "ita-rules"), *args, input=input, check=check, at=at)
 
-    def sh(self, *cmd: str, input: str | None = None, check: bool = False) -> Ran:
-        """Any command (git, pre-commit, ...) in the workspace, with the desk's environment."""
+    def sh(self, *cmd: str, input: str | None = None, check: bool = False, at: str = "") -> Ran:
+        """Any command (git, pre-commit, ...) in the workspace (or its folder ``at``), with the
+        desk's environment."""
         proc = subprocess.run(
             list(cmd),
-            cwd=self.root,
+            cwd=self.root / at,
             env=self.env,
             input=input,
             capture_output=True,

@@ -239,6 +239,29 @@ def test_a_pandas_csv_is_a_candle_input_and_hashes_like_the_plain_file(desk: Des
     assert _range_hash(desk, _start(desk, "data/time_index.csv")) == plain
 
 
+def test_an_input_typed_in_a_subfolder_is_relative_to_it(desk: Desk) -> None:
+    """A flow started from its own folder names its data as the shell sees it, as `store put`
+    does; the run records it relative to the workspace, the same as from the top. Before, the
+    path was taken from the workspace root: `../data/x.csv` was "input not found"."""
+    desk.write("data/GER40_D1.csv", candles_csv())
+    desk.write("flows/local.csv", candles_csv())
+    from_top = _range_hash(desk, _start(desk, "data/GER40_D1.csv"))
+    args = ["runs", "start", "backtest_flow", "--rule", "IB_raid_v1@1.2", "--symbol", "GER40",
+            "--from", "2025-05-01", "--to", "2025-05-20"]  # fmt: skip
+    for typed, recorded in (("../data/GER40_D1.csv", "data/GER40_D1.csv"),
+                            ("local.csv", "flows/local.csv")):  # fmt: skip
+        ran = desk.run(*args, "--input", typed, at="flows")
+        assert ran.code == 0, ran.err
+        shown = desk.run("runs", "show", ran.out.strip(), "--json").json()
+        (entry,) = shown["inputs"]
+        assert (entry["path"], entry["range_hash"]) == (recorded, from_top)
+    ran = desk.run(*args, "--input", "data/GER40_D1.csv", at="flows")
+    assert (ran.code, ran.err) == (
+        1,
+        "ita-rules: flows/data/GER40_D1.csv: input not found (or not a file)\n",
+    )
+
+
 def test_a_csv_without_a_time_column_names_the_accepted_names(desk: Desk) -> None:
     desk.write("data/odd.csv", "when,open,close\n2025-05-01,1,2\n")
     ran = desk.run(
