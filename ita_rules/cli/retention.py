@@ -83,15 +83,21 @@ def plan(
 
         write_plan_json(result, sys.stdout)
         return
+    restores = [
+        f"restore {r.file_id}  {r.type:<11} {r.size:>12}  {r.reason}" for r in result.restores
+    ]
     lines = (
         f"{d.action:<7} {d.file_id}  {d.type:<11} {d.size:>12}  {d.reason}"
         for d in result.decisions
     )
-    _echo_lines(lines)
+    _echo_lines([*restores, *lines] if restores else lines)
     gb = result.bytes_selected / 1024**3
+    back = (
+        f", {len(restores)} soft-deleted record(s) protected again to restore" if restores else ""
+    )
     echo(
         f"plan {result.plan_id}: {result.n_selected} selected ({gb:.3f} GB), "
-        f"{len(result.decisions) - result.n_selected} kept"
+        f"{len(result.decisions) - result.n_selected} kept{back}"
     )
 
 

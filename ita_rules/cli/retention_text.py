@@ -16,10 +16,19 @@ def report_lines(doc: dict[str, Any]) -> list[str]:
             return [f"sweep: nothing was soft-deleted {window} day(s) ago or more; nothing removed"]
         return [f"{phase}: nothing purged"]
     if phase == "apply":
+        soft = doc["records_soft_deleted"]
         head = (
-            f"apply: {doc['records_soft_deleted']} record(s) soft-deleted, their files stay on "
-            f"disk for the {window}-day safety window{log}"
+            f"apply: {soft} record(s) soft-deleted, their files stay on disk for the "
+            f"{window}-day safety window"
+            if soft
+            else "apply: nothing to soft-delete"
         )
+        if doc.get("records_restored"):
+            head += (
+                f"; {doc['records_restored']} soft-deleted record(s) protected again restored "
+                "to live"
+            )
+        head += log
     else:
         freed = doc["freed_bytes"]
         size = f"{freed} bytes" + (f" ({freed / 1024**3:.3f} GB)" if freed >= 1024**2 else "")
@@ -36,6 +45,7 @@ def report_lines(doc: dict[str, Any]) -> list[str]:
         for c in doc["content_kept"]
     ]
     lines += [f"  {k['file_id']}: kept: {k['reason']}" for k in doc["kept"]]
+    lines += [f"  {k['file_id']}: restored: {k['reason']}" for k in doc.get("restored", ())]
     if doc["report_path"]:
         lines.append(f"  report {doc['report_path']}")
     return lines

@@ -46,6 +46,7 @@ class Report:
     )  # files off the disk: (path, bytes)
     content_kept: list[tuple[str, str]] = field(default_factory=list)  # (file_id, shared with)
     kept: list[tuple[str, str]] = field(default_factory=list)  # sweep: (file_id, why not removed)
+    restored: list[tuple[str, str]] = field(default_factory=list)  # apply: (file_id, protection)
     safety_window_days: int | None = None
     warnings: list[str] = field(default_factory=list)  # apply: the plan's (unknown runs)
     vectors: list[str] = field(default_factory=list)  # vectors soft-deleted or purged (ids)
@@ -68,6 +69,8 @@ class Report:
             "by_type": dict(sorted(by_type.items())),
             "content_kept": [{"file_id": f, "shared_with": h} for f, h in self.content_kept],
             "kept": [{"file_id": f, "reason": r} for f, r in self.kept],
+            "records_restored": len(self.restored),
+            "restored": [{"file_id": f, "reason": r} for f, r in self.restored],
             "safety_window_days": self.safety_window_days,
             "warnings": list(self.warnings),
             "audit_log_path": self.audit_log_path,

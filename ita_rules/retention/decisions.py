@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Protocol
 from ita_rules.core.errors import ItaRulesError
 from ita_rules.retention.protect import unknown_run_reason
 
-KEEP, DELETE, ARCHIVE = "keep", "delete", "archive"
+KEEP, DELETE, ARCHIVE, RESTORE = "keep", "delete", "archive", "restore"
 RESTORE_HINT = "`ita-rules index --rebuild` restores runs lost with the database"
 
 
@@ -65,6 +65,31 @@ class Decision(NamedTuple):
         }
 
 
+class Restore(NamedTuple):
+    """A soft-deleted record that is protected again (tagged, or touched by a run that protects
+    since apply soft-deleted it): apply makes it live again, for its reason, before anything is
+    soft-deleted."""
+
+    file_id: str
+    type: str
+    size: int
+    path: str
+    deleted_at: str
+    reason: str
+    hash: str = ""  # its content: a live record holding it stays, as with any protected record
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file_id": self.file_id,
+            "type": self.type,
+            "size": self.size,
+            "path": self.path,
+            "deleted_at": self.deleted_at,
+            "action": RESTORE,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Plan:
     """Every decision, in record order. ``selected``, ``kept``, ``plan_id`` and the totals are
@@ -74,6 +99,7 @@ class Plan:
     as_of: str
     decisions: list[Decision] = field(default_factory=list)
     unknown_runs: dict[str, list[str]] = field(default_factory=dict)  # run id -> its file_ids
+    restores: list[Restore] = field(default_factory=list)  # soft-deleted, protected again
     _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _memo_of(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -166,6 +192,8 @@ class PlanLike(Protocol):
     @property
     def warnings(self) -> list[str]: ...
     @property
+    def restores(self) -> list[Restore]: ...
+    @property
     def decisions(self) -> Iterable[Decision]: ...
     @property
     def plan_id(self) -> str: ...
@@ -187,11 +215,17 @@ def summary_of(plan: PlanLike) -> dict[str, object]:
 
 
 def document_of(plan: PlanLike) -> dict[str, object]:
-    """A plan as ``retention plan --json`` prints it: the decisions, then the totals (a
-    streamed plan counts them while its decisions are read)."""
-    head = {"as_of": plan.as_of, "warnings": plan.warnings}
+    """A plan as ``retention plan --json`` prints it: the soft-deleted records apply restores,
+    the decisions, then the totals (a streamed plan counts them while its decisions are read)."""
+    head = head_of(plan)
     decisions = [d.as_dict() for d in plan.decisions]
     return {**head, "decisions": decisions, **summary_of(plan)}
+
+
+def head_of(plan: PlanLike) -> dict[str, object]:
+    """What a plan's document starts with, before its decisions."""
+    restores = [r.as_dict() for r in plan.restores]
+    return {"as_of": plan.as_of, "warnings": plan.warnings, "restore": restores}
 
 
 def warning_lines(unknown_runs: dict[str, list[str]]) -> list[str]:

@@ -3,8 +3,11 @@
 Mark and sweep, like ``pre-commit gc``: ``apply`` only marks records ``deleted`` (files stay on
 disk, restorable); ``sweep`` (:mod:`.sweep`) removes files soft-deleted longer than the safety
 window, checking every protection again first, and only after a verified remote copy where the
-policy asks for one. Every decision is appended to ``logs/purge_YYYY_MM_DD.log`` before it is
-acted on, and a crash at any point leaves a state that the next run completes.
+policy asks for one. A soft-deleted record that a protection covers again (tagged, or touched
+by a run that protects, since) is made live again by the next ``apply``, logged as a
+``restore`` (the plan lists it first); the sweep keeps it meanwhile. Every decision is
+appended to ``logs/purge_YYYY_MM_DD.log`` before it is acted on, and a crash at any point leaves
+a state that the next run completes.
 
 Two moments: ``as_of`` is the day a plan is made for (a replay may simulate another day: the
 records' ages are measured to it), ``clock`` is the real time at which things happen. The
@@ -20,6 +23,7 @@ warning (:mod:`.inputs`).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ from ita_rules.core import times
 from ita_rules.core.errors import UsageError
 from ita_rules.db import tables as t
 from ita_rules.retention import audit, inputs
-from ita_rules.retention.decisions import ConfirmationNeeded, Plan
+from ita_rules.retention.decisions import ConfirmationNeeded, Plan, Restore
 from ita_rules.retention.inputs import Lineage, RetentionAborted
 from ita_rules.retention.plan import plan_records
 from ita_rules.retention.policy import Policy, load_policy
@@ -102,7 +106,8 @@ class Retention:
         """What apply would do on the day ``as_of``, every file with its reason. Changes nothing.
 
         The database decides the records, one query per type (:mod:`.query`); the decisions
-        stream from it whenever they are read (:mod:`.stream`). The vectors are planned here."""
+        stream from it whenever they are read (:mod:`.stream`). The vectors are planned here,
+        and so are the soft-deleted records a protection covers again (:meth:`restores`)."""
         lineage, vectors = self.lineage(), self.vectors()
         vector_plan = None
         if vectors is not None:
@@ -115,7 +120,26 @@ class Retention:
                 inputs=lineage.inputs,
                 outputs=lineage.outputs,
             )
-        return read_plan(self.store, self.policy, self.as_of, lineage, vector_plan, max_delete)
+        restores = functools.cache(lambda: self.restores(lineage))
+        return read_plan(
+            self.store, self.policy, self.as_of, lineage, vector_plan, max_delete, restores
+        )
+
+    def restores(self, lineage: Lineage) -> list[Restore]:
+        """The soft-deleted records a protection covers again (a protected tag, a run that
+        protects, its declared output or input: the protections that keep a live record),
+        by file_id. Content shared with a protected record is not one: that keeps the stored
+        file, which the sweep never removes while such a record needs it."""
+        reason = lineage.protections(self.policy).reason
+        found = []
+        for item, row in inputs.items(self.store, ("deleted",)):
+            why = reason(item.type, item.tags, item.run_id, item.hash, item.file_id)
+            if why is not None:
+                path, deleted_at = row["path"], row["deleted_at"]
+                found.append(
+                    Restore(item.file_id, item.type, item.size, path, deleted_at, why, item.hash)
+                )
+        return sorted(found)
 
     # -- acting ------------------------------------------------------------------------
     @contextmanager
@@ -171,26 +195,33 @@ class Retention:
         max_delete: int | None = None,
         telegram: Telegram | None = None,
     ) -> audit.Report:
-        """Soft-delete what the plan selects. A plan over ``large_purge_gb`` sends a Telegram
-        notice and stops until confirmed with its plan id. The records' ``deleted_at`` is the
-        real time (the safety window starts then, whatever day the plan was made for)."""
+        """Soft-delete what the plan selects, after making live again the soft-deleted records
+        a protection covers again (:meth:`restores`: an audit entry of phase ``restore`` each,
+        with the protection as its reason). A plan over ``large_purge_gb`` sends a Telegram
+        notice and stops, changing nothing, until confirmed with its plan id. The records'
+        ``deleted_at`` is the real time (the safety window starts then, whatever day the plan
+        was made for)."""
         with self._locked():
             plan = self.plan(max_delete=max_delete)
             selected = plan.selected  # first: the plan id is then the id of these
             now = self.now()
             report = self.report("apply", plan.plan_id, now)
-            report.warnings = plan.warnings
-            if not selected:
+            report.warnings = list(plan.warnings)
+            if not selected and not plan.restores:
                 return report
-            self._confirmed(plan, confirm, telegram)
+            if selected:
+                self._confirmed(plan, confirm, telegram)
             files = [d for d in selected if not is_vector(d.file_id)]
             vecs = [d.file_id for d in selected if is_vector(d.file_id)]
             paths = inputs.paths(self.store, (d.file_id for d in files))
             self._check_on_disk(paths[d.file_id] for d in files)
+            at, planned_for = times.iso(now), times.iso(self.as_of)
+            self._restore_protected(plan.restores, report, now, planned_for)
+            if not selected:
+                return self.finish(report)
             vectors = self.vectors() if vecs else None
             if vectors is not None:
                 paths.update((f, vectors.path(f)) for f in vecs)
-            at, planned_for = times.iso(now), times.iso(self.as_of)
             entry = {"at": at, "as_of": planned_for, "phase": "apply", "plan_id": plan.plan_id}
             self.log(
                 report,
@@ -213,6 +244,43 @@ class Retention:
                 vectors.set_deleted(vecs, now.timestamp())
             report.affected, report.vectors = [(d.file_id, d.type, d.size) for d in files], vecs
             return self.finish(report)
+
+    def _restore_protected(
+        self, restores: Sequence[Restore], report: audit.Report, now: _dt.datetime, as_of: str
+    ) -> None:
+        """Make live again the soft-deleted records a protection covers again, each logged
+        first (phase ``restore``); one whose file is no longer on disk stays soft-deleted (a
+        live record must have its file), with a warning naming ``store fsck``."""
+        back = [r for r in restores if self.store.abspath(r.path).is_file()]
+        on_disk = {r.file_id for r in back}
+        for r in restores:
+            if r.file_id not in on_disk:
+                report.warnings.append(
+                    f"{r.file_id} is protected again ({r.reason}) but its file {r.path} is "
+                    "missing on disk: left soft-deleted; run `ita-rules store fsck`"
+                )
+        if not back:
+            return
+        at = times.iso(now)
+        entry = {"at": at, "as_of": as_of, "phase": "restore", "action": "restore"}
+        self.log(
+            report,
+            now,
+            (
+                {
+                    **entry,
+                    "file_id": r.file_id,
+                    "type": r.type,
+                    "path": r.path,
+                    "size": r.size,
+                    "deleted_at": r.deleted_at,
+                    "reason": r.reason,
+                }
+                for r in back
+            ),
+        )
+        self.store.set_status([r.file_id for r in back], "live", at=at)
+        report.restored = [(r.file_id, r.reason) for r in back]
 
     def _confirmed(
         self, plan: StreamedPlan, confirm: str | None, telegram: Telegram | None

@@ -48,7 +48,7 @@ def items(store: Store, statuses: Sequence[str] = ("live",)) -> list[tuple[Item,
     )  # fmt: skip
     with store.db.read() as conn:
         rows = conn.execute(sa.select(*columns).where(r.c.status.in_(list(statuses)))).all()
-        tags = tags_by_file(conn)
+        tags = tags_by_file(conn, statuses)
     none: frozenset[str] = frozenset()
     out = []
     for fid, type_, size, created, hash_, run_id, symbol, tf, path, deleted_at in rows:
@@ -235,10 +235,15 @@ def holder(store: Store, hash_: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def tags_by_file(conn: sa.Connection) -> dict[str, set[str]]:
-    """file_id -> its tags (files without tags are absent)."""
+def tags_by_file(conn: sa.Connection, statuses: Sequence[str] | None = None) -> dict[str, set[str]]:
+    """file_id -> its tags (files without tags are absent); with ``statuses``, only of the
+    records with one of them (the soft-deleted ones are few)."""
     tags: dict[str, set[str]] = {}
-    for file_id, tag in conn.execute(sa.select(t.tags.c.file_id, t.tags.c.tag)):
+    query = sa.select(t.tags.c.file_id, t.tags.c.tag)
+    if statuses is not None and tuple(statuses) != ("live",):
+        r = t.records
+        query = query.join(r, r.c.file_id == t.tags.c.file_id).where(r.c.status.in_(list(statuses)))
+    for file_id, tag in conn.execute(query):
         tags.setdefault(file_id, set()).add(tag)
     return tags
 

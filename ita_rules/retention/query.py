@@ -92,6 +92,9 @@ class Query:
         self.postgres = dialect == "postgresql"
         self.rows = rows
         self.kinds = frozenset(row["kind"] for row in rows)
+        # content of soft-deleted records apply restores first (hash -> file_id): a live record
+        # holding it stays as a protected record's does
+        self.restored: Mapping[str, str] = {}
 
     def prepare(self, conn: sa.Connection) -> None:
         """Create and fill the temporary tables in ``conn``'s transaction (Postgres drops them
@@ -166,6 +169,8 @@ class Query:
         holders = {
             hash_: file_id for hash_, file_id in conn.execute(sa.select(h.c.hash, h.c.file_id))
         }
+        for hash_, file_id in self.restored.items():
+            holders.setdefault(hash_, file_id)
         return Lookups(
             {file_id: named["t"][tag] for file_id, tag in tagged.items()},
             named["r"],

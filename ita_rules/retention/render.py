@@ -8,6 +8,8 @@ import json
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
+from ita_rules.retention.decisions import head_of
+
 DECISION_FIELDS = ("file_id", "type", "size", "created_at", "action", "reason", "protected")
 
 
@@ -17,7 +19,7 @@ def write_plan_json(plan: Any, out: TextIO, chunk: int = 10_000) -> None:
     over ten seconds for a million decisions), the text of their action, reason and protection
     made once per such triple (they repeat), and written a chunk at a time; the plan id and
     the totals, which count the decisions, come after them (one reading of a streamed plan)."""
-    head = _indented({"as_of": plan.as_of, "warnings": plan.warnings, "decisions": []})
+    head = _indented({**head_of(plan), "decisions": []})
     out.write(head[: -len("]\n}")])
     known: dict[Any, str] = {}  # type texts, each encoded once
     tails: dict[Any, str] = {}  # (action, reason, protected) -> the decision's last three lines

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from ita_rules.retention.decisions import (
     KEEP,
     Decision,
     Plan,
+    Restore,
     document_of,
     summary_of,
     warning_lines,
@@ -56,11 +57,19 @@ class _Source:
     as_of: _dt.datetime
     types: list[str]
     vectors: list[Decision]
+    restores: Callable[[], list[Restore]] = list
+
+    def _hold_restored(self) -> None:
+        """The content of the records apply restores first is held (read before the records'
+        transaction: the restores read the store themselves)."""
+        restored = sorted(self.restores(), reverse=True)  # the first by file_id wins
+        self.query.restored = {r.hash: r.file_id for r in restored}
 
     def decisions(self, cap: Cap | None, tally: _Tally) -> Iterator[Decision]:
         """Every decision, counted in ``tally``: the records', then the vectors'. The store's
         connections are let go after the reading (a plan may be read after its store was
         closed)."""
+        self._hold_restored()
         try:
             with self.store.db.read() as conn:
                 self.query.prepare(conn)
@@ -81,6 +90,7 @@ class _Source:
         if max_delete is None:
             return None
         oldest: list[tuple[str, str]] = []
+        self._hold_restored()
         with self.store.db.read() as conn:
             self.query.prepare(conn)
             lookups = self.query.lookups(conn)
@@ -184,6 +194,13 @@ class StreamedPlan:
     cap: Cap | None
     warnings: list[str]
     tally: _Tally | None = field(default=None, repr=False)
+    find_restores: Callable[[], list[Restore]] = field(default=list, repr=False)
+
+    @property
+    def restores(self) -> list[Restore]:
+        """The soft-deleted records apply makes live again first, read when first asked for
+        (by the plan's document, its decisions, or apply)."""
+        return self.find_restores()
 
     @property
     def decisions(self) -> Decisions:
@@ -247,11 +264,13 @@ def read_plan(
     lineage: inputs.Lineage,
     vectors: Plan | None = None,
     max_delete: int | None = None,
+    restores: Callable[[], list[Restore]] = list,
 ) -> StreamedPlan:
     """The plan of the live records (and of the vectors, planned in Python) on the day
     ``as_of``; the records naming a run the metadata does not know are found at once (they
     are the warnings, with the rule versions runs name that are not in the registry), the
-    decisions are read when asked for."""
+    decisions are read when asked for. ``restores``: the soft-deleted records apply makes live
+    first, asked for once (their content is held as a protected record's)."""
     r = t.records
     live = r.c.status == "live"
     with store.db.read() as conn:
@@ -269,9 +288,10 @@ def read_plan(
     for run_id, file_ids in (vectors.unknown_runs if vectors is not None else {}).items():
         unknown.setdefault(run_id, []).extend(file_ids)
     extra = list(vectors.decisions) if vectors is not None else []
-    source = _Source(store, query, policy, as_of, types, extra)
+    source = _Source(store, query, policy, as_of, types, extra, restores)
     warnings = [*warning_lines(unknown), *lineage.warnings(policy)]
-    return StreamedPlan(as_of.isoformat(), source, source.cap(max_delete), warnings)
+    cap = source.cap(max_delete)
+    return StreamedPlan(as_of.isoformat(), source, cap, warnings, find_restores=restores)
 
 
 def _capped(decision: Decision, cap: Cap | None) -> Decision:

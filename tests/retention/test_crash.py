@@ -250,13 +250,14 @@ def _expected_after_full_run(rows: dict[str, Row], far: dt.datetime) -> dict[str
     for members in groups.values():
         members.sort(key=lambda r: (r.created_at, r.file_id), reverse=True)
         rank.update({r.file_id: i for i, r in enumerate(members)})
-    protected_hashes = {r.hash for r in live if r.protected}
+    # apply restores the late-protected first: their content is a protected live record's too
+    protected_hashes = {r.hash for r in rows.values() if r.protected and r.status in LIVE}
     out: dict[str, str] = {}
     for r in rows.values():
         if r.status == "purged":
             out[r.file_id] = "purged"
         elif r.protected:
-            out[r.file_id] = r.status  # live stays live; late-protected stays soft-deleted
+            out[r.file_id] = "live"  # live stays live; late-protected is restored by apply
         elif r.hash in protected_hashes:
             out[r.file_id] = r.status  # content a protected live record needs: kept as is
         elif r.status == "deleted":

@@ -319,6 +319,51 @@ def test_a_broken_rule_file_keeps_the_runs_of_its_version_and_warns(ret_ws: RetW
     }
 
 
+def test_apply_restores_a_soft_deleted_record_protected_again(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
+    """Tagged while soft-deleted: apply makes it live again (the sweep would keep it deleted
+    for ever); one whose file is gone stays soft-deleted, and the report says so."""
+    back = ret_ws.put("a.png", b"tagged in the window", type="screenshot", days_old=200)
+    gone = ret_ws.put("b.png", b"tagged, file lost", type="screenshot", days_old=200)
+    assert cli("retention", "apply", "--as-of", AS_OF).code == 0
+    store = ret_ws.store()
+    try:
+        store.tag(back, "important")
+        store.tag(gone, "important")
+    finally:
+        store.db.dispose()
+    lost = ret_ws.path_of(gone)
+    lost.unlink()
+    shown = lost.relative_to(ret_ws.root / "exchange").as_posix()
+    # the same bytes stored again, old and unprotected: the restored record will hold them
+    dup = ret_ws.put("dup.png", b"tagged in the window", type="screenshot", days_old=200)
+    r = cli("retention", "plan", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    assert [(d["file_id"], d["reason"]) for d in plan["restore"]] == sorted(
+        [(back, "protected tag 'important'"), (gone, "protected tag 'important'")]
+    )
+    assert [(d["file_id"], d["action"], d["reason"]) for d in plan["decisions"]] == [
+        (dup, "keep", f"content shared with protected record {back}")
+    ]
+    assert plan["selected"] == 0
+
+    r = cli("retention", "apply", "--as-of", AS_OF, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["records_restored"] == 1 and report["records_soft_deleted"] == 0
+    assert report["restored"] == [{"file_id": back, "reason": "protected tag 'important'"}]
+    assert report["warnings"] == [
+        f"{gone} is protected again (protected tag 'important') but its file {shown} is "
+        "missing on disk: left soft-deleted; run `ita-rules store fsck`"
+    ]
+    assert ret_ws.statuses()[back] == "live" and ret_ws.statuses()[gone] == "deleted"
+    assert ret_ws.statuses()[dup] == "live"
+    assert ret_ws.path_of(back).is_file()
+    entries = [json.loads(line) for line in (ret_ws.root / _today_log()).read_text().splitlines()]
+    restored = [(e["file_id"], e["reason"]) for e in entries if e["phase"] == "restore"]
+    assert restored == [(back, "protected tag 'important'")]
+
+
 def _set_snapshot(
     ret_ws: RetWs, run_id: str, inputs: tuple[str, ...], outputs: tuple[str, ...]
 ) -> None:

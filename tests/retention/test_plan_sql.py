@@ -250,7 +250,7 @@ def test_the_json_is_one_reading_and_byte_for_byte_the_plan_dict(db: Any) -> Non
     assert streamed.getvalue() == whole.getvalue()
     document = json.loads(streamed.getvalue())
     assert list(document) == [
-        "as_of", "warnings", "decisions", "plan_id", "selected", "selected_bytes", "by_type",
+        "as_of", "warnings", "restore", "decisions", "plan_id", "selected", "selected_bytes", "by_type",
     ]  # fmt: skip
     assert document["warnings"] == [
         f"run {RUNS[1]} unknown: lineage cannot be checked; kept 2 record(s): f1, f5 "
