@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ita_rules.core.errors import UsageError
 from ita_rules.store import naming
 from ita_rules.store.records import dump_metadata
 
 
-@dataclass(frozen=True)
-class PutSpec:
-    """What to record with a put, checked once for a whole batch."""
+class PutSpec(NamedTuple):
+    """What to record with a put, checked once for a whole batch. (A NamedTuple, not a
+    dataclass: a put then imports neither the dataclasses module nor inspect, and writes no
+    methods at its start. ``spec._replace(...)`` is ``dataclasses.replace``.)"""
 
     type: str
     symbol: str | None = None
@@ -41,7 +41,7 @@ class PutSpec:
             raise UsageError(_not_text(exc)) from None
         except (TypeError, ValueError) as exc:
             raise UsageError(f"metadata: cannot be stored as JSON: {exc}") from None
-        return replace(self, tags=tags, metadata=metadata)
+        return self._replace(tags=tags, metadata=metadata)
 
 
 def _not_text(exc: UnicodeEncodeError) -> str:
