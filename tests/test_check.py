@@ -750,3 +750,61 @@ def test_server_hook_refuses_a_nested_rule_file(
     assert r.returncode != 0
     assert "remote: " + NESTED.rstrip("\n") in r.stderr
     assert git(bare, "rev-parse", "main") == before
+
+
+def _merge_two_v11(ws: Path, theirs: dict[str, Any]) -> tuple[str, str]:
+    """S1 1.0 on main; ``a`` makes 1.1 (atr_mult 1.5), ``b`` from main makes 1.1 with
+    ``theirs``; main takes ``a``, then merges ``b`` without committing, keeping its own 1.1
+    where they conflict. Returns the two commits."""
+    put(ws, "S1", "1.0")
+    commit(ws, "first")
+    git(ws, "checkout", "-q", "-b", "a")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    a = commit(ws, "1.1 on a")
+    git(ws, "checkout", "-q", "-b", "b", "main")
+    put(ws, "S1", "1.1", **theirs)
+    b = commit(ws, "1.1 on b")
+    git(ws, "checkout", "-q", "main")
+    git(ws, "merge", "-q", "a")
+    subprocess.run(["git", "merge", "-q", "--no-commit", "b"], cwd=ws, capture_output=True)
+    if "<<<<<<<" in (ws / "rules/S1/v1.1.yaml").read_text():
+        git(ws, "checkout", "--ours", "rules/S1/v1.1.yaml")
+    git(ws, "add", "-A")
+    return a, b
+
+
+def test_a_merge_keeping_one_of_two_different_versions_is_refused_at_commit_time(
+    in_git_repo: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two branches each made 1.1; the merge keeps main's (its tree does not change), but
+    the other 1.1 would be in the history too: the staged check (pre-commit) refuses the
+    merge commit, naming both commits and the way out, before a push does (walk2 F1)."""
+    import sys
+
+    ws = in_git_repo
+    a, b = _merge_two_v11(ws, {"params": {"atr_mult": 1.7}})
+    expected = (
+        f"rules/S1/v1.1.yaml: version 1.1 was made twice: the merged branch (commit {b[:12]}) "
+        f"made it with other content than this one (commit {a[:12]}); a released version has "
+        "one content: abort the merge (git merge --abort), renumber the merged branch's version "
+        "(rebase it on this one, `ita-rules new-version S1`) and merge again\n"
+    )
+    r = cli("check")
+    assert (r.code, r.out) == (1, expected)
+    # the hook pre-commit installs: the merge commit is not made
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    hook = ws / ".git/hooks/pre-commit"
+    hook.write_text("#!/bin/sh\nexec ita-rules-hook\n")
+    hook.chmod(0o755)
+    done = subprocess.run(["git", "commit", "-q", "--no-edit"], cwd=ws, capture_output=True)
+    assert done.returncode != 0
+    assert expected in done.stderr.decode()
+    assert git(ws, "rev-parse", "HEAD") == a
+
+
+def test_a_merge_of_the_same_version_made_twice_alike_passes(in_git_repo: Path, cli: Any) -> None:
+    """Both branches made 1.1 alike but for a tag: one version, one content."""
+    ws = in_git_repo
+    _merge_two_v11(ws, {"params": {"atr_mult": 1.5}, "tags": ["b"]})
+    r = cli("check")
+    assert (r.code, r.out) == (0, "")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +311,56 @@ def test_force_push_rewrite_triggers_a_rebuild_and_is_reported(in_git_repo: Path
     assert history(cli).out == r.out  # kept by later refreshes
 
 
+def test_switching_branches_is_no_history_rewrite(in_git_repo: Path, cli: Any) -> None:
+    """The index follows HEAD: checking out another branch rebuilds it for that branch, with
+    no "history rewritten" report, and a fast-forward merge afterwards reports nothing
+    either (walk2 F10)."""
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws, "first")
+    git(ws, "checkout", "-q", "-b", "feat")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    commit(ws, "1.1")
+    assert (history(cli).code, history(cli).out) == (0, "")
+    git(ws, "checkout", "-q", "main")
+    r = cli("index")
+    assert r.out.startswith("index rebuilt (HEAD moved from feat to main)")
+    r = history(cli)
+    assert (r.code, r.out) == (0, "")
+    assert "1 version file(s) checked against HEAD, 0 problem(s)" in r.err
+    git(ws, "merge", "-q", "--ff-only", "feat")
+    r = history(cli)
+    assert (r.code, r.out) == (0, "")
+    assert "2 version file(s) checked against HEAD, 0 problem(s)" in r.err
+
+
+def test_a_rewrite_report_goes_once_its_version_is_in_the_history_again(
+    in_git_repo: Path, cli: Any
+) -> None:
+    """An index made before the branch was recorded took a branch switch for a rewrite; the
+    report ("no longer in the history of HEAD") goes when the version's commit is in the
+    history again (here: the branch fast-forwarded to it)."""
+    ws = in_git_repo
+    put(ws, "S1", "1.0")
+    commit(ws, "first")
+    git(ws, "checkout", "-q", "-b", "feat")
+    put(ws, "S1", "1.1", params={"atr_mult": 1.5})
+    c2 = commit(ws, "1.1")
+    assert cli("index").code == 0
+    with closing(sqlite3.connect(ws / ".ita/index.sqlite")) as conn, conn:
+        conn.execute("DELETE FROM meta WHERE key = 'branch'")  # as an older index has it
+    git(ws, "checkout", "-q", "main")
+    r = history(cli)
+    assert (r.code, r.out) == (
+        1,
+        f"rules/S1/v1.1.yaml: history rewritten: this version (introduced in commit {c2[:12]}) "
+        "is no longer in the history of HEAD\n",
+    )
+    git(ws, "merge", "-q", "--ff-only", "feat")
+    r = history(cli)
+    assert (r.code, r.out) == (0, "")
+
+
 def test_deleting_the_index_loses_nothing(in_git_repo: Path, cli: Any) -> None:
     ws = in_git_repo
     put(ws, "S1", "1.0")
@@ -570,8 +622,9 @@ def test_scan_reads_the_usual_layouts_without_the_yaml_loader() -> None:
     assert strip_lifecycle("tags: &t [a]\nrules: {x: *t}\n") is None
 
 
-def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, cli: Any) -> None:
-    ws = in_git_repo
+def _two_branches_make_v11(ws: Path) -> tuple[str, str]:
+    """S1 1.0 on main; branch ``a`` makes 1.1 with atr_mult 1.5, branch ``b`` (from main)
+    with 1.7. Returns the two commits."""
     put(ws, "S1", "1.0")
     commit(ws)
     git(ws, "checkout", "-q", "-b", "a")
@@ -580,22 +633,73 @@ def test_two_branches_releasing_the_same_version_differently(in_git_repo: Path, 
     git(ws, "checkout", "-q", "-b", "b", "main")
     put(ws, "S1", "1.1", params={"atr_mult": 1.7})
     b = commit(ws, "1.1 on b")[:12]
-    git(ws, "checkout", "-q", "a")
-    subprocess.run(["git", "merge", "-q", "b"], cwd=ws, capture_output=True)  # conflicts
-    git(ws, "checkout", "--ours", "rules/S1/v1.1.yaml")
+    return a, b
+
+
+def _merge_keeping(ws: Path, into: str, other: str, side: str) -> str:
+    """Merge ``other`` into ``into`` (an add/add conflict), keeping ``side``'s v1.1."""
+    git(ws, "checkout", "-q", into)
+    subprocess.run(["git", "merge", "-q", other], cwd=ws, capture_output=True)  # conflicts
+    git(ws, "checkout", f"--{side}", "rules/S1/v1.1.yaml")
     git(ws, "add", "-A")
     git(ws, "commit", "-q", "--no-edit")
+    return short(ws)
+
+
+TWICE = (
+    "rules/S1/v1.1.yaml: version 1.1 was made twice: commit {theirs} (on a merged branch) made "
+    "it with other content than commit {mine}, and merge commit {merge} joined them; a "
+    "released version has one content: undo the merge, renumber the branch's version (rebase "
+    "the branch on the released one, `ita-rules new-version S1`) and merge again:"
+)
+
+
+@pytest.mark.parametrize("into", ["a", "b"])
+def test_two_branches_releasing_the_same_version_differently(
+    in_git_repo: Path, cli: Any, into: str
+) -> None:
+    """The merge keeps its first parent's v1.1 (the tree does not change there), but the
+    other branch's v1.1 is in the history now too: the version has two contents, and a run
+    of either could name it. The finding is the merge (not the branch's commit, which did
+    nothing wrong alone), with the way out; the index keeps the first parent's content and
+    shows no change event (walk2 F1)."""
+    ws = in_git_repo
+    commits = dict(zip("ab", _two_branches_make_v11(ws), strict=True))
+    other = "b" if into == "a" else "a"
+    merge = _merge_keeping(ws, into, other, "ours")
     r = history(cli)
     assert r.code == 1
-    first, second = (a, b) if f"introduced in commit {a}" in r.out else (b, a)
-    assert r.out.splitlines()[0] == (
-        f"rules/S1/v1.1.yaml: released version re-added with different content in commit "
-        f"{second} (introduced in commit {first}); only active, deprecation_reason and tags may "
-        "change:"
-    )
+    lines = r.out.splitlines()
+    assert lines[0] == TWICE.format(theirs=commits[other], mine=commits[into], merge=merge)
+    mine, theirs = (1.5, 1.7) if into == "a" else (1.7, 1.5)
+    assert lines[1] == f"    ~ params.atr_mult: {mine} -> {theirs}"
+    assert len(lines) == 3  # and the params_hash
+    r = cli("log", "S1")
+    assert r.code == 0
+    assert r.out.splitlines()[1].startswith(f"v1.1  {commits[into]}  ")
+    assert len(r.out.splitlines()) == 2  # no "changed" event: the merge changed nothing there
+    doc = json.loads(cli("log", "S1", "--json").out)
     assert (
-        "    ~ params.atr_mult: 1.5 -> 1.7" in r.out or "    ~ params.atr_mult: 1.7 -> 1.5" in r.out
+        doc["versions"][1]["params_hash"]
+        == yaml.safe_load((ws / "rules/S1/v1.1.yaml").read_text())["params_hash"]
     )
+
+
+def test_a_merge_taking_the_other_branchs_version_is_a_change_of_its_own(
+    in_git_repo: Path, cli: Any
+) -> None:
+    """Taking the merged branch's v1.1 changes the first-parent line's released file: that
+    change, in the merge, is the one finding."""
+    ws = in_git_repo
+    a, _b = _two_branches_make_v11(ws)
+    merge = _merge_keeping(ws, "a", "b", "theirs")
+    r = history(cli)
+    assert r.code == 1
+    assert r.out.splitlines()[0] == (
+        f"rules/S1/v1.1.yaml: released version changed in commit {merge} (introduced in "
+        f"commit {a}); only active, deprecation_reason and tags may change:"
+    )
+    assert "made twice" not in r.out
 
 
 def test_index_start_up_imports_only_what_it_needs(sample_ws: Path) -> None:

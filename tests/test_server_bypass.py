@@ -313,6 +313,43 @@ def test_feature_branch_versions_stay_editable_until_merged(server: Server) -> N
     )
 
 
+def test_a_merge_bringing_a_second_content_of_a_version_is_refused(server: Server) -> None:
+    """Two branches each make S1 1.2; main merges ``a``, then ``b`` keeping its own 1.2 (its
+    tree does not change). ``b``'s 1.2 would be in main's history too: refused, naming the
+    merge and the way out; renumbering ``b``'s version (the branch made again from main)
+    is accepted (walk2 F1)."""
+    s = server
+    git(s.client, "checkout", "-q", "-b", "b")
+    put(s.client, "S1", "1.2", params={"atr_mult": 1.9})
+    b = commit(s.client, "1.2 on b")
+    assert s.push("origin", "b").returncode == 0  # feature-only versions stay editable
+    git(s.client, "checkout", "-q", "main")
+    put(s.client, "S1", "1.2", params={"atr_mult": 1.8})
+    a = commit(s.client, "1.2 on main")
+    assert s.push("origin", "main").returncode == 0
+    subprocess.run(["git", "merge", "-q", "b"], cwd=s.client, capture_output=True)  # conflicts
+    git(s.client, "checkout", "--ours", "rules/S1/v1.2.yaml")
+    merge = commit(s.client, "merge b, keeping main's 1.2")
+    r = s.push("origin", "main")
+    assert r.returncode != 0
+    assert (
+        f"remote: rules/S1/v1.2.yaml:10:13: version 1.2 was made twice: commit {b[:12]} (on a merged "
+        f"branch) made it with other content than commit {a[:12]}, and merge commit "
+        f"{merge[:12]} joined them; a released version has one content: undo the merge, "
+        "renumber the branch's version (rebase the branch on the released one, `ita-rules "
+        "new-version S1`) and merge again:" in r.stderr
+    )
+    assert s.ref("main") == a
+    git(s.client, "reset", "-q", "--hard", "HEAD~1")
+    git(s.client, "checkout", "-q", "-B", "b", "main")
+    put(s.client, "S1", "1.3", params={"atr_mult": 1.9})
+    commit(s.client, "b's idea as 1.3")
+    git(s.client, "checkout", "-q", "main")
+    git(s.client, "merge", "-q", "--no-ff", "--no-edit", "b")
+    r = s.push("origin", "main")
+    assert r.returncode == 0, r.stderr
+
+
 def test_protected_refs_patterns(server: Server) -> None:
     (server.client / "ita.toml").write_text('[rules]\nprotected_refs = ["refs/heads/release/*"]\n')
     commit(server.client, "protect release branches")

@@ -101,8 +101,58 @@ def run_check(
         result = push_check(git, rules_path_in_repo(top, root), pushed, remote)
     else:
         result = staged(git, rules_path, protected_ref, rules_path_in_repo(top, root))
+        if (top / ".git" / "MERGE_HEAD").exists() or not (top / ".git").is_dir():
+            result.findings += made_twice(git, rules_path)
     result.findings = [printable_finding(f) for f in result.findings]
     return result
+
+
+def made_twice(git: gitio.Git, rules_path: str) -> list[Finding]:
+    """A merge being committed (``MERGE_HEAD``) whose two sides each made a version file
+    that their merge bases lack, with other content (lifecycle fields aside): whichever the
+    index keeps, both are in its history then, and the version has two contents (a run of
+    either may name it). Found at commit time, before a push or the history audit refuses
+    it for good."""
+    merging = git.commit_id("MERGE_HEAD")
+    if merging is None:
+        return []
+    from ita_rules.rules.blobs import is_rule_path, version_of
+    from ita_rules.rules.scan import strip_lifecycle
+
+    ours, theirs = git.tree_entries("HEAD", rules_path), git.tree_entries(merging, rules_path)
+    both = [p for p in ours if p in theirs and ours[p][1] != theirs[p][1]]
+    both = [p for p in both if is_rule_path(p, rules_path)]
+    if not both:
+        return []
+    bases = git.run(["merge-base", "--all", "HEAD", merging], check=False).stdout.decode()
+    for base in bases.split():
+        known = git.tree_entries(base, *both)
+        both = [p for p in both if p not in known]
+    out: list[Finding] = []
+    for path in both:
+        texts = git.blobs([ours[path][1], theirs[path][1]])
+        a, b = (texts.get(side[path][1], b"").decode("utf-8", "replace") for side in (ours, theirs))
+        plain_a, plain_b = strip_lifecycle(a), strip_lifecycle(b)
+        if (a == b) if plain_a is None or plain_b is None else (plain_a == plain_b):
+            continue
+        made = [
+            git.out(["log", "-1", "--format=%H", "--diff-filter=A", rev, "--", path])
+            .decode()
+            .strip()[:12]
+            for rev in ("HEAD", merging)
+        ]
+        setup, version = version_of(path) or ("", "")
+        out.append(
+            Finding(
+                path,
+                f"version {version} was made twice: the merged branch (commit {made[1]}) made it "
+                f"with other content than this one (commit {made[0]}); a released version has "
+                "one content: abort the merge (git merge --abort), renumber the merged branch's "
+                f"version (rebase it on this one, `ita-rules new-version {setup}`) and merge again",
+                code="version-twice",
+            )
+        )
+    return out
 
 
 def printable_finding(f: Finding) -> Finding:

@@ -119,8 +119,9 @@ class AuditFinding(NamedTuple):
 class Replay:
     """The audit state: every version file seen so far, and what the replay produced."""
 
-    def __init__(self, rows: dict[str, VersionRow] | None = None) -> None:
+    def __init__(self, rows: dict[str, VersionRow] | None = None, tip: str | None = None) -> None:
         self.rows: dict[str, VersionRow] = {} if rows is None else rows
+        self.tip = tip  # the commit whose history is replayed: where two branches meet
         self.events: list[Event] = []
         self.findings: list[AuditFinding] = []
         self.dirty: set[str] = set()  # rows created or touched by this replay
@@ -146,7 +147,7 @@ class Replay:
         total = len(commits)
         for n, c in enumerate(commits, 1):
             for e in c.entries:
-                self._entry(c, e, rules_path)
+                self._entry(git, c, e, rules_path)
             if progress is not None:
                 progress(n, total)
 
@@ -164,7 +165,7 @@ class Replay:
         assert self._missing is not None
         return self._missing
 
-    def _entry(self, c: Commit, e: Entry, rules_path: str) -> None:
+    def _entry(self, git: gitio.Git, c: Commit, e: Entry, rules_path: str) -> None:
         self.dirty.update((e.old_path, e.new_path))
         if e.status == "D":
             if self._is_rule(c, e.old_path, rules_path, arriving=False):
@@ -187,7 +188,53 @@ class Replay:
         elif e.status in "MT":
             self._change(c, row, e.old_blob, e.new_blob, readded=False)
         else:  # added again while present: two branches made this version differently
-            self._change(c, row, row.blob, e.new_blob, readded=False, again=True)
+            self._twice(git, c, row, e.new_blob)
+
+    def _twice(self, git: gitio.Git, c: Commit, row: VersionRow, blob: str) -> None:
+        """``c`` adds ``row``'s version, which another branch made (``row.introduced_commit``),
+        with other content: the finding is the merge that brought both into this history
+        (:func:`_meeting`), as it shows on the first-parent line (the content that line had
+        is the version's: a merge that keeps it changes nothing there, one that takes the
+        other side's is a change of its own, found when replayed). Neither commit did wrong
+        alone; together the version has two contents, and runs of either may name it: the
+        way out is to renumber the branch's version before merging."""
+        changes = self._mutation(row.blob, blob, row.file_path)
+        if changes == []:
+            return  # the same version, lifecycle fields aside
+        meeting = _meeting(git, self.tip, row.introduced_commit, c.id, row.file_path)
+        mine, theirs = row.introduced_commit, c.id  # which is on the first-parent line
+        if meeting is not None:
+            if git.is_ancestor(c.id, meeting.first_parent):
+                mine, theirs = c.id, row.introduced_commit
+                self._take(row, blob)
+            if meeting.takes_other_side:
+                return  # the merge changes the first-parent line's file: its own finding
+        from ita_rules.rules.diffing import diff_lines
+
+        setup, version = version_of(row.file_path) or ("", "")
+        where, joined = c, ""
+        if meeting is not None:
+            where = meeting.commit
+            joined = f", and merge commit {meeting.commit.id[:12]} joined them"
+        self._find(
+            where,
+            row.file_path,
+            f"version {version} was made twice: commit {theirs[:12]} (on a merged branch) made "
+            f"it with other content than commit {mine[:12]}{joined}; a released version has one "
+            "content: undo the merge, renumber the branch's version (rebase the branch on the "
+            f"released one, `ita-rules new-version {setup}`) and merge again"
+            + (":" + diff_lines(changes) if changes else " (the file no longer loads)"),
+            "history-changed",
+            at=(self._blobs().get(row.blob), tuple(changes[0].path)) if changes else None,
+        )
+
+    def _take(self, row: VersionRow, blob: str) -> None:
+        """``row`` with ``blob``'s content (the first-parent line's, read after another's)."""
+        fields = self._blobs().fields(blob, row.file_path) or {}
+        row.blob = blob
+        row.active = int(fields.get("active", True) is not False)
+        row.deprecation_reason = _text(fields.get("deprecation_reason"))
+        row.params_hash = _text(fields.get("params_hash")) or row.params_hash
 
     def _is_rule(self, c: Commit, path: str, rules_path: str, *, arriving: bool) -> bool:
         """Whether ``path`` is a rule file to index. One whose name is not UTF-8 (git gives its
@@ -292,7 +339,6 @@ class Replay:
         new_blob: str,
         *,
         readded: bool,
-        again: bool = False,
     ) -> None:
         if readded:
             self.events.append((row.file_path, "restored", c.id, c.at, c.author, ""))
@@ -303,7 +349,7 @@ class Replay:
         if changes is None or changes:
             from ita_rules.rules.diffing import diff_lines
 
-            what = "re-added with different content" if readded or again else "changed"
+            what = "re-added with different content" if readded else "changed"
             self._find(
                 c,
                 row.file_path,
@@ -376,6 +422,36 @@ class _Blobs:
         return self._stripped[blob]
 
 
+LOG_FORMAT_SHORT = "%H%x00%P%x00%an <%ae>%x00%cI"  # gitlog.LOG_FORMAT without entries
+
+
+class Meeting(NamedTuple):
+    """The first merge whose history holds two given commits."""
+
+    commit: Commit  # its id and date (no entries)
+    first_parent: str
+    takes_other_side: bool  # whether it changes the file its first parent had
+
+
+def _meeting(git: gitio.Git, tip: str | None, one: str, other: str, path: str) -> Meeting | None:
+    """The first commit of ``tip``'s history (oldest first) that has both ``one`` and
+    ``other`` in its history: the merge that joined their branches (None without ``tip``),
+    and whether it changes ``path`` against its first parent."""
+    if tip is None:
+        return None
+    args = ["rev-list", "--topo-order", "--reverse", "--ancestry-path"]
+    after_one = git.out([*args, tip, "--not", one]).decode().split()
+    after_other = set(git.out([*args, tip, "--not", other]).decode().split())
+    found = next((c for c in after_one if c in after_other), None)
+    if found is None:
+        return None
+    out = git.out(["log", "-1", f"--format={LOG_FORMAT_SHORT}", found]).decode("utf-8", "replace")
+    cid, parents, author, at = out.rstrip("\n").split("\0")
+    first = parents.split()[0]
+    changes = git.tree_entries(cid, path) != git.tree_entries(first, path)
+    return Meeting(Commit(cid, tuple(parents.split()), author, at, ()), first, changes)
+
+
 def _position(raw: bytes, path: str, where: FieldPath) -> tuple[int | None, int | None]:
     """The 1-based (line, col) of the value at ``where`` in a rule blob (None: it does not load);
     read only for a finding, so the replay's usual path never loads YAML for it."""
@@ -440,7 +516,7 @@ def audit_folders(
             if not within:
                 continue
         found, blobs = read_history(git, [tip], folder, within)
-        replay = Replay()
+        replay = Replay(tip=tip)
         replay.apply(git, found, folder, blobs=blobs)
         for a in replay.findings:
             key = (a.commit, a.finding.path, a.finding.code, a.finding.message)

@@ -16,6 +16,7 @@ The standard library's ``sqlite3`` keeps this light (no SQLAlchemy import: a reb
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -130,13 +131,52 @@ def refresh(src: Source, *, rebuild: bool = False, progress: Progress | None = N
             return _stats(src, head, "up to date", "", 0)
         if last is not None and head is not None and src.git.is_ancestor(last, head):
             return _incremental(src, last, head, progress)
+    branch = _branch(src)
     if not src.db.exists() or not meta:
         reason = "no index yet"
     elif not same_config:
         reason = "the index was built for another ref, rules folder or format"
+    elif "branch" in meta and meta["branch"] != branch:
+        # HEAD names another branch (or none): the index follows it, nothing was rewritten
+        was, now = (_shown_branch(b) for b in (meta["branch"], branch))
+        return _rebuild(src, head, f"HEAD moved from {was} to {now}", progress, carry=True)
     else:
         reason = f"history rewritten: {last} is no longer an ancestor of {src.ref}"
     return _rebuild(src, head, reason, progress, compare_old=reason.startswith("history rewritten"))
+
+
+def _branch(src: Source) -> str:
+    """The branch HEAD names when the index follows HEAD ("" detached, or another ref): read
+    from ``.git/HEAD`` where it is one (no git process), else asked of git."""
+    if src.ref != "HEAD":
+        return ""
+    head = src.git.cwd / ".git" / "HEAD"
+    if "GIT_DIR" not in os.environ and head.is_file():
+        text = head.read_text("utf-8", "surrogateescape").strip()
+        return text.removeprefix("ref: ") if text.startswith("ref: refs/") else ""
+    proc = src.git.run(["symbolic-ref", "-q", "HEAD"], check=False)
+    return proc.stdout.decode("utf-8", "surrogateescape").strip()
+
+
+def _shown_branch(ref: str) -> str:
+    return ref.removeprefix("refs/heads/") if ref else "a detached HEAD"
+
+
+# what :func:`_rewrites` writes of the version's commit: "(introduced in commit 0123abcd4567)"
+_REWRITTEN_AT = re.compile(r"\(introduced in commit ([0-9a-f]{7,40})\)")
+
+
+def _stale_rewrites(git: gitio.Git, head: str | None, rows: Iterable[tuple[Any, ...]]) -> set[int]:
+    """The positions of ``rows`` (findings: path, code, field, message, ...) that report a
+    rewrite of a version whose commit is in the history of ``head`` again (a branch switched
+    back, merged, fast-forwarded): the version is there as it was, the report no longer
+    true."""
+    stale: set[int] = set()
+    for n, row in enumerate(rows):
+        found = _REWRITTEN_AT.search(row[3]) if row[1] == "history-rewritten" else None
+        if found is not None and head is not None and git.is_ancestor(found.group(1), head):
+            stale.add(n)
+    return stale
 
 
 def _read_meta(db: Path) -> dict[str, str]:
@@ -150,18 +190,31 @@ def _read_meta(db: Path) -> dict[str, str]:
 
 
 def _rebuild(
-    src: Source, head: str | None, reason: str, progress: Progress | None, *, compare_old: bool
+    src: Source,
+    head: str | None,
+    reason: str,
+    progress: Progress | None,
+    *,
+    compare_old: bool = False,
+    carry: bool = False,
 ) -> IndexStats:
+    """Replay the whole history; with ``compare_old`` (a rewrite) every version whose content
+    or presence differs from what was indexed is reported, and with it or ``carry`` (HEAD on
+    another branch) the rewrite reports already made stay, but those of a version that is
+    in the history again (:func:`_stale_rewrites`)."""
     replay, commits = _replay_all(src, head, progress)
     old_rows: dict[str, VersionRow] = {}
     carried: list[tuple[Any, ...]] = []
-    if src.db.exists() and compare_old:
+    if src.db.exists() and (compare_old or carry):
         with closing(sqlite3.connect(src.db)) as old:
-            old_rows = {r.file_path: r for r in _load_rows(old)}
+            if compare_old:
+                old_rows = {r.file_path: r for r in _load_rows(old)}
             carried = old.execute(
                 "SELECT path, code, field, message, commit_id, at FROM findings "
                 "WHERE code = 'history-rewritten'"
             ).fetchall()
+        stale = _stale_rewrites(src.git, head, carried)
+        carried = [row for n, row in enumerate(carried) if n not in stale]
     rewritten = _rewrites(old_rows, replay.rows, src.ref, head)
     src.db.parent.mkdir(parents=True, exist_ok=True)
     tmp = src.db.with_name(f".{src.db.name}.{os.getpid()}.tmp")
@@ -196,7 +249,7 @@ def _replay_all(src: Source, head: str | None, progress: Progress | None) -> tup
     """The replay of the whole history of ``head`` and the number of commits in it, each
     commit replayed as soon as git has given it and its blobs (:func:`history_steps`).
     ``progress(done, total)``: the total is what git has given so far, all at the end."""
-    replay = Replay()
+    replay = Replay(tip=head)
     done = 0
     if head is None:
         return replay, done
@@ -253,10 +306,15 @@ def _incremental(src: Source, last: str, head: str, progress: Progress | None) -
             for e in c.entries
             for path in (e.old_path, e.new_path)
         }
-        replay = Replay(rows={r.file_path: r for r in _load_rows(conn, folders)})
+        replay = Replay(rows={r.file_path: r for r in _load_rows(conn, folders)}, tip=head)
         replay.apply(src.git, commits, src.rules_path, progress, blobs)
+        reports = conn.execute(
+            "SELECT path, code, field, message, id FROM findings WHERE code = 'history-rewritten'"
+        ).fetchall()
+        stale = [(reports[n][4],) for n in _stale_rewrites(src.git, head, reports)]
         with conn:
             _write(conn, src, head, replay, replace_rows=False)
+            conn.executemany("DELETE FROM findings WHERE id = ?", stale)
     return _stats(
         src, head, "refreshed", f"{len(commits)} new commit(s) touching the rules", len(commits)
     )
@@ -298,6 +356,7 @@ def _write(
             ("ref", src.ref),
             ("rules_path", src.rules_path),
             ("head", head or ""),
+            ("branch", _branch(src)),
         ],
     )
 
