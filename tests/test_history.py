@@ -309,6 +309,8 @@ def test_force_push_rewrite_triggers_a_rebuild_and_is_reported(in_git_repo: Path
     put(ws, "S2", "1.0")
     commit(ws)
     assert history(cli).out == r.out  # kept by later refreshes
+    assert cli("index", "--rebuild").code == 0
+    assert (history(cli).code, history(cli).out) == (1, r.out)  # and by a rebuild (walk2 F6)
 
 
 def test_switching_branches_is_no_history_rewrite(in_git_repo: Path, cli: Any) -> None:

@@ -117,8 +117,8 @@ def refresh(src: Source, *, rebuild: bool = False, progress: Progress | None = N
     head = src.git.commit_id(src.ref)
     if head is None and src.ref != "HEAD":
         src.git.require_commit(src.ref, "protected ref (rules.protected_ref)")
-    if rebuild:  # what the index holds does not matter
-        return _rebuild(src, head, "asked", progress, compare_old=False)
+    if rebuild:  # what the index holds does not matter, but the rewrites it saw: git lost them
+        return _rebuild(src, head, "asked", progress, carry=True)
     meta = _read_meta(src.db)
     same_config = (
         meta.get("schema") == SCHEMA_VERSION
@@ -201,7 +201,9 @@ def _rebuild(
     """Replay the whole history; with ``compare_old`` (a rewrite) every version whose content
     or presence differs from what was indexed is reported, and with it or ``carry`` (HEAD on
     another branch) the rewrite reports already made stay, but those of a version that is
-    in the history again (:func:`_stale_rewrites`)."""
+    in the history again (:func:`_stale_rewrites`): only the index knows of them (the
+    commits they name may be gone), so ``index --rebuild`` keeps them too; deleting the
+    index file drops them."""
     replay, commits = _replay_all(src, head, progress)
     old_rows: dict[str, VersionRow] = {}
     carried: list[tuple[Any, ...]] = []
