@@ -57,7 +57,8 @@ def is_rule_path(path: str, rules_path: str) -> bool:
     ``v1.1.yaml`` on macOS and Windows), not a file to pass over."""
     prefix = "" if rules_path in ("", ".") else rules_path.rstrip("/") + "/"
     name = path.rpartition("/")[2]
-    return path.startswith(prefix) and name.lower().endswith((".yaml", ".yml")) and not name.startswith(".")
+    yaml = name.lower().endswith((".yaml", ".yml"))
+    return path.startswith(prefix) and yaml and not name.startswith(".")
 
 
 @lru_cache(maxsize=65536)
