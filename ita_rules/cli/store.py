@@ -201,7 +201,12 @@ def tag(
 @store_app.command("verify")
 def verify(
     ctx: typer.Context,
-    all_: bool = typer.Option(False, "--all", help="Every live file (the default)."),
+    all_: bool = typer.Option(
+        False,
+        "--all",
+        help="Every file that should be on disk: live, soft-deleted, marked missing or corrupt "
+        "(the default).",
+    ),
     sample: int | None = typer.Option(None, "--sample", help="A random sample of N stored files."),
     older_than: float | None = typer.Option(
         None, "--older-than", help="Those not verified for N days."
@@ -210,7 +215,9 @@ def verify(
 ) -> None:
     """Re-hash stored files, record last_verified_at, report corrupt or missing files (exit 1).
 
-    Their records are marked corrupt or missing (`store find --status corrupt` lists them).
+    Their records are marked corrupt or missing (`store find --status corrupt` lists them); a
+    file found again with its hash makes its records live (or soft-deleted) again. Refused
+    (exit 2), nothing marked, when the store root is not there (a drive not mounted).
 
     \b
     Example:
@@ -235,17 +242,36 @@ def verify(
         emit_json(report.as_dict())
     else:
         for record in report.missing:
-            echo(f"{record.path}: missing (record {record.file_id}, now marked missing)")
+            echo(f"{record.path}: missing ({_marked(record, 'missing')})")
         for record in report.corrupt:
             echo(
                 f"{record.path}: corrupt: content does not match {record.hash} "
-                f"(record {record.file_id}, now marked corrupt)"
+                f"({_marked(record, 'corrupt')})"
+            )
+        for record in report.back:
+            again = "soft-deleted again" if record.deleted_at else "now live again"
+            echo(
+                f"{record.path}: back: content matches {record.hash} again "
+                f"(record {record.file_id}, {again})"
             )
         warn(
             f"{report.checked} file(s) verified for {report.records} record(s), "
             f"{len(report.corrupt)} corrupt, {len(report.missing)} missing"
+            + (f", {len(report.back)} back" if report.back else "")
+            + (f", {len(report.still)} still marked {_still(report.still)}" if report.still else "")
         )
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _still(records: list[Any]) -> str:
+    """How the records still marked are marked: missing, corrupt, or missing or corrupt."""
+    return " or ".join(s for s in ("missing", "corrupt") if any(r.status == s for r in records))
+
+
+def _marked(record: Any, status: str) -> str:
+    """What verify did to a record it found ``status`` (live or soft-deleted before)."""
+    deleted = "soft-deleted, " if record.status == "deleted" else ""
+    return f"record {record.file_id}, {deleted}now marked {status}"
 
 
 @store_app.command("fsck")

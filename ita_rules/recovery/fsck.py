@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ita_rules.store import fsck as store_fsck
+from ita_rules.store import rootcheck
 from ita_rules.store.core import Store
 from ita_rules.store.fsck import FsckReport, Problem
 
@@ -27,6 +28,7 @@ def fsck(store: Store, *, repair: bool = False, hashes: bool = True) -> FsckRepo
     the remote copies' entries, temp files, the records' names, the runs' files, files
     nothing accounts for, and the stored files (re-hashed unless ``hashes`` is false)."""
     report = FsckReport()
+    rootcheck.check(store, "nothing was checked or changed")  # not every record marked missing
     with store.locked():
         entries = store_fsck.check_journal(store, report, repair)
         _remote_copies(store, [e.data for e in entries], report, repair)

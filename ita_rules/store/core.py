@@ -29,7 +29,7 @@ from ita_rules.core.config import Settings
 from ita_rules.core.errors import NotFound, UsageError
 from ita_rules.db import Database
 from ita_rules.db.engine import Sql
-from ita_rules.store import batch, blobs, lock, names, naming
+from ita_rules.store import batch, blobs, lock, names, naming, rootcheck
 from ita_rules.store.errors import SourceError, StoreBusy, StoreError
 from ita_rules.store.journal import Journal
 from ita_rules.store.records import LIVE, STATUSES, Record, load_records, resolve_file_id
@@ -196,6 +196,7 @@ class Store:
         # OSError from here on is the store's disk refusing a write
         with self.disk_errors("nothing was stored"):
             try:
+                rootcheck.check_before_creating(self, "nothing was stored")
                 os.makedirs(folder, exist_ok=True)
                 if bulk:
                     staged = stage_all(sources, folder, progress)
@@ -402,6 +403,7 @@ class Store:
 
         new = sorted({naming.check_tag(tag) for tag in tags})
         record = self.get(file_id)
+        rootcheck.check_before_creating(self, "nothing was changed")
         with self.disk_errors("nothing was changed"), self.locked():
             record = self.get(record.file_id)
             file_id = record.file_id

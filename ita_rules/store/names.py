@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ita_rules.core import times
 from ita_rules.store import blobs
 from ita_rules.store.errors import RemovalVetoed
-from ita_rules.store.records import LIVE, Record
+from ita_rules.store.records import CLAIMING, LIVE, Record
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -84,8 +84,8 @@ def remove(
         store._set_status([record.file_id], "purged", times.iso(times.now()))
         r = t.records.c
         with store.db.read() as conn:
-            users = conn.execute(
-                sa.select(r.path).where(r.hash == record.hash, r.status.in_(LIVE))
+            users = conn.execute(  # a record marked missing/corrupt still names its file
+                sa.select(r.path).where(r.hash == record.hash, r.status.in_(CLAIMING))
             ).scalars()
             needed = set(users)
             stored = conn.execute(_stored_path(record.hash)).scalar_one_or_none()

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 LIVE = ("live", "deleted")  # statuses whose record still needs its stored file
+# marked so by verify or fsck: the file was not there, or not with its hash; it may come back
+# (a drive mounted again, good bytes copied back from a backup), and then so does the record
+MARKED = ("missing", "corrupt")
+CLAIMING = (*LIVE, *MARKED)  # statuses whose record still names its file: nothing deletes it
 STATUSES = ("live", "deleted", "purged", "missing", "corrupt")
 
 

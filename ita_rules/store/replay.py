@@ -101,7 +101,7 @@ class _Restore:
         elif op == "verified":  # store verify found these records' files intact
             for fid in data.get("file_ids") or ():
                 row = self.rows.get(fid)
-                if row is not None and row["status"] == "live":
+                if row is not None and row["status"] in LIVE:
                     row["last_verified_at"] = data.get("at")
         elif op == "tag" and data.get("file_id") in self.rows:
             self.tags[data["file_id"]].update(dict.fromkeys(data.get("tags", [])))

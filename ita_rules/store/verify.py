@@ -1,5 +1,11 @@
 """``store verify``: re-hash stored files, record ``last_verified_at``, report corrupt/missing
-files and mark their records so."""
+files and mark their records so; a file found again with its hash brings its records back.
+
+Every record whose file should be on disk is checked: live and soft-deleted ones (a
+soft-deleted file can be restored until the sweep: its bytes matter), and those marked
+missing or corrupt (their file may come back: a drive mounted again, good bytes copied back
+from a backup). Nothing is checked or marked while the store root itself is not there
+(:mod:`ita_rules.store.rootcheck`)."""
 
 from __future__ import annotations
 
@@ -17,17 +23,19 @@ from typing import Any
 from ita_rules.core import times
 from ita_rules.core.errors import UsageError
 from ita_rules.db import tables as t
-from ita_rules.store import blobs
+from ita_rules.store import blobs, rootcheck
 from ita_rules.store.core import Progress, Store
-from ita_rules.store.records import Record
+from ita_rules.store.records import CLAIMING, LIVE, MARKED, Record
 
 
 @dataclass
 class VerifyReport:
     checked: int = 0  # stored files re-hashed (or found missing)
     records: int = 0  # records they cover
-    corrupt: list[Record] = field(default_factory=list)
+    corrupt: list[Record] = field(default_factory=list)  # as they were before this verify
     missing: list[Record] = field(default_factory=list)
+    back: list[Record] = field(default_factory=list)  # marked missing/corrupt, now intact
+    still: list[Record] = field(default_factory=list)  # marked so before, and still so
 
     @property
     def ok(self) -> bool:
@@ -40,16 +48,19 @@ class VerifyReport:
             "ok": self.ok,
             "corrupt": [r.as_dict() for r in self.corrupt],
             "missing": [r.as_dict() for r in self.missing],
+            "back": [r.as_dict() for r in self.back],
+            "still_marked": [r.as_dict() for r in self.still],
         }
 
 
 def select(
     store: Store, *, sample: int | None = None, older_than_days: float | None = None
 ) -> list[Record]:
-    """The live records to verify: all, a random sample of stored files, or the stale ones."""
+    """The records to verify -- every record whose file should be on disk (live, soft-deleted,
+    marked missing or corrupt) -- all, a random sample of stored files, or the stale ones."""
     if sample is not None and sample < 1:
         raise UsageError(f"--sample: expected a positive number, got {sample}")
-    records = store.find()
+    records = store.find(status=CLAIMING)
     if older_than_days is not None:
         if older_than_days < 0:
             raise UsageError(f"--older-than: expected days >= 0, got {older_than_days}")
@@ -65,24 +76,34 @@ def select(
 def verify(store: Store, records: list[Record], progress: Progress | None = None) -> VerifyReport:
     """Hash each stored content once; mark the records of intact files as verified now, and
     those of corrupt or missing files ``corrupt``/``missing`` (journaled, so ``store find
-    --status corrupt`` lists them, also after a rebuild).
+    --status corrupt`` lists them, also after a rebuild). A record marked missing or corrupt
+    whose file is intact again is ``live`` again (``deleted`` when it was soft-deleted:
+    its ``deleted_at`` is kept) and in ``report.back``; one still as it was marked is in
+    ``report.still`` (known: not a finding of this verify, not marked again).
+
+    Refused (:class:`~ita_rules.store.rootcheck.StoreRootAway`), nothing marked, when the
+    store root is not there while the database holds records stored in it.
 
     The records of one content may have several paths (hard links to the same bytes, or
     copies where the file system could not link): each path is checked to exist, and each
     distinct file (device and inode) is hashed once. Files are hashed by :data:`HASHERS`
     threads (reads and hashlib release the GIL), their results taken in order.
     """
+    rootcheck.check(store, "nothing was checked or marked")
     report = VerifyReport(records=len(records))
     files = _stored_files(store, records, report)
     verified: list[str] = []
     for done, (file, intact) in enumerate(_hashed(files), 1):
         if intact:
             verified.extend(r.file_id for r in file.owners)
+            report.back.extend(r for r in file.owners if r.status in MARKED)
         else:
             report.corrupt.extend(file.owners)
         if progress:
             progress(done, len(files))
+    _known(report)
     at = times.iso(times.now())
+    _bring_back(store, report.back)
     if verified:
         with store.locked():  # journaled first: a rebuilt database keeps last_verified_at
             store.journal.append(
@@ -94,13 +115,36 @@ def verify(store: Store, records: list[Record], progress: Progress | None = None
                     chunk = verified[start : start + 500]
                     conn.execute(
                         t.records.update()
-                        .where(t.records.c.file_id.in_(chunk), t.records.c.status == "live")
+                        .where(t.records.c.file_id.in_(chunk), t.records.c.status.in_(LIVE))
                         .values(last_verified_at=at)
                     )
     for status, found in (("corrupt", report.corrupt), ("missing", report.missing)):
         if found:
             store.set_status([r.file_id for r in found], status, at=at)
     return report
+
+
+def _known(report: VerifyReport) -> None:
+    """Records already marked missing or corrupt whose file is still not intact move to
+    ``report.still``: known, not a finding of this verify, and not marked again (a record
+    marked corrupt whose bytes fsck moved to lost+found stays corrupt)."""
+    for found in (report.missing, report.corrupt):
+        report.still += [r for r in found if r.status in MARKED]
+        found[:] = [r for r in found if r.status not in MARKED]
+
+
+def _bring_back(store: Store, back: list[Record]) -> None:
+    """Records marked missing or corrupt whose file is intact again: ``live`` again, or
+    ``deleted`` (with their ``deleted_at``) when they were soft-deleted before."""
+    live = [r.file_id for r in back if r.deleted_at is None]
+    if live:
+        store.set_status(live, "live")
+    deleted: dict[str, list[str]] = {}  # deleted_at -> file ids: each keeps its own
+    for record in back:
+        if record.deleted_at is not None:
+            deleted.setdefault(record.deleted_at, []).append(record.file_id)
+    for deleted_at, file_ids in sorted(deleted.items()):
+        store.set_status(file_ids, "deleted", at=deleted_at)
 
 
 HASHERS = min(4, os.cpu_count() or 1)  # threads hashing stored files (2 on a 2-core machine)

@@ -45,6 +45,7 @@ def _old_database(ws: StoreWs) -> None:
             )
     finally:
         db.dispose()
+    write(ws.store_root / "archive" / "raw" / "old.csv", "old")  # its file, in the store root
 
 
 def test_an_old_schema_is_refused_then_upgraded(store_ws: StoreWs, cli) -> None:  # type: ignore[no-untyped-def]

@@ -257,13 +257,14 @@ def test_last_verified_at_survives_a_lost_database(store_ws: StoreWs, cli) -> No
         store.set_status([gone["file_id"]], "deleted")
     finally:
         store.close()
-    assert cli("store", "verify", "--all").code == 0
+    assert cli("store", "verify", "--all").code == 0  # the soft-deleted one too
+    _put(store_ws, cli, "c.png", b"c")  # not verified yet
     before = json.loads(cli("store", "find", "--status", "all", "--json").out)
-    assert [r["last_verified_at"] is not None for r in before] == [True, False]
+    assert [r["last_verified_at"] is not None for r in before] == [True, True, False]
     assert before[0]["file_id"] == kept["file_id"]
 
     _drop_everything(store_ws)
-    assert rebuild_database(Workspace.open(store_ws.root)).records == 2
+    assert rebuild_database(Workspace.open(store_ws.root)).records == 3
     assert json.loads(cli("store", "find", "--status", "all", "--json").out) == before
 
 

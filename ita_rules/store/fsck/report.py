@@ -16,6 +16,7 @@ class Problem:
     kind: str  # temp | orphan | unneeded | missing | mismatch | unjournaled | unrecorded | journal
     # | unbacked (a journaled record the database lacks whose file is not on disk)
     # | run (a snapshot file whose run the database lacks) | snapshot (an unreadable one)
+    # | back (the file of records marked missing or corrupt, on disk again with its hash)
     path: str
     message: str
     file_ids: tuple[str, ...] = ()
