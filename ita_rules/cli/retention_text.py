@@ -12,6 +12,12 @@ def report_lines(doc: dict[str, Any]) -> list[str]:
     if doc["audit_log_path"] is None:
         if phase == "apply":
             return ["apply: nothing to soft-delete"]
+        if phase == "sweep" and doc["kept"]:  # kept only: nothing done, nothing written
+            return [
+                f"sweep: nothing removed; {len(doc['kept'])} record(s) soft-deleted {window} "
+                "day(s) ago or more kept",
+                *(f"  {k['file_id']}: kept: {k['reason']}" for k in doc["kept"]),
+            ]
         if phase == "sweep":
             return [f"sweep: nothing was soft-deleted {window} day(s) ago or more; nothing removed"]
         return [f"{phase}: nothing purged"]
@@ -64,11 +70,16 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
         + (f"; {waiting} wait for a verified copy on {remote}" if waiting else "")
     ]
     for s in doc["soft_deleted"]:
-        when = "due now" if s["due"] else f"purge after {s['purge_after']}"
+        if s.get("restore"):
+            when = "protected again: the next apply restores it"
+        else:
+            when = "due now" if s["due"] else f"purge after {s['purge_after']}"
         lines.append(
             f"  {s['file_id']}  {s['type']:<11} {s['size']:>12}  {s['path']}  "
             f"deleted {s['deleted_at']}, {when}"
         )
+        if s.get("restore"):
+            lines.append(f"    restore: {s['restore']}")
         lines.append(f"    reason: {s['reason'] or '(no audit entry)'}")
         if s["waits_for_remote_copy"]:
             lines.append(f"    waits for a verified copy on {remote}")

@@ -5,9 +5,10 @@ disk, restorable); ``sweep`` (:mod:`.sweep`) removes files soft-deleted longer t
 window, checking every protection again first, and only after a verified remote copy where the
 policy asks for one. A soft-deleted record that a protection covers again (tagged, or touched
 by a run that protects, since) is made live again by the next ``apply``, logged as a
-``restore`` (the plan lists it first); the sweep keeps it meanwhile. Every decision is
-appended to ``logs/purge_YYYY_MM_DD.log`` before it is acted on, and a crash at any point leaves
-a state that the next run completes.
+``restore`` (the plan lists it first); the sweep keeps it meanwhile. Every act is appended to
+``logs/purge_YYYY_MM_DD.log`` as an intent before it happens and each attempt is closed by a
+line saying what it did (:mod:`.audit`); a crash at any point leaves a state that the next run
+completes, and the next run first closes the killed attempt's lines with what really happened.
 
 Two moments: ``as_of`` is the day a plan is made for (a replay may simulate another day: the
 records' ages are measured to it), ``clock`` is the real time at which things happen. The
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ita_rules.core import times
-from ita_rules.core.errors import UsageError
+from ita_rules.core.errors import ItaRulesError, UsageError
 from ita_rules.db import tables as t
 from ita_rules.retention import audit, inputs
 from ita_rules.retention.decisions import ConfirmationNeeded, Plan, Restore
@@ -148,13 +149,97 @@ class Retention:
 
         path = self.workspace.root / ".ita" / "retention.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path), timeout=LOCK_TIMEOUT_S)
         try:
-            with FileLock(str(path), timeout=LOCK_TIMEOUT_S):
-                yield
+            lock.acquire()
         except Timeout:
             raise UsageError(
                 "another retention run holds the lock (.ita/retention.lock); try again later"
             ) from None
+        try:
+            self._close_interrupted()
+            yield
+        finally:
+            lock.release()
+
+    def _marker(self) -> Path:
+        return self.workspace.root / ".ita" / "retention.attempt"
+
+    def _close_interrupted(self) -> None:
+        """Close the audit lines of an attempt killed before its closing line (:mod:`.audit`):
+        one ``interrupted`` line saying, from the records as they are now, which of its
+        intents were carried out (``done``, a count) and which not (``not_done``)."""
+        marker = self._marker()
+        named = audit.open_attempt_named(marker)
+        if named is None:
+            marker.unlink(missing_ok=True)
+            return
+        log = Path(named["log"])
+        lines = audit.lines_of(log, named["attempt"])
+        closed = any(e.get("action") in ("completed", "interrupted") for e in lines)
+        intents: dict[str, dict[str, Any]] = {}
+        for e in lines:
+            fid = e.get("file_id")
+            if isinstance(fid, str) and e.get("action") in audit.INTENTS:
+                intents[fid] = e
+        if intents and not closed:
+            undone = set(self._undone(intents))
+            undone |= {str(e["file_id"]) for e in lines if e.get("action") == "kept"}
+            undone &= set(intents)
+            now = self.now()
+            audit.append_to(
+                log,
+                [
+                    {
+                        "at": times.iso(now),
+                        "attempt": named["attempt"],
+                        "phase": named["phase"],
+                        "action": "interrupted",
+                        "done": len(intents) - len(undone),
+                        "not_done": sorted(undone),
+                    }
+                ],
+            )
+        marker.unlink(missing_ok=True)
+
+    def _undone(self, intents: dict[str, dict[str, Any]]) -> list[str]:
+        """Those of the logged intents (file_id -> its line) the records say did not happen."""
+        r = t.records
+        files = [f for f in intents if not is_vector(f)]
+        found: dict[str, str] = {}
+        with self.store.db.read() as conn:
+            for start in range(0, len(files), 500):
+                query = sa.select(r.c.file_id, r.c.status).where(
+                    r.c.file_id.in_(files[start : start + 500])
+                )
+                found.update((row[0], row[1]) for row in conn.execute(query))
+        undone = []
+        for fid in files:  # under the lock: only the killed attempt changed them
+            status, action = found.get(fid, ""), intents[fid]["action"]
+            done = (
+                (action == "delete" and status == "deleted")
+                or (action == "restore" and status == "live")
+                or (action in ("purge", "remove") and status == "purged")
+            )
+            if not done:
+                undone.append(fid)
+        vecs = [f for f in intents if is_vector(f)]
+        vectors = self.vectors() if vecs else None
+        for fid in vecs:
+            try:
+                deleted = vectors is not None and bool(vectors.deleted_among([fid]))
+                there = vectors is not None
+            except ItaRulesError:  # no longer in the collection: purged
+                deleted, there = False, False
+            action = intents[fid]["action"]
+            done = (
+                (action == "delete" and deleted)
+                or (action in ("purge", "remove") and not there)
+                or (action == "restore" and there and not deleted)
+            )
+            if not done:
+                undone.append(fid)
+        return undone
 
     def _logs(self) -> Path:
         return self.workspace.root / "logs"
@@ -170,13 +255,30 @@ class Retention:
     def log(
         self, report: audit.Report, now: _dt.datetime, entries: Iterable[dict[str, Any]]
     ) -> None:
-        """Append to the day's audit log, and name it in the report (only once written)."""
-        path = audit.append(self._logs(), now, entries)
+        """Append to the day's audit log as lines of the report's attempt (named first in
+        ``.ita/retention.attempt``), and name the log in the report (only once written)."""
+        path = audit.log_path(self._logs(), now)
+        if report.attempt is None:
+            report.attempt = audit.new_attempt()
+            audit.open_attempt(self._marker(), report.attempt, report.phase, path)
+        audit.append_to(path, ({**e, "attempt": report.attempt} for e in entries))
         report.audit_log_path = _shown(path, self.workspace.root)
 
+    def complete(self, report: audit.Report) -> None:
+        """Close the report's attempt in the audit log (it has committed): what it did. Its
+        lines are in the log of the day it started (``purge_date``)."""
+        if report.attempt is None:
+            return
+        day = _dt.date.fromisoformat(report.purge_date)
+        path = self._logs() / f"purge_{day:%Y_%m_%d}.log"
+        audit.append_to(path, [report.closing(times.iso(self.now()))])
+        self._marker().unlink(missing_ok=True)
+
     def finish(self, report: audit.Report) -> audit.Report:
-        """Save the report beside the audit log when the run wrote to it (did something)."""
+        """Close the attempt and save the report beside the audit log when the run wrote to
+        it (did something)."""
         if report.audit_log_path is not None:
+            self.complete(report)
             audit.write_report(self._logs(), report, self.workspace.root)
         return report
 
@@ -349,9 +451,14 @@ class Retention:
             if ids:
                 self._check_on_disk(row[1] for row in rows if row[0] in ids)
                 at = times.iso(now := self.now())
-                entries = ({"at": at, "phase": "restore", "file_id": i} for i in ids)
-                audit.append(self._logs(), now, entries)
+                report = self.report("restore", None, now)
+                entries = (
+                    {"at": at, "phase": "restore", "action": "restore", "file_id": i} for i in ids
+                )
+                self.log(report, now, entries)
                 self.store.set_status(ids, "live", at=at)
+                report.restored = [(i, "restored by hand") for i in ids]
+                self.complete(report)
             return ids + back
 
     def admin_purge(

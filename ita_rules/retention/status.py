@@ -7,7 +7,9 @@ reason apply gave (read from that day's audit log, ``logs/purge_YYYY_MM_DD.log``
 vectors of the managed collections too (docs/architecture.md#vectors). The sweep
 deletes a file whose type is ``archive_to_remote`` (or any file under ``backup_before_delete``)
 only after a verified copy on the remote: such a file without one is listed as waiting, and
-with no remote configured it waits for ``remote.name``.
+with no remote configured it waits for ``remote.name``. A soft-deleted record a protection
+covers again is not due: the next apply restores it (``restore``: the protection, as the plan
+says it), and the sweep keeps it meanwhile.
 """
 
 from __future__ import annotations
@@ -38,10 +40,14 @@ class SoftDeleted:
     reason: str | None  # apply's reason, None when no audit entry names it
     needs_remote: bool  # the sweep deletes it only after a verified remote copy
     remote_verified_at: str | None  # when its content was last found intact on the remote
+    restore: str | None = None  # the protection that covers it again: apply restores it
 
     @property
     def waits_for_remote(self) -> bool:
-        return self.needs_remote and self.remote_verified_at is None
+        return self.restore is None and self.needs_remote and self.remote_verified_at is None
+
+    def is_due(self, now: str) -> bool:
+        return self.restore is None and self.purge_after <= now
 
     def to_dict(self, now: str) -> dict[str, Any]:
         return {
@@ -51,8 +57,9 @@ class SoftDeleted:
             "size": self.size,
             "deleted_at": self.deleted_at,
             "purge_after": self.purge_after,
-            "due": self.purge_after <= now,
+            "due": self.is_due(now),
             "reason": self.reason,
+            "restore": self.restore,
             "needs_remote_copy": self.needs_remote,
             "remote_verified_at": self.remote_verified_at,
             "waits_for_remote_copy": self.waits_for_remote,
@@ -74,7 +81,7 @@ class RetentionStatus:
     @property
     def due(self) -> list[SoftDeleted]:
         """Past the safety window: the next sweep removes these (or checks their copy)."""
-        return [s for s in self.soft_deleted if s.purge_after <= self.now]
+        return [s for s in self.soft_deleted if s.is_due(self.now)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +114,7 @@ def status_of(retention: Retention, now: _dt.datetime) -> RetentionStatus:
     deleted = [(item, row) for item, row in items(store, ("deleted",)) if row["deleted_at"]]
     copies = _verified(store, remote, [item.hash for item, _ in deleted])
     reasons = _reasons(retention.workspace.root / "logs", [row for _, row in deleted])
+    again = {r.file_id: r.reason for r in retention.restores(retention.lineage())}
     out = RetentionStatus(times.iso(now), policy.safety_window_days, remote)
     for item, row in deleted:
         rule = policy.types.get(item.type)
@@ -122,6 +130,7 @@ def status_of(retention: Retention, now: _dt.datetime) -> RetentionStatus:
                 reasons.get(item.file_id),
                 archive or policy.backup_before_delete,
                 copies.get(item.hash),
+                again.get(item.file_id),
             )
         )
     out.soft_deleted += _vectors(retention, window)

@@ -174,9 +174,9 @@ def test_a_desk_daily_retention_over_several_days(desk: Desk, tmp_path: Path) ->
     r = desk.run("retention", "run")
     assert r.code == 0, r.err
     freed = eurusd["size"] + shot_deprecated["size"] + chart_1["size"]
-    shared = sorted(  # in the sweep's order: file_id (all were soft-deleted at one moment)
-        [(chart_1["file_id"], chart_2["file_id"]), (notes_old["file_id"], notes_new["file_id"])]
-    )
+    # chart_1 and chart_2 share one content and both go: it leaves the disk with chart_2,
+    # nothing is kept; notes_old's content stays for notes_new, which stays
+    shared = [(notes_old["file_id"], notes_new["file_id"])]
     assert r.out.splitlines() == [
         "apply: nothing to soft-delete",
         f"sweep: 5 record(s) purged, 3 file(s) removed from disk, {freed} bytes freed; "
@@ -199,7 +199,7 @@ def test_a_desk_daily_retention_over_several_days(desk: Desk, tmp_path: Path) ->
     assert report["freed_bytes"] == freed
     assert report["records_purged"] == 5
     assert report["content_kept"] == [{"file_id": f, "shared_with": o} for f, o in shared]
-    swept = [e for e in _log(desk, today) if e["phase"] == "sweep"]
+    swept = [e for e in _log(desk, today) if e["phase"] == "sweep" and "file_id" in e]
     assert {e["file_id"]: e["action"] for e in swept} == {
         eurusd["file_id"]: "purge",
         shot_deprecated["file_id"]: "purge",
@@ -208,10 +208,18 @@ def test_a_desk_daily_retention_over_several_days(desk: Desk, tmp_path: Path) ->
         notes_old["file_id"]: "purge",
     }
     by_id = {e["file_id"]: e for e in swept}
-    assert by_id[chart_1["file_id"]]["disk"] == (
-        f"record purged, content kept: shared with {chart_2['file_id']}"
+    first, second = sorted([chart_1["file_id"], chart_2["file_id"]])
+    assert by_id[first]["disk"] == (
+        f"purge the record; its content, shared with {second} (purged by this sweep too), "
+        "leaves the disk with the last of them"
     )
-    assert by_id[chart_2["file_id"]]["disk"] == "file removed from disk"
+    assert by_id[second]["disk"] == "remove the file from disk"
+    assert by_id[notes_old["file_id"]]["disk"] == (
+        f"purge the record, keep the content: shared with {notes_new['file_id']}"
+    )
+    closing = [e for e in _log(desk, today) if e["action"] == "completed"]
+    assert [(e["phase"], e["done"], e["not_done"]) for e in closing][-1] == ("sweep", 5, [])
+    assert (closing[-1]["files_removed"], closing[-1]["freed_bytes"]) == (3, freed)
 
     # The run of the active rule still verifies: its stored input was never touched.
     r = desk.run("runs", "verify", active_run)

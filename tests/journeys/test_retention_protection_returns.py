@@ -97,6 +97,32 @@ def test_a_soft_deleted_file_protected_again_is_kept_by_the_sweep_then_restored(
         "2 soft-deleted record(s) protected again to restore",
     ]
 
+    # retention status agrees with the plan: not due, the next apply restores them.
+    r = desk.run("retention", "status", "--json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["due"] == 0 and doc["count"] == 2
+    old_reason = "older than 90 days (100 days old), strategy delete"
+    assert {e["file_id"]: (e["due"], e["restore"], e["reason"]) for e in doc["soft_deleted"]} == {
+        fid: (False, reasons[fid], old_reason) for fid in reasons
+    }
+    r = desk.run("retention", "status")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "2 file(s) soft-deleted, " + (
+        f"{sum(sizes.values())} bytes; 0 past the 7-day safety window"
+    )
+    for e in doc["soft_deleted"]:
+        at = lines.index(
+            f"  {e['file_id']}  screenshot  {e['size']:>12}  {e['path']}  deleted "
+            f"{e['deleted_at']}, protected again: the next apply restores it"
+        )
+        assert lines[at + 1 : at + 3] == [
+            f"    restore: {reasons[e['file_id']]}",
+            f"    reason: {old_reason}",
+        ]
+    assert not any("due now" in line for line in lines)
+
     # The daily job restores them first; the sweep then has nothing left to judge.
     r = desk.run("retention", "run")
     assert r.code == 0, r.err

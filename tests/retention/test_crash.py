@@ -31,6 +31,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.retention.conftest import NOW, RetWs
+from tests.retention.test_audit_crash import _done, _log
 
 FORK = multiprocessing.get_context("fork")
 SEED = 20260115
@@ -366,6 +367,12 @@ def test_kill_9_during_apply_and_sweep_converges_and_loses_nothing_protected(
             assert json.loads(r.out)["affected_file_ids"] == []
         assert {f: row.status for f, row in _rows(store).items()} == got
         assert set(_store_files(store.root)) == on_disk
+        # the audit log, over every kill: each attempt closed once (by itself or by the next
+        # run), and each purged record counted done by exactly one sweep, as the records say
+        swept = _done(_log(ret_ws), "sweep")
+        assert set(swept.values()) == {1}, swept.most_common(3)
+        assert set(swept) == {f for f, status in got.items() if status == "purged"}
+        assert not (ret_ws.root / ".ita/retention.attempt").exists()
     finally:
         store.db.dispose()
 

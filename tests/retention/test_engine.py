@@ -70,11 +70,20 @@ def test_plan_apply_window_sweep_and_audit(ret_ws: RetWs, cli) -> None:  # type:
     assert not ret_ws.path_of(old_png).exists()
     assert all(ret_ws.path_of(f).exists() for f in (new_png, vip_png, result))
     log = [json.loads(line) for line in (ret_ws.root / _today_log()).read_text().splitlines()]
-    assert [(e["phase"], e["file_id"], e["action"]) for e in log] == [
+    # each attempt: its intent lines, then the line closing it with what it did
+    assert [(e["phase"], e.get("file_id"), e["action"]) for e in log] == [
         ("apply", old_png, "delete"),
+        ("apply", None, "completed"),
         ("sweep", old_png, "purge"),
+        ("sweep", None, "completed"),
     ]
-    assert log[1]["disk"] == "file removed from disk"
+    assert log[0]["attempt"] == log[1]["attempt"] != log[2]["attempt"] == log[3]["attempt"]
+    assert log[1]["done"] == 1 and log[1]["not_done"] == []
+    assert log[2]["disk"] == "remove the file from disk"
+    size = len(b"png-old")
+    assert (log[3]["done"], log[3]["not_done"], log[3]["files_removed"]) == (1, [], 1)
+    assert log[3]["freed_bytes"] == size
+    assert not (ret_ws.root / ".ita/retention.attempt").exists()
 
 
 def test_restore_a_whole_run_within_the_window(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -141,12 +150,27 @@ def test_archive_to_remote_without_a_verified_copy_deletes_nothing(ret_ws: RetWs
     fid = ret_ws.put("GER40.csv", b"time,open\n", type="candles", days_old=400, symbol="GER40")
     r = json.loads(cli("retention", "apply", "--as-of", AS_OF, "--json").out)
     assert r["affected_file_ids"] == [fid]
-    ret_ws.days_pass(8)
-    r = json.loads(cli("retention", "sweep", "--json").out)
-    assert r["total_files_purged"] == 0
-    assert ret_ws.path_of(fid).exists() and ret_ws.statuses()[fid] == "deleted"
-    log = (ret_ws.root / _today_log()).read_text()
-    assert "no verified remote copy" in log
+    log_before = (ret_ws.root / _today_log()).read_text()
+    reports = sorted(p.name for p in (ret_ws.root / "logs").iterdir())
+    no_remote = (
+        "no verified remote copy: no remote configured (remote.name in ita.toml): not deleted"
+    )
+    for days in (8, 1, 1):  # the daily sweeps while no remote is configured
+        ret_ws.days_pass(days)
+        r = json.loads(cli("retention", "sweep", "--json").out)
+        assert r["total_files_purged"] == 0
+        assert r["kept"] == [{"file_id": fid, "reason": no_remote}]
+        assert r["audit_log_path"] is None and r["report_path"] is None
+        assert ret_ws.path_of(fid).exists() and ret_ws.statuses()[fid] == "deleted"
+    # a refusal changes nothing: no audit line, no report, day after day
+    assert (ret_ws.root / _today_log()).read_text() == log_before
+    assert sorted(p.name for p in (ret_ws.root / "logs").iterdir()) == reports
+    r = cli("retention", "sweep")
+    assert r.code == 0, r.err
+    assert r.out.splitlines() == [
+        "sweep: nothing removed; 1 record(s) soft-deleted 7 day(s) ago or more kept",
+        f"  {fid}: kept: {no_remote}",
+    ]
 
 
 def test_large_purge_needs_confirmation_bound_to_the_plan(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -469,8 +493,16 @@ def test_a_tag_landing_during_sweep_vetoes_the_removal(ret_ws: RetWs) -> None:
     finally:
         store.db.dispose()
         other.db.dispose()
-    log = (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
-    assert json.loads(log[-1])["reason"] == "now protected: tag 'important'"
+    log = [
+        json.loads(x) for x in (ret_ws.root / "logs/purge_2026_01_15.log").read_text().splitlines()
+    ]
+    assert [(e.get("file_id"), e["action"]) for e in log] == [
+        (fid, "purge"),
+        (fid, "kept"),
+        (None, "completed"),
+    ]
+    assert log[1]["reason"] == "now protected: tag 'important'"
+    assert (log[2]["done"], log[2]["not_done"], log[2]["files_removed"]) == (0, [fid], 0)
 
 
 def test_a_record_naming_an_unknown_run_is_kept_and_warned(ret_ws: RetWs, cli) -> None:  # type: ignore[no-untyped-def]
@@ -588,11 +620,47 @@ def test_sweep_counts_what_left_the_disk(ret_ws: RetWs, cli) -> None:  # type: i
     first, second = sorted([a, b])
     assert report["records_purged"] == 4 and report["total_files_purged"] == 2
     assert report["freed_bytes"] == len(b"shared bytes") + len(b"alone")
-    assert sorted(report["content_kept"], key=lambda c: c["file_id"]) == sorted(
-        [{"file_id": first, "shared_with": second}, {"file_id": old, "shared_with": young}],
-        key=lambda c: c["file_id"],
-    )
+    # a and b shared their content and both went: nothing of it is kept (it left with the
+    # second); only d's content stays, for c, which stays
+    assert report["content_kept"] == [{"file_id": old, "shared_with": young}]
     assert not ret_ws.path_of(a).exists() and not ret_ws.path_of(alone).exists()
+    assert not ret_ws.path_of(b).exists()
+    log = [json.loads(x) for x in (ret_ws.root / _today_log()).read_text().splitlines()]
+    disk = {e["file_id"]: e["disk"] for e in log if e["phase"] == "sweep" and "disk" in e}
+    assert disk == {
+        first: f"purge the record; its content, shared with {second} (purged by this sweep "
+        "too), leaves the disk with the last of them",
+        second: "remove the file from disk",
+        old: f"purge the record, keep the content: shared with {young}",
+        alone: "remove the file from disk",
+    }
     assert ret_ws.path_of(young).exists()
     saved = json.loads((ret_ws.root / report["report_path"]).read_text())
     assert saved == report
+
+
+def test_archive_to_remote_whose_upload_fails_says_so_and_deletes_nothing(
+    ret_ws: RetWs, cli, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The remote is configured but rclone cannot copy to it (a file where its folder should
+    be): the sweep's reason is the failure, not a missing remote; nothing is written."""
+    remote = tmp_path / "not_a_folder"
+    remote.write_bytes(b"a file")
+    monkeypatch.setenv("ITA_REMOTE", str(remote))
+    fid = ret_ws.put("GER40.csv", b"time,open\n", type="candles", days_old=400, symbol="GER40")
+    assert cli("retention", "apply", "--as-of", AS_OF).code == 0
+    log_before = (ret_ws.root / _today_log()).read_text()
+    ret_ws.days_pass(8)
+    r = cli("retention", "sweep", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["kept"] == [
+        {
+            "file_id": fid,
+            "reason": f"no verified remote copy: upload failed: rclone cannot open {remote}: "
+            "is a file not a directory: not deleted",
+        }
+    ]
+    assert doc["audit_log_path"] is None and doc["report_path"] is None
+    assert (ret_ws.root / _today_log()).read_text() == log_before
+    assert ret_ws.path_of(fid).exists() and ret_ws.statuses()[fid] == "deleted"

@@ -172,3 +172,35 @@ def test_soft_deleted_vectors_are_listed_with_their_window(vec_ws: VecWs, cli: A
     assert entry["reason"] is not None and entry["reason"].startswith("older than 180 days")
     vec_ws.vectors_days_pass(name, 8)
     assert json.loads(cli("retention", "status", "--json").out)["due"] == 1
+
+
+def test_a_soft_deleted_file_protected_again_is_not_due_the_next_apply_restores_it(
+    ret_ws: RetWs, cli: Any
+) -> None:
+    ids = _soft_delete(ret_ws, cli)
+    store = ret_ws.store()
+    try:
+        store.tag(ids["shot"], "important")
+    finally:
+        store.db.dispose()
+    ret_ws.days_pass(8)  # past the window: the sweep would keep it, apply restores it
+    doc = json.loads(cli("retention", "status", "--json").out)
+    shot = next(e for e in doc["soft_deleted"] if e["file_id"] == ids["shot"])
+    assert (shot["due"], shot["restore"]) == (False, "protected tag 'important'")
+    assert shot["reason"] == "older than 90 days (100 days old), strategy delete"  # apply's
+    assert (shot["needs_remote_copy"], shot["waits_for_remote_copy"]) == (False, False)
+    assert doc["due"] == 2 and ids["shot"] not in doc["waiting_for_remote_copy"]
+    plan = json.loads(cli("retention", "plan", "--json").out)
+    assert [(d["file_id"], d["reason"]) for d in plan["restore"]] == [
+        (ids["shot"], "protected tag 'important'")
+    ]
+    lines = cli("retention", "status").out.splitlines()
+    at = lines.index(
+        f"  {ids['shot']}  screenshot             3  {shot['path']}  deleted "
+        f"{shot['deleted_at']}, protected again: the next apply restores it"
+    )
+    assert lines[at + 1 : at + 3] == [
+        "    restore: protected tag 'important'",
+        "    reason: older than 90 days (100 days old), strategy delete",
+    ]
+    assert lines[0].startswith("3 file(s) soft-deleted, 19 bytes; 2 past the 7-day safety window")
