@@ -29,10 +29,16 @@ from ita_rules.db.engine import unindexed
 from ita_rules.retention.decisions import Item, created_moment
 from ita_rules.retention.policy import Policy
 from ita_rules.retention.protect import Inputs, Outputs, Protections, Runs, unregistered
+from ita_rules.store.records import CLAIMING
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
     from ita_rules.store.core import Store
+
+
+# A record that keeps shared content, in the order one is named: live, soft-deleted, then marked
+# missing or corrupt (its file may come back: fsck, remote pull), which still claims the content.
+_RANK = {"live": 0, "deleted": 1, "missing": 2, "corrupt": 3}
 
 
 class RetentionAborted(ItaRulesError):
@@ -193,8 +199,9 @@ def hold_protected_live(store: Store, protections: Protections) -> None:
 
 def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
     """file_id -> a record that still needs the stored file when that one is purged, removing
-    ``going`` in order: a live or soft-deleted record that stays (live ones first), else the
-    next of ``going`` with the same content. Purged records absent from it free their file."""
+    ``going`` in order: a record that stays and still names its file (live first, then
+    soft-deleted, then marked missing or corrupt), else the next of ``going`` with the same
+    content. Purged records absent from it free their file."""
     leaving = {item.file_id for item in going}
     stays: dict[str, str] = {}  # hash -> a record keeping it
     r = t.records
@@ -204,12 +211,12 @@ def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
         status: sa.ColumnClause[str] = sa.literal_column(unindexed("status", conn.dialect.name))
         for start in range(0, len(listed), 500):
             query = (
-                sa.select(r.c.hash, r.c.file_id)
+                sa.select(r.c.hash, r.c.file_id, r.c.status)
                 .where(r.c.hash.in_(listed[start : start + 500]))
-                .where(status.in_(("live", "deleted")))
-                .order_by(r.c.status.desc(), r.c.file_id)  # "live" sorts after "deleted"
+                .where(status.in_(CLAIMING))
             )
-            for hash_, file_id in conn.execute(query):
+            rows = sorted(conn.execute(query), key=lambda row: (_RANK[row[2]], row[1]))
+            for hash_, file_id, _status in rows:
                 if file_id not in leaving:
                     stays.setdefault(hash_, file_id)
     out: dict[str, str] = {}
@@ -223,16 +230,14 @@ def sharers(store: Store, going: Sequence[Item]) -> dict[str, str]:
 
 
 def holder(store: Store, hash_: str) -> str | None:
-    """A live or soft-deleted record pointing to ``hash_``, if any."""
+    """A record still naming ``hash_`` (live or soft-deleted first, then one marked missing or
+    corrupt, whose file may come back), if any."""
     r = t.records
     with store.db.read() as conn:
-        row = conn.execute(
-            sa.select(r.c.file_id)
-            .where(r.c.hash == hash_, r.c.status.in_(("live", "deleted")))
-            .order_by(r.c.file_id)
-            .limit(1)
-        ).first()
-    return None if row is None else str(row[0])
+        rows = conn.execute(
+            sa.select(r.c.file_id, r.c.status).where(r.c.hash == hash_, r.c.status.in_(CLAIMING))
+        ).all()
+    return min(rows, key=lambda row: (_RANK[row[1]], row[0]))[0] if rows else None
 
 
 def tags_by_file(conn: sa.Connection, statuses: Sequence[str] | None = None) -> dict[str, set[str]]:

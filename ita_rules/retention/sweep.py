@@ -31,6 +31,7 @@ from ita_rules.provenance.lineage_emit import announce_purged
 from ita_rules.retention import inputs
 from ita_rules.retention.protect import now_protected
 from ita_rules.store.errors import RemovalVetoed
+from ita_rules.store.records import CLAIMING
 
 if TYPE_CHECKING:
     from ita_rules.retention.audit import Report
@@ -216,8 +217,9 @@ class _Sweep:
 
 def finish_interrupted_removals(store: Store) -> list[tuple[str, int]]:
     """A sweep killed between marking a record purged and unlinking its file leaves the purged
-    record's name on disk: remove it now (the purge was already decided), unless a live or
-    soft-deleted record uses that name, or the content still needed is stored under it.
+    record's name on disk: remove it now (the purge was already decided), unless a record
+    that still names its file (live, soft-deleted, or marked missing or corrupt: its file may
+    come back) uses that name, or the content it needs is stored under it.
     Returns the (path, bytes) of the stored content that left the disk (a name whose bytes
     another record still holds frees nothing)."""
     # Under the store lock: a put of the same bytes cannot slip in between the query that
@@ -225,9 +227,7 @@ def finish_interrupted_removals(store: Store) -> list[tuple[str, int]]:
     r = t.records.c
     with store.locked():
         with store.db.read() as conn:
-            kept = conn.execute(
-                sa.select(r.hash, r.path).where(r.status.in_(("live", "deleted")))
-            ).all()
+            kept = conn.execute(sa.select(r.hash, r.path).where(r.status.in_(CLAIMING))).all()
             stored = dict(conn.execute(sa.select(t.blobs.c.hash, t.blobs.c.path)).all())
             purged = conn.execute(
                 sa.select(r.hash, r.path).where(r.status == "purged").distinct()
