@@ -216,7 +216,9 @@ def verify(
     """Re-hash stored files, record last_verified_at, report corrupt or missing files (exit 1).
 
     Their records are marked corrupt or missing (`store find --status corrupt` lists them); a
-    file found again with its hash makes its records live (or soft-deleted) again. Refused
+    file found again with its hash makes its records live (or soft-deleted) again. A stored
+    backtest result whose rule version no longer is what it was put with (a version not
+    released then, committed later with other params, or deleted) is named (exit 1). Refused
     (exit 2), nothing marked, when the store root is not there (a drive not mounted).
 
     \b
@@ -225,12 +227,15 @@ def verify(
       ita-rules store verify --older-than 30
     """
     from ita_rules.core.progress import Bar
+    from ita_rules.provenance.resultcheck import stale_results
+    from ita_rules.store import open_store
     from ita_rules.store.verify import select
     from ita_rules.store.verify import verify as run
 
     if all_ and (sample is not None or older_than is not None):
         raise UsageError("--all: cannot be combined with --sample or --older-than")
-    with _store(ctx) as store:
+    workspace = open_workspace(ctx)
+    with open_store(workspace) as store:
         store.check_not_lost()  # "0 file(s) verified" would hide a lost database
         records = select(store, sample=sample, older_than_days=older_than)
         bar = Bar("verify")
@@ -238,8 +243,10 @@ def verify(
             report = run(store, records, progress=bar)
         finally:
             bar.close()
+        stale = stale_results(workspace, store, report, records)
+    ok = report.ok and not stale
     if json_:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), "ok": ok, "stale_results": [s.as_dict() for s in stale]})
     else:
         for record in report.missing:
             echo(f"{record.path}: missing ({_marked(record, 'missing')})")
@@ -254,13 +261,16 @@ def verify(
                 f"{record.path}: back: content matches {record.hash} again "
                 f"(record {record.file_id}, {again})"
             )
+        for found in stale:
+            echo(found.message())
         warn(
             f"{report.checked} file(s) verified for {report.records} record(s), "
             f"{len(report.corrupt)} corrupt, {len(report.missing)} missing"
             + (f", {len(report.back)} back" if report.back else "")
             + (f", {len(report.still)} still marked {_still(report.still)}" if report.still else "")
+            + (f", {len(stale)} result(s) not of their rule version now" if stale else "")
         )
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if ok else 1)
 
 
 def _still(records: list[Any]) -> str:

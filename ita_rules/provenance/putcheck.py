@@ -22,7 +22,6 @@ job) has no backtest result: a result names a rule version, so none is stored fo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from ita_rules.core.errors import ItaRulesError, Location, NotFound
 
 if TYPE_CHECKING:
     from ita_rules.provenance.desk import Desk
+    from ita_rules.rules.model import Version
     from ita_rules.store.spec import PutSpec
 
 
@@ -39,15 +39,96 @@ def for_desk(
     """What ``store put FILES`` stores, checked against the desk before anything is stored:
     with ``--run-id``, :func:`for_run`; results, with or without it, must name a rule version
     as it was released (:func:`check_results_released`) and agree with the run of this desk
-    they name in their own ``run_id`` (as ``--run-id`` would make them). With ``data``,
-    ``files`` is the one name of those bytes (a put from memory)."""
+    they name in their own ``run_id`` (as ``--run-id`` would make them); stored for no run of
+    this desk, a result of a version not released yet is stamped (:func:`_stamped`). With
+    ``data``, ``files`` is the one name of those bytes (a put from memory)."""
     if spec.type == "result":
-        stated = {shown: _fields(_content(shown, data)) for shown in files}
-        check_results_released(workspace, stated.values())
+        _refuse_own_stamp(spec)
+        stated = {shown: fields_of(_content(shown, data)) for shown in files}
+        released = check_results_released(workspace, stated.values())
         if spec.run_id is None:
             for shown, value in stated.items():
                 _check_named_run(workspace, shown, value.get("run_id"), data)
+        if spec.run_id is None or not _desk_form(spec.run_id):  # not for a run of this desk
+            spec = _stamped(workspace, spec, stated, released)
     return for_run(workspace, spec, files, data=data) if spec.run_id is not None else spec
+
+
+STAMP = ("rule_released", "params_hash")  # what a result put's record metadata is stamped with
+
+
+def _stamped(
+    workspace: Desk,
+    spec: PutSpec,
+    stated: Mapping[str, Mapping[str, Any]],
+    released: Mapping[tuple[str, Version], bool],
+) -> PutSpec:
+    """``spec`` with the stamp of the results it puts, stored for no run of this desk: a result
+    of a rule version not released yet (``released``, from :func:`check_results_released`,
+    decided as for a run) records ``rule_released: false`` and the params_hash of the rule
+    file at put time in its metadata, as ``Run.save_result`` stamps a run's result (whose run
+    records them), so that ``store verify`` finds it when the version is released with other
+    content (:mod:`ita_rules.provenance.resultcheck`). A result of a released version is
+    stored as before (its params_hash was checked against the release). One put records one
+    stamp: results of another version in the same put are refused."""
+    from ita_rules.core.errors import UsageError
+
+    stamps: dict[str, tuple[str, dict[str, Any]]] = {}  # shown -> (its version, its stamp)
+    for shown, value in stated.items():
+        version = named_version(value)
+        if version is None:
+            continue  # the store says what is wrong with it
+        if released.get(version, True):
+            stamps[shown] = (f"{version[0]}@v{version[1]} (released)", {})
+            continue
+        try:
+            rule = workspace.registry.get(*version)
+        except ItaRulesError:
+            continue  # not in the registry: the store says so
+        shown_version = f"{version[0]}@{rule.rule_version} (not released)"
+        stamps[shown] = (shown_version, {"rule_released": False, "params_hash": rule.params_hash})
+    if not stamps:
+        return spec
+    first, (first_version, stamp) = next(iter(stamps.items()))
+    for shown, (other_version, other) in stamps.items():
+        if other != stamp:
+            raise UsageError(
+                f"names {other_version} and {first} names {first_version}: a result of a "
+                "version not released yet is stamped with its params_hash, and one put records "
+                "one stamp; put the results of each version on their own: nothing was stored",
+                Location(shown),
+            )
+    if not stamp:
+        return spec
+    return spec._replace(metadata={**(spec.metadata or {}), **stamp})
+
+
+def _refuse_own_stamp(spec: PutSpec) -> None:
+    """A result put's metadata may not hold the stamp's keys: ``store verify`` trusts them."""
+    from ita_rules.core.errors import UsageError
+
+    for key in STAMP:
+        if key in (spec.metadata or {}):
+            raise UsageError(
+                f"metadata: {key} is what ita-rules stamps on a result of a rule version not "
+                "released yet; leave it out: nothing was stored"
+            )
+
+
+def named_version(value: Mapping[str, Any]) -> tuple[str, Version] | None:
+    """The (setup_id, version) a result's top-level fields name, or None when they name none
+    the registry could hold (the store then says what is wrong)."""
+    from ita_rules.core.errors import UsageError
+    from ita_rules.rules.model import Version, check_setup_id
+
+    setup_id, version = value.get("setup_id"), value.get("rule_version")
+    if not isinstance(setup_id, str) or not isinstance(version, str):
+        return None
+    try:
+        check_setup_id(setup_id)
+        return setup_id, Version.parse(version)
+    except UsageError:
+        return None
 
 
 def _check_named_run(workspace: Desk, shown: str, run_id: Any, data: bytes | None) -> None:
@@ -65,30 +146,24 @@ def _check_named_run(workspace: Desk, shown: str, run_id: Any, data: bytes | Non
     _check_one(workspace, shown, run_id, snapshot, data)
 
 
-def check_results_released(workspace: Desk, results: Iterable[Mapping[str, Any]]) -> None:
+def check_results_released(
+    workspace: Desk, results: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, Version], bool]:
     """Raise :class:`~ita_rules.provenance.release.ReleasedRuleModified` (with the diff) when a
     result (its top-level fields) names a released rule version whose file differs from its
     release (edited on disk, or changed by a commit: see :mod:`.release`): its params_hash
-    would be another version's. Each version is looked at once; what is wrong otherwise with a
-    result the store names."""
-    from ita_rules.core.errors import UsageError
+    would be another version's. Return whether each version named is released. Each version
+    is looked at once; what is wrong otherwise with a result the store names."""
     from ita_rules.provenance.release import refuse_changed_release
-    from ita_rules.rules.model import Version, check_setup_id
 
-    seen: set[tuple[str, Version]] = set()
+    released: dict[tuple[str, Version], bool] = {}
     for value in results:
-        setup_id, version = value.get("setup_id"), value.get("rule_version")
-        if not isinstance(setup_id, str) or not isinstance(version, str):
-            continue
-        try:
-            check_setup_id(setup_id)
-            parsed = Version.parse(version)
-        except UsageError:
-            continue
-        if (setup_id, parsed) not in seen:
-            seen.add((setup_id, parsed))
+        version = named_version(value)
+        if version is not None and version not in released:
+            setup_id, parsed = version
             full = workspace.registry.path_of(setup_id, parsed)
-            refuse_changed_release(workspace, full, setup_id, str(parsed))
+            released[version] = refuse_changed_release(workspace, full, setup_id, str(parsed))
+    return released
 
 
 def _content(shown: str, data: bytes | None) -> bytes | None:
@@ -107,7 +182,7 @@ def _content(shown: str, data: bytes | None) -> bytes | None:
         return None
 
 
-def _fields(data: bytes | None) -> dict[str, Any]:
+def fields_of(data: bytes | None) -> dict[str, Any]:
     """A result's top-level fields, or {} when it cannot be read as a JSON object (the store
     then says what is wrong with it)."""
     import json
@@ -135,8 +210,7 @@ def for_run(
         check_results_for_run(workspace, spec.run_id, files, snapshot, data=data)
     if snapshot is None:
         return spec
-    return replace(
-        spec,
+    return spec._replace(
         symbol=spec.symbol if spec.symbol is not None else snapshot.get("symbol"),
         timeframe=spec.timeframe if spec.timeframe is not None else snapshot.get("timeframe"),
     ).checked()

@@ -49,20 +49,22 @@ def rule_released(workspace: Desk, snapshot: dict[str, Any]) -> bool | None:
     return True
 
 
-def refuse_changed_release(workspace: Desk, full: Path, setup_id: str, version: str) -> None:
+def refuse_changed_release(workspace: Desk, full: Path, setup_id: str, version: str) -> bool:
     """Raise :class:`ReleasedRuleModified` (with the diff) when ``full``, a rule file the
     registry refused (an edit that left its params_hash stale, say), is a released version
     whose content was changed; return otherwise (the registry's own error then stands: its
-    advice, ``validate --fix``, is wrong for a released version)."""
+    advice, ``validate --fix``, is wrong for a released version): whether the version is
+    released (``rule_released``, decided as for a run)."""
     released = _released(workspace, full)
     if released is None or not full.is_file():
-        return
+        return released is not None
     try:
         shown = full.relative_to(workspace.root).as_posix()
     except ValueError:
         shown = str(full)
     snapshot = {"rule_id": setup_id, "rule_version": f"v{version}"}
     _compare(released, full, shown, snapshot)
+    return True
 
 
 class Released(NamedTuple):
