@@ -3,9 +3,10 @@ report of each apply/sweep (``schemas/purge_report.schema.json``).
 
 Write-ahead, and true whatever happens next. Each apply, sweep, restore or admin purge that acts
 is one *attempt* (an id, ``attempt`` on each of its lines, all in the log of the day it started).
-Its per-file lines are appended before the act and state an intent (``action`` ``delete``,
-``restore``, ``purge``, ``remove``; a sweep's ``disk`` says what the removal is to do), never a
-result. When the attempt has committed, one more line closes it: ``action`` ``completed`` with
+Its per-file lines are appended before the act and state an intent (``action`` ``delete`` or
+``archive`` for apply's soft delete and ``delete`` for the admin purge's, ``restore``,
+``purge``, ``remove``; a sweep's ``disk`` says what the removal is to do), never a result.
+When the attempt has committed, one more line closes it: ``action`` ``completed`` with
 ``done`` (how many of its files were acted on), ``not_done`` (the file_ids whose intent was not
 carried out: a removal vetoed at the last moment, logged again as ``kept`` with why) and, for a
 sweep or purge, ``files_removed`` and ``freed_bytes``. An attempt killed before that line is
@@ -15,8 +16,8 @@ the records as they are and appends ``action`` ``interrupted`` with ``done`` and
 So a file counts as done once: the distinct file_ids of an attempt's intent lines less its
 ``not_done``. The open attempt is named in ``.ita/retention.attempt`` (written before its first
 line, removed after its closing line). A decision to keep a file changes nothing and writes no
-line (the command's output and ``retention status`` say why a file stays); vectors' lines keep
-their own format (:mod:`ita_rules.vectors.prune`)."""
+line (the command's output and ``retention status`` say why a file stays); the vectors' sweep
+still logs its keeps (:mod:`ita_rules.vectors.prune`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 GB = 1024**3
-INTENTS = ("delete", "restore", "purge", "remove")  # the actions a per-file line announces
+INTENTS = ("delete", "archive", "restore", "purge", "remove")  # what a per-file line announces
 
 
 def new_attempt() -> str:

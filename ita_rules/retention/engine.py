@@ -214,14 +214,9 @@ class Retention:
                 )
                 found.update((row[0], row[1]) for row in conn.execute(query))
         undone = []
+        wanted = {"apply": "deleted", "restore": "live", "sweep": "purged", "purge": "purged"}
         for fid in files:  # under the lock: only the killed attempt changed them
-            status, action = found.get(fid, ""), intents[fid]["action"]
-            done = (
-                (action == "delete" and status == "deleted")
-                or (action == "restore" and status == "live")
-                or (action in ("purge", "remove") and status == "purged")
-            )
-            if not done:
+            if found.get(fid) != wanted.get(str(intents[fid].get("phase"))):
                 undone.append(fid)
         vecs = [f for f in intents if is_vector(f)]
         vectors = self.vectors() if vecs else None
@@ -231,11 +226,11 @@ class Retention:
                 there = vectors is not None
             except ItaRulesError:  # no longer in the collection: purged
                 deleted, there = False, False
-            action = intents[fid]["action"]
+            phase = intents[fid].get("phase")
             done = (
-                (action == "delete" and deleted)
-                or (action in ("purge", "remove") and not there)
-                or (action == "restore" and there and not deleted)
+                (phase == "apply" and deleted)
+                or (phase == "sweep" and not there)
+                or (phase == "restore" and there and not deleted)
             )
             if not done:
                 undone.append(fid)

@@ -89,7 +89,7 @@ def _done(log: list[dict[str, Any]], phase: str) -> Counter[str]:
         assert len(closing) == 1, lines  # every attempt is closed, once
         if closing[0]["phase"] != phase:
             continue
-        intents = {e["file_id"] for e in lines if e["action"] in ("delete", "purge")}
+        intents = {e["file_id"] for e in lines if e["action"] in ("delete", "archive", "purge")}
         assert closing[0]["done"] == len(intents - set(closing[0]["not_done"]))
         done.update(intents - set(closing[0]["not_done"]))
     return done
