@@ -333,7 +333,9 @@ def test_kill_9_during_apply_and_sweep_converges_and_loses_nothing_protected(
         # the full re-run below must have work of its own whatever the last kill left: a
         # worker that outlived several of its cycles may have finished everything (the
         # convergence check would then compare a finished store with itself)
-        feeder._put([feeder.body("png")], [30.0], clock, type="screenshot", symbol="GER40")
+        # (new bytes: stored ones may be a protected record's content, which keeps it)
+        fresh = (f"png fed after the kills {feeder.n}".encode(), "png")
+        feeder._put([fresh], [30.0], clock, type="screenshot", symbol="GER40")
         before = _rows(store)
         far = clock + dt.timedelta(days=1000)
         expected = _expected_after_full_run(before, far)
